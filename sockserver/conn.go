@@ -1,0 +1,294 @@
+package sockserver
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+)
+
+// WrapListener returns a listener that applies s's connection limits, Verify,
+// Reject, deadlines and counters to the connections accepted from l, so that a
+// server from another library (go-smtp, go-imap) gets the same defences as one
+// served by s. Close and Shutdown on s close the connections it accepted (but
+// not l itself, which belongs to the caller's server). Accept errors are
+// returned unchanged: the other server's accept loop handles them.
+func (s *Server) WrapListener(l net.Listener) net.Listener {
+	s.setup()
+	return s.wrap(l)
+}
+
+func (s *Server) wrap(l net.Listener) *listener { return &listener{Listener: l, srv: s} }
+
+type listener struct {
+	net.Listener
+	srv *Server
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	s := l.srv
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		s.stats.accepted.Add(1)
+		c, err := s.admit(nc)
+		if err == nil {
+			return c, nil
+		}
+		s.stats.rejected.Add(1)
+		s.logger().Warn("connection rejected", "remote", remoteString(nc), "reason", err)
+		if s.Reject == nil {
+			nc.Close()
+			continue
+		}
+		s.wg.Go(func() {
+			defer nc.Close()
+			defer func() {
+				if r := recover(); r != nil {
+					s.stats.panics.Add(1)
+					s.logger().Error("panic in Reject", "panic", r)
+				}
+			}()
+			if wt := s.writeTimeout(); wt > 0 {
+				nc.SetWriteDeadline(time.Now().Add(wt))
+			}
+			s.Reject(nc, err)
+		})
+	}
+}
+
+// admit counts nc against the limits and returns it wrapped, or the reason it
+// is refused.
+func (s *Server) admit(nc net.Conn) (*conn, error) {
+	if s.Verify != nil {
+		if err := s.Verify(nc.RemoteAddr()); err != nil {
+			return nil, err
+		}
+	}
+	ip := remoteIP(nc.RemoteAddr())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() && s.draining {
+		return nil, ErrServerClosed
+	}
+	max := s.MaxConns
+	if max == 0 {
+		max = DefaultMaxConns
+	}
+	if max > 0 && len(s.conns) >= max {
+		return nil, ErrTooManyConns
+	}
+	if s.MaxConnsPerIP > 0 && ip.IsValid() {
+		if s.perIP[ip] >= s.MaxConnsPerIP {
+			return nil, ErrTooManyConnsPerIP
+		}
+		s.perIP[ip]++
+	}
+	c := &conn{Conn: nc, srv: s, ip: ip, quiet: true}
+	s.conns[c] = struct{}{}
+	s.stats.active.Add(1)
+	return c, nil
+}
+
+func (s *Server) release(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if s.MaxConnsPerIP > 0 && c.ip.IsValid() {
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
+	}
+	s.stats.active.Add(-1)
+}
+
+func remoteIP(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	case *net.UDPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
+
+// conn is a server-side connection: it applies the server's deadlines to
+// every read and write, counts bytes, and knows whether it is waiting for a
+// new request, so that Shutdown can interrupt it then and only then.
+type conn struct {
+	net.Conn
+	srv *Server
+	ip  netip.Addr
+
+	mu        sync.Mutex
+	reading   bool      // a Read is blocked in the kernel
+	quiet     bool      // everything read so far has been answered
+	draining  bool      // Shutdown has begun
+	drainBy   time.Time // when draining, reads for a new request end then
+	closed    bool
+	rdeadline time.Time // set by the handler; zero means none
+	wdeadline time.Time
+}
+
+// earliest returns the sooner of the handler's deadline and now+timeout.
+func earliest(explicit time.Time, timeout time.Duration) time.Time {
+	if timeout <= 0 {
+		return explicit
+	}
+	d := time.Now().Add(timeout)
+	if !explicit.IsZero() && explicit.Before(d) {
+		return explicit
+	}
+	return d
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	deadline := earliest(c.rdeadline, c.srv.idleTimeout())
+	if c.draining && c.quiet {
+		if !time.Now().Before(c.drainBy) {
+			c.mu.Unlock()
+			return 0, ErrServerClosed
+		}
+		if deadline.IsZero() || c.drainBy.Before(deadline) {
+			deadline = c.drainBy
+		}
+	}
+	c.reading = true
+	err := c.Conn.SetReadDeadline(deadline)
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.reading = false
+	if n > 0 {
+		c.quiet = false
+	}
+	interrupted := c.draining && c.quiet
+	c.mu.Unlock()
+	if n > 0 {
+		c.srv.stats.bytesRead.Add(int64(n))
+	}
+	if err != nil && interrupted && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = ErrServerClosed
+	}
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	err := c.Conn.SetWriteDeadline(earliest(c.wdeadline, c.srv.writeTimeout()))
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.srv.stats.bytesWritten.Add(int64(n))
+	}
+	if err == nil {
+		c.mu.Lock()
+		c.quiet = true
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// drainGrace is how long Shutdown still lets a request already on its way
+// arrive at a connection that was waiting for one: a client that sent its
+// request just before the signal gets its reply.
+const drainGrace = 100 * time.Millisecond
+
+// drain is called by Shutdown: a connection waiting for a new request gets
+// drainGrace for one to arrive and is then stopped; a connection in the middle
+// of an exchange finishes it and is stopped at its next wait for a request.
+func (c *conn) drain(by time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.draining = true
+	c.drainBy = by
+	if c.reading && c.quiet {
+		d := by
+		if !c.rdeadline.IsZero() && c.rdeadline.Before(d) {
+			d = c.rdeadline
+		}
+		c.Conn.SetReadDeadline(d)
+	}
+}
+
+// MarkBusy tells the server that the connection is in the middle of an
+// exchange even though everything it has read has been answered (an SMTP
+// session between "354" and the end of DATA, say), so that Shutdown lets it
+// finish. The mark lasts until the next write. nc must be a connection
+// passed to a Handler; other connections are ignored.
+func MarkBusy(nc net.Conn) {
+	if c, ok := nc.(*conn); ok {
+		c.mu.Lock()
+		c.quiet = false
+		c.mu.Unlock()
+	}
+}
+
+func (c *conn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rdeadline, c.wdeadline = t, t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rdeadline = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.wdeadline = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// CloseWrite shuts down the writing side of the connection, if the underlying
+// connection supports it (TCP and Unix sockets do).
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// CloseRead shuts down the reading side of the connection, if the underlying
+// connection supports it.
+func (c *conn) CloseRead() error {
+	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
+		return cr.CloseRead()
+	}
+	return errors.ErrUnsupported
+}
+
+// NetConn returns the underlying connection, for socket options the wrapper
+// does not offer. Reads and writes on it bypass the deadlines and counters.
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
+func (c *conn) Close() error {
+	c.mu.Lock()
+	closed := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if closed {
+		return nil
+	}
+	err := c.Conn.Close()
+	c.srv.release(c)
+	return err
+}
