@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inetkit/inetkit/upper"
+)
+
+type sendOptions struct {
+	url     *url.URL
+	network string // tcp, udp, unix, unixgram
+	addr    string
+	message []byte
+	stdin   bool // the message is "-": read it from stdin
+	mode    upper.Mode
+	timeout time.Duration
+	raw     bool
+}
+
+// maxStdinMessage caps a message read from stdin in oneshot and UDP mode.
+const maxStdinMessage = 64 << 20
+
+func newSendCmd(e *env, runF func(context.Context, *sendOptions) error) *cobra.Command {
+	o := &sendOptions{}
+	cmd := &cobra.Command{
+		Use:   "send URL MESSAGE",
+		Short: "Send a message and print the reply",
+		Long: `Send MESSAGE to the server at URL and print its reply on stdout.
+MESSAGE "-" is read from stdin.
+
+URL forms:
+  tcp://HOST:PORT        the uppercase service over TCP (the tutorial's client)
+  udp://HOST:PORT        the uppercase service over UDP
+  unix:///PATH           over a Unix stream socket
+  unixgram:///PATH       over a Unix datagram socket
+
+The port defaults to 6666. Over TCP, --mode matches the server's: in oneshot
+mode the message is sent, the write side shut down and the reply read until the
+server closes; in stream and line mode a message from stdin is streamed, and
+replies are printed as they arrive.`,
+		Example: `  inetkit send tcp://127.0.0.1:6666 hello
+  inetkit send udp://127.0.0.1:6666 hello
+  echo straße | inetkit send tcp://127.0.0.1:6666 -
+  inetkit send --mode line tcp://127.0.0.1:6666 - < lines.txt`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usagef("send takes a URL and a MESSAGE (or - for stdin), got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.parse(args); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return e.run(cmd.Context(), func(ctx context.Context) error { return runSend(ctx, e, o) })
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&o.mode, "mode", "TCP mode of the server: oneshot, stream or line")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "give up after this long")
+	f.BoolVar(&o.raw, "raw", false, "print the reply exactly, without adding a final newline")
+	return cmd
+}
+
+func (o *sendOptions) parse(args []string) error {
+	u, err := url.Parse(args[0])
+	if err != nil {
+		return usagef("bad URL %q: %v", args[0], err)
+	}
+	o.url = u
+	switch u.Scheme {
+	case "tcp", "udp":
+		if u.Host == "" {
+			return usagef("URL %q has no host", args[0])
+		}
+		o.network, o.addr = u.Scheme, u.Host
+		if u.Port() == "" {
+			o.addr = net.JoinHostPort(u.Hostname(), "6666")
+		}
+	case "unix", "unixgram":
+		if u.Path == "" {
+			return usagef("URL %q has no socket path", args[0])
+		}
+		o.network, o.addr = u.Scheme, u.Path
+	case "":
+		return usagef("URL %q has no scheme (want tcp://, udp://, unix:// or unixgram://)", args[0])
+	default:
+		return usagef("send does not speak %s:// (want tcp, udp, unix or unixgram)", u.Scheme)
+	}
+	if o.timeout <= 0 {
+		return usagef("--timeout must be positive")
+	}
+	if args[1] == "-" {
+		o.stdin = true
+	} else {
+		o.message = []byte(args[1])
+	}
+	return nil
+}
+
+func (o *sendOptions) streaming() bool {
+	return (o.network == "tcp" || o.network == "unix") && o.mode != upper.ModeOneshot
+}
+
+func runSend(ctx context.Context, e *env, o *sendOptions) error {
+	copts := &upper.ClientOptions{Timeout: o.timeout}
+	if o.stdin && o.streaming() {
+		return sendError(o, upper.Stream(ctx, o.network, o.addr, e.stdin, e.stdout, copts))
+	}
+	msg := o.message
+	if o.stdin {
+		b, err := io.ReadAll(io.LimitReader(e.stdin, maxStdinMessage+1))
+		if err != nil {
+			return fmt.Errorf("reading stdin: %w", err)
+		}
+		if len(b) > maxStdinMessage {
+			return fmt.Errorf("message on stdin is longer than %d bytes", maxStdinMessage)
+		}
+		msg = b
+	}
+	reply, err := upper.Exchange(ctx, o.network, o.addr, msg, copts)
+	if err != nil {
+		return sendError(o, err)
+	}
+	if !o.raw && (len(reply) == 0 || reply[len(reply)-1] != '\n') {
+		reply = append(reply, '\n')
+	}
+	_, err = e.stdout.Write(reply)
+	return err
+}
+
+// sendError says what went wrong in one line: "send tcp://127.0.0.1:6666:
+// connection refused".
+func sendError(o *sendOptions, err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *upper.TimeoutError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &te):
+		msg = te.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		msg = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		msg = "connection reset by peer"
+	case errors.Is(err, syscall.ENOENT):
+		msg = "no such socket"
+	case errors.Is(err, context.Canceled):
+		msg = "interrupted"
+	}
+	return fmt.Errorf("send %s: %s", o.url, msg)
+}
