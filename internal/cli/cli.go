@@ -116,4 +116,3 @@ func (o *logOptions) logger(w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, hopts))
 }
-
