@@ -259,6 +259,7 @@ func (h *Handler) serveLines(ctx context.Context, conn net.Conn) error {
 		if len(buf) == limit {
 			if limit == max {
 				l.Warn("line too long; closing", "remote", addrString(conn.RemoteAddr()), "max", max)
+				linger(conn, buf)
 				return ErrLineTooLong
 			}
 			buf = append(buf, make([]byte, min(cap(buf), max-cap(buf)))...)[:len(buf)]
