@@ -28,8 +28,10 @@ const MaxExpansion = 3
 // every byte that is not part of a valid UTF-8 sequence (including encoded
 // surrogates, overlong forms and values above U+10FFFF) is copied unchanged.
 //
-// If dst has room for len(p) more bytes and p is ASCII, Append does not
-// allocate. Append is safe for concurrent use. This function doesn't perform I/O.
+// Append does not allocate if dst has room for len(p) more bytes and p is
+// ASCII, or for [MaxExpansion]*len(p) more bytes (after the first call with
+// non-ASCII input, which builds a 23 KB table in about 0.2 ms).
+// Append is safe for concurrent use. This function doesn't perform I/O.
 func Append(dst, p []byte) []byte {
 	dst = slices.Grow(dst, len(p))
 	for len(p) >= 8 {
@@ -102,8 +104,8 @@ func (t *Transformer) Append(dst, p []byte) []byte {
 			return dst
 		}
 		t.n = 0
-		if r, size := utf8.DecodeRune(q); r != utf8.RuneError || size > 1 {
-			dst = appendRune(dst, q[:size], r)
+		if _, size := utf8.DecodeRune(q); size > 1 {
+			dst = Append(dst, q[:size])
 			p = p[size-n:]
 		} else {
 			// The lead byte is invalid here, and the rest of the held bytes
@@ -199,18 +201,6 @@ func appendSlow(dst, p []byte) []byte {
 		p = p[size:]
 	}
 	return dst
-}
-
-// appendRune appends the uppercase of the valid non-ASCII or ASCII rune r,
-// whose encoding is enc.
-func appendRune(dst, enc []byte, r rune) []byte {
-	if r < utf8.RuneSelf {
-		return append(dst, upperByte(byte(r)))
-	}
-	if s := upperTable().lookup(r); s != nil {
-		return append(dst, s...)
-	}
-	return append(dst, enc...)
 }
 
 // blockBits is log2 of the number of runes in a second-stage block.
