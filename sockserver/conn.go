@@ -12,12 +12,23 @@ import (
 // WrapListener returns a listener that applies s's connection limits, Verify,
 // Reject, deadlines and counters to the connections accepted from l, so that a
 // server from another library (go-smtp, go-imap) gets the same defences as one
-// served by s. Close and Shutdown on s close the connections it accepted (but
-// not l itself, which belongs to the caller's server). Accept errors are
-// returned unchanged: the other server's accept loop handles them.
+// served by s. Close and Shutdown on s close the listener too, and the
+// connections it accepted; Shutdown waits for them, and for the listener to be
+// closed. Accept errors are returned unchanged: the other server's accept loop
+// handles them.
 func (s *Server) WrapListener(l net.Listener) net.Listener {
 	s.setup()
-	return s.wrap(l)
+	wl := s.wrap(l)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		l.Close()
+		return wl
+	}
+	wl.tracked = true
+	s.wrapped[wl] = struct{}{}
+	s.wg.Add(1) // released by wl.Close, so that Reject goroutines never race with Wait
+	return wl
 }
 
 func (s *Server) wrap(l net.Listener) *listener { return &listener{Listener: l, srv: s} }
@@ -25,6 +36,47 @@ func (s *Server) wrap(l net.Listener) *listener { return &listener{Listener: l, 
 type listener struct {
 	net.Listener
 	srv *Server
+
+	mu      sync.Mutex
+	tracked bool // made by WrapListener, holding a count in srv.wg until closed
+	closed  bool
+}
+
+func (l *listener) Close() error {
+	l.mu.Lock()
+	if l.tracked && !l.closed {
+		l.srv.mu.Lock()
+		delete(l.srv.wrapped, l)
+		l.srv.mu.Unlock()
+		l.srv.wg.Done()
+	}
+	l.closed = true
+	l.mu.Unlock()
+	return l.Listener.Close()
+}
+
+// goReject runs Reject for nc in a goroutine that srv's Close waits for.
+func (l *listener) goReject(nc net.Conn, err error) {
+	s := l.srv
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tracked && l.closed {
+		nc.Close()
+		return
+	}
+	s.wg.Go(func() {
+		defer nc.Close()
+		defer func() {
+			if r := recover(); r != nil {
+				s.stats.panics.Add(1)
+				s.logger().Error("panic in Reject", "panic", r)
+			}
+		}()
+		if wt := s.writeTimeout(); wt > 0 {
+			nc.SetWriteDeadline(time.Now().Add(wt))
+		}
+		s.Reject(nc, err)
+	})
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -45,19 +97,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			nc.Close()
 			continue
 		}
-		s.wg.Go(func() {
-			defer nc.Close()
-			defer func() {
-				if r := recover(); r != nil {
-					s.stats.panics.Add(1)
-					s.logger().Error("panic in Reject", "panic", r)
-				}
-			}()
-			if wt := s.writeTimeout(); wt > 0 {
-				nc.SetWriteDeadline(time.Now().Add(wt))
-			}
-			s.Reject(nc, err)
-		})
+		l.goReject(nc, err)
 	}
 }
 
@@ -72,7 +112,7 @@ func (s *Server) admit(nc net.Conn) (*conn, error) {
 	ip := remoteIP(nc.RemoteAddr())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() && s.draining {
+	if s.closing.Load() { // Close or Shutdown would miss the connection
 		return nil, ErrServerClosed
 	}
 	max := s.MaxConns
@@ -128,6 +168,7 @@ type conn struct {
 
 	mu        sync.Mutex
 	reading   bool      // a Read is blocked in the kernel
+	rcur      time.Time // the deadline of that Read
 	quiet     bool      // everything read so far has been answered
 	draining  bool      // Shutdown has begun
 	drainBy   time.Time // when draining, reads for a new request end then
@@ -160,7 +201,7 @@ func (c *conn) Read(p []byte) (int, error) {
 			deadline = c.drainBy
 		}
 	}
-	c.reading = true
+	c.reading, c.rcur = true, deadline
 	err := c.Conn.SetReadDeadline(deadline)
 	c.mu.Unlock()
 	if err != nil {
@@ -216,11 +257,9 @@ func (c *conn) drain(by time.Time) {
 	c.draining = true
 	c.drainBy = by
 	if c.reading && c.quiet {
-		d := by
-		if !c.rdeadline.IsZero() && c.rdeadline.Before(d) {
-			d = c.rdeadline
+		if c.rcur.IsZero() || by.Before(c.rcur) {
+			c.Conn.SetReadDeadline(by)
 		}
-		c.Conn.SetReadDeadline(d)
 	}
 }
 

@@ -34,7 +34,8 @@ func (f PacketHandlerFunc) ServePacket(ctx context.Context, w PacketWriter, p []
 var _ PacketHandler = PacketHandlerFunc(nil)
 
 // A PacketWriter sends reply datagrams to the sender of the datagram being
-// served. Each Write is one datagram. A reply that the server's defences do not
+// served. Each Write is one datagram. It is valid only until ServePacket
+// returns. A reply that the server's defences do not
 // allow is dropped and Write returns [ErrReplyDropped].
 type PacketWriter interface {
 	Write(p []byte) (int, error)
@@ -111,6 +112,8 @@ type PacketServer struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	once    sync.Once
+	stop    chan struct{} // closed by Shutdown and Close
+	stopped sync.Once
 	stats   packetCounters
 	limiter *rateLimiter
 	bytes   *bucket
@@ -120,6 +123,7 @@ func (s *PacketServer) setup() {
 	s.once.Do(func() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.conns = make(map[net.PacketConn]struct{})
+		s.stop = make(chan struct{})
 		if s.RateLimit > 0 {
 			burst := float64(s.RateBurst)
 			if burst <= 0 {
@@ -216,7 +220,12 @@ func (s *PacketServer) Serve(pc net.PacketConn) error {
 			s.stats.errors.Add(1)
 			delay = nextDelay(delay)
 			s.logger().Warn("read error; retrying", "addr", pc.LocalAddr().String(), "err", err, "delay", delay)
-			time.Sleep(delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.stop:
+				t.Stop()
+			}
 			continue
 		}
 		delay = 0
@@ -266,7 +275,7 @@ func (s *PacketServer) serve(w *packetWriter, p []byte, from net.Addr) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.stats.panics.Add(1)
-			s.logger().Error("panic serving datagram", "remote", from.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.logger().Error("panic serving datagram", "remote", addrString(from), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
 	s.Handler.ServePacket(s.ctx, w, p, from)
@@ -283,7 +292,7 @@ func (w *packetWriter) Write(p []byte) (int, error) {
 	s := w.srv
 	if len(p) > w.budget {
 		s.stats.droppedAmp.Add(1)
-		s.logger().Warn("reply dropped: over the amplification budget", "remote", w.to.String(), "bytes", len(p), "budget", w.budget)
+		s.logger().Warn("reply dropped: over the amplification budget", "remote", addrString(w.to), "bytes", len(p), "budget", w.budget)
 		return 0, ErrReplyDropped
 	}
 	if s.bytes != nil && !s.bytes.take(float64(len(p)), time.Now()) {
@@ -301,6 +310,15 @@ func (w *packetWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// addrString returns a.String(), or "" for the nil address of a sender that
+// did not bind its socket (a Unix datagram client may not).
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
 func addrPort(a net.Addr) netip.AddrPort {
 	if u, ok := a.(*net.UDPAddr); ok {
 		return u.AddrPort()
@@ -315,6 +333,7 @@ func (s *PacketServer) Shutdown(ctx context.Context) error {
 	s.setup()
 	s.mu.Lock()
 	s.closing.Store(true)
+	s.stopped.Do(func() { close(s.stop) })
 	for pc := range s.conns {
 		pc.SetReadDeadline(time.Unix(1, 0))
 	}
@@ -337,6 +356,7 @@ func (s *PacketServer) Close() error {
 	s.setup()
 	s.mu.Lock()
 	s.closing.Store(true)
+	s.stopped.Do(func() { close(s.stop) })
 	for pc := range s.conns {
 		pc.Close()
 	}

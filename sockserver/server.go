@@ -85,7 +85,8 @@ type Server struct {
 	// Reject, if non-nil, is called with every connection refused by a limit
 	// or by Verify, before it is closed, so a protocol can send its busy reply
 	// (SMTP "421 4.7.0", POP3 "-ERR [SYS/TEMP]"). The write deadline is
-	// already set. err is one of ErrTooManyConns, ErrTooManyConnsPerIP, or
+	// already set. err is one of ErrTooManyConns, ErrTooManyConnsPerIP,
+	// ErrServerClosed (a connection accepted as the server shuts down), or
 	// what Verify returned.
 	Reject func(conn net.Conn, err error)
 
@@ -94,11 +95,11 @@ type Server struct {
 	BaseContext func(net.Listener) context.Context
 
 	mu        sync.Mutex
-	listeners map[*net.Listener]struct{}
+	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	wrapped   map[*listener]struct{} // from WrapListener, until closed
 	perIP     map[netip.Addr]int
 	closing   atomic.Bool
-	draining  bool
 	wg        sync.WaitGroup
 	baseCtx   context.Context
 	cancel    context.CancelFunc
@@ -118,8 +119,9 @@ var ErrTooManyConnsPerIP = errors.New("sockserver: too many connections from one
 func (s *Server) setup() {
 	s.onceSetup.Do(func() {
 		s.baseCtx, s.cancel = context.WithCancel(context.Background())
-		s.listeners = make(map[*net.Listener]struct{})
+		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
+		s.wrapped = make(map[*listener]struct{})
 		s.perIP = make(map[netip.Addr]int)
 	})
 }
@@ -161,16 +163,28 @@ func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
 func listenStream(ctx context.Context, network, addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, network, addr)
-	if err != nil && network == "unix" && errors.Is(err, syscall.EADDRINUSE) {
-		if c, derr := net.DialTimeout("unix", addr, time.Second); derr == nil {
-			c.Close()
-			return nil, err
-		}
+	if err != nil && network == "unix" && errors.Is(err, syscall.EADDRINUSE) && isStaleSocket(addr) {
 		if rerr := os.Remove(addr); rerr == nil {
 			l, err = lc.Listen(ctx, network, addr)
 		}
 	}
 	return l, err
+}
+
+// isStaleSocket reports whether path is a Unix socket file that refuses
+// connections, as one left by a crashed server does. A live server whose
+// backlog is full fails the probe with EAGAIN instead, and a file that is not
+// a socket is not the server's to remove.
+func isStaleSocket(path string) bool {
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
+		return false
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // ListenAndServe listens on s.Addr and serves connections until Shutdown or
@@ -197,12 +211,12 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.setup()
 	wl := s.wrap(l)
-	if !s.trackListener(&l, true) {
+	if !s.trackListener(l, true) {
 		l.Close()
 		return ErrServerClosed
 	}
 	defer s.wg.Done()
-	defer s.trackListener(&l, false)
+	defer s.trackListener(l, false)
 	defer l.Close()
 
 	ctx := s.baseCtx
@@ -260,7 +274,7 @@ func (s *Server) done() chan struct{} {
 	return s.doneCh
 }
 
-func (s *Server) trackListener(l *net.Listener, add bool) bool {
+func (s *Server) trackListener(l net.Listener, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
@@ -322,7 +336,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.setup()
 	s.closeListeners()
 	s.mu.Lock()
-	s.draining = true
 	by := time.Now().Add(drainGrace)
 	for c := range s.conns {
 		c.drain(by)
@@ -359,12 +372,19 @@ func (s *Server) Close() error {
 
 func (s *Server) closeListeners() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.closing.Swap(true) {
 		close(s.done())
 	}
+	ls := make([]net.Listener, 0, len(s.listeners)+len(s.wrapped))
 	for l := range s.listeners {
-		(*l).Close()
+		ls = append(ls, l)
+	}
+	for l := range s.wrapped {
+		ls = append(ls, l)
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close() // a wrapped listener's Close takes s.mu
 	}
 }
 

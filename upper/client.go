@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -61,12 +62,31 @@ func (o *ClientOptions) maxReply() int {
 	return o.MaxReplyBytes
 }
 
-func (o *ClientOptions) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+// dial connects. A Unix datagram socket that is not bound has no address a
+// server could reply to, so one without a LocalAddr is bound to a path in a
+// new temporary directory, which the returned cleanup removes.
+func (o *ClientOptions) dial(ctx context.Context, network, addr string) (net.Conn, func(), error) {
 	d := &net.Dialer{}
 	if o != nil && o.Dialer != nil {
 		d = o.Dialer
 	}
-	return d.DialContext(ctx, network, addr)
+	cleanup := func() {}
+	if network == "unixgram" && d.LocalAddr == nil {
+		dir, err := os.MkdirTemp("", "inetkit-upper-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		dd := *d
+		dd.LocalAddr = &net.UnixAddr{Name: filepath.Join(dir, "s"), Net: "unixgram"}
+		d = &dd
+	}
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return c, cleanup, nil
 }
 
 // Exchange sends msg to the uppercase service at addr and returns the reply.
@@ -91,10 +111,11 @@ func Exchange(ctx context.Context, network, addr string, msg []byte, opts *Clien
 }
 
 func exchange(ctx context.Context, network, addr string, msg []byte, opts *ClientOptions) ([]byte, error) {
-	conn, err := opts.dial(ctx, network, addr)
+	conn, cleanup, err := opts.dial(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
+	defer cleanup()
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
@@ -162,8 +183,11 @@ func readAll(r io.Reader, max int) ([]byte, error) {
 func Stream(ctx context.Context, network, addr string, in io.Reader, out io.Writer, opts *ClientOptions) error {
 	timeout := opts.timeout()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
-	conn, err := opts.dial(dctx, network, addr)
+	conn, cleanup, err := opts.dial(dctx, network, addr)
 	cancel()
+	if err == nil {
+		defer cleanup()
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 			return &TimeoutError{After: timeout}
