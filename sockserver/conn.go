@@ -57,48 +57,62 @@ func (l *listener) Close() error {
 
 // goReject runs Reject for nc in a goroutine that srv's Close waits for.
 func (l *listener) goReject(nc net.Conn, err error) {
-	s := l.srv
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.tracked && l.closed {
 		nc.Close()
 		return
 	}
-	s.wg.Go(func() {
-		defer nc.Close()
-		defer func() {
-			if r := recover(); r != nil {
-				s.stats.panics.Add(1)
-				s.logger().Error("panic in Reject", "panic", r)
-			}
-		}()
-		if wt := s.writeTimeout(); wt > 0 {
-			nc.SetWriteDeadline(time.Now().Add(wt))
-		}
-		s.Reject(nc, err)
-	})
+	l.srv.wg.Go(func() { l.srv.reject(nc, err) })
 }
 
 func (l *listener) Accept() (net.Conn, error) {
-	s := l.srv
 	for {
 		nc, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
 		}
-		s.stats.accepted.Add(1)
-		c, err := s.admit(nc)
-		if err == nil {
+		l.srv.stats.accepted.Add(1)
+		if c, err := l.srv.admitOrReject(nc, l); err == nil {
 			return c, nil
 		}
-		s.stats.rejected.Add(1)
-		s.logger().Warn("connection rejected", "remote", remoteString(nc), "reason", err)
-		if s.Reject == nil {
-			nc.Close()
-			continue
-		}
-		l.goReject(nc, err)
 	}
+}
+
+// admitOrReject admits nc, or refuses it: logs, counts, and runs Reject on a
+// goroutine. l is the wrapped listener nc came from, if any.
+func (s *Server) admitOrReject(nc net.Conn, l *listener) (*conn, error) {
+	c, err := s.admit(nc)
+	if err == nil {
+		return c, nil
+	}
+	s.stats.rejected.Add(1)
+	s.logger().Warn("connection rejected", "remote", remoteString(nc), "reason", err)
+	if s.Reject == nil {
+		nc.Close()
+		return nil, err
+	}
+	if l != nil {
+		l.goReject(nc, err)
+	} else {
+		s.wg.Go(func() { s.reject(nc, err) })
+	}
+	return nil, err
+}
+
+// reject runs Reject for nc and closes it.
+func (s *Server) reject(nc net.Conn, err error) {
+	defer nc.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.panics.Add(1)
+			s.logger().Error("panic in Reject", "panic", r)
+		}
+	}()
+	if wt := s.writeTimeout(); wt > 0 {
+		nc.SetWriteDeadline(time.Now().Add(wt))
+	}
+	s.Reject(nc, err)
 }
 
 // admit counts nc against the limits and returns it wrapped, or the reason it
@@ -174,7 +188,10 @@ type conn struct {
 	drainBy   time.Time // when draining, reads for a new request end then
 	closed    bool
 	rdeadline time.Time // set by the handler; zero means none
-	wdeadline time.Time
+	// firstReadBy, if set, ends the first read: the client of a deferred
+	// accept has been silent for a while already.
+	firstReadBy time.Time
+	wdeadline   time.Time
 }
 
 // earliest returns the sooner of the handler's deadline and now+timeout.
@@ -192,6 +209,12 @@ func earliest(explicit time.Time, timeout time.Duration) time.Time {
 func (c *conn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	deadline := earliest(c.rdeadline, c.srv.idleTimeout())
+	if !c.firstReadBy.IsZero() {
+		if deadline.IsZero() || c.firstReadBy.Before(deadline) {
+			deadline = c.firstReadBy
+		}
+		c.firstReadBy = time.Time{}
+	}
 	if c.draining && c.quiet {
 		if !time.Now().Before(c.drainBy) {
 			c.mu.Unlock()

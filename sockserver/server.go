@@ -161,7 +161,9 @@ func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
 }
 
 func listenStream(ctx context.Context, network, addr string) (net.Listener, error) {
-	var lc net.ListenConfig
+	// No TCP keep-alives: idle timeouts end dead connections, and keep-alives
+	// cost four setsockopt calls on every accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
 	l, err := lc.Listen(ctx, network, addr)
 	if err != nil && network == "unix" && errors.Is(err, syscall.EADDRINUSE) && isStaleSocket(addr) {
 		if rerr := os.Remove(addr); rerr == nil {
@@ -226,6 +228,11 @@ func (s *Server) Serve(l net.Listener) error {
 			panic("sockserver: BaseContext returned a nil context")
 		}
 	}
+	if ih, ok := s.Handler.(InlineHandler); ok {
+		if ok, err := s.serveInline(ctx, l, ih); ok {
+			return err
+		}
+	}
 	var delay time.Duration
 	for {
 		c, err := wl.Accept()
@@ -234,15 +241,7 @@ func (s *Server) Serve(l net.Listener) error {
 				return ErrServerClosed
 			}
 			if isTemporary(err) {
-				delay = nextDelay(delay)
-				s.stats.acceptErrors.Add(1)
-				s.logger().Warn("accept error; retrying", "addr", l.Addr().String(), "err", err, "delay", delay)
-				t := time.NewTimer(delay)
-				select {
-				case <-t.C:
-				case <-s.done():
-					t.Stop()
-				}
+				delay = s.acceptBackoff(l, err, delay)
 				continue
 			}
 			return err
@@ -250,6 +249,21 @@ func (s *Server) Serve(l net.Listener) error {
 		delay = 0
 		s.wg.Go(func() { s.serveConn(ctx, c.(*conn)) })
 	}
+}
+
+// acceptBackoff logs a temporary accept error and waits before the next
+// accept, 5 ms doubling to 1 s, or until the server closes.
+func (s *Server) acceptBackoff(l net.Listener, err error, delay time.Duration) time.Duration {
+	delay = nextDelay(delay)
+	s.stats.acceptErrors.Add(1)
+	s.logger().Warn("accept error; retrying", "addr", l.Addr().String(), "err", err, "delay", delay)
+	t := time.NewTimer(delay)
+	select {
+	case <-t.C:
+	case <-s.done():
+		t.Stop()
+	}
+	return delay
 }
 
 func nextDelay(d time.Duration) time.Duration {

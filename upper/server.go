@@ -10,7 +10,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -69,11 +68,6 @@ const (
 	// DefaultMaxLineBytes caps a line in ModeLine, the largest line cap
 	// HARDENING G1 allows.
 	DefaultMaxLineBytes = 64 << 10
-	// LingerTimeout and LingerBytes bound how long and how much unread input
-	// a oneshot connection discards after its reply before closing: closing
-	// with unread input sends a reset, which can destroy the reply in flight.
-	LingerTimeout = time.Second
-	LingerBytes   = 1 << 20
 	// maxLoggedBytes is how much of the received data a log line shows.
 	maxLoggedBytes = 64
 )
@@ -94,7 +88,7 @@ type Handler struct {
 	Logger *slog.Logger
 }
 
-var _ sockserver.Handler = (*Handler)(nil)
+var _ sockserver.InlineHandler = (*Handler)(nil)
 
 func (h *Handler) logger() *slog.Logger {
 	if h.Logger != nil {
@@ -182,32 +176,31 @@ func (h *Handler) serveOneshot(ctx context.Context, conn net.Conn) error {
 	if _, err := conn.Write(*out); err != nil {
 		return err
 	}
-	return linger(conn, *in)
-}
-
-// linger ends a connection whose reply has been written so that the reply
-// arrives (HARDENING T3): it shuts down the write side, so the client sees
-// the end of the reply, then discards unread input until the client closes,
-// for at most LingerTimeout and LingerBytes. Closing with input unread would
-// send a reset instead of the reply.
-func linger(conn net.Conn, buf []byte) error {
-	cw, ok := conn.(interface{ CloseWrite() error })
-	if !ok {
-		return nil
-	}
-	if err := cw.CloseWrite(); err != nil {
-		return nil // the peer is gone; nothing to protect
-	}
-	conn.SetReadDeadline(time.Now().Add(LingerTimeout))
-	buf = buf[:cap(buf)]
-	for total := 0; total < LingerBytes; {
-		n, err := conn.Read(buf)
-		total += n
-		if err != nil {
-			return nil
-		}
+	if n == size {
+		// The client may have sent more than one read: make sure the unread
+		// rest does not turn the close into a reset that destroys the reply.
+		sockserver.Linger(conn, *in)
 	}
 	return nil
+}
+
+// InlineReadBytes implements sockserver.InlineHandler: in ModeOneshot, a
+// sockserver.Server answers on its accepting goroutine.
+func (h *Handler) InlineReadBytes() int {
+	if h.Mode != ModeOneshot {
+		return 0
+	}
+	if h.ReadSize <= 0 {
+		return DefaultReadSize
+	}
+	return h.ReadSize
+}
+
+// ServeInline implements sockserver.InlineHandler: it appends the reply to
+// request, the one read of ModeOneshot, to dst.
+func (h *Handler) ServeInline(ctx context.Context, request []byte, remote net.Addr, dst []byte) []byte {
+	logReceived(ctx, h.logger(), remote, request)
+	return Append(dst, request)
 }
 
 func (h *Handler) serveStream(ctx context.Context, conn net.Conn) error {
@@ -259,7 +252,7 @@ func (h *Handler) serveLines(ctx context.Context, conn net.Conn) error {
 		if len(buf) == limit {
 			if limit == max {
 				l.Warn("line too long; closing", "remote", addrString(conn.RemoteAddr()), "max", max)
-				linger(conn, buf)
+				sockserver.Linger(conn, buf)
 				return ErrLineTooLong
 			}
 			buf = append(buf, make([]byte, min(cap(buf), max-cap(buf)))...)[:len(buf)]

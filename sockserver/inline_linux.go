@@ -1,0 +1,234 @@
+package sockserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// deferAccept is the TCP_DEFER_ACCEPT period: a connection that sends nothing
+// is accepted after it, without data, and goes to ServeConn.
+const deferAccept = time.Second
+
+// serveInline is Serve's accept loop for an InlineHandler on a TCP listener.
+// It reports false if the listener cannot be served this way.
+func (s *Server) serveInline(ctx context.Context, l net.Listener, h InlineHandler) (bool, error) {
+	size := h.InlineReadBytes()
+	tl, ok := l.(*net.TCPListener)
+	if !ok || size <= 0 {
+		return false, nil
+	}
+	// A listener's own RawConn cannot wait for reads: accept on a duplicate
+	// of its socket, an os.File, which can.
+	lrc, err := tl.SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	dupfd := -1
+	lrc.Control(func(fd uintptr) {
+		if nfd, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0); err == nil && unix.SetNonblock(nfd, true) == nil {
+			dupfd = nfd
+		}
+	})
+	if dupfd < 0 {
+		return false, nil
+	}
+	f := os.NewFile(uintptr(dupfd), "listener")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return false, nil
+	}
+	fl := &fileListener{Listener: l, f: f}
+	if !s.trackListener(fl, true) {
+		f.Close()
+		return true, ErrServerClosed
+	}
+	defer s.wg.Done()
+	defer s.trackListener(fl, false)
+	defer f.Close()
+	// With a deferred accept, a connection accepted without data has been
+	// silent for deferAccept already: only worth it if that is within the
+	// idle timeout.
+	deferred := false
+	if idle := s.idleTimeout(); idle == 0 || idle >= 2*deferAccept {
+		lrc.Control(func(fd uintptr) {
+			deferred = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, int(deferAccept/time.Second)) == nil
+		})
+	}
+	in := make([]byte, size)
+	out := make([]byte, 0, 4*size)
+	var delay time.Duration
+	for {
+		var nfd int
+		var sa unix.Sockaddr
+		var aerr error
+		err := rc.Read(func(fd uintptr) bool {
+			nfd, sa, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			return aerr != unix.EAGAIN
+		})
+		if err == nil {
+			err = aerr
+		}
+		if err != nil {
+			if s.closing.Load() {
+				return true, ErrServerClosed
+			}
+			if errors.Is(err, unix.ECONNABORTED) || errors.Is(err, unix.EINTR) {
+				continue // the client gave up before we accepted: nothing to back off from
+			}
+			if isTemporary(err) {
+				delay = s.acceptBackoff(l, os.NewSyscallError("accept4", err), delay)
+				continue
+			}
+			return true, err
+		}
+		delay = 0
+		s.stats.accepted.Add(1)
+		out = s.serveAccepted(ctx, h, nfd, sa, in, out[:0], deferred)
+	}
+}
+
+// serveAccepted answers one accepted connection inline, or hands it to the
+// usual path when it does not fit.
+func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, sa unix.Sockaddr, in, out []byte, deferred bool) []byte {
+	remote := sockaddrAddr(sa)
+	if !s.inlineAllowed(remote) {
+		s.handOff(ctx, fd, nil, false)
+		return out
+	}
+	n, err := unix.Read(fd, in)
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		// No data yet: with a deferred accept, the client has been silent for
+		// deferAccept already.
+		s.handOff(ctx, fd, nil, deferred)
+		return out
+	case err != nil:
+		unix.Close(fd)
+		s.stats.errors.Add(1)
+		s.logger().Warn("connection error", "remote", remote.String(), "err", os.NewSyscallError("read", err))
+		return out
+	}
+	s.stats.bytesRead.Add(int64(n))
+	reply, ok := s.callInline(ctx, h, in[:n], remote, out)
+	if !ok {
+		unix.Close(fd)
+		return out
+	}
+	w, err := unix.Write(fd, reply)
+	if err != nil && err != unix.EAGAIN {
+		unix.Close(fd)
+		return reply
+	}
+	w = max(w, 0)
+	s.stats.bytesWritten.Add(int64(w))
+	if w < len(reply) || n == len(in) {
+		// The rest of the reply has to wait for the client, or the client may
+		// have sent more than one read: finish on a goroutine, lingering so
+		// the reply arrives.
+		s.handOff(ctx, fd, reply[w:], false)
+		return reply
+	}
+	// The request was read whole: a plain close sends FIN, not a reset.
+	unix.Close(fd)
+	return reply
+}
+
+func (s *Server) callInline(ctx context.Context, h InlineHandler, req []byte, remote net.Addr, out []byte) (reply []byte, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.panics.Add(1)
+			s.logger().Error("panic serving connection", "remote", remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	return h.ServeInline(ctx, req, remote, out), true
+}
+
+// inlineAllowed applies Verify and the limits to a connection served inline;
+// one that is refused goes to handOff, which refuses it the usual way.
+func (s *Server) inlineAllowed(remote *net.TCPAddr) bool {
+	if s.Verify != nil || s.MaxConnsPerIP > 0 || s.closing.Load() {
+		return false
+	}
+	max := s.MaxConns
+	if max == 0 {
+		max = DefaultMaxConns
+	}
+	return max < 0 || s.stats.active.Load() < int64(max)
+}
+
+// handOff turns fd into a net.Conn and serves it on a goroutine: through
+// admit and ServeConn when pending is nil, or by writing pending and
+// lingering when the reply has been computed already.
+func (s *Server) handOff(ctx context.Context, fd int, pending []byte, silent bool) {
+	f := os.NewFile(uintptr(fd), "")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		s.stats.errors.Add(1)
+		s.logger().Warn("connection error", "err", err)
+		return
+	}
+	if pending != nil {
+		rest := append([]byte(nil), pending...)
+		s.wg.Go(func() {
+			defer nc.Close()
+			if wt := s.writeTimeout(); wt > 0 {
+				nc.SetWriteDeadline(time.Now().Add(wt))
+			}
+			if len(rest) > 0 {
+				n, err := nc.Write(rest)
+				s.stats.bytesWritten.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+			Linger(nc, nil)
+		})
+		return
+	}
+	c, err := s.admitOrReject(nc, nil)
+	if err != nil {
+		return
+	}
+	if silent {
+		c.firstReadBy = time.Now().Add(s.idleTimeout() - deferAccept)
+	}
+	s.wg.Go(func() { s.serveConn(ctx, c) })
+}
+
+func sockaddrAddr(sa unix.Sockaddr) *net.TCPAddr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		a := &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
+		if sa.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
+				a.Zone = ifi.Name
+			}
+		}
+		return a
+	}
+	return &net.TCPAddr{}
+}
+
+// fileListener closes the duplicate socket that serveInline accepts on, with
+// the listener it duplicates.
+type fileListener struct {
+	net.Listener
+	f *os.File
+}
+
+func (l *fileListener) Close() error {
+	l.f.Close()
+	return l.Listener.Close()
+}
