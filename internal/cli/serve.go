@@ -45,6 +45,8 @@ type serveOptions struct {
 	udpRate     autoInt
 	udpBurst    int
 	udpByteRate autoInt
+
+	debugAddr string
 }
 
 // autoInt is an int flag whose default, "auto", depends on where the server
@@ -144,6 +146,7 @@ within --drain; inetkit then exits 0.`,
 	f.Var(&o.udpRate, "udp-rate", "most UDP replies per second to one address; 0: no limit")
 	f.IntVar(&o.udpBurst, "udp-burst", 200, "UDP replies one address may get in a burst above --udp-rate")
 	f.Var(&o.udpByteRate, "udp-byte-rate", "most UDP reply bytes per second in all; 0: no limit")
+	f.StringVar(&o.debugAddr, "debug-addr", "", "HOST:PORT serving runtime and server statistics as JSON at /debug/vars (off when empty)")
 	o.log.addFlags(cmd)
 	return cmd
 }
@@ -189,6 +192,7 @@ type runner struct {
 	name     string
 	serve    func() error
 	shutdown func(context.Context) error
+	stats    func() any // the server's counters, for --debug-addr
 }
 
 func runServe(ctx context.Context, e *env, o *serveOptions) error {
@@ -201,6 +205,13 @@ func runServe(ctx context.Context, e *env, o *serveOptions) error {
 	}()
 	for _, name := range o.services {
 		r, err := o.newRunner(ctx, name, log)
+		if err != nil {
+			return err
+		}
+		runners = append(runners, r)
+	}
+	if o.debugAddr != "" {
+		r, err := newDebugRunner(ctx, o.debugAddr, slices.Clone(runners), log)
 		if err != nil {
 			return err
 		}
@@ -269,7 +280,7 @@ func (o *serveOptions) newRunner(ctx context.Context, name string, log *slog.Log
 			err := srv.Shutdown(ctx)
 			l.Close() // in case Serve never started
 			return err
-		}}, nil
+		}, stats: func() any { return srv.Stats() }}, nil
 	case "udp":
 		srv := &sockserver.PacketServer{
 			Addr:          addr,
@@ -289,7 +300,7 @@ func (o *serveOptions) newRunner(ctx context.Context, name string, log *slog.Log
 			err := srv.Shutdown(ctx)
 			pc.Close()
 			return err
-		}}, nil
+		}, stats: func() any { return srv.Stats() }}, nil
 	}
 	return runner{}, usagef("unknown service %q", name)
 }
