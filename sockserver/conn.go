@@ -123,38 +123,53 @@ func (s *Server) admit(nc net.Conn) (*conn, error) {
 			return nil, err
 		}
 	}
-	ip := remoteIP(nc.RemoteAddr())
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ip, err := s.admitLocked(nc.RemoteAddr())
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{Conn: nc, srv: s, ip: ip, quiet: true}
+	s.conns[c] = struct{}{}
+	return c, nil
+}
+
+// admitLocked applies the limits to a connection from remote, which Verify
+// has accepted, and counts it; s.mu is held.
+func (s *Server) admitLocked(remote net.Addr) (netip.Addr, error) {
 	if s.closing.Load() { // Close or Shutdown would miss the connection
-		return nil, ErrServerClosed
+		return netip.Addr{}, ErrServerClosed
 	}
 	max := s.MaxConns
 	if max == 0 {
 		max = DefaultMaxConns
 	}
-	if max > 0 && len(s.conns) >= max {
-		return nil, ErrTooManyConns
+	if max > 0 && s.stats.active.Load() >= int64(max) {
+		return netip.Addr{}, ErrTooManyConns
 	}
+	ip := remoteIP(remote)
 	if s.MaxConnsPerIP > 0 && ip.IsValid() {
 		if s.perIP[ip] >= s.MaxConnsPerIP {
-			return nil, ErrTooManyConnsPerIP
+			return netip.Addr{}, ErrTooManyConnsPerIP
 		}
 		s.perIP[ip]++
 	}
-	c := &conn{Conn: nc, srv: s, ip: ip, quiet: true}
-	s.conns[c] = struct{}{}
 	s.stats.active.Add(1)
-	return c, nil
+	return ip, nil
 }
 
 func (s *Server) release(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
-	if s.MaxConnsPerIP > 0 && c.ip.IsValid() {
-		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-			delete(s.perIP, c.ip)
+	s.releaseLocked(c.ip)
+}
+
+// releaseLocked undoes admitLocked; s.mu is held.
+func (s *Server) releaseLocked(ip netip.Addr) {
+	if s.MaxConnsPerIP > 0 && ip.IsValid() {
+		if s.perIP[ip]--; s.perIP[ip] <= 0 {
+			delete(s.perIP, ip)
 		}
 	}
 	s.stats.active.Add(-1)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,8 +21,33 @@ const deferAccept = time.Second
 // It reports false if the listener cannot be served this way.
 func (s *Server) serveInline(ctx context.Context, l net.Listener, h InlineHandler) (bool, error) {
 	size := h.InlineReadBytes()
+	if size <= 0 {
+		return false, nil
+	}
+	in := make([]byte, size)
+	out := make([]byte, 0, 4*size)
+	var deferred bool
+	return s.serveRaw(l, func(lrc syscall.RawConn) {
+		// With a deferred accept, a connection accepted without data has been
+		// silent for deferAccept already: only worth it if that is within the
+		// idle timeout.
+		if idle := s.idleTimeout(); idle == 0 || idle >= 2*deferAccept {
+			lrc.Control(func(fd uintptr) {
+				deferred = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, int(deferAccept/time.Second)) == nil
+			})
+		}
+	}, func(fd int, sa unix.Sockaddr) {
+		out = s.serveAccepted(ctx, h, fd, sa, in, out[:0], deferred)
+	})
+}
+
+// serveRaw accepts connections on a TCP listener with accept4, as raw file
+// descriptors, and passes each to accepted. setup, if non-nil, may set
+// options on the listening socket first. It reports false if l is not a TCP
+// listener it can serve.
+func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted func(fd int, sa unix.Sockaddr)) (bool, error) {
 	tl, ok := l.(*net.TCPListener)
-	if !ok || size <= 0 {
+	if !ok {
 		return false, nil
 	}
 	// A listener's own RawConn cannot wait for reads: accept on a duplicate
@@ -53,17 +79,9 @@ func (s *Server) serveInline(ctx context.Context, l net.Listener, h InlineHandle
 	defer s.wg.Done()
 	defer s.trackListener(fl, false)
 	defer f.Close()
-	// With a deferred accept, a connection accepted without data has been
-	// silent for deferAccept already: only worth it if that is within the
-	// idle timeout.
-	deferred := false
-	if idle := s.idleTimeout(); idle == 0 || idle >= 2*deferAccept {
-		lrc.Control(func(fd uintptr) {
-			deferred = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, int(deferAccept/time.Second)) == nil
-		})
+	if setup != nil {
+		setup(lrc)
 	}
-	in := make([]byte, size)
-	out := make([]byte, 0, 4*size)
 	var delay time.Duration
 	for {
 		var nfd int
@@ -91,7 +109,7 @@ func (s *Server) serveInline(ctx context.Context, l net.Listener, h InlineHandle
 		}
 		delay = 0
 		s.stats.accepted.Add(1)
-		out = s.serveAccepted(ctx, h, nfd, sa, in, out[:0], deferred)
+		accepted(nfd, sa)
 	}
 }
 

@@ -98,6 +98,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	wrapped   map[*listener]struct{} // from WrapListener, until closed
+	loops     []*eventLoop
 	perIP     map[netip.Addr]int
 	closing   atomic.Bool
 	wg        sync.WaitGroup
@@ -233,6 +234,11 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 	}
+	if eh, ok := s.Handler.(EventHandler); ok {
+		if ok, err := s.serveEvents(ctx, l, eh); ok {
+			return err
+		}
+	}
 	var delay time.Duration
 	for {
 		c, err := wl.Accept()
@@ -354,6 +360,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.conns {
 		c.drain(by)
 	}
+	for _, el := range s.loops {
+		el.shutdown(by)
+	}
 	s.mu.Unlock()
 
 	wait := make(chan struct{})
@@ -378,6 +387,9 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	for c := range s.conns {
 		c.Conn.Close()
+	}
+	for _, el := range s.loops {
+		el.close()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()

@@ -88,7 +88,10 @@ type Handler struct {
 	Logger *slog.Logger
 }
 
-var _ sockserver.InlineHandler = (*Handler)(nil)
+var (
+	_ sockserver.InlineHandler = (*Handler)(nil)
+	_ sockserver.EventHandler  = (*Handler)(nil)
+)
 
 func (h *Handler) logger() *slog.Logger {
 	if h.Logger != nil {
@@ -232,6 +235,87 @@ func (h *Handler) serveStream(ctx context.Context, conn net.Conn) error {
 		}
 	}
 }
+
+// NewEventSession implements sockserver.EventHandler: in ModeStream and
+// ModeLine, a sockserver.Server serves connections from event loops, with no
+// goroutine or buffer per idle connection.
+func (h *Handler) NewEventSession(remote net.Addr) sockserver.EventSession {
+	switch h.Mode {
+	case ModeStream:
+		return &streamSession{h: h, remote: remote}
+	case ModeLine:
+		max := h.MaxLineBytes
+		if max <= 0 {
+			max = DefaultMaxLineBytes
+		}
+		return &lineSession{h: h, remote: remote, max: max}
+	}
+	return nil
+}
+
+// streamSession is ModeStream on an event loop.
+type streamSession struct {
+	h      *Handler
+	remote net.Addr
+	t      Transformer
+}
+
+func (ss *streamSession) Data(data, dst []byte) ([]byte, error) {
+	logReceived(context.Background(), ss.h.logger(), ss.remote, data)
+	return ss.t.Append(dst, data), nil
+}
+
+func (ss *streamSession) End(dst []byte) []byte { return ss.t.Flush(dst) }
+
+func (ss *streamSession) Busy() bool { return false }
+
+// lineSession is ModeLine on an event loop. pending holds the start of a line
+// not yet complete, and nothing while the connection is idle.
+type lineSession struct {
+	h       *Handler
+	remote  net.Addr
+	max     int
+	pending []byte
+}
+
+func (ls *lineSession) Data(data, dst []byte) ([]byte, error) {
+	l := ls.h.logger()
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			if len(ls.pending)+len(data) >= ls.max {
+				ls.pending = nil
+				return dst, ErrLineTooLong
+			}
+			ls.pending = append(ls.pending, data...)
+			return dst, nil
+		}
+		line := data[:i+1]
+		data = data[i+1:]
+		if len(ls.pending) > 0 {
+			line = append(ls.pending, line...)
+			ls.pending = nil
+		}
+		if len(line) > ls.max {
+			return dst, ErrLineTooLong
+		}
+		logReceived(context.Background(), l, ls.remote, line)
+		dst = Append(dst, line)
+	}
+	return dst, nil
+}
+
+func (ls *lineSession) End(dst []byte) []byte {
+	if len(ls.pending) == 0 {
+		return dst
+	}
+	logReceived(context.Background(), ls.h.logger(), ls.remote, ls.pending)
+	dst = Append(dst, ls.pending)
+	ls.pending = nil
+	return dst
+}
+
+func (ls *lineSession) Busy() bool { return len(ls.pending) > 0 }
 
 // ErrLineTooLong is returned by ServeConn in ModeLine for a line longer than
 // MaxLineBytes.

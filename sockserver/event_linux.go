@@ -1,0 +1,512 @@
+package sockserver
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// eventReadBytes is the read buffer of an event loop, shared by its
+// connections.
+const eventReadBytes = 64 << 10
+
+// serveEvents is Serve's accept loop for an EventHandler on a TCP listener:
+// connections are served by event loops, one per CPU. It reports false if
+// the listener cannot be served this way.
+func (s *Server) serveEvents(ctx context.Context, l net.Listener, h EventHandler) (bool, error) {
+	if _, ok := l.(*net.TCPListener); !ok {
+		return false, nil
+	}
+	loops := make([]*eventLoop, runtime.GOMAXPROCS(0))
+	for i := range loops {
+		el, err := newEventLoop(s)
+		if err != nil {
+			for _, el := range loops[:i] {
+				el.close()
+			}
+			return false, nil
+		}
+		loops[i] = el
+	}
+	s.mu.Lock()
+	s.loops = append(s.loops, loops...)
+	s.mu.Unlock()
+	for _, el := range loops {
+		s.wg.Go(el.run)
+	}
+	defer func() {
+		// Loops outlive the accept loop only to finish their connections:
+		// Shutdown or Close, which ended it, tells them how.
+		s.mu.Lock()
+		closing := s.closing.Load()
+		s.mu.Unlock()
+		if !closing {
+			for _, el := range loops {
+				el.close()
+			}
+		}
+	}()
+	next := 0
+	return s.serveRaw(l, nil, func(fd int, sa unix.Sockaddr) {
+		remote := sockaddrAddr(sa)
+		if s.Verify != nil {
+			if err := s.Verify(remote); err != nil {
+				s.rejectFD(fd, remote, err)
+				return
+			}
+		}
+		s.mu.Lock()
+		ip, err := s.admitLocked(remote)
+		s.mu.Unlock()
+		if err != nil {
+			s.rejectFD(fd, remote, err)
+			return
+		}
+		sess := s.newSession(h, remote)
+		if sess == nil {
+			s.mu.Lock()
+			s.releaseLocked(ip)
+			s.mu.Unlock()
+			s.handOff(ctx, fd, nil, false)
+			return
+		}
+		loops[next].add(&econn{fd: fd, remote: remote, ip: ip, sess: sess})
+		next = (next + 1) % len(loops)
+	})
+}
+
+func (s *Server) newSession(h EventHandler, remote net.Addr) (sess EventSession) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.panics.Add(1)
+			s.logger().Error("panic in NewEventSession", "remote", remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			sess = nil
+		}
+	}()
+	return h.NewEventSession(remote)
+}
+
+// rejectFD refuses a connection accepted as a file descriptor: it is logged
+// and counted, and passed to Reject as a net.Conn.
+func (s *Server) rejectFD(fd int, remote net.Addr, err error) {
+	s.stats.rejected.Add(1)
+	s.logger().Warn("connection rejected", "remote", remote.String(), "reason", err)
+	if s.Reject == nil {
+		unix.Close(fd)
+		return
+	}
+	f := os.NewFile(uintptr(fd), "")
+	nc, ferr := net.FileConn(f)
+	f.Close()
+	if ferr != nil {
+		return
+	}
+	s.wg.Go(func() { s.reject(nc, err) })
+}
+
+// An eventLoop serves connections with epoll from one goroutine.
+type eventLoop struct {
+	s      *Server
+	epfd   int
+	wakefd int // an eventfd that add, shutdown and close write to
+
+	mu       sync.Mutex
+	incoming []*econn
+	draining bool      // Shutdown: close connections once quiet, from drainBy
+	drainBy  time.Time // protected by mu, copied by the loop
+	hard     bool      // Close: close every connection now
+
+	// Owned by the loop's goroutine.
+	conns   map[int]*econn
+	buf     []byte
+	out     []byte
+	events  []unix.EpollEvent
+	drain   bool      // a copy of draining, taken when woken
+	drainAt time.Time // a copy of drainBy
+	// Byte counts not yet added to the server's counters: adding once per
+	// batch of events keeps the loops off each other's cache lines.
+	nread, nwritten int64
+}
+
+// econn is a connection served by an event loop.
+type econn struct {
+	fd      int
+	remote  *net.TCPAddr
+	ip      netip.Addr
+	sess    EventSession
+	last    time.Time // last data read or reply flushed, for the idle timeout
+	pending []byte    // reply bytes the socket has not taken yet
+	since   time.Time // when pending began, for the write timeout
+	eof     bool      // the client shut down its side: close once pending is written
+	// lingerBy is set after a session error: the write side is shut down and
+	// input discarded until the client closes or lingerBy passes.
+	lingerBy  time.Time
+	discarded int
+}
+
+func newEventLoop(s *Server) (*eventLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil { // so that os.NewFile polls it
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, err
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, err
+	}
+	return &eventLoop{
+		s: s, epfd: epfd, wakefd: wakefd,
+		conns:  make(map[int]*econn),
+		buf:    make([]byte, eventReadBytes),
+		events: make([]unix.EpollEvent, 128),
+	}, nil
+}
+
+func (el *eventLoop) wake() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	unix.Write(el.wakefd, one[:])
+}
+
+// add hands a new connection to the loop.
+func (el *eventLoop) add(c *econn) {
+	el.mu.Lock()
+	el.incoming = append(el.incoming, c)
+	el.mu.Unlock()
+	el.wake()
+}
+
+// shutdown tells the loop to close its connections once they are quiet, from
+// by on, and to end when none is left.
+func (el *eventLoop) shutdown(by time.Time) {
+	el.mu.Lock()
+	el.draining, el.drainBy = true, by
+	el.mu.Unlock()
+	el.wake()
+}
+
+// close tells the loop to close every connection and end.
+func (el *eventLoop) close() {
+	el.mu.Lock()
+	el.hard = true
+	el.mu.Unlock()
+	el.wake()
+}
+
+func (el *eventLoop) run() {
+	s := el.s
+	defer func() {
+		for _, c := range el.conns {
+			el.closeConn(c)
+		}
+		el.mu.Lock()
+		for _, c := range el.incoming {
+			el.closeConn(c)
+		}
+		el.incoming = nil
+		el.mu.Unlock()
+		unix.Close(el.wakefd)
+	}()
+	idle, wt := s.idleTimeout(), s.writeTimeout()
+	sweepEvery := time.Second
+	if idle > 0 {
+		sweepEvery = min(max(idle/10, 50*time.Millisecond), time.Second)
+	}
+	// The loop waits in Go's poller, on the epoll descriptor itself, rather
+	// than in a blocking epoll_wait: a goroutine blocked in a system call
+	// keeps the runtime's monitor waking every 20 µs to take its processor
+	// back, which costs more than the loop does.
+	ep := os.NewFile(uintptr(el.epfd), "epoll")
+	defer ep.Close()
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		s.logger().Error("event loop failed", "err", err)
+		return
+	}
+	nextSweep := time.Now().Add(sweepEvery)
+	var armed time.Time
+	for {
+		if !armed.Equal(nextSweep) {
+			ep.SetReadDeadline(nextSweep)
+			armed = nextSweep
+		}
+		var n int
+		var werr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, werr = unix.EpollWait(int(fd), el.events, 0)
+			return n > 0 || (werr != nil && werr != unix.EINTR)
+		})
+		if werr != nil {
+			s.logger().Error("event loop failed", "err", os.NewSyscallError("epoll_wait", werr))
+			return
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			s.logger().Error("event loop failed", "err", err)
+			return
+		}
+		now := time.Now()
+		for _, ev := range el.events[:max(n, 0)] {
+			fd := int(ev.Fd)
+			if fd == el.wakefd {
+				var b [8]byte
+				unix.Read(el.wakefd, b[:])
+				el.takeIncoming(now)
+				el.mu.Lock()
+				el.drain, el.drainAt = el.draining, el.drainBy
+				el.mu.Unlock()
+				nextSweep = now // state may have changed: look at once
+				continue
+			}
+			c := el.conns[fd]
+			if c == nil {
+				continue
+			}
+			if ev.Events&unix.EPOLLOUT != 0 && len(c.pending) > 0 {
+				el.flush(c, now)
+			} else if ev.Events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				el.read(c, now)
+			}
+		}
+		if el.nread > 0 {
+			s.stats.bytesRead.Add(el.nread)
+			el.nread = 0
+		}
+		if el.nwritten > 0 {
+			s.stats.bytesWritten.Add(el.nwritten)
+			el.nwritten = 0
+		}
+		if now.Before(nextSweep) {
+			continue
+		}
+		nextSweep = now.Add(sweepEvery)
+		el.mu.Lock()
+		draining, drainBy, hard := el.draining, el.drainBy, el.hard
+		el.mu.Unlock()
+		if draining && drainBy.After(now) && drainBy.Before(nextSweep) {
+			nextSweep = drainBy
+		}
+		for _, c := range el.conns {
+			switch {
+			case hard:
+				el.closeConn(c)
+			case !c.lingerBy.IsZero() && now.After(c.lingerBy):
+				el.closeConn(c)
+			case len(c.pending) > 0 && wt > 0 && now.Sub(c.since) > wt,
+				len(c.pending) == 0 && idle > 0 && now.Sub(c.last) > idle:
+				s.stats.timeouts.Add(1)
+				s.logger().Info("connection timed out", "remote", c.remote.String())
+				el.closeConn(c)
+			case draining && !now.Before(drainBy) && c.quiet():
+				el.closeConn(c)
+			}
+		}
+		if (draining || hard) && len(el.conns) == 0 {
+			el.mu.Lock()
+			empty := len(el.incoming) == 0
+			el.mu.Unlock()
+			if empty {
+				return
+			}
+		}
+	}
+}
+
+// quiet reports whether c is waiting for a new request with nothing to send.
+func (c *econn) quiet() bool {
+	return len(c.pending) == 0 && c.lingerBy.IsZero() && !c.sess.Busy()
+}
+
+func (el *eventLoop) takeIncoming(now time.Time) {
+	el.mu.Lock()
+	in := el.incoming
+	el.incoming = nil
+	el.mu.Unlock()
+	for _, c := range in {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.fd)}
+		if err := unix.EpollCtl(el.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+			el.s.stats.errors.Add(1)
+			el.s.logger().Warn("connection error", "remote", c.remote.String(), "err", os.NewSyscallError("epoll_ctl", err))
+			el.closeConn(c)
+			continue
+		}
+		c.last = now
+		el.conns[c.fd] = c
+	}
+}
+
+func (el *eventLoop) read(c *econn, now time.Time) {
+	s := el.s
+	n, err := unix.Read(c.fd, el.buf)
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return
+	case err != nil:
+		if err != unix.ECONNRESET {
+			s.stats.errors.Add(1)
+			s.logger().Warn("connection error", "remote", c.remote.String(), "err", os.NewSyscallError("read", err))
+		}
+		el.closeConn(c)
+		return
+	}
+	el.nread += int64(n)
+	if !c.lingerBy.IsZero() {
+		c.discarded += n
+		if n == 0 || c.discarded >= LingerBytes {
+			el.closeConn(c)
+		}
+		return
+	}
+	if n == 0 {
+		c.eof = true
+		if out, ok := el.call(c, nil); ok {
+			el.write(c, out, now)
+		}
+		if len(c.pending) == 0 {
+			el.closeConn(c)
+		}
+		return
+	}
+	c.last = now
+	out, ok := el.call(c, el.buf[:n])
+	if !ok {
+		return
+	}
+	el.write(c, out, now)
+	if el.conns[c.fd] != c {
+		return
+	}
+	if !c.lingerBy.IsZero() {
+		// A session error: end the reply, then discard input until the
+		// client closes (flush does this when the reply had to wait).
+		if len(c.pending) == 0 {
+			unix.Shutdown(c.fd, unix.SHUT_WR)
+		}
+		return
+	}
+	if el.drain && !now.Before(el.drainAt) && c.quiet() {
+		el.closeConn(c)
+	}
+}
+
+// call gives data to the session (nil: the client has ended), recovering a
+// panic (the connection is closed) and turning an error into a lingering
+// close after the reply. It reports whether the reply should be written.
+func (el *eventLoop) call(c *econn, data []byte) (out []byte, ok bool) {
+	s := el.s
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.panics.Add(1)
+			s.logger().Error("panic serving connection", "remote", c.remote.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			el.closeConn(c)
+			ok = false
+		}
+	}()
+	var err error
+	if data == nil {
+		out = c.sess.End(el.out[:0])
+	} else {
+		out, err = c.sess.Data(data, el.out[:0])
+	}
+	if cap(out) > cap(el.out) {
+		el.out = out[:0] // keep the larger scratch buffer
+	}
+	if err != nil {
+		s.stats.errors.Add(1)
+		s.logger().Warn("connection error", "remote", c.remote.String(), "err", err)
+		c.lingerBy = time.Now().Add(LingerTimeout)
+	}
+	return out, true
+}
+
+func (el *eventLoop) write(c *econn, p []byte, now time.Time) {
+	if len(p) == 0 || el.conns[c.fd] != c {
+		return
+	}
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, p...)
+		return
+	}
+	w, err := unix.Write(c.fd, p)
+	if err == unix.EAGAIN {
+		w, err = 0, nil
+	}
+	if err != nil {
+		el.closeConn(c)
+		return
+	}
+	el.nwritten += int64(w)
+	if w < len(p) {
+		// Wait for the client to read: stop reading from it meanwhile, so
+		// what it sends cannot pile up replies here (HARDENING G4).
+		c.pending = append([]byte(nil), p[w:]...)
+		c.since = now
+		el.modify(c, unix.EPOLLOUT)
+	}
+}
+
+func (el *eventLoop) flush(c *econn, now time.Time) {
+	w, err := unix.Write(c.fd, c.pending)
+	if err == unix.EAGAIN {
+		return
+	}
+	if err != nil {
+		el.closeConn(c)
+		return
+	}
+	el.nwritten += int64(w)
+	c.pending = c.pending[w:]
+	if len(c.pending) > 0 {
+		return
+	}
+	c.pending, c.last = nil, now
+	switch {
+	case c.eof:
+		el.closeConn(c)
+	default:
+		if !c.lingerBy.IsZero() {
+			unix.Shutdown(c.fd, unix.SHUT_WR)
+		}
+		el.modify(c, unix.EPOLLIN)
+	}
+}
+
+func (el *eventLoop) modify(c *econn, events uint32) {
+	ev := unix.EpollEvent{Events: events, Fd: int32(c.fd)}
+	if err := unix.EpollCtl(el.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+		el.closeConn(c)
+	}
+}
+
+func (el *eventLoop) closeConn(c *econn) {
+	if el.conns[c.fd] == c {
+		delete(el.conns, c.fd)
+	}
+	if c.fd < 0 {
+		return
+	}
+	unix.Close(c.fd) // also removes it from the epoll set
+	c.fd = -1
+	el.s.mu.Lock()
+	el.s.releaseLocked(c.ip)
+	el.s.mu.Unlock()
+}
