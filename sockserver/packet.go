@@ -10,14 +10,17 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // A PacketHandler answers datagrams. ServePacket is called once per datagram,
-// in the order they arrive, from one goroutine: it should not block. p is only
-// valid until ServePacket returns. Replies written to w go to from.
+// in the order they arrive, from one goroutine: it should not block. p and
+// from are only valid until ServePacket returns: a handler that keeps the
+// sender's address must copy it (for a *net.UDPAddr, its IP too). Replies
+// written to w go to from.
 type PacketHandler interface {
 	ServePacket(ctx context.Context, w PacketWriter, p []byte, from net.Addr)
 }
@@ -37,6 +40,12 @@ var _ PacketHandler = PacketHandlerFunc(nil)
 // served. Each Write is one datagram. It is valid only until ServePacket
 // returns. A reply that the server's defences do not
 // allow is dropped and Write returns [ErrReplyDropped].
+//
+// On Linux, a [PacketServer] serving a *net.UDPConn reads datagrams in
+// batches and sends the replies to a batch together once it has been served:
+// Write copies p, so p may be reused as soon as Write returns, and a reply
+// that the kernel then refuses is counted in [PacketStats].Errors and logged
+// rather than reported by Write.
 type PacketWriter interface {
 	Write(p []byte) (int, error)
 }
@@ -107,7 +116,8 @@ type PacketServer struct {
 
 	mu      sync.Mutex
 	conns   map[net.PacketConn]struct{}
-	closing atomic.Bool
+	closing atomic.Bool // set by Shutdown and Close
+	killed  atomic.Bool // set by Close: the rest of a batch is not served
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -202,29 +212,24 @@ func (s *PacketServer) Serve(pc net.PacketConn) error {
 	if size <= 0 {
 		size = DefaultMaxPacketBytes
 	}
-	buf := make([]byte, size)
 	ownPort := addrPort(pc.LocalAddr()).Port()
+	if ok, err := s.serveBatches(pc, size, ownPort); ok {
+		return err
+	}
+	return s.serveEach(pc, size, ownPort)
+}
+
+// serveEach is the loop of Serve for any PacketConn: one ReadFrom and one
+// handler call per datagram, one WriteTo per reply.
+func (s *PacketServer) serveEach(pc net.PacketConn, size int, ownPort uint16) error {
+	buf := make([]byte, size)
 	w := &packetWriter{pc: pc, srv: s}
 	var delay time.Duration
 	for {
 		n, from, err := pc.ReadFrom(buf)
 		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			if errors.Is(err, net.ErrClosed) {
+			if stop, err := s.readFailed(pc, err, &delay); stop {
 				return err
-			}
-			// Errors such as ECONNREFUSED left by an ICMP message, or ENOBUFS, are
-			// about one datagram; wait a little so that a persistent one can't spin.
-			s.stats.errors.Add(1)
-			delay = nextDelay(delay)
-			s.logger().Warn("read error; retrying", "addr", pc.LocalAddr().String(), "err", err, "delay", delay)
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-s.stop:
-				t.Stop()
 			}
 			continue
 		}
@@ -240,8 +245,38 @@ func (s *PacketServer) Serve(pc net.PacketConn) error {
 	}
 }
 
+// readFailed handles err, returned by a read from pc. If Serve is to return,
+// it returns true and the error for Serve. Otherwise it has waited a little,
+// longer at each consecutive error (reset delay after a good read), so that a
+// persistent error cannot spin.
+func (s *PacketServer) readFailed(pc net.PacketConn, err error, delay *time.Duration) (bool, error) {
+	if s.closing.Load() {
+		return true, ErrServerClosed
+	}
+	if errors.Is(err, net.ErrClosed) {
+		return true, err
+	}
+	// Errors such as ECONNREFUSED left by an ICMP message, or ENOBUFS, are
+	// about one datagram; wait a little so that a persistent one can't spin.
+	s.stats.errors.Add(1)
+	*delay = nextDelay(*delay)
+	s.logger().Warn("read error; retrying", "addr", pc.LocalAddr().String(), "err", err, "delay", *delay)
+	t := time.NewTimer(*delay)
+	select {
+	case <-t.C:
+	case <-s.stop:
+		t.Stop()
+	}
+	return false, nil
+}
+
 func (s *PacketServer) allowed(from net.Addr, ownPort uint16) bool {
-	ap := addrPort(from)
+	return s.allowedAddrPort(addrPort(from), ownPort)
+}
+
+// allowedAddrPort reports whether a datagram from ap is to be served, counting
+// it in the Stats if not. An invalid ap is a Unix socket's.
+func (s *PacketServer) allowedAddrPort(ap netip.AddrPort, ownPort uint16) bool {
 	if !ap.IsValid() {
 		return true // a Unix datagram socket: no ports, no spoofing
 	}
@@ -271,7 +306,7 @@ func (s *PacketServer) budget(n int) int {
 	return min(int(f*float64(n)), maxUDPPayload)
 }
 
-func (s *PacketServer) serve(w *packetWriter, p []byte, from net.Addr) {
+func (s *PacketServer) serve(w PacketWriter, p []byte, from net.Addr) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.stats.panics.Add(1)
@@ -326,8 +361,9 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// Shutdown stops reading new datagrams, lets the one being answered finish,
-// and closes the sockets. If ctx expires first, it closes them at once and
+// Shutdown stops reading new datagrams, lets the ones being answered finish
+// (on Linux, the whole batch read last from a UDP socket), and closes the
+// sockets. If ctx expires first, it closes them at once and
 // returns ctx.Err().
 func (s *PacketServer) Shutdown(ctx context.Context) error {
 	s.setup()
@@ -356,6 +392,7 @@ func (s *PacketServer) Close() error {
 	s.setup()
 	s.mu.Lock()
 	s.closing.Store(true)
+	s.killed.Store(true)
 	s.stopped.Do(func() { close(s.stop) })
 	for pc := range s.conns {
 		pc.Close()
@@ -432,4 +469,27 @@ func (l *rateLimiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lru.Len()
+}
+
+// zoneNames names IPv6 zones by interface index, as the net package does,
+// and like it looks the names up again after a minute.
+type zoneNames struct {
+	names  map[uint32]string
+	looked time.Time
+}
+
+func (z *zoneNames) name(index uint32) string {
+	if now := time.Now(); z.names == nil || now.Sub(z.looked) > time.Minute {
+		z.names = make(map[uint32]string)
+		z.looked = now
+	}
+	if name, ok := z.names[index]; ok {
+		return name
+	}
+	name := strconv.FormatUint(uint64(index), 10)
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		name = ifi.Name
+	}
+	z.names[index] = name
+	return name
 }

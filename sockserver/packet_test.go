@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -793,4 +794,343 @@ func TestPacketUnixgram(t *testing.T) {
 				st.Panics, st.Errors, st.DroppedAmplification)
 		}
 	})
+}
+
+// queueBurst sends each datagram of msgs from its client to pc before it is
+// served, so that they wait in its buffer and Serve reads them together: on
+// Linux, in one batch.
+func queueBurst(t testing.TB, pc net.PacketConn, msgs []burstMsg) {
+	t.Helper()
+	for _, m := range msgs {
+		sendTo(t, m.from, pc.LocalAddr(), m.p)
+	}
+	// Loopback delivers as it sends; this covers a delivery left to ksoftirqd.
+	time.Sleep(20 * time.Millisecond)
+}
+
+type burstMsg struct {
+	from net.PacketConn
+	p    []byte
+}
+
+// TestPacketBatch checks a burst of datagrams from several sources, read
+// together: each is answered to its own sender, in order, with its own
+// amplification budget, while one from a blocked port is dropped.
+func TestPacketBatch(t *testing.T) {
+	t.Parallel()
+	clients := []*net.UDPConn{
+		udpClient(t, "127.0.0.1", 0),
+		udpClient(t, "127.0.0.2", 0),
+		udpClient(t, "127.0.0.3", 0),
+		udpClient(t, "127.0.0.1", 0),
+	}
+	blocked := udpClient(t, "127.0.0.1", 0)
+	type result struct {
+		from, want string
+		errFull    error // writing 3×len(p)
+		errMore    error // then one byte more
+	}
+	results := make(chan result, 100)
+	s := &sockserver.PacketServer{
+		BlockedPorts: []int{blocked.LocalAddr().(*net.UDPAddr).Port},
+		Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+			// p is "client index:sequence:padding".
+			i, _ := strconv.Atoi(string(p[:bytes.IndexByte(p, ':')]))
+			var r result
+			r.from, r.want = from.String(), clients[i].LocalAddr().String()
+			reply := bytes.Repeat(p, 3)
+			_, r.errFull = w.Write(reply)
+			clear(reply) // Write has copied it
+			_, r.errMore = w.Write([]byte("!"))
+			results <- r
+		}),
+	}
+	pc := listenUDP(t)
+	var msgs []burstMsg
+	var sent [][][]byte // by client
+	readBytes := 0
+	for seq, size := range []int{5, 50, 500} {
+		for i, c := range clients {
+			p := fmt.Appendf(nil, "%d:%d:", i, seq)
+			p = append(p, bytes.Repeat([]byte{'a' + byte(i)}, size)...)
+			msgs = append(msgs, burstMsg{c, p})
+			for len(sent) <= i {
+				sent = append(sent, nil)
+			}
+			sent[i] = append(sent[i], p)
+			readBytes += len(p)
+		}
+		if seq == 1 {
+			msgs = append(msgs, burstMsg{blocked, []byte("0:9:from a blocked port")})
+			readBytes += len("0:9:from a blocked port")
+		}
+	}
+	queueBurst(t, pc, msgs)
+	servePacket(t, s, pc)
+
+	answered := len(msgs) - 1
+	for range answered {
+		r := recv(t, results, "the handler")
+		if r.from != r.want {
+			t.Errorf("handler's from = %s; want %s", r.from, r.want)
+		}
+		if r.errFull != nil {
+			t.Errorf("Write(3×len(p)) = %v; want nil", r.errFull)
+		}
+		if !errors.Is(r.errMore, sockserver.ErrReplyDropped) {
+			t.Errorf("Write(one byte over the budget) = %v; want ErrReplyDropped", r.errMore)
+		}
+	}
+	written := 0
+	for i, c := range clients {
+		for _, p := range sent[i] {
+			got, _ := recvFrom(t, c)
+			if want := bytes.Repeat(p, 3); !bytes.Equal(got, want) {
+				t.Errorf("client %d received %q; want %q", i, trim(got), trim(want))
+			}
+			written += len(got)
+		}
+	}
+	for _, c := range clients {
+		expectSilence(t, c, 20*time.Millisecond)
+	}
+	expectSilence(t, blocked, 20*time.Millisecond)
+	s.Close()
+	want := sockserver.PacketStats{
+		Packets:              int64(len(msgs)),
+		Replies:              int64(answered),
+		BytesRead:            int64(readBytes),
+		BytesWritten:         int64(written),
+		DroppedPort:          1,
+		DroppedAmplification: int64(answered),
+	}
+	if got := s.Stats(); got != want {
+		t.Errorf("Stats() = %+v; want %+v", got, want)
+	}
+}
+
+// TestPacketManyReplies checks replies that do not fit in one send: more
+// replies than a batch sends at once, and more bytes than it holds.
+func TestPacketManyReplies(t *testing.T) {
+	t.Parallel()
+	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+		switch {
+		case string(p) == "many":
+			// A budget of 12 bytes: 12 one-byte replies, then empty ones.
+			for i := range 12 {
+				w.Write([]byte{'a' + byte(i)})
+			}
+			for range 100 {
+				w.Write(nil)
+			}
+		default:
+			// Three replies of len(p) each.
+			for i := range 3 {
+				reply := bytes.Repeat([]byte{p[0] + byte(i)}, len(p))
+				if _, err := w.Write(reply); err != nil {
+					t.Errorf("Write(%d bytes) = %v", len(reply), err)
+				}
+			}
+		}
+	})}
+	pc := listenUDP(t)
+	many := udpClient(t, "127.0.0.1", 0)
+	big := []*net.UDPConn{udpClient(t, "127.0.0.1", 0), udpClient(t, "127.0.0.2", 0), udpClient(t, "127.0.0.3", 0)}
+	msgs := []burstMsg{{many, []byte("many")}}
+	const size = 20000
+	for i, c := range big {
+		msgs = append(msgs, burstMsg{c, bytes.Repeat([]byte{'A' + 3*byte(i)}, size)})
+	}
+	queueBurst(t, pc, msgs)
+	servePacket(t, s, pc)
+
+	for i := range 12 {
+		if got, _ := recvFrom(t, many); string(got) != string(rune('a'+i)) {
+			t.Fatalf("reply %d = %q; want %q", i, got, string(rune('a'+i)))
+		}
+	}
+	for i := range 100 {
+		if got, _ := recvFrom(t, many); len(got) != 0 {
+			t.Fatalf("reply %d = %q; want an empty datagram", 12+i, trim(got))
+		}
+	}
+	for i, c := range big {
+		for j := range 3 {
+			got, _ := recvFrom(t, c)
+			if want := bytes.Repeat([]byte{'A' + 3*byte(i) + byte(j)}, size); !bytes.Equal(got, want) {
+				t.Errorf("client %d, reply %d: %d bytes of %q; want %d of %q", i, j, len(got), trim(got), size, want[:1])
+			}
+		}
+	}
+	waitFor(t, "the replies to be counted", func() bool { return s.Stats().Replies == 112+9 })
+	if got, want := s.Stats().BytesWritten, int64(12+9*size); got != want {
+		t.Errorf("Stats().BytesWritten = %d; want %d", got, want)
+	}
+}
+
+// TestPacketBatchPanic checks that a handler's panic costs only its own
+// datagram, and that the replies it wrote before panicking are sent.
+func TestPacketBatchPanic(t *testing.T) {
+	t.Parallel()
+	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+		w.Write(p)
+		if string(p) == "panic" {
+			panic("handler bug")
+		}
+	})}
+	pc := listenUDP(t)
+	c := udpClient(t, "127.0.0.1", 0)
+	var msgs []burstMsg
+	for _, m := range []string{"one", "panic", "two"} {
+		msgs = append(msgs, burstMsg{c, []byte(m)})
+	}
+	queueBurst(t, pc, msgs)
+	servePacket(t, s, pc)
+	for _, want := range []string{"one", "panic", "two"} {
+		if got, _ := recvFrom(t, c); string(got) != want {
+			t.Errorf("reply = %q; want %q", got, want)
+		}
+	}
+	if got := s.Stats().Panics; got != 1 {
+		t.Errorf("Stats().Panics = %d; want 1", got)
+	}
+}
+
+// TestPacketShutdownBatch checks that Shutdown lets every datagram already
+// read be answered: on Linux, the whole batch of the one being served.
+func TestPacketShutdownBatch(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+		if string(p) == "hold" {
+			started <- struct{}{}
+			<-release
+		}
+		w.Write(p)
+	})}
+	pc := listenUDP(t)
+	c := udpClient(t, "127.0.0.1", 0)
+	want := []string{"hold", "m1", "m2", "m3", "m4"}
+	var msgs []burstMsg
+	for _, m := range want {
+		msgs = append(msgs, burstMsg{c, []byte(m)})
+	}
+	queueBurst(t, pc, msgs)
+	sv := servePacket(t, s, pc)
+	recv(t, started, "the handler")
+	shut := shutdownAsync(s, waitTimeout)
+	waitFor(t, "Shutdown to start", func() bool {
+		// Serve still runs, but no longer accepts a new socket.
+		return errors.Is(s.Serve(listenUDP(t)), sockserver.ErrServerClosed)
+	})
+	close(release)
+	if err := recv(t, shut, "Shutdown"); err != nil {
+		t.Errorf("Shutdown() = %v; want nil", err)
+	}
+	if err := sv.wait(t); !errors.Is(err, sockserver.ErrServerClosed) {
+		t.Errorf("Serve() = %v; want ErrServerClosed", err)
+	}
+	st := s.Stats()
+	if runtime.GOOS != "linux" {
+		want = want[:st.Packets] // read one at a time
+	}
+	for _, w := range want {
+		if got, _ := recvFrom(t, c); string(got) != w {
+			t.Errorf("reply = %q; want %q", got, w)
+		}
+	}
+	expectSilence(t, c, 20*time.Millisecond)
+	if st.Packets != int64(len(want)) || st.Replies != st.Packets {
+		t.Errorf("Stats() Packets, Replies = %d, %d; want %d, %d", st.Packets, st.Replies, len(want), len(want))
+	}
+}
+
+// TestPacketCloseBatch checks that after Close no handler is called for the
+// rest of a batch.
+func TestPacketCloseBatch(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	started := make(chan struct{}, 1)
+	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+		calls.Add(1)
+		if string(p) == "hold" {
+			started <- struct{}{}
+			<-ctx.Done()
+		}
+		w.Write(p)
+	})}
+	pc := listenUDP(t)
+	c := udpClient(t, "127.0.0.1", 0)
+	var msgs []burstMsg
+	for _, m := range []string{"hold", "m1", "m2"} {
+		msgs = append(msgs, burstMsg{c, []byte(m)})
+	}
+	queueBurst(t, pc, msgs)
+	sv := servePacket(t, s, pc)
+	recv(t, started, "the handler")
+	if err := s.Close(); err != nil {
+		t.Errorf("Close() = %v; want nil", err)
+	}
+	if err := sv.wait(t); !errors.Is(err, sockserver.ErrServerClosed) {
+		t.Errorf("Serve() = %v; want ErrServerClosed", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the handler was called %d times; want once", n)
+	}
+	expectSilence(t, c, 20*time.Millisecond)
+	// The reply to "hold", written after Close, failed.
+	if st := s.Stats(); st.Replies != 0 || st.Errors != 1 {
+		t.Errorf("Stats() Replies, Errors = %d, %d; want 0, 1", st.Replies, st.Errors)
+	}
+}
+
+// TestPacketIPv6 checks senders' addresses over IPv6, and IPv4 senders to a
+// dual-stack socket, which arrive as IPv4-mapped IPv6 addresses.
+func TestPacketIPv6(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, network, addr, client string
+	}{
+		{"IPv6", "udp6", "[::1]:0", "::1"},
+		{"dual stack", "udp", "[::]:0", "127.0.0.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pc, err := net.ListenPacket(tc.network, tc.addr)
+			if err != nil {
+				t.Skipf("no IPv6: %v", err)
+			}
+			t.Cleanup(func() { pc.Close() })
+			froms := make(chan *net.UDPAddr, 2)
+			blocked := udpClient(t, tc.client, 0)
+			s := &sockserver.PacketServer{
+				BlockedPorts: []int{blocked.LocalAddr().(*net.UDPAddr).Port},
+				Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+					u := from.(*net.UDPAddr)
+					froms <- &net.UDPAddr{IP: bytes.Clone(u.IP), Port: u.Port, Zone: u.Zone}
+					w.Write(p)
+				}),
+			}
+			sv := servePacket(t, s, pc)
+			to := &net.UDPAddr{IP: net.ParseIP(tc.client), Port: sv.addr.(*net.UDPAddr).Port}
+			c := udpClient(t, tc.client, 0)
+			sendTo(t, blocked, to, []byte("from a blocked port"))
+			if got := exchange(t, c, to, []byte("hello")); string(got) != "hello" {
+				t.Errorf("reply = %q; want %q", got, "hello")
+			}
+			from := recv(t, froms, "the handler")
+			if got, want := from.String(), c.LocalAddr().String(); got != want {
+				t.Errorf("handler's from = %s; want %s", got, want)
+			}
+			if len(from.IP) != net.IPv6len {
+				t.Errorf("handler's from.IP = %d bytes; want %d, as ReadFrom returns", len(from.IP), net.IPv6len)
+			}
+			expectSilence(t, blocked, 20*time.Millisecond)
+			if got := s.Stats().DroppedPort; got != 1 {
+				t.Errorf("Stats().DroppedPort = %d; want 1", got)
+			}
+		})
+	}
 }

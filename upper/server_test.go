@@ -15,18 +15,17 @@ import (
 
 	"github.com/inetkit/inetkit/sockserver"
 	"github.com/inetkit/inetkit/upper"
+	"github.com/inetkit/inetkit/upper/uppertest"
 )
 
 // quiet is a logger for servers under test.
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// startTCP serves h on a loopback port and returns its address.
-func startTCP(t testing.TB, h sockserver.Handler, tweak ...func(*sockserver.Server)) string {
+// serveConns serves h, a handler wrapped for a test, on a loopback port until
+// the test ends and returns its address.
+func serveConns(t testing.TB, h sockserver.Handler) string {
 	t.Helper()
 	srv := &sockserver.Server{Handler: h, Logger: quiet, IdleTimeout: 5 * time.Second}
-	for _, f := range tweak {
-		f(srv)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -40,23 +39,6 @@ func startTCP(t testing.TB, h sockserver.Handler, tweak ...func(*sockserver.Serv
 		}
 	})
 	return l.Addr().String()
-}
-
-// startUDP serves the packet handler on a loopback port and returns its address.
-func startUDP(t testing.TB) string {
-	t.Helper()
-	srv := &sockserver.PacketServer{Handler: &upper.PacketHandler{Logger: quiet}, Logger: quiet}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(pc) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return pc.LocalAddr().String()
 }
 
 func dial(t testing.TB, addr string) *net.TCPConn {
@@ -81,7 +63,8 @@ func readToEOF(t testing.TB, c net.Conn) []byte {
 }
 
 func TestHandler_oneshot(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Logger: quiet})
+	s := uppertest.NewServer(nil)
+	defer s.Close()
 	tests := []struct {
 		name string
 		send string
@@ -101,7 +84,7 @@ func TestHandler_oneshot(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dial(t, addr)
+			c := dial(t, s.Addr)
 			if _, err := c.Write([]byte(tc.send)); err != nil {
 				t.Fatal(err)
 			}
@@ -122,9 +105,10 @@ func trunc(b []byte) string {
 // TestHandler_oneshotLargeRequest is HARDENING T3: the client sends far more
 // than one read and only then reads; the reply must arrive, not a reset.
 func TestHandler_oneshotLargeRequest(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Logger: quiet})
+	s := uppertest.NewServer(nil)
+	defer s.Close()
 	for _, size := range []int{5000, 200_000} {
-		c := dial(t, addr)
+		c := dial(t, s.Addr)
 		errc := make(chan error, 1)
 		go func() {
 			_, err := c.Write(bytes.Repeat([]byte("a"), size))
@@ -143,8 +127,9 @@ func TestHandler_oneshotLargeRequest(t *testing.T) {
 // TestHandler_oneshotHalfClose is HARDENING T5: a client that shuts down its
 // write side without sending gets an empty reply and EOF.
 func TestHandler_oneshotHalfClose(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Logger: quiet})
-	c := dial(t, addr)
+	s := uppertest.NewServer(nil)
+	defer s.Close()
+	c := dial(t, s.Addr)
 	c.CloseWrite()
 	if got := readToEOF(t, c); len(got) != 0 {
 		t.Errorf("reply = %q; want empty", got)
@@ -155,8 +140,9 @@ func TestHandler_oneshotHalfClose(t *testing.T) {
 // one read returned, as the tutorial's server does ("HEL"), not a coalesced
 // "HELLO".
 func TestHandler_oneshotSplitSegments(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Logger: quiet})
-	c := dial(t, addr)
+	s := uppertest.NewServer(nil)
+	defer s.Close()
+	c := dial(t, s.Addr)
 	c.Write([]byte("hel"))
 	got := make([]byte, 16)
 	n, err := io.ReadAtLeast(c, got, 3)
@@ -173,8 +159,9 @@ func TestHandler_oneshotSplitSegments(t *testing.T) {
 }
 
 func TestHandler_readSize(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{ReadSize: 4, Logger: quiet})
-	c := dial(t, addr)
+	s := uppertest.NewServer(&upper.Handler{ReadSize: 4})
+	defer s.Close()
+	c := dial(t, s.Addr)
 	c.Write([]byte("abcdefgh"))
 	if got := readToEOF(t, c); string(got) != "ABCD" {
 		t.Errorf("reply = %q; want %q", got, "ABCD")
@@ -182,8 +169,9 @@ func TestHandler_readSize(t *testing.T) {
 }
 
 func TestHandler_stream(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Mode: upper.ModeStream, Logger: quiet})
-	c := dial(t, addr)
+	s := uppertest.NewServer(&upper.Handler{Mode: upper.ModeStream})
+	defer s.Close()
+	c := dial(t, s.Addr)
 	// Characters split across writes (and so, most likely, across reads).
 	pieces := []string{"stra\xc3", "\x9fe ", "\xce", "\x90", " a\xe4\xb8", "\xadb", "\xff", "end"}
 	var got []byte
@@ -213,8 +201,9 @@ func TestHandler_stream(t *testing.T) {
 // TestHandler_streamTrailingPartial: bytes of a character that never completes
 // are returned unchanged when the client closes.
 func TestHandler_streamTrailingPartial(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Mode: upper.ModeStream, Logger: quiet})
-	c := dial(t, addr)
+	s := uppertest.NewServer(&upper.Handler{Mode: upper.ModeStream})
+	defer s.Close()
+	c := dial(t, s.Addr)
 	c.Write([]byte("ok\xe4\xb8"))
 	c.CloseWrite()
 	if got := readToEOF(t, c); string(got) != "OK\xe4\xb8" {
@@ -223,8 +212,9 @@ func TestHandler_streamTrailingPartial(t *testing.T) {
 }
 
 func TestHandler_line(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Mode: upper.ModeLine, Logger: quiet})
-	c := dial(t, addr)
+	s := uppertest.NewServer(&upper.Handler{Mode: upper.ModeLine})
+	defer s.Close()
+	c := dial(t, s.Addr)
 	// Pipelined lines, answered in order.
 	c.Write([]byte("one\ntwo\nstraße\n"))
 	want := "ONE\nTWO\nSTRASSE\n"
@@ -247,7 +237,7 @@ func TestHandler_line(t *testing.T) {
 func TestHandler_lineTooLong(t *testing.T) {
 	done := make(chan error, 1)
 	h := &upper.Handler{Mode: upper.ModeLine, MaxLineBytes: 16, Logger: quiet}
-	addr := startTCP(t, sockserver.HandlerFunc(func(ctx context.Context, conn net.Conn) error {
+	addr := serveConns(t, sockserver.HandlerFunc(func(ctx context.Context, conn net.Conn) error {
 		err := h.ServeConn(ctx, conn)
 		done <- err
 		return err
@@ -274,11 +264,14 @@ func TestHandler_lineTooLong(t *testing.T) {
 // TestHandler_idle is HARDENING T2: a client that sends nothing does not block
 // another, and is closed after the idle timeout.
 func TestHandler_idle(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Logger: quiet}, func(s *sockserver.Server) { s.IdleTimeout = 300 * time.Millisecond })
-	idle := dial(t, addr)
+	s := uppertest.NewUnstartedServer(nil)
+	s.Config.IdleTimeout = 300 * time.Millisecond
+	s.Start()
+	defer s.Close()
+	idle := dial(t, s.Addr)
 	start := time.Now()
 
-	c := dial(t, addr)
+	c := dial(t, s.Addr)
 	c.Write([]byte("hi"))
 	if got := readToEOF(t, c); string(got) != "HI" {
 		t.Errorf("second client's reply = %q; want HI", got)
@@ -292,13 +285,14 @@ func TestHandler_idle(t *testing.T) {
 }
 
 func TestHandler_concurrent(t *testing.T) {
-	addr := startTCP(t, &upper.Handler{Logger: quiet})
+	s := uppertest.NewServer(nil)
+	defer s.Close()
 	const n = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			c, err := net.Dial("tcp", addr)
+			c, err := net.Dial("tcp", s.Addr)
 			if err != nil {
 				errs <- err
 				return
@@ -325,8 +319,9 @@ func TestHandler_concurrent(t *testing.T) {
 }
 
 func TestPacketHandler(t *testing.T) {
-	addr := startUDP(t)
-	c, err := net.Dial("udp", addr)
+	s := uppertest.NewPacketServer(nil)
+	defer s.Close()
+	c, err := net.Dial("udp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,8 +355,9 @@ func TestPacketHandler(t *testing.T) {
 // TestPacketHandler_overLargest: a reply that would exceed the largest UDP
 // datagram is dropped, never truncated.
 func TestPacketHandler_overLargest(t *testing.T) {
-	addr := startUDP(t)
-	c, err := net.Dial("udp", addr)
+	s := uppertest.NewPacketServer(nil)
+	defer s.Close()
+	c, err := net.Dial("udp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,8 +388,9 @@ func TestMode(t *testing.T) {
 func TestHandler_logsReceived(t *testing.T) {
 	var buf syncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	addr := startTCP(t, &upper.Handler{Logger: log})
-	c := dial(t, addr)
+	s := uppertest.NewServer(&upper.Handler{Logger: log})
+	defer s.Close()
+	c := dial(t, s.Addr)
 	c.Write([]byte("a\xffb" + strings.Repeat("z", 100)))
 	readToEOF(t, c)
 	out := buf.String()

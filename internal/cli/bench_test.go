@@ -15,6 +15,7 @@ import (
 	"github.com/inetkit/inetkit/internal/loadgen"
 	"github.com/inetkit/inetkit/sockserver"
 	"github.com/inetkit/inetkit/upper"
+	"github.com/inetkit/inetkit/upper/uppertest"
 )
 
 // parseBenchArgs runs "bench args..." through a root command whose bench
@@ -148,12 +149,11 @@ func TestBenchUsageErrors(t *testing.T) {
 	}
 }
 
-var benchQuiet = slog.New(slog.DiscardHandler)
-
-// benchServeTCP serves h on a free loopback TCP port until the test ends.
+// benchServeTCP serves h, a handler that is not the uppercase service's, on a
+// free loopback TCP port until the test ends.
 func benchServeTCP(t *testing.T, h sockserver.Handler) string {
 	t.Helper()
-	srv := &sockserver.Server{Handler: h, Logger: benchQuiet}
+	srv := &sockserver.Server{Handler: h, Logger: slog.New(slog.DiscardHandler)}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -162,20 +162,6 @@ func benchServeTCP(t *testing.T, h sockserver.Handler) string {
 	go func() { srv.Serve(l); close(done) }()
 	t.Cleanup(func() { srv.Close(); <-done })
 	return l.Addr().String()
-}
-
-// benchServeUDP serves h on a free loopback UDP port until the test ends.
-func benchServeUDP(t *testing.T, h sockserver.PacketHandler) string {
-	t.Helper()
-	srv := &sockserver.PacketServer{Handler: h, Logger: benchQuiet}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(pc); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	return pc.LocalAddr().String()
 }
 
 // benchMain runs Main with args and returns its exit code and output.
@@ -194,8 +180,9 @@ latency     p50 \S+  p90 \S+  p99 \S+  max \S+
 $`)
 
 func TestBenchMain_text(t *testing.T) {
-	addr := benchServeTCP(t, &upper.Handler{Mode: upper.ModeLine, Logger: benchQuiet})
-	args := []string{"bench", "--mode", "line", "-c", "2", "--pipeline", "4", "-n", "200", "tcp://" + addr}
+	srv := uppertest.NewServer(&upper.Handler{Mode: upper.ModeLine})
+	defer srv.Close()
+	args := []string{"bench", "--mode", "line", "-c", "2", "--pipeline", "4", "-n", "200", "tcp://" + srv.Addr}
 	code, stdout, stderr := benchMain(t, args...)
 	if code != exitOK || stderr != "" {
 		t.Errorf("Main(%q) = %d, stderr %q; want 0, nothing", args, code, stderr)
@@ -213,10 +200,14 @@ func TestBenchMain_json(t *testing.T) {
 		wantMode string
 	}{
 		{"tcp oneshot", func(t *testing.T) string {
-			return "tcp://" + benchServeTCP(t, &upper.Handler{Logger: benchQuiet})
+			srv := uppertest.NewServer(nil)
+			t.Cleanup(srv.Close)
+			return "tcp://" + srv.Addr
 		}, []string{"-c", "3"}, "oneshot"},
 		{"udp", func(t *testing.T) string {
-			return "udp://" + benchServeUDP(t, &upper.PacketHandler{Logger: benchQuiet})
+			srv := uppertest.NewPacketServer(nil)
+			t.Cleanup(srv.Close)
+			return "udp://" + srv.Addr
 		}, []string{"-c", "2", "--pipeline", "8", "--unicode"}, "datagram"},
 	}
 	for _, tc := range tests {

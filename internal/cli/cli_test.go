@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"reflect"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/inetkit/inetkit/sockserver"
 	"github.com/inetkit/inetkit/upper"
+	"github.com/inetkit/inetkit/upper/uppertest"
 )
 
 // hookedRoot is the root command of Main with serve and send built with the
@@ -466,20 +465,11 @@ func TestMainSendNoSocket(t *testing.T) {
 }
 
 func TestMainSendUnix(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "upper.sock")
-	srv := &sockserver.Server{Network: "unix", Addr: path, Handler: &upper.Handler{Logger: discardLogger()}, Logger: discardLogger()}
-	l, err := srv.Listen(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, sockserver.ErrServerClosed) {
-			t.Errorf("Serve = %v; want ErrServerClosed", err)
-		}
-	})
+	srv := uppertest.NewUnstartedServer(nil)
+	srv.Config.Network = "unix"
+	srv.Start()
+	defer srv.Close()
+	path := srv.Addr
 	code, stdout, stderr := runMain(t, "", "send", "unix://"+path, "straße")
 	if code != exitOK || stdout != "STRASSE\n" || stderr != "" {
 		t.Errorf("send unix://%s straße = %d, stdout %q, stderr %q; want 0, \"STRASSE\\n\", \"\"", path, code, stdout, stderr)
@@ -487,19 +477,11 @@ func TestMainSendUnix(t *testing.T) {
 }
 
 func TestMainSendUnixgram(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "upper.dgram")
-	srv := &sockserver.PacketServer{Network: "unixgram", Addr: path, Handler: &upper.PacketHandler{Logger: discardLogger()}, Logger: discardLogger()}
-	pc, err := srv.Listen(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(pc) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	args := []string{"send", "--timeout", "2s", "unixgram://" + path, "straße"}
+	srv := uppertest.NewUnstartedPacketServer(nil)
+	srv.Config.Network = "unixgram"
+	srv.Start()
+	defer srv.Close()
+	args := []string{"send", "--timeout", "2s", "unixgram://" + srv.Addr, "straße"}
 	code, stdout, stderr := runMain(t, "", args...)
 	if code != exitOK || stdout != "STRASSE\n" || stderr != "" {
 		t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want 0, \"STRASSE\\n\", \"\"", args, code, stdout, stderr)
@@ -507,7 +489,9 @@ func TestMainSendUnixgram(t *testing.T) {
 }
 
 func TestMainSendRaw(t *testing.T) {
-	addr := startUpperTCP(t)
+	srv := uppertest.NewServer(nil)
+	defer srv.Close()
+	addr := srv.Addr
 	tests := []struct {
 		args []string
 		want string
@@ -525,20 +509,3 @@ func TestMainSendRaw(t *testing.T) {
 		}
 	}
 }
-
-// startUpperTCP serves the oneshot uppercase service on a free loopback port
-// in process, until the test ends, and returns its address.
-func startUpperTCP(t *testing.T) string {
-	t.Helper()
-	srv := &sockserver.Server{Handler: &upper.Handler{Logger: discardLogger()}, Logger: discardLogger()}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(l); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	return l.Addr().String()
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

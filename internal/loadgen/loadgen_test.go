@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,21 +13,17 @@ import (
 	"github.com/inetkit/inetkit/internal/loadgen"
 	"github.com/inetkit/inetkit/sockserver"
 	"github.com/inetkit/inetkit/upper"
+	"github.com/inetkit/inetkit/upper/uppertest"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// startStream serves h on a loopback TCP port (or a Unix socket, for network
-// "unix") until the test ends, and returns the server and its address.
-func startStream(t testing.TB, network string, h sockserver.Handler) (*sockserver.Server, string) {
+// serveConns serves h, a handler that is not the uppercase service's, on a
+// loopback TCP port until the test ends, and returns its address.
+func serveConns(t testing.TB, h sockserver.Handler) string {
 	t.Helper()
-	srv := &sockserver.Server{Network: network, Handler: h, Logger: quiet, IdleTimeout: 10 * time.Second}
-	addr := "127.0.0.1:0"
-	if network == "unix" {
-		addr = filepath.Join(t.TempDir(), "upper.sock")
-	}
-	srv.Addr = addr
-	l, err := srv.Listen(context.Background())
+	srv := &sockserver.Server{Handler: h, Logger: quiet, IdleTimeout: 10 * time.Second}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +35,12 @@ func startStream(t testing.TB, network string, h sockserver.Handler) (*sockserve
 			t.Errorf("Serve() = %v; want ErrServerClosed", err)
 		}
 	})
-	return srv, l.Addr().String()
+	return l.Addr().String()
 }
 
-// startPacket serves h on a loopback UDP port until the test ends.
-func startPacket(t testing.TB, h sockserver.PacketHandler) (*sockserver.PacketServer, string) {
+// servePackets serves h, a handler that is not the uppercase service's, on a
+// loopback UDP port until the test ends, and returns its address.
+func servePackets(t testing.TB, h sockserver.PacketHandler) string {
 	t.Helper()
 	srv := &sockserver.PacketServer{Handler: h, Logger: quiet}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -57,7 +53,7 @@ func startPacket(t testing.TB, h sockserver.PacketHandler) (*sockserver.PacketSe
 		srv.Close()
 		<-done
 	})
-	return srv, pc.LocalAddr().String()
+	return pc.LocalAddr().String()
 }
 
 // closedPort returns a loopback address on which nothing listens for network.
@@ -129,13 +125,16 @@ func TestRun_count(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, addr := startStream(t, tc.network, &upper.Handler{Mode: tc.mode, Logger: quiet})
+			srv := uppertest.NewUnstartedServer(&upper.Handler{Mode: tc.mode})
+			srv.Config.Network = tc.network
+			srv.Start()
+			defer srv.Close()
 			res := run(t, loadgen.Config{
-				Network: tc.network, Addr: addr, Mode: tc.mode, Concurrency: 4,
+				Network: tc.network, Addr: srv.Addr, Mode: tc.mode, Concurrency: 4,
 				Pipeline: tc.pipeline, Size: tc.size, Unicode: tc.unicode, Count: count,
 			})
 			checkClean(t, res, count)
-			st := srv.Stats()
+			st := srv.Config.Stats()
 			if tc.mode == upper.ModeOneshot {
 				if st.Accepted != count {
 					t.Errorf("server accepted %d connections; want %d, one per request", st.Accepted, count)
@@ -150,22 +149,24 @@ func TestRun_count(t *testing.T) {
 func TestRun_countUDP(t *testing.T) {
 	const count = 500
 	for _, unicode := range []bool{false, true} {
-		srv, addr := startPacket(t, &upper.PacketHandler{Logger: quiet})
-		res := run(t, loadgen.Config{Network: "udp", Addr: addr, Concurrency: 4, Pipeline: 8, Size: 100, Unicode: unicode, Count: count})
+		srv := uppertest.NewPacketServer(nil)
+		defer srv.Close()
+		res := run(t, loadgen.Config{Network: "udp", Addr: srv.Addr, Concurrency: 4, Pipeline: 8, Size: 100, Unicode: unicode, Count: count})
 		checkClean(t, res, count)
-		if got := srv.Stats().Packets; got != count {
+		if got := srv.Config.Stats().Packets; got != count {
 			t.Errorf("unicode %v: server received %d datagrams; want %d", unicode, got, count)
 		}
 	}
 }
 
 func TestRun_duration(t *testing.T) {
-	_, addr := startStream(t, "tcp", &upper.Handler{Mode: upper.ModeLine, Logger: quiet})
+	srv := uppertest.NewServer(&upper.Handler{Mode: upper.ModeLine})
+	defer srv.Close()
 	var calls atomic.Int64
 	var last atomic.Pointer[loadgen.Snapshot]
 	start := time.Now()
 	res := run(t, loadgen.Config{
-		Network: "tcp", Addr: addr, Mode: upper.ModeLine, Concurrency: 2, Pipeline: 4,
+		Network: "tcp", Addr: srv.Addr, Mode: upper.ModeLine, Concurrency: 2, Pipeline: 4,
 		Duration: 1200 * time.Millisecond,
 		Progress: func(s loadgen.Snapshot) { calls.Add(1); last.Store(&s) },
 	})
@@ -186,9 +187,10 @@ func TestRun_duration(t *testing.T) {
 // TestRun_durationOneshot: exchanges cut off by the end of the run, dials
 // among them, are not counted as errors.
 func TestRun_durationOneshot(t *testing.T) {
-	_, addr := startStream(t, "tcp", &upper.Handler{Logger: quiet})
+	srv := uppertest.NewServer(nil)
+	defer srv.Close()
 	for range 3 {
-		res := run(t, loadgen.Config{Network: "tcp", Addr: addr, Concurrency: 20, Duration: 300 * time.Millisecond})
+		res := run(t, loadgen.Config{Network: "tcp", Addr: srv.Addr, Concurrency: 20, Duration: 300 * time.Millisecond})
 		if res.Requests == 0 || res.Errors != 0 || res.Wrong != 0 {
 			t.Errorf("Run() = %d requests, %d errors (%v), %d wrong; want some, 0, 0", res.Requests, res.Errors, res.ErrorKinds, res.Wrong)
 		}
@@ -208,12 +210,13 @@ func TestRun_cleanStop(t *testing.T) {
 		{upper.ModeLine, 16},
 	}
 	for _, tc := range tests {
-		srv, addr := startStream(t, "tcp", &upper.Handler{Mode: tc.mode, Logger: quiet})
-		res := run(t, loadgen.Config{Network: "tcp", Addr: addr, Mode: tc.mode, Concurrency: 8, Pipeline: tc.pipeline, Duration: 300 * time.Millisecond})
+		srv := uppertest.NewServer(&upper.Handler{Mode: tc.mode})
+		defer srv.Close()
+		res := run(t, loadgen.Config{Network: "tcp", Addr: srv.Addr, Mode: tc.mode, Concurrency: 8, Pipeline: tc.pipeline, Duration: 300 * time.Millisecond})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := srv.Shutdown(ctx) // waits for the connections to end
+		err := srv.Config.Shutdown(ctx) // waits for the connections to end
 		cancel()
-		if st := srv.Stats(); err != nil || st.Errors != 0 || st.Timeouts != 0 || res.Errors != 0 {
+		if st := srv.Config.Stats(); err != nil || st.Errors != 0 || st.Timeouts != 0 || res.Errors != 0 {
 			t.Errorf("%v pipeline %d: server Shutdown = %v, %d errors, %d timeouts; client %d errors; want nil, 0, 0, 0",
 				tc.mode, tc.pipeline, err, st.Errors, st.Timeouts, res.Errors)
 		}
@@ -221,11 +224,12 @@ func TestRun_cleanStop(t *testing.T) {
 }
 
 func TestRun_oneshotReadSize(t *testing.T) {
-	_, addr := startStream(t, "tcp", &upper.Handler{ReadSize: 16, Logger: quiet})
-	res := run(t, loadgen.Config{Network: "tcp", Addr: addr, Size: 64, ReadSize: 16, Count: 50})
+	srv := uppertest.NewServer(&upper.Handler{ReadSize: 16})
+	defer srv.Close()
+	res := run(t, loadgen.Config{Network: "tcp", Addr: srv.Addr, Size: 64, ReadSize: 16, Count: 50})
 	checkClean(t, res, 50)
 	// Expecting the whole message from a server that reads 16 bytes: wrong.
-	res = run(t, loadgen.Config{Network: "tcp", Addr: addr, Size: 64, Count: 50})
+	res = run(t, loadgen.Config{Network: "tcp", Addr: srv.Addr, Size: 64, Count: 50})
 	if res.Requests != 0 || res.Wrong != 50 || res.ErrorKinds["wrong reply"] != 50 {
 		t.Errorf("against --read-size 16, Run() = %d requests, %d wrong, kinds %v; want 0, 50, wrong reply: 50", res.Requests, res.Wrong, res.ErrorKinds)
 	}
@@ -259,7 +263,7 @@ func TestRun_wrongServer(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, addr := startStream(t, "tcp", tc.h)
+			addr := serveConns(t, tc.h)
 			res := run(t, loadgen.Config{Network: "tcp", Addr: addr, Mode: tc.mode, Concurrency: 2, Pipeline: tc.pipeline, Count: count})
 			if res.Requests != 0 || res.Wrong != count || res.Errors != 0 || res.ErrorKinds["wrong reply"] != count {
 				t.Errorf("Run() = %d requests, %d wrong, %d errors, kinds %v; want 0, %d, 0, wrong reply: %d",
@@ -271,7 +275,7 @@ func TestRun_wrongServer(t *testing.T) {
 
 func TestRun_wrongServerUDP(t *testing.T) {
 	const count = 200
-	_, addr := startPacket(t, sockserver.PacketHandlerFunc(func(_ context.Context, w sockserver.PacketWriter, p []byte, _ net.Addr) {
+	addr := servePackets(t, sockserver.PacketHandlerFunc(func(_ context.Context, w sockserver.PacketWriter, p []byte, _ net.Addr) {
 		w.Write(p)
 	}))
 	res := run(t, loadgen.Config{Network: "udp", Addr: addr, Concurrency: 2, Pipeline: 8, Count: count})
@@ -280,7 +284,7 @@ func TestRun_wrongServerUDP(t *testing.T) {
 	}
 
 	var n atomic.Int64
-	_, addr = startPacket(t, sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+	addr = servePackets(t, sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
 		if n.Add(1)%2 == 0 {
 			return // drop every other datagram
 		}
@@ -296,7 +300,7 @@ func TestRun_wrongServerUDP(t *testing.T) {
 	}
 
 	// Every reply twice: the second copies are unexpected.
-	_, addr = startPacket(t, sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+	addr = servePackets(t, sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
 		r := upper.Bytes(p)
 		w.Write(r)
 		w.Write(r)
@@ -352,7 +356,7 @@ func TestRun_refusedCount(t *testing.T) {
 
 func TestRun_timeout(t *testing.T) {
 	// A server that never answers, nor closes.
-	_, addr := startStream(t, "tcp", sockserver.HandlerFunc(func(ctx context.Context, _ net.Conn) error {
+	addr := serveConns(t, sockserver.HandlerFunc(func(ctx context.Context, _ net.Conn) error {
 		<-ctx.Done()
 		return nil
 	}))
@@ -382,11 +386,12 @@ func TestRun_timeout(t *testing.T) {
 }
 
 func TestRun_cancel(t *testing.T) {
-	_, addr := startStream(t, "tcp", &upper.Handler{Logger: quiet})
+	srv := uppertest.NewServer(nil)
+	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	res, err := loadgen.Run(ctx, loadgen.Config{Network: "tcp", Addr: addr, Concurrency: 4, Duration: time.Minute})
+	res, err := loadgen.Run(ctx, loadgen.Config{Network: "tcp", Addr: srv.Addr, Concurrency: 4, Duration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,8 +428,9 @@ func TestRun_badConfig(t *testing.T) {
 }
 
 func TestRun_defaults(t *testing.T) {
-	_, addr := startStream(t, "tcp", &upper.Handler{Logger: quiet})
-	res := run(t, loadgen.Config{Network: "tcp", Addr: addr, Count: 1})
+	srv := uppertest.NewServer(nil)
+	defer srv.Close()
+	res := run(t, loadgen.Config{Network: "tcp", Addr: srv.Addr, Count: 1})
 	c := res.Config
 	if c.Concurrency != 1 || c.Size != 64 || c.Pipeline != 1 || c.Timeout != 2*time.Second || c.ReadSize != 1024 {
 		t.Errorf("Result.Config = %+v; want concurrency 1, size 64, pipeline 1, timeout 2s, read size 1024", c)
