@@ -133,9 +133,6 @@ type eventLoop struct {
 	events  []unix.EpollEvent
 	drain   bool      // a copy of draining, taken when woken
 	drainAt time.Time // a copy of drainBy
-	// Byte counts not yet added to the server's counters: adding once per
-	// batch of events keeps the loops off each other's cache lines.
-	nread, nwritten int64
 }
 
 // econn is a connection served by an event loop.
@@ -288,14 +285,6 @@ func (el *eventLoop) run() {
 				el.read(c, now)
 			}
 		}
-		if el.nread > 0 {
-			s.stats.bytesRead.Add(el.nread)
-			el.nread = 0
-		}
-		if el.nwritten > 0 {
-			s.stats.bytesWritten.Add(el.nwritten)
-			el.nwritten = 0
-		}
 		if now.Before(nextSweep) {
 			continue
 		}
@@ -369,7 +358,7 @@ func (el *eventLoop) read(c *econn, now time.Time) {
 		el.closeConn(c)
 		return
 	}
-	el.nread += int64(n)
+	s.stats.bytesRead.Add(int64(n)) // before the reply, so a client that has it sees it counted
 	if !c.lingerBy.IsZero() {
 		c.discarded += n
 		if n == 0 || c.discarded >= LingerBytes {
@@ -455,7 +444,7 @@ func (el *eventLoop) write(c *econn, p []byte, now time.Time) {
 		el.closeConn(c)
 		return
 	}
-	el.nwritten += int64(w)
+	el.s.stats.bytesWritten.Add(int64(w))
 	if w < len(p) {
 		// Wait for the client to read: stop reading from it meanwhile, so
 		// what it sends cannot pile up replies here (HARDENING G4).
@@ -474,7 +463,7 @@ func (el *eventLoop) flush(c *econn, now time.Time) {
 		el.closeConn(c)
 		return
 	}
-	el.nwritten += int64(w)
+	el.s.stats.bytesWritten.Add(int64(w))
 	c.pending = c.pending[w:]
 	if len(c.pending) > 0 {
 		return

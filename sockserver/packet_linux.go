@@ -1,0 +1,326 @@
+package sockserver
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The batch path: a UDP socket is read with recvmmsg, up to batchDatagrams
+// datagrams a system call, and the replies to a batch are sent with sendmmsg
+// once it has been served, as bench/ref/mmsg_udp.c does.
+const (
+	// batchDatagrams is the most datagrams one recvmmsg reads.
+	batchDatagrams = 32
+	// batchBufferBytes caps the read buffers: a larger MaxPacketBytes means
+	// fewer datagrams a batch. Pages of a buffer that no datagram reached are
+	// never touched.
+	batchBufferBytes = batchDatagrams * DefaultMaxPacketBytes
+	// batchReplies is the most replies one sendmmsg sends.
+	batchReplies = 64
+	// replyArenaBytes holds the replies waiting to be sent: at least the
+	// largest datagram, so that any reply fits once the arena is flushed.
+	replyArenaBytes = 2 * maxUDPPayload
+)
+
+// serveBatches serves pc in batches if it is a UDP socket, and then reports
+// true and the error for Serve. It reports false for other sockets, which
+// Serve reads one datagram at a time.
+func (s *PacketServer) serveBatches(pc net.PacketConn, size int, ownPort uint16) (bool, error) {
+	uc, ok := pc.(*net.UDPConn)
+	if !ok || uc.RemoteAddr() != nil {
+		// Not a UDP socket, or a connected one, which WriteTo refuses to
+		// write to: Serve's loop keeps that.
+		return false, nil
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	b := newBatchConn(s, rc, size, ownPort)
+	var delay time.Duration
+	for {
+		b.n, b.rerr = 0, 0
+		err := rc.Read(b.recv)
+		if err == nil && b.rerr != 0 {
+			err = os.NewSyscallError("recvmmsg", b.rerr)
+		}
+		if err != nil {
+			if stop, err := s.readFailed(pc, err, &delay); stop {
+				return true, err
+			}
+			continue
+		}
+		delay = 0
+		b.serve()
+	}
+}
+
+// A batchConn is the state of serveBatches: the messages, addresses and
+// buffers of one batch of datagrams and of the replies to them.
+type batchConn struct {
+	s       *PacketServer
+	rc      syscall.RawConn
+	size    int // read buffer per datagram
+	ownPort uint16
+
+	// Receiving: slot i holds datagram i of the batch.
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // large enough for an IPv4 address too
+	bufs  []byte
+	froms []udpAddr
+	n     int           // datagrams read by the last recvmmsg
+	rerr  syscall.Errno // its error
+	recv  func(fd uintptr) bool
+
+	// Sending: the replies queued, each to the address of a slot.
+	out   []unix.Mmsghdr
+	oiovs []unix.Iovec
+	oslot []int // the slot each reply answers
+	arena []byte
+	off   int           // bytes of arena used
+	nout  int           // replies queued
+	sent  int           // replies sent (or given up) of those
+	werr  syscall.Errno // the error sending out[sent]
+	send  func(fd uintptr) bool
+
+	w     batchWriter
+	zones zoneNames
+}
+
+// A udpAddr is a *net.UDPAddr given to the handler, with room for its IP.
+type udpAddr struct {
+	addr net.UDPAddr
+	ip   [16]byte
+}
+
+func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16) *batchConn {
+	n := max(1, min(batchDatagrams, batchBufferBytes/size))
+	b := &batchConn{
+		s:       s,
+		rc:      rc,
+		size:    size,
+		ownPort: ownPort,
+		msgs:    make([]unix.Mmsghdr, n),
+		iovs:    make([]unix.Iovec, n),
+		names:   make([]unix.RawSockaddrInet6, n),
+		bufs:    make([]byte, n*size),
+		froms:   make([]udpAddr, n),
+		out:     make([]unix.Mmsghdr, batchReplies),
+		oiovs:   make([]unix.Iovec, batchReplies),
+		oslot:   make([]int, batchReplies),
+		arena:   make([]byte, replyArenaBytes),
+	}
+	for i := range b.msgs {
+		b.iovs[i].Base = &b.bufs[i*size]
+		b.iovs[i].SetLen(size)
+		h := &b.msgs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+		h.Iov = &b.iovs[i]
+		h.SetIovlen(1)
+	}
+	for i := range b.out {
+		h := &b.out[i].Hdr
+		h.Iov = &b.oiovs[i]
+		h.SetIovlen(1)
+	}
+	b.recv = b.recvmmsg
+	b.send = b.sendmmsg
+	b.w.b = b
+	return b
+}
+
+// recvmmsg reads the datagrams queued, up to a batch, for rc.Read. It
+// reports false, to wait, if none is.
+func (b *batchConn) recvmmsg(fd uintptr) bool {
+	for i := range b.msgs {
+		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		b.msgs[i].Hdr.Flags = 0
+	}
+	for {
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), 0, 0, 0)
+		switch e {
+		case 0:
+			b.n = int(r)
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		b.rerr = e
+		return true
+	}
+}
+
+// serve answers the batch just read.
+func (b *batchConn) serve() {
+	s := b.s
+	var read int64
+	for i := range b.n {
+		read += int64(min(int(b.msgs[i].Len), b.size))
+	}
+	s.stats.packets.Add(int64(b.n))
+	s.stats.bytesRead.Add(read)
+	for i := range b.n {
+		if s.killed.Load() {
+			break // Close: the rest of the batch goes unanswered
+		}
+		ap := b.addrPort(i)
+		if !s.allowedAddrPort(ap, b.ownPort) {
+			continue
+		}
+		from := b.from(i, ap)
+		n := min(int(b.msgs[i].Len), b.size)
+		b.w.slot = i
+		b.w.budget = s.budget(n)
+		s.serve(&b.w, b.bufs[i*b.size:i*b.size+n], from)
+	}
+	if b.nout > 0 {
+		b.flush()
+	}
+}
+
+// addrPort returns the address of slot i's sender.
+func (b *batchConn) addrPort(i int) netip.AddrPort {
+	sa := &b.names[i]
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port(&sa4.Port))
+	case unix.AF_INET6:
+		a := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			a = a.WithZone(b.zones.name(sa.Scope_id))
+		}
+		return netip.AddrPortFrom(a, port(&sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// port returns a sockaddr's port, in network byte order.
+func port(p *uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// from returns the handler's from for slot i: a *net.UDPAddr as
+// net.UDPConn.ReadFrom returns it.
+func (b *batchConn) from(i int, ap netip.AddrPort) *net.UDPAddr {
+	u := &b.froms[i]
+	a := ap.Addr()
+	var ip []byte
+	if a.Is4() {
+		a4 := a.As4()
+		ip = u.ip[:4]
+		copy(ip, a4[:])
+	} else {
+		u.ip = a.As16()
+		ip = u.ip[:]
+	}
+	u.addr = net.UDPAddr{IP: ip, Port: int(ap.Port()), Zone: a.Zone()}
+	return &u.addr
+}
+
+// queue adds p, a reply to slot's sender, to the replies to send.
+func (b *batchConn) queue(slot int, p []byte) {
+	if b.nout == len(b.out) || len(b.arena)-b.off < len(p) {
+		b.flush()
+	}
+	iov := &b.oiovs[b.nout]
+	iov.Base = nil
+	if len(p) > 0 {
+		copy(b.arena[b.off:], p)
+		iov.Base = &b.arena[b.off]
+		b.off += len(p)
+	}
+	iov.SetLen(len(p))
+	h := &b.out[b.nout].Hdr
+	h.Name = (*byte)(unsafe.Pointer(&b.names[slot]))
+	h.Namelen = b.msgs[slot].Hdr.Namelen
+	b.oslot[b.nout] = slot
+	b.nout++
+}
+
+// flush sends the replies queued. A reply the kernel refuses (its address, a
+// full buffer) is counted as an error and skipped, as WriteTo's error would
+// be; if the socket is closed, so are all those not sent.
+func (b *batchConn) flush() {
+	s := b.s
+	for b.sent < b.nout {
+		b.werr = 0
+		if err := b.rc.Write(b.send); err != nil {
+			s.stats.errors.Add(int64(b.nout - b.sent))
+			if !s.closing.Load() {
+				s.logger().Warn("replies lost", "addr", addrString(b.froms[b.oslot[b.sent]].ptr()), "replies", b.nout-b.sent, "err", err)
+			}
+			break
+		}
+		if b.werr != 0 {
+			s.stats.errors.Add(1)
+			s.logger().Warn("reply failed", "remote", addrString(b.froms[b.oslot[b.sent]].ptr()), "bytes", b.oiovs[b.sent].Len, "err", os.NewSyscallError("sendmmsg", b.werr))
+			b.sent++
+		}
+	}
+	b.nout, b.sent, b.off = 0, 0, 0
+}
+
+func (u *udpAddr) ptr() net.Addr { return &u.addr }
+
+// sendmmsg sends the replies queued from out[sent], for rc.Write. It reports
+// false, to wait, if the socket's buffer is full; it stops at an error, in
+// werr, about out[sent].
+func (b *batchConn) sendmmsg(fd uintptr) bool {
+	for b.sent < b.nout {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.nout-b.sent), 0, 0, 0)
+		switch e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			b.werr = e
+			return true
+		}
+		n := int(r)
+		var written int64
+		for _, iov := range b.oiovs[b.sent : b.sent+n] {
+			written += int64(iov.Len)
+		}
+		b.s.stats.replies.Add(int64(n))
+		b.s.stats.bytesWritten.Add(written)
+		b.sent += n
+	}
+	return true
+}
+
+// A batchWriter is the PacketWriter of serveBatches.
+type batchWriter struct {
+	b      *batchConn
+	slot   int
+	budget int // reply bytes still allowed for the datagram being served
+}
+
+func (w *batchWriter) Write(p []byte) (int, error) {
+	b := w.b
+	s := b.s
+	if len(p) > w.budget {
+		s.stats.droppedAmp.Add(1)
+		s.logger().Warn("reply dropped: over the amplification budget", "remote", addrString(b.froms[w.slot].ptr()), "bytes", len(p), "budget", w.budget)
+		return 0, ErrReplyDropped
+	}
+	if s.bytes != nil && !s.bytes.take(float64(len(p)), time.Now()) {
+		s.stats.droppedRate.Add(1)
+		return 0, ErrReplyDropped
+	}
+	w.budget -= len(p)
+	b.queue(w.slot, p)
+	return len(p), nil
+}
