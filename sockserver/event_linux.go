@@ -77,7 +77,7 @@ func (s *Server) serveEvents(ctx context.Context, l net.Listener, h EventHandler
 			s.mu.Lock()
 			s.releaseLocked(ip)
 			s.mu.Unlock()
-			s.handOff(ctx, fd, nil, false)
+			s.handOff(ctx, fd, false)
 			return
 		}
 		loops[next].add(&econn{fd: fd, remote: remote, ip: ip, sess: sess})

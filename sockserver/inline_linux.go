@@ -27,6 +27,9 @@ func (s *Server) serveInline(ctx context.Context, l net.Listener, h InlineHandle
 	in := make([]byte, size)
 	out := make([]byte, 0, 4*size)
 	var deferred bool
+	// queued counts the connections already in the accept queue when
+	// TCP_DEFER_ACCEPT was set: they were not deferred.
+	var queued uint32
 	return s.serveRaw(l, func(lrc syscall.RawConn) {
 		// With a deferred accept, a connection accepted without data has been
 		// silent for deferAccept already: only worth it if that is within the
@@ -34,10 +37,17 @@ func (s *Server) serveInline(ctx context.Context, l net.Listener, h InlineHandle
 		if idle := s.idleTimeout(); idle == 0 || idle >= 2*deferAccept {
 			lrc.Control(func(fd uintptr) {
 				deferred = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, int(deferAccept/time.Second)) == nil
+				if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); deferred && err == nil {
+					queued = ti.Unacked // for a listener, the accept queue's length
+				}
 			})
 		}
 	}, func(fd int, sa unix.Sockaddr) {
-		out = s.serveAccepted(ctx, h, fd, sa, in, out[:0], deferred)
+		d := deferred && queued == 0
+		if queued > 0 {
+			queued--
+		}
+		out = s.serveAccepted(ctx, h, fd, sa, in, out[:0], d)
 	})
 }
 
@@ -118,7 +128,7 @@ func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted 
 func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, sa unix.Sockaddr, in, out []byte, deferred bool) []byte {
 	remote := sockaddrAddr(sa)
 	if !s.inlineAllowed(remote) {
-		s.handOff(ctx, fd, nil, false)
+		s.handOff(ctx, fd, false)
 		return out
 	}
 	n, err := unix.Read(fd, in)
@@ -126,7 +136,7 @@ func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, sa 
 	case err == unix.EAGAIN || err == unix.EINTR:
 		// No data yet: with a deferred accept, the client has been silent for
 		// deferAccept already.
-		s.handOff(ctx, fd, nil, deferred)
+		s.handOff(ctx, fd, deferred)
 		return out
 	case err != nil:
 		unix.Close(fd)
@@ -151,7 +161,7 @@ func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, sa 
 		// The rest of the reply has to wait for the client, or the client may
 		// have sent more than one read: finish on a goroutine, lingering so
 		// the reply arrives.
-		s.handOff(ctx, fd, reply[w:], false)
+		s.finishReply(fd, reply[w:])
 		return reply
 	}
 	// The request was read whole: a plain close sends FIN, not a reset.
@@ -183,34 +193,71 @@ func (s *Server) inlineAllowed(remote *net.TCPAddr) bool {
 	return max < 0 || s.stats.active.Load() < int64(max)
 }
 
-// handOff turns fd into a net.Conn and serves it on a goroutine: through
-// admit and ServeConn when pending is nil, or by writing pending and
-// lingering when the reply has been computed already.
-func (s *Server) handOff(ctx context.Context, fd int, pending []byte, silent bool) {
+// fileConn turns fd into a net.Conn, or closes it.
+func (s *Server) fileConn(fd int) (net.Conn, bool) {
 	f := os.NewFile(uintptr(fd), "")
 	nc, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
 		s.stats.errors.Add(1)
 		s.logger().Warn("connection error", "err", err)
+		return nil, false
+	}
+	return nc, true
+}
+
+// finishReply writes pending, the rest of a reply computed inline (possibly
+// none), on a goroutine, and lingers so that the reply arrives. The
+// connection counts as active until it ends, and Close closes it.
+func (s *Server) finishReply(fd int, pending []byte) {
+	nc, ok := s.fileConn(fd)
+	if !ok {
 		return
 	}
-	if pending != nil {
-		rest := append([]byte(nil), pending...)
-		s.wg.Go(func() {
-			defer nc.Close()
-			if wt := s.writeTimeout(); wt > 0 {
-				nc.SetWriteDeadline(time.Now().Add(wt))
+	c, ok := s.track(nc)
+	if !ok {
+		nc.Close()
+		return
+	}
+	rest := append([]byte(nil), pending...)
+	s.wg.Go(func() {
+		defer c.Close()
+		if wt := s.writeTimeout(); wt > 0 {
+			nc.SetWriteDeadline(time.Now().Add(wt))
+		}
+		if len(rest) > 0 {
+			n, err := nc.Write(rest)
+			s.stats.bytesWritten.Add(int64(n))
+			if err != nil {
+				return
 			}
-			if len(rest) > 0 {
-				n, err := nc.Write(rest)
-				s.stats.bytesWritten.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
-			Linger(nc, nil)
-		})
+		}
+		Linger(nc, nil)
+	})
+}
+
+// track registers nc, admitted already, so that Close closes it and Stats
+// counts it. It reports false once Close has begun: Close would miss it.
+func (s *Server) track(nc net.Conn) (*conn, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.baseCtx.Err() != nil {
+		return nil, false
+	}
+	c := &conn{Conn: nc, srv: s, ip: remoteIP(nc.RemoteAddr())}
+	if s.MaxConnsPerIP > 0 && c.ip.IsValid() {
+		s.perIP[c.ip]++ // for releaseLocked
+	}
+	s.conns[c] = struct{}{}
+	s.stats.active.Add(1)
+	return c, true
+}
+
+// handOff turns fd into a net.Conn and serves it on a goroutine, through
+// admit and ServeConn.
+func (s *Server) handOff(ctx context.Context, fd int, silent bool) {
+	nc, ok := s.fileConn(fd)
+	if !ok {
 		return
 	}
 	c, err := s.admitOrReject(nc, nil)
