@@ -32,13 +32,22 @@ func (s *Server) serveEvents(ctx context.Context, l net.Listener, h EventHandler
 		el, err := newEventLoop(s)
 		if err != nil {
 			for _, el := range loops[:i] {
-				el.close()
+				el.discard()
 			}
 			return false, nil
 		}
 		loops[i] = el
 	}
 	s.mu.Lock()
+	if s.closing.Load() {
+		// Shutdown or Close has begun, and has told the loops it knew of to
+		// stop: these would never be told.
+		s.mu.Unlock()
+		for _, el := range loops {
+			el.discard()
+		}
+		return true, ErrServerClosed
+	}
 	s.loops = append(s.loops, loops...)
 	s.mu.Unlock()
 	for _, el := range loops {
@@ -74,15 +83,36 @@ func (s *Server) serveEvents(ctx context.Context, l net.Listener, h EventHandler
 		}
 		sess := s.newSession(h, remote)
 		if sess == nil {
-			s.mu.Lock()
-			s.releaseLocked(ip)
-			s.mu.Unlock()
-			s.handOff(ctx, fd, false)
+			s.serveAdmitted(ctx, fd, remote, ip)
 			return
 		}
 		loops[next].add(&econn{fd: fd, remote: remote, ip: ip, sess: sess})
 		next = (next + 1) % len(loops)
 	})
+}
+
+// serveAdmitted serves fd, which Verify and the limits have admitted already,
+// with ServeConn on a goroutine.
+func (s *Server) serveAdmitted(ctx context.Context, fd int, remote net.Addr, ip netip.Addr) {
+	f := os.NewFile(uintptr(fd), "")
+	nc, err := net.FileConn(f)
+	f.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.releaseLocked(ip)
+		s.stats.errors.Add(1)
+		s.logger().Warn("connection error", "remote", remote.String(), "err", err)
+		return
+	}
+	if s.closing.Load() { // Shutdown or Close may have gone through s.conns already
+		s.releaseLocked(ip)
+		nc.Close()
+		return
+	}
+	c := &conn{Conn: nc, srv: s, ip: ip, quiet: true}
+	s.conns[c] = struct{}{}
+	s.wg.Go(func() { s.serveConn(ctx, c) })
 }
 
 func (s *Server) newSession(h EventHandler, remote net.Addr) (sess EventSession) {
@@ -121,6 +151,7 @@ type eventLoop struct {
 	wakefd int // an eventfd that add, shutdown and close write to
 
 	mu       sync.Mutex
+	ended    bool // run has returned: wakefd is closed
 	incoming []*econn
 	draining bool      // Shutdown: close connections once quiet, from drainBy
 	drainBy  time.Time // protected by mu, copied by the loop
@@ -179,6 +210,13 @@ func newEventLoop(s *Server) (*eventLoop, error) {
 	}, nil
 }
 
+// discard releases a loop that was never run.
+func (el *eventLoop) discard() {
+	unix.Close(el.epfd)
+	unix.Close(el.wakefd)
+}
+
+// wake wakes the loop; el.mu is held and the loop has not ended.
 func (el *eventLoop) wake() {
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
@@ -188,46 +226,64 @@ func (el *eventLoop) wake() {
 // add hands a new connection to the loop.
 func (el *eventLoop) add(c *econn) {
 	el.mu.Lock()
+	if el.ended { // it ended as Shutdown or Close began
+		el.mu.Unlock()
+		unix.Close(c.fd)
+		el.s.mu.Lock()
+		el.s.releaseLocked(c.ip)
+		el.s.mu.Unlock()
+		return
+	}
 	el.incoming = append(el.incoming, c)
-	el.mu.Unlock()
 	el.wake()
+	el.mu.Unlock()
 }
 
 // shutdown tells the loop to close its connections once they are quiet, from
 // by on, and to end when none is left.
 func (el *eventLoop) shutdown(by time.Time) {
 	el.mu.Lock()
+	defer el.mu.Unlock()
 	el.draining, el.drainBy = true, by
-	el.mu.Unlock()
-	el.wake()
+	if !el.ended {
+		el.wake()
+	}
 }
 
 // close tells the loop to close every connection and end.
 func (el *eventLoop) close() {
 	el.mu.Lock()
+	defer el.mu.Unlock()
 	el.hard = true
-	el.mu.Unlock()
-	el.wake()
+	if !el.ended {
+		el.wake()
+	}
 }
 
 func (el *eventLoop) run() {
 	s := el.s
 	defer func() {
+		el.mu.Lock()
+		el.ended = true
+		incoming := el.incoming
+		el.incoming = nil
+		unix.Close(el.wakefd)
+		el.mu.Unlock()
+		// closeConn takes s.mu, which Shutdown and Close hold while they
+		// take el.mu: not under el.mu.
 		for _, c := range el.conns {
 			el.closeConn(c)
 		}
-		el.mu.Lock()
-		for _, c := range el.incoming {
+		for _, c := range incoming {
 			el.closeConn(c)
 		}
-		el.incoming = nil
-		el.mu.Unlock()
-		unix.Close(el.wakefd)
 	}()
 	idle, wt := s.idleTimeout(), s.writeTimeout()
 	sweepEvery := time.Second
-	if idle > 0 {
-		sweepEvery = min(max(idle/10, 50*time.Millisecond), time.Second)
+	for _, d := range []time.Duration{idle, wt} {
+		if d > 0 {
+			sweepEvery = min(max(d/10, 50*time.Millisecond), sweepEvery)
+		}
 	}
 	// The loop waits in Go's poller, on the epoll descriptor itself, rather
 	// than in a blocking epoll_wait: a goroutine blocked in a system call
@@ -322,7 +378,13 @@ func (el *eventLoop) run() {
 }
 
 // quiet reports whether c is waiting for a new request with nothing to send.
-func (c *econn) quiet() bool {
+// A session whose Busy panics is taken as quiet, so that Shutdown ends it.
+func (c *econn) quiet() (q bool) {
+	defer func() {
+		if recover() != nil {
+			q = true
+		}
+	}()
 	return len(c.pending) == 0 && c.lingerBy.IsZero() && !c.sess.Busy()
 }
 

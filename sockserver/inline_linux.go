@@ -127,8 +127,8 @@ func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted 
 // usual path when it does not fit.
 func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, sa unix.Sockaddr, in, out []byte, deferred bool) []byte {
 	remote := sockaddrAddr(sa)
-	if !s.inlineAllowed(remote) {
-		s.handOff(ctx, fd, false)
+	if err := s.inlineAllowed(remote); err != nil {
+		s.rejectFD(fd, remote, err)
 		return out
 	}
 	n, err := unix.Read(fd, in)
@@ -180,17 +180,35 @@ func (s *Server) callInline(ctx context.Context, h InlineHandler, req []byte, re
 	return h.ServeInline(ctx, req, remote, out), true
 }
 
-// inlineAllowed applies Verify and the limits to a connection served inline;
-// one that is refused goes to handOff, which refuses it the usual way.
-func (s *Server) inlineAllowed(remote *net.TCPAddr) bool {
-	if s.Verify != nil || s.MaxConnsPerIP > 0 || s.closing.Load() {
-		return false
+// inlineAllowed applies Verify and the limits to a connection about to be
+// served inline. An exchange served inline ends before the next is accepted,
+// so it is checked against the connections open, not counted among them.
+func (s *Server) inlineAllowed(remote *net.TCPAddr) error {
+	if s.Verify != nil {
+		if err := s.Verify(remote); err != nil {
+			return err
+		}
+	}
+	if s.closing.Load() {
+		return ErrServerClosed
 	}
 	max := s.MaxConns
 	if max == 0 {
 		max = DefaultMaxConns
 	}
-	return max < 0 || s.stats.active.Load() < int64(max)
+	if max > 0 && s.stats.active.Load() >= int64(max) {
+		return ErrTooManyConns
+	}
+	if s.MaxConnsPerIP > 0 {
+		ip := remoteIP(remote)
+		s.mu.Lock()
+		n := s.perIP[ip]
+		s.mu.Unlock()
+		if n >= s.MaxConnsPerIP {
+			return ErrTooManyConnsPerIP
+		}
+	}
+	return nil
 }
 
 // fileConn turns fd into a net.Conn, or closes it.

@@ -279,7 +279,7 @@ func TestInlineSilentClientShortIdle(t *testing.T) {
 
 // Verify and MaxConnsPerIP are applied by admission, on the usual path: with
 // either set, connections skip the inline path.
-func TestInlineSkippedForLimits(t *testing.T) {
+func TestInlineLimits(t *testing.T) {
 	t.Parallel()
 
 	t.Run("MaxConnsPerIP", func(t *testing.T) {
@@ -290,8 +290,8 @@ func TestInlineSkippedForLimits(t *testing.T) {
 		if got := oneShot(t, sv.addr, "hello"); got != upperReply("hello") {
 			t.Errorf("client read %q; want %q then EOF", got, upperReply("hello"))
 		}
-		if in, conns := h.paths(); in != 0 || conns != 1 {
-			t.Errorf("served %d inline, %d by ServeConn; want 0, 1", in, conns)
+		if in, conns := h.paths(); in != 1 || conns != 0 {
+			t.Errorf("served %d inline, %d by ServeConn; want 1, 0", in, conns)
 		}
 		waitStats(t, s, sockserver.Stats{Accepted: 1, BytesRead: 5, BytesWritten: 8})
 	})
@@ -325,8 +325,8 @@ func TestInlineSkippedForLimits(t *testing.T) {
 		if got := oneShot(t, sv.addr, "hello"); got != upperReply("hello") {
 			t.Errorf("client from 127.0.0.1 read %q; want %q then EOF", got, upperReply("hello"))
 		}
-		if in, conns := h.paths(); in != 0 || conns != 1 {
-			t.Errorf("served %d inline, %d by ServeConn; want 0, 1", in, conns)
+		if in, conns := h.paths(); in != 1 || conns != 0 {
+			t.Errorf("served %d inline, %d by ServeConn; want 1, 0", in, conns)
 		}
 		waitStats(t, s, sockserver.Stats{Accepted: 2, Rejected: 1, BytesRead: 5, BytesWritten: 8})
 	})
