@@ -421,23 +421,30 @@ func TestServeAddrInUse(t *testing.T) {
 }
 
 // The limit flags reach the server: with --max-conns-per-ip 1, a second
-// connection from 127.0.0.1 is closed unanswered while the first is open.
+// connection from 127.0.0.1 is closed unanswered while the first is open. (In
+// line mode, so that the first stays open; a oneshot client that has not sent
+// anything is not accepted yet, because of TCP_DEFER_ACCEPT.)
 func TestServeMaxConnsPerIP(t *testing.T) {
-	srv := startMain(t, []string{"tcp"}, "serve", "tcp", "--addr", "127.0.0.1:0", "--max-conns-per-ip", "1")
+	srv := startMain(t, []string{"tcp"}, "serve", "tcp", "--mode", "line", "--addr", "127.0.0.1:0", "--max-conns-per-ip", "1")
 	addr := srv.addrs["tcp"]
 	first, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	// The listener accepts in order: the first is admitted, the second is not.
+	first.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(first)
+	first.Write([]byte("first\n"))
+	if got, err := readLine(first, r, 5*time.Second); got != "FIRST\n" || err != nil {
+		t.Fatalf("first connection got %q, %v; want \"FIRST\\n\"", got, err)
+	}
 	second, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer second.Close()
 	second.SetDeadline(time.Now().Add(5 * time.Second))
-	second.Write([]byte("hello"))
+	second.Write([]byte("hello\n"))
 	got, err := io.ReadAll(second)
 	if len(got) != 0 {
 		t.Errorf("second connection from one address got %q (err %v); want it closed unanswered", got, err)
@@ -446,11 +453,10 @@ func TestServeMaxConnsPerIP(t *testing.T) {
 		return strings.Contains(log, `msg="connection rejected"`)
 	})
 	// The first is still served.
-	first.SetDeadline(time.Now().Add(5 * time.Second))
-	first.Write([]byte("first"))
+	first.Write([]byte("again"))
 	first.(*net.TCPConn).CloseWrite()
-	if got, err := io.ReadAll(first); string(got) != "FIRST" || err != nil {
-		t.Errorf("first connection got %q, %v; want \"FIRST\", nil", got, err)
+	if got, err := io.ReadAll(r); string(got) != "AGAIN" || err != nil {
+		t.Errorf("first connection got %q, %v; want \"AGAIN\", nil", got, err)
 	}
 }
 
