@@ -197,7 +197,7 @@ func newEventLoop(s *Server) (*eventLoop, error) {
 		unix.Close(wakefd)
 		return nil, err
 	}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}); err != nil {
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(wakefd)}); err != nil {
 		unix.Close(epfd)
 		unix.Close(wakefd)
 		return nil, err
@@ -306,6 +306,8 @@ func (el *eventLoop) run() {
 		}
 		var n int
 		var werr error
+		// RawConn.Read forgets a readiness Go's poller saw before the call,
+		// so it must always ask epoll first.
 		err := rc.Read(func(fd uintptr) bool {
 			n, werr = unix.EpollWait(int(fd), el.events, 0)
 			return n > 0 || (werr != nil && werr != unix.EINTR)
@@ -337,8 +339,8 @@ func (el *eventLoop) run() {
 			}
 			if ev.Events&unix.EPOLLOUT != 0 && len(c.pending) > 0 {
 				el.flush(c, now)
-			} else if ev.Events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-				el.read(c, now)
+			} else if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				el.read(c, now, ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
 			}
 		}
 		if now.Before(nextSweep) {
@@ -394,7 +396,7 @@ func (el *eventLoop) takeIncoming(now time.Time) {
 	el.incoming = nil
 	el.mu.Unlock()
 	for _, c := range in {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.fd)}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(c.fd)}
 		if err := unix.EpollCtl(el.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 			el.s.stats.errors.Add(1)
 			el.s.logger().Warn("connection error", "remote", c.remote.String(), "err", os.NewSyscallError("epoll_ctl", err))
@@ -406,27 +408,42 @@ func (el *eventLoop) takeIncoming(now time.Time) {
 	}
 }
 
-func (el *eventLoop) read(c *econn, now time.Time) {
+// read reads what c's client sent. Connections are registered edge-triggered:
+// a read that fills the buffer may have left more, so it reads again; and once
+// the client has shut down its side (hup), it reads until it sees the end,
+// which no further edge would announce.
+func (el *eventLoop) read(c *econn, now time.Time, hup bool) {
+	for el.readOnce(c, now, hup) {
+	}
+}
+
+// readOnce reads and serves one buffer of c's input, and reports whether the
+// socket may hold more that it can take now.
+func (el *eventLoop) readOnce(c *econn, now time.Time, hup bool) (more bool) {
 	s := el.s
 	n, err := unix.Read(c.fd, el.buf)
+	full := n == len(el.buf) || (hup && n > 0)
 	switch {
-	case err == unix.EAGAIN || err == unix.EINTR:
-		return
+	case err == unix.EINTR:
+		return true
+	case err == unix.EAGAIN:
+		return false
 	case err != nil:
 		if err != unix.ECONNRESET {
 			s.stats.errors.Add(1)
 			s.logger().Warn("connection error", "remote", c.remote.String(), "err", os.NewSyscallError("read", err))
 		}
 		el.closeConn(c)
-		return
+		return false
 	}
 	s.stats.bytesRead.Add(int64(n)) // before the reply, so a client that has it sees it counted
 	if !c.lingerBy.IsZero() {
 		c.discarded += n
 		if n == 0 || c.discarded >= LingerBytes {
 			el.closeConn(c)
+			return false
 		}
-		return
+		return true // discard until the socket is empty
 	}
 	if n == 0 {
 		c.eof = true
@@ -436,28 +453,31 @@ func (el *eventLoop) read(c *econn, now time.Time) {
 		if len(c.pending) == 0 {
 			el.closeConn(c)
 		}
-		return
+		return false
 	}
 	c.last = now
 	out, ok := el.call(c, el.buf[:n])
 	if !ok {
-		return
+		return false
 	}
 	el.write(c, out, now)
 	if el.conns[c.fd] != c {
-		return
+		return false
 	}
 	if !c.lingerBy.IsZero() {
 		// A session error: end the reply, then discard input until the
 		// client closes (flush does this when the reply had to wait).
 		if len(c.pending) == 0 {
 			unix.Shutdown(c.fd, unix.SHUT_WR)
+			return true // discard what the client sent meanwhile
 		}
-		return
+		return false
 	}
 	if el.drain && !now.Before(el.drainAt) && c.quiet() {
 		el.closeConn(c)
+		return false
 	}
+	return full && len(c.pending) == 0
 }
 
 // call gives data to the session (nil: the client has ended), recovering a
@@ -512,23 +532,25 @@ func (el *eventLoop) write(c *econn, p []byte, now time.Time) {
 		// what it sends cannot pile up replies here (HARDENING G4).
 		c.pending = append([]byte(nil), p[w:]...)
 		c.since = now
-		el.modify(c, unix.EPOLLOUT)
+		el.modify(c, unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET)
 	}
 }
 
 func (el *eventLoop) flush(c *econn, now time.Time) {
-	w, err := unix.Write(c.fd, c.pending)
-	if err == unix.EAGAIN {
-		return
-	}
-	if err != nil {
-		el.closeConn(c)
-		return
-	}
-	el.s.stats.bytesWritten.Add(int64(w))
-	c.pending = c.pending[w:]
-	if len(c.pending) > 0 {
-		return
+	for len(c.pending) > 0 { // edge-triggered: write until the socket is full
+		w, err := unix.Write(c.fd, c.pending)
+		if err == unix.EAGAIN {
+			return
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			el.closeConn(c)
+			return
+		}
+		el.s.stats.bytesWritten.Add(int64(w))
+		c.pending = c.pending[w:]
 	}
 	c.pending, c.last = nil, now
 	switch {
@@ -538,7 +560,7 @@ func (el *eventLoop) flush(c *econn, now time.Time) {
 		if !c.lingerBy.IsZero() {
 			unix.Shutdown(c.fd, unix.SHUT_WR)
 		}
-		el.modify(c, unix.EPOLLIN)
+		el.modify(c, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLET)
 	}
 }
 

@@ -140,8 +140,10 @@ func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, sa 
 		return out
 	case err != nil:
 		unix.Close(fd)
-		s.stats.errors.Add(1)
-		s.logger().Warn("connection error", "remote", remote.String(), "err", os.NewSyscallError("read", err))
+		if err != unix.ECONNRESET { // a client that gave up is not worth a warning
+			s.stats.errors.Add(1)
+			s.logger().Warn("connection error", "remote", remote.String(), "err", os.NewSyscallError("read", err))
+		}
 		return out
 	}
 	s.stats.bytesRead.Add(int64(n))

@@ -17,10 +17,8 @@ import (
 )
 
 // A PacketHandler answers datagrams. ServePacket is called once per datagram,
-// in the order they arrive, from one goroutine: it should not block. p and
-// from are only valid until ServePacket returns: a handler that keeps the
-// sender's address must copy it (for a *net.UDPAddr, its IP too). Replies
-// written to w go to from.
+// in the order they arrive, from one goroutine: it should not block. p is only
+// valid until ServePacket returns. Replies written to w go to from.
 type PacketHandler interface {
 	ServePacket(ctx context.Context, w PacketWriter, p []byte, from net.Addr)
 }
@@ -387,7 +385,8 @@ func (s *PacketServer) Shutdown(ctx context.Context) error {
 }
 
 // Close closes every socket at once, cancels the handler's context and waits
-// for Serve to return. It must not be called from a handler.
+// for Serve to return; datagrams read but not yet served (the rest of a batch)
+// get no reply. It must not be called from a handler.
 func (s *PacketServer) Close() error {
 	s.setup()
 	s.mu.Lock()

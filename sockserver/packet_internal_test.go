@@ -1,7 +1,9 @@
 package sockserver
 
 import (
+	"net"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -117,5 +119,31 @@ func TestBucket(t *testing.T) {
 		if got := b.take(st.n, t0.Add(st.at)); got != st.want {
 			t.Errorf("step %d: take(%g, +%v) = %v; want %v", i, st.n, st.at, got, st.want)
 		}
+	}
+}
+
+// TestZoneNames checks that an IPv6 zone is named as the net package names
+// it: the interface's name, or the index for an unknown interface.
+func TestZoneNames(t *testing.T) {
+	t.Parallel()
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		t.Skipf("no interfaces: %v", err)
+	}
+	var z zoneNames
+	for range 2 { // looked up, then cached
+		if got, want := z.name(uint32(ifs[0].Index)), ifs[0].Name; got != want {
+			t.Errorf("name(%d) = %q; want %q", ifs[0].Index, got, want)
+		}
+	}
+	unknown := uint32(1 << 30)
+	if got, want := z.name(unknown), strconv.FormatUint(uint64(unknown), 10); got != want {
+		t.Errorf("name(%d) = %q; want %q", unknown, got, want)
+	}
+	// After a minute, names are looked up again.
+	z.names[uint32(ifs[0].Index)] = "stale"
+	z.looked = z.looked.Add(-2 * time.Minute)
+	if got, want := z.name(uint32(ifs[0].Index)), ifs[0].Name; got != want {
+		t.Errorf("name(%d) a minute later = %q; want %q", ifs[0].Index, got, want)
 	}
 }

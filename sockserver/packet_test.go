@@ -440,7 +440,11 @@ func TestPacketByteRateLimit(t *testing.T) {
 	start := time.Now()
 	sendPaced(t, s, sv.addr, n, func(i int) net.PacketConn { return clients[i%2] }, make([]byte, size))
 	elapsed := time.Since(start)
-	s.Close() // waits for the last handler
+	// Shutdown, unlike Close, lets every datagram read be answered: on Linux,
+	// the replies to a batch are sent once it has been served.
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown() = %v", err)
+	}
 
 	total := 0
 	for _, c := range clients {
@@ -618,9 +622,9 @@ func TestPacketShutdownTimeout(t *testing.T) {
 	recv(t, started, "the handler")
 
 	const timeout = 200 * time.Millisecond
+	start := time.Now() // before the context's deadline is set
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	start := time.Now()
 	err := s.Shutdown(ctx)
 	if elapsed := time.Since(start); elapsed < timeout {
 		t.Errorf("Shutdown returned after %v; want at least %v", elapsed, timeout)
@@ -826,6 +830,7 @@ func TestPacketBatch(t *testing.T) {
 	}
 	blocked := udpClient(t, "127.0.0.1", 0)
 	type result struct {
+		kept       net.Addr // from, kept past ServePacket
 		from, want string
 		errFull    error // writing 3×len(p)
 		errMore    error // then one byte more
@@ -837,7 +842,7 @@ func TestPacketBatch(t *testing.T) {
 			// p is "client index:sequence:padding".
 			i, _ := strconv.Atoi(string(p[:bytes.IndexByte(p, ':')]))
 			var r result
-			r.from, r.want = from.String(), clients[i].LocalAddr().String()
+			r.kept, r.from, r.want = from, from.String(), clients[i].LocalAddr().String()
 			reply := bytes.Repeat(p, 3)
 			_, r.errFull = w.Write(reply)
 			clear(reply) // Write has copied it
@@ -869,8 +874,10 @@ func TestPacketBatch(t *testing.T) {
 	servePacket(t, s, pc)
 
 	answered := len(msgs) - 1
+	var rs []result
 	for range answered {
 		r := recv(t, results, "the handler")
+		rs = append(rs, r)
 		if r.from != r.want {
 			t.Errorf("handler's from = %s; want %s", r.from, r.want)
 		}
@@ -895,6 +902,22 @@ func TestPacketBatch(t *testing.T) {
 		expectSilence(t, c, 20*time.Millisecond)
 	}
 	expectSilence(t, blocked, 20*time.Millisecond)
+	// A handler may keep from: later datagrams, read into the same places,
+	// do not change it.
+	last := []byte("1:9:another batch")
+	if got, want := exchange(t, clients[1], pc.LocalAddr(), last), bytes.Repeat(last, 3); !bytes.Equal(got, want) {
+		t.Errorf("client 1 received %q; want %q", got, want)
+	}
+	recv(t, results, "the handler")
+	msgs = append(msgs, burstMsg{clients[1], last})
+	readBytes += len(last)
+	written += 3 * len(last)
+	answered++
+	for _, r := range rs {
+		if got := r.kept.String(); got != r.want {
+			t.Errorf("a from kept by the handler became %s; want %s", got, r.want)
+		}
+	}
 	s.Close()
 	want := sockserver.PacketStats{
 		Packets:              int64(len(msgs)),
