@@ -18,3 +18,5 @@ type eventLoop struct{}
 
 func (el *eventLoop) shutdown(by time.Time) {}
 func (el *eventLoop) close()                {}
+
+func (s *Server) eventStats(st *Stats) {}

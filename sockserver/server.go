@@ -415,4 +415,8 @@ func (s *Server) closeListeners() {
 }
 
 // Stats returns a snapshot of the server's counters.
-func (s *Server) Stats() Stats { return s.stats.snapshot() }
+func (s *Server) Stats() Stats {
+	st := s.stats.snapshot()
+	s.eventStats(&st)
+	return st
+}
