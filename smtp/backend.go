@@ -1,0 +1,39 @@
+package smtp
+
+import (
+	"context"
+	"io"
+	"net"
+)
+
+// An Envelope is what the SMTP transaction says about a message: its sender,
+// its accepted recipients and how the client sent it.
+type Envelope struct {
+	From       string   // reverse-path, "" for the null sender <>
+	To         []string // accepted forward-paths, in order, without duplicates
+	UTF8       bool     // SMTPUTF8 was given on MAIL
+	AuthUser   string   // the AUTH identity, "" if the client did not authenticate
+	RemoteAddr net.Addr
+	Helo       string // the EHLO/HELO domain
+}
+
+// A Backend authenticates clients and delivers the messages Server accepts.
+// Server never relays: every accepted recipient is a local mailbox of the
+// backend. Methods are called concurrently from many connections.
+//
+// A returned *Error is sent to the client as it is; any other error is
+// logged and the client gets "451 4.3.0" (temporary), so a message is never
+// acknowledged and then lost.
+type Backend interface {
+	// Login checks AUTH credentials. It returns ErrAuthFailed when they are
+	// wrong.
+	Login(ctx context.Context, username, password string) error
+	// CheckRecipient is called for every RCPT TO; a non-nil error refuses
+	// that recipient (use ErrNoSuchMailbox for an unknown local address).
+	CheckRecipient(ctx context.Context, env *Envelope, rcpt string) error
+	// Deliver stores msg (the complete message, with the Received header
+	// Server prepends) in the mailbox of every recipient in env.To. It
+	// returns only when the message is durable: Server says 250 after it.
+	// The reader is valid only until Deliver returns.
+	Deliver(ctx context.Context, env *Envelope, msg io.Reader) error
+}
