@@ -1,0 +1,224 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// maxBatch bounds the deliveries committed in one transaction.
+const maxBatch = 128
+
+type delivery struct {
+	ctx   context.Context
+	rcpts []string
+	msg   []byte
+	date  time.Time
+	done  chan error
+}
+
+// Deliver stores msg in the INBOX of every address in rcpts and returns when
+// it is durable (committed with synchronous=FULL). Line endings are made
+// CRLF. Unknown addresses are made as users when Options.AnyLogin is set;
+// otherwise they make Deliver fail with ErrNotFound and nothing is stored.
+// Deliveries that arrive while another commit is in progress are committed
+// together.
+func (s *Store) Deliver(ctx context.Context, rcpts []string, msg []byte, date time.Time) error {
+	if len(rcpts) == 0 {
+		return errors.New("store: deliver: no recipients")
+	}
+	d := &delivery{ctx: ctx, rcpts: rcpts, msg: NormalizeCRLF(msg), date: date, done: make(chan error, 1)}
+	select {
+	case s.deliveries <- d:
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the outcome is waited for even if ctx ends: the caller
+	// must not report failure for a message that is then committed.
+	return <-d.done
+}
+
+// writer commits queued deliveries, as many at a time as are waiting.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	for {
+		var first *delivery
+		select {
+		case first = <-s.deliveries:
+		case <-s.stop:
+			// Fail what is still queued; nothing of it was acknowledged.
+			for {
+				select {
+				case d := <-s.deliveries:
+					d.done <- ErrClosed
+				default:
+					return
+				}
+			}
+		}
+		batch := []*delivery{first}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case d := <-s.deliveries:
+				batch = append(batch, d)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []*delivery) {
+	err := s.write(context.Background(), func(tx *wtx) error {
+		for _, d := range batch {
+			if err := s.deliverTx(tx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for _, d := range batch {
+			d.done <- nil
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- err
+		return
+	}
+	// One delivery spoiled the batch: commit them one by one, so each gets
+	// its own outcome.
+	for _, d := range batch {
+		d.done <- s.write(context.Background(), func(tx *wtx) error { return s.deliverTx(tx, d) })
+	}
+}
+
+func (s *Store) deliverTx(tx *wtx, d *delivery) error {
+	ctx := context.WithoutCancel(d.ctx)
+	res, err := tx.ExecContext(ctx, `INSERT INTO bodies (data) VALUES (?)`, d.msg)
+	if err != nil {
+		return err
+	}
+	bodyID, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool)
+	for _, rcpt := range d.rcpts {
+		addr := normAddress(rcpt)
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		var userID int64
+		if s.opts.AnyLogin {
+			userID, err = ensureUserTx(ctx, tx, addr)
+		} else {
+			err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE address = ?`, addr).Scan(&userID)
+			if err != nil {
+				err = fmt.Errorf("store: deliver to %q: %w", addr, ErrNotFound)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		mbox, err := inboxID(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if _, err := appendTx(ctx, tx, s, mbox, bodyID, int64(len(d.msg)), d.date, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendTx adds a message with body bodyID to mailbox mbox, with flags, and
+// returns its UID. After the commit, an IMAP session with the mailbox
+// selected learns the new count.
+func appendTx(ctx context.Context, tx *wtx, s *Store, mbox, bodyID, size int64, date time.Time, flags []string) (uint32, error) {
+	var uid uint32
+	err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1`, mbox).Scan(&uid)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, body_id, size, internal_date) VALUES (?, ?, ?, ?, ?)`,
+		mbox, uid, bodyID, size, date.UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	msgID, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range flags {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO flags (message_id, flag) VALUES (?, ?)`, msgID, f); err != nil {
+			return 0, err
+		}
+	}
+	if t := s.openTracker(mbox); t != nil {
+		var n uint32
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ?`, mbox).Scan(&n); err != nil {
+			return 0, err
+		}
+		tx.After(func() { t.QueueNumMessages(n) })
+	}
+	tx.After(s.broadcast)
+	return uid, nil
+}
+
+// broadcast wakes everyone waiting on Changed. The caller holds the write lock.
+func (s *Store) broadcast() {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Changed returns a channel that is closed at the next commit that adds or
+// removes messages, so a caller can wait for a delivery without polling:
+// take the channel, check the store, and wait on the channel if the check
+// failed.
+func (s *Store) Changed() <-chan struct{} {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	return s.changed
+}
+
+// NormalizeCRLF returns msg with every line ending made CRLF: bare LF and
+// bare CR become CRLF. It returns msg itself when nothing needs changing.
+func NormalizeCRLF(msg []byte) []byte {
+	bare := false
+	for i, c := range msg {
+		if (c == '\n' && (i == 0 || msg[i-1] != '\r')) || (c == '\r' && (i+1 == len(msg) || msg[i+1] != '\n')) {
+			bare = true
+			break
+		}
+	}
+	if !bare {
+		return msg
+	}
+	var b bytes.Buffer
+	b.Grow(len(msg) + len(msg)/32)
+	for i := 0; i < len(msg); i++ {
+		switch c := msg[i]; c {
+		case '\r':
+			b.WriteString("\r\n")
+			if i+1 < len(msg) && msg[i+1] == '\n' {
+				i++
+			}
+		case '\n':
+			b.WriteString("\r\n")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.Bytes()
+}

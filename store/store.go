@@ -1,0 +1,288 @@
+// Package store is inetkit's one durable store: a SQLite database (through
+// modernc.org/sqlite, no cgo) holding users, mailboxes, messages, flags, UIDs
+// and UIDVALIDITY, with the backends of the mail protocols on top of it:
+// [Store.SMTPBackend], [Store.POP3Backend] and [Store.IMAPBackend]. Mail sent
+// over SMTP is read over POP3 and IMAP, and a change made over one protocol is
+// seen by the others at once (IMAP sessions get EXISTS, EXPUNGE and FETCH
+// updates as they happen).
+//
+// Durability: every pooled connection runs in WAL mode with
+// synchronous=FULL, so a write is on disk when its COMMIT returns; Deliver
+// returns only then, and the SMTP server says 250 only after Deliver. Writes
+// are serialised by the store (SQLite has one writer anyway), and deliveries
+// that arrive together are committed together (group commit), so one fsync
+// covers many messages.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapserver"
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
+
+// FileName is the name of the database file in the data directory.
+const FileName = "inetkit.db"
+
+var (
+	// ErrNotFound is returned when a user, mailbox or message does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists is returned when creating a user or mailbox that exists.
+	ErrExists = errors.New("store: already exists")
+	// ErrAuthFailed is returned by Authenticate for a wrong address or
+	// password.
+	ErrAuthFailed = errors.New("store: authentication failed")
+	// ErrClosed is returned by operations on a closed Store.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Options configures a Store. A nil *Options is equivalent to the zero value.
+type Options struct {
+	// AnyLogin accepts every login with any password and makes the user
+	// (the login is the mail address) with its mailboxes on first use; the
+	// SMTP backend then accepts mail for any address. It is meant for
+	// servers that listen on loopback only, as test mail servers do.
+	// Without it only users added with AddUser exist.
+	AnyLogin bool
+	// MinFreeBytes refuses new mail (452 4.3.1) while the file system of
+	// the data directory has less free space than this. Zero means no check.
+	MinFreeBytes int64
+	// Logger receives the store's errors. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// A Store is an open database. It is safe for concurrent use.
+type Store struct {
+	db   *sql.DB
+	dir  string
+	opts Options
+	log  *slog.Logger
+
+	// wmu serialises write transactions, so that the updates queued to IMAP
+	// sessions are in commit order.
+	wmu sync.Mutex
+
+	deliveries chan *delivery
+	stop       chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+
+	tmu      sync.Mutex
+	trackers map[int64]*trackerRef // mailbox id → tracker, while an IMAP session has it selected
+	changed  chan struct{}         // closed (and replaced) at every commit that adds or removes messages
+}
+
+type trackerRef struct {
+	t    *imapserver.MailboxTracker
+	refs int
+}
+
+// Open opens (creating if needed) the store in directory dir, applying the
+// migrations it has not seen yet.
+func Open(dir string, opts *Options) (*Store, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName)))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{
+		db:         db,
+		dir:        dir,
+		opts:       *opts,
+		log:        opts.Logger,
+		deliveries: make(chan *delivery, 256),
+		stop:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		trackers:   make(map[int64]*trackerRef),
+		changed:    make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.writer()
+	return s, nil
+}
+
+// dsn sets the pragmas on every connection the pool opens (HARDENING X1b):
+// a pragma run once with Exec would apply to one pooled connection only.
+func dsn(path string) string {
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"busy_timeout(10000)",
+		"foreign_keys(ON)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	names, err := fs.Glob(schemaFS, "schema/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := schemaFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = s.write(ctx, func(tx *wtx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied) VALUES (?, ?)`, name, time.Now().Unix())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migrate %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Dir returns the data directory of the store.
+func (s *Store) Dir() string { return s.dir }
+
+// DB returns the underlying database, for inspection (tests, integrity
+// checks). Writing through it bypasses the notifications to IMAP sessions.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close waits for deliveries in progress, then closes the database.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.writerDone
+	return s.db.Close()
+}
+
+// A wtx is a write transaction: an *sql.Tx plus work to do after its commit.
+type wtx struct {
+	*sql.Tx
+	after []func()
+}
+
+// After arranges for f to run after the transaction has committed, still
+// under the store's write lock (so that notifications keep commit order).
+func (tx *wtx) After(f func()) { tx.after = append(tx.after, f) }
+
+// write runs f in a write transaction under the store's write lock and
+// commits it; f's After functions then run, in order.
+func (s *Store) write(ctx context.Context, f func(tx *wtx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.writeLocked(ctx, f)
+}
+
+func (s *Store) writeLocked(ctx context.Context, f func(tx *wtx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	tx := &wtx{Tx: sqlTx}
+	if err := f(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return err
+	}
+	for _, fn := range tx.after {
+		fn()
+	}
+	return nil
+}
+
+// tracker returns the MailboxTracker of a mailbox, creating it from the
+// database if no session holds it; release must be called when the caller
+// no longer needs it. Callers hold no lock.
+func (s *Store) tracker(ctx context.Context, mboxID int64) (t *imapserver.MailboxTracker, release func(), err error) {
+	// The count and the tracker must agree: take the write lock so no
+	// delivery commits between reading the count and registering.
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.tmu.Lock()
+	ref := s.trackers[mboxID]
+	s.tmu.Unlock()
+	if ref == nil {
+		var n uint32
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ?`, mboxID).Scan(&n); err != nil {
+			return nil, nil, err
+		}
+		ref = &trackerRef{t: imapserver.NewMailboxTracker(n)}
+		s.tmu.Lock()
+		s.trackers[mboxID] = ref
+		s.tmu.Unlock()
+	}
+	s.tmu.Lock()
+	ref.refs++
+	s.tmu.Unlock()
+	var once sync.Once
+	return ref.t, func() {
+		once.Do(func() {
+			s.wmu.Lock()
+			defer s.wmu.Unlock()
+			s.tmu.Lock()
+			defer s.tmu.Unlock()
+			if ref.refs--; ref.refs == 0 {
+				delete(s.trackers, mboxID)
+			}
+		})
+	}, nil
+}
+
+// openTracker returns the tracker of a mailbox if an IMAP session has it
+// selected, or nil. The caller holds the write lock.
+func (s *Store) openTracker(mboxID int64) *imapserver.MailboxTracker {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	if ref := s.trackers[mboxID]; ref != nil {
+		return ref.t
+	}
+	return nil
+}
+
+// normAddress is the key of a user: the address in lower case, trimmed.
+func normAddress(addr string) string { return strings.ToLower(strings.TrimSpace(addr)) }
+
+var (
+	mu           sync.Mutex
+	lastValidity uint32
+)
