@@ -16,6 +16,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -83,6 +84,12 @@ type Store struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 
+	pop3mu     sync.Mutex
+	pop3Locked map[int64]bool // user ids with a POP3 session (RFC 1939 §8 lock)
+
+	authKey   [32]byte
+	authCache sync.Map // address → authEntry, so a repeated login costs no bcrypt
+
 	tmu      sync.Mutex
 	trackers map[int64]*trackerRef // mailbox id → tracker, while an IMAP session has it selected
 	changed  chan struct{}         // closed (and replaced) at every commit that adds or removes messages
@@ -116,7 +123,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 		writerDone: make(chan struct{}),
 		trackers:   make(map[int64]*trackerRef),
 		changed:    make(chan struct{}),
+		pop3Locked: make(map[int64]bool),
 	}
+	rand.Read(s.authKey[:])
 	if s.log == nil {
 		s.log = slog.Default()
 	}

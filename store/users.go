@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -119,10 +121,30 @@ func (s *Store) Authenticate(ctx context.Context, address, password string) (int
 	if s.opts.AnyLogin && !hash.Valid {
 		return id, nil
 	}
-	if !hash.Valid || bcrypt.CompareHashAndPassword([]byte(hash.String), []byte(password)) != nil {
+	if !hash.Valid {
 		return 0, ErrAuthFailed
 	}
+	mac := s.authMAC(address, hash.String, password)
+	if e, ok := s.authCache.Load(address); ok && hmac.Equal(e.([]byte), mac) {
+		return id, nil
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash.String), []byte(password)) != nil {
+		return 0, ErrAuthFailed
+	}
+	s.authCache.Store(address, mac)
 	return id, nil
+}
+
+// authMAC binds a verified password to its user and stored hash, under a key
+// that lives only in this process: a changed password changes the hash and
+// so misses the cache.
+func (s *Store) authMAC(address, hash, password string) []byte {
+	m := hmac.New(sha256.New, s.authKey[:])
+	for _, p := range []string{address, hash, password} {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
 }
 
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("inetkit"), bcrypt.MinCost)

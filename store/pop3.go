@@ -1,0 +1,170 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/inetkit/inetkit/pop3"
+)
+
+// POP3Backend returns the POP3 backend of the store: a user's maildrop is
+// their INBOX, fixed at login; deletions committed at QUIT are expunged from
+// the INBOX and IMAP sessions see them at once. One POP3 session at a time
+// holds a maildrop (RFC 1939 §8, "exclusive-access lock"); a second gets
+// pop3.ErrInUse.
+func (s *Store) POP3Backend() pop3.Backend { return &pop3Backend{s: s} }
+
+type pop3Backend struct{ s *Store }
+
+func (be *pop3Backend) Login(ctx context.Context, user, pass string) (pop3.Session, error) {
+	userID, err := be.s.Authenticate(ctx, user, pass)
+	if errors.Is(err, ErrAuthFailed) {
+		return nil, pop3.ErrAuthFailed
+	} else if err != nil {
+		return nil, err
+	}
+	s := be.s
+	s.pop3mu.Lock()
+	if s.pop3Locked[userID] {
+		s.pop3mu.Unlock()
+		return nil, pop3.ErrInUse
+	}
+	s.pop3Locked[userID] = true
+	s.pop3mu.Unlock()
+	sess := &pop3Session{be: be, userID: userID}
+	if err := sess.load(ctx); err != nil {
+		sess.Close()
+		return nil, err
+	}
+	return sess, nil
+}
+
+type pop3Message struct {
+	id  int64
+	uid uint32
+}
+
+type pop3Session struct {
+	be       *pop3Backend
+	userID   int64
+	mbox     int64
+	msgs     []pop3Message
+	infos    []pop3.MessageInfo
+	closeOne sync.Once
+}
+
+// load takes the snapshot of the INBOX the session shows.
+func (sess *pop3Session) load(ctx context.Context) error {
+	db := sess.be.s.db
+	mbox, err := inboxID(ctx, db, sess.userID)
+	if err != nil {
+		return err
+	}
+	sess.mbox = mbox
+	var validity uint32
+	if err := db.QueryRowContext(ctx, `SELECT uid_validity FROM mailboxes WHERE id = ?`, mbox).Scan(&validity); err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, uid, size FROM messages WHERE mailbox_id = ? ORDER BY uid`, mbox)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m pop3Message
+		var size int64
+		if err := rows.Scan(&m.id, &m.uid, &size); err != nil {
+			return err
+		}
+		sess.msgs = append(sess.msgs, m)
+		sess.infos = append(sess.infos, pop3.MessageInfo{Size: size, UID: fmt.Sprintf("%d.%d", validity, m.uid)})
+	}
+	return rows.Err()
+}
+
+func (sess *pop3Session) List(ctx context.Context) ([]pop3.MessageInfo, error) { return sess.infos, nil }
+
+func (sess *pop3Session) Open(ctx context.Context, n int) (io.ReadCloser, error) {
+	if n < 1 || n > len(sess.msgs) {
+		return nil, &pop3.Error{Message: "no such message"}
+	}
+	var data []byte
+	err := sess.be.s.db.QueryRowContext(ctx, `SELECT b.data FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.id = ?`, sess.msgs[n-1].id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &pop3.Error{Message: "message was deleted by another session"}
+	} else if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+func (sess *pop3Session) Commit(ctx context.Context, deleted []int) error {
+	if len(deleted) == 0 {
+		return nil
+	}
+	s := sess.be.s
+	return s.write(ctx, func(tx *wtx) error {
+		var uids []uint32
+		for _, n := range deleted {
+			if n < 1 || n > len(sess.msgs) {
+				return fmt.Errorf("store: pop3 commit: message %d out of range", n)
+			}
+			uids = append(uids, sess.msgs[n-1].uid)
+		}
+		return expungeUIDsTx(ctx, tx, s, sess.mbox, uids)
+	})
+}
+
+// expungeUIDsTx deletes the messages with uids from mailbox mbox and, after
+// the commit, tells an IMAP session with the mailbox selected.
+func expungeUIDsTx(ctx context.Context, tx *wtx, s *Store, mbox int64, uids []uint32) error {
+	t := s.openTracker(mbox)
+	var seqs []uint32
+	if t != nil {
+		for _, uid := range uids {
+			var seq uint32
+			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ? AND uid <= ? AND EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?)`, mbox, uid, mbox, uid).Scan(&seq)
+			if err != nil {
+				return err
+			}
+			if seq > 0 {
+				seqs = append(seqs, seq)
+			}
+		}
+	}
+	for _, uid := range uids {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE mailbox_id = ? AND uid = ?`, mbox, uid); err != nil {
+			return err
+		}
+	}
+	if t != nil && len(seqs) > 0 {
+		// Sequence numbers were taken before any deletion; announcing them
+		// from the highest down keeps each one valid when it is sent.
+		sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
+		tx.After(func() {
+			for _, seq := range seqs {
+				t.QueueExpunge(seq)
+			}
+		})
+	}
+	tx.After(s.broadcast)
+	return nil
+}
+
+func (sess *pop3Session) Close() error {
+	sess.closeOne.Do(func() {
+		s := sess.be.s
+		s.pop3mu.Lock()
+		delete(s.pop3Locked, sess.userID)
+		s.pop3mu.Unlock()
+	})
+	return nil
+}
+
+var _ pop3.Session = (*pop3Session)(nil)
