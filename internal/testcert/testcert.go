@@ -10,8 +10,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -84,4 +87,32 @@ func ClientConfig() *tls.Config {
 func CertPool() *x509.CertPool {
 	once.Do(generate)
 	return pool
+}
+
+// WriteFiles writes the test certificate chain, its key and the CA
+// certificate as PEM files in dir, for peers in other processes (Python's
+// ssl module, curl, Dovecot), and returns their paths.
+func WriteFiles(dir string) (certFile, keyFile, caFile string, err error) {
+	once.Do(generate)
+	var chain []byte
+	for _, der := range cert.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return "", "", "", err
+	}
+	certFile = filepath.Join(dir, "testcert.pem")
+	keyFile = filepath.Join(dir, "testcert-key.pem")
+	caFile = filepath.Join(dir, "testcert-ca.pem")
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[1]})
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{certFile, chain}, {keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})}, {caFile, ca}} {
+		if err := os.WriteFile(f.name, f.data, 0o644); err != nil {
+			return "", "", "", err
+		}
+	}
+	return certFile, keyFile, caFile, nil
 }
