@@ -1,0 +1,274 @@
+package pop3
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/inetkit/inetkit/sockserver"
+)
+
+// A Server serves POP3 connections, delegating authentication and storage
+// to Backend. Its zero value, with Backend set, is ready to use. Fields must
+// not be changed after Serve, ServeTLS or ServeConn is called. A Server is
+// safe for concurrent use.
+//
+// Every duration field and limit follows one rule: zero means the default
+// named after the field (DefaultIdleTimeout for IdleTimeout, ...), a negative
+// value means none.
+type Server struct {
+	// Addr is the address ListenAndServe listens on; "" means ":pop3"
+	// (port 110), or ":pop3s" (port 995) for ListenAndServeTLS.
+	Addr string
+	// Backend authenticates users and opens their maildrops. It is
+	// required.
+	Backend Backend
+	// TLSConfig enables STLS (RFC 2595) and is used by ServeTLS and
+	// ListenAndServeTLS.
+	TLSConfig *tls.Config
+	// InsecureAuth allows USER/PASS and AUTH PLAIN on connections that are
+	// not encrypted. Without it they are refused with "-ERR [AUTH]" and not
+	// advertised in CAPA until STLS (RFC 2595 §4, Dovecot's
+	// disable_plaintext_auth). APOP is always allowed: it does not send the
+	// password.
+	InsecureAuth bool
+
+	// IdleTimeout is how long the server waits for a command before it
+	// sends "-ERR [SYS/TEMP] idle timeout" and closes.
+	IdleTimeout time.Duration
+	// CommandTimeout is how long a command line may take to arrive once its
+	// first octet has, whatever the pace of its octets (slowloris,
+	// HARDENING G2); it also bounds the TLS handshake.
+	CommandTimeout time.Duration
+	// WriteTimeout bounds every write, so a client that does not read
+	// cannot hold the connection (HARDENING G4).
+	WriteTimeout time.Duration
+
+	// MaxConns limits the connections open at once; zero means
+	// sockserver.DefaultMaxConns. MaxConnsPerIP limits those from one IP
+	// address; zero means no limit. A connection over a limit gets
+	// "-ERR [SYS/TEMP] too many connections" and is closed.
+	MaxConns      int
+	MaxConnsPerIP int
+
+	// AuthFailureDelay is how long a failed login waits for its reply.
+	AuthFailureDelay time.Duration
+	// MaxAuthFailures is the number of failed logins after which the
+	// connection is closed.
+	MaxAuthFailures int
+	// SoftErrorLimit is the number of -ERR replies on a connection after
+	// which each one is delayed by ErrorDelay; HardErrorLimit the number
+	// after which the connection is closed (HARDENING G5).
+	SoftErrorLimit int
+	HardErrorLimit int
+	ErrorDelay     time.Duration
+
+	// Logger receives connection errors, refused input (escaped) and
+	// backend errors. Nil means slog.Default().
+	Logger *slog.Logger
+	// DebugWriter, if non-nil, receives a copy of every octet read and
+	// written on every connection, after TLS decryption. It includes
+	// passwords. Writes to it are serialised.
+	DebugWriter io.Writer
+
+	mu    sync.Mutex
+	ss    *sockserver.Server
+	debug *lockedWriter
+}
+
+// implicitTLSConn marks a connection accepted by ServeTLS: ServeConn
+// starts TLS on it before the greeting.
+type implicitTLSConn struct{ net.Conn }
+
+type implicitTLSListener struct{ net.Listener }
+
+func (l implicitTLSListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return implicitTLSConn{c}, nil
+}
+
+// sock returns the sockserver.Server that runs s, made on first use from
+// s's fields.
+func (s *Server) sock() *sockserver.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ss == nil {
+		s.ss = &sockserver.Server{
+			Handler:       sockserver.HandlerFunc(s.ServeConn),
+			Logger:        s.logger(),
+			IdleTimeout:   orNone(s.idleTimeout()),
+			WriteTimeout:  orNone(s.writeTimeout()),
+			MaxConns:      s.MaxConns,
+			MaxConnsPerIP: s.MaxConnsPerIP,
+			Reject:        s.reject,
+		}
+	}
+	return s.ss
+}
+
+// reject sends the busy reply to a connection refused by a limit.
+func (s *Server) reject(nc net.Conn, err error) {
+	if _, ok := nc.(implicitTLSConn); ok {
+		return // no TLS session to say it in
+	}
+	msg := "-ERR [SYS/TEMP] too many connections\r\n"
+	if errors.Is(err, sockserver.ErrServerClosed) {
+		msg = "-ERR [SYS/TEMP] server shutting down\r\n"
+	}
+	io.WriteString(nc, msg)
+}
+
+// ListenAndServe listens on s.Addr and serves POP3 until Shutdown or Close.
+// It always returns a non-nil error: ErrServerClosed after Shutdown or Close.
+func (s *Server) ListenAndServe() error {
+	l, err := listen(cmp.Or(s.Addr, ":pop3"))
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// ListenAndServeTLS listens on s.Addr and serves POP3 over implicit TLS
+// (POP3S, RFC 8314) until Shutdown or Close, with s.TLSConfig, which must
+// be set. It always returns a non-nil error: ErrServerClosed after Shutdown
+// or Close.
+func (s *Server) ListenAndServeTLS() error {
+	if s.TLSConfig == nil {
+		return errors.New("pop3: ListenAndServeTLS needs Server.TLSConfig")
+	}
+	l, err := listen(cmp.Or(s.Addr, ":pop3s"))
+	if err != nil {
+		return err
+	}
+	return s.ServeTLS(l)
+}
+
+func listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1} // idle timeouts end dead connections
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+// Serve accepts connections on l and serves POP3 on each in a new
+// goroutine, with the limits and timeouts of s. Serve closes l when it
+// returns. It always returns a non-nil error: ErrServerClosed after
+// Shutdown or Close.
+func (s *Server) Serve(l net.Listener) error {
+	if s.Backend == nil {
+		l.Close()
+		return errors.New("pop3: Server.Backend is nil")
+	}
+	err := s.sock().Serve(l)
+	if errors.Is(err, sockserver.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// ServeTLS is Serve for implicit TLS (POP3S): each connection starts with a
+// TLS handshake, with s.TLSConfig, which must be set. The handshake must end
+// within CommandTimeout. STLS is not offered on these connections.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.TLSConfig == nil {
+		l.Close()
+		return errors.New("pop3: ServeTLS needs Server.TLSConfig")
+	}
+	return s.Serve(implicitTLSListener{l})
+}
+
+// Shutdown shuts the server down gracefully: it stops accepting, sends
+// "-ERR [SYS/TEMP] server shutting down" to every connection waiting for a
+// command and closes it, and waits for the connections in the middle of a
+// command to finish it. A session ended this way commits no deletion. If
+// ctx expires first, Shutdown closes the remaining connections, as Close
+// does, and returns ctx.Err(). The Server cannot be reused.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.sock().Shutdown(ctx)
+}
+
+// Close closes every listener and connection at once and waits for their
+// goroutines to return. For a graceful shutdown use Shutdown.
+func (s *Server) Close() error {
+	return s.sock().Close()
+}
+
+// Stats returns the counters of the connections served by Serve and
+// ServeTLS.
+func (s *Server) Stats() sockserver.Stats {
+	return s.sock().Stats()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// durationOr returns d, def if d is zero, or 0 (none) if d is negative.
+func durationOr(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// orNone returns d, or -1 (sockserver's none) if d is zero.
+func orNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// limitOr returns n, def if n is zero, or 0 (none) if n is negative.
+func limitOr(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
+}
+
+func (s *Server) idleTimeout() time.Duration { return durationOr(s.IdleTimeout, DefaultIdleTimeout) }
+func (s *Server) commandTimeout() time.Duration {
+	return durationOr(s.CommandTimeout, DefaultCommandTimeout)
+}
+func (s *Server) writeTimeout() time.Duration { return durationOr(s.WriteTimeout, DefaultWriteTimeout) }
+
+// lockedWriter serialises the writes of many connections to DebugWriter.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
+
+func (s *Server) debugWriter() io.Writer {
+	if s.DebugWriter == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.debug == nil {
+		s.debug = &lockedWriter{w: s.DebugWriter}
+	}
+	return s.debug
+}
