@@ -364,12 +364,15 @@ func (c *serverConn) failBackend(op string, err error) error {
 	return c.fail(e)
 }
 
-// quote returns line quoted for a log, at most 64 octets of it.
+// quote returns line escaped for a log as in a Go string literal, without
+// the quotes, and at most 64 octets of it.
 func quote(line []byte) string {
+	more := ""
 	if len(line) > 64 {
-		return strconv.QuoteToASCII(string(line[:64])) + "..."
+		line, more = line[:64], "..."
 	}
-	return strconv.QuoteToASCII(string(line))
+	q := strconv.QuoteToASCII(string(line))
+	return q[1:len(q)-1] + more
 }
 
 // handle runs one command line. A non-nil error ends the connection.

@@ -1,0 +1,948 @@
+package pop3_test
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inetkit/inetkit/internal/prototest"
+	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/pop3"
+	"github.com/inetkit/inetkit/pop3/pop3test"
+)
+
+func TestConn_authorization(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret", msg1))
+	c, r := greeted(t, s)
+	prototest.Run(t, c, r, `
+C: CAPA
+S: +OK Capability list follows
+S: TOP
+S: UIDL
+S: RESP-CODES
+S: PIPELINING
+S: AUTH-RESP-CODE
+S: USER
+S: SASL PLAIN
+S: IMPLEMENTATION inetkit
+S: .
+# Commands of the TRANSACTION state are refused before login.
+C: STAT
+S: -ERR command not valid in this state
+C: LIST
+S: -ERR command not valid in this state
+C: LIST 1
+S: -ERR command not valid in this state
+C: RETR 1
+S: -ERR command not valid in this state
+C: TOP 1 0
+S: -ERR command not valid in this state
+C: DELE 1
+S: -ERR command not valid in this state
+C: RSET
+S: -ERR command not valid in this state
+C: NOOP
+S: -ERR command not valid in this state
+C: UIDL
+S: -ERR command not valid in this state
+C: XYZZ
+S: -ERR unknown command
+C: PASS secret
+S: -ERR USER first
+C: USER
+S: -ERR invalid arguments
+C: USER alice
+S: +OK send PASS
+C: PASS wrong
+S: -ERR [AUTH] authentication failed
+# PASS must follow USER at once.
+C: USER alice
+S: +OK send PASS
+C: CAPA
+S: +OK Capability list follows
+S: TOP
+S: UIDL
+S: RESP-CODES
+S: PIPELINING
+S: AUTH-RESP-CODE
+S: USER
+S: SASL PLAIN
+S: IMPLEMENTATION inetkit
+S: .
+C: PASS secret
+S: -ERR USER first
+C: STLS
+S: -ERR STLS not supported
+C: AUTH
+S: +OK
+S: PLAIN
+S: .
+C: AUTH CRAM-MD5
+S: -ERR unsupported authentication mechanism
+C: user alice
+S: +OK send PASS
+C: pass secret
+S: +OK maildrop has 1 messages (23 octets)
+C: QUIT
+S: +OK inetkit POP3 server signing off (1 messages left)
+`)
+	if rest, eof := readAll(t, c, r); !eof || rest != "" {
+		t.Errorf("after QUIT: %q, EOF %v; want the connection closed", rest, eof)
+	}
+}
+
+func TestConn_quitInAuthorization(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"))
+	c, r := greeted(t, s)
+	prototest.Run(t, c, r, `
+C: QUIT
+S: +OK inetkit POP3 server signing off
+`)
+	if rest, eof := readAll(t, c, r); !eof || rest != "" {
+		t.Errorf("after QUIT: %q, EOF %v; want the connection closed", rest, eof)
+	}
+}
+
+func TestConn_transaction(t *testing.T) {
+	md := pop3test.NewMaildrop("alice", "secret", msg1, msg2)
+	s := newServer(t, md)
+	c, r := loggedIn(t, s)
+	prototest.Run(t, c, r, `
+C: CAPA
+S: +OK Capability list follows
+S: TOP
+S: UIDL
+S: RESP-CODES
+S: PIPELINING
+S: AUTH-RESP-CODE
+S: IMPLEMENTATION inetkit
+S: .
+C: STAT
+S: +OK 2 59
+C: LIST
+S: +OK 2 messages (59 octets)
+S: 1 23
+S: 2 36
+S: .
+C: LIST 2
+S: +OK 2 36
+C: LIST 3
+S: -ERR no such message
+C: LIST 0
+S: -ERR no such message
+C: LIST x
+S: -ERR invalid message number
+C: LIST -1
+S: -ERR invalid message number
+C: UIDL
+S: +OK
+S: 1 uid-1
+S: 2 uid-2
+S: .
+C: UIDL 2
+S: +OK 2 uid-2
+C: UIDL 9
+S: -ERR no such message
+C: RETR 2
+S: +OK 36 octets
+S: Subject: two
+S:
+S: ..dot
+S: line2
+S: line3
+S: .
+C: RETR
+S: -ERR invalid message number
+C: TOP 2 1
+S: +OK top of message follows
+S: Subject: two
+S:
+S: ..dot
+S: .
+C: TOP 2 0
+S: +OK top of message follows
+S: Subject: two
+S:
+S: .
+C: TOP 1 99
+S: +OK top of message follows
+S: Subject: one
+S:
+S: first
+S: .
+C: TOP 1
+S: -ERR invalid arguments
+C: TOP 1 -1
+S: -ERR invalid arguments
+C: NOOP
+S: +OK
+C: NOOP x
+S: -ERR invalid arguments
+C: STAT x
+S: -ERR invalid arguments
+# Commands of the AUTHORIZATION state are refused after login.
+C: USER alice
+S: -ERR command not valid in this state
+C: PASS secret
+S: -ERR command not valid in this state
+C: APOP alice 0123456789abcdef0123456789abcdef
+S: -ERR command not valid in this state
+C: AUTH PLAIN
+S: -ERR command not valid in this state
+C: STLS
+S: -ERR command not valid in this state
+C: DELE 1
+S: +OK message 1 deleted
+C: DELE 1
+S: -ERR message 1 already deleted
+C: RETR 1
+S: -ERR message 1 already deleted
+C: TOP 1 0
+S: -ERR message 1 already deleted
+C: LIST 1
+S: -ERR message 1 already deleted
+C: UIDL 1
+S: -ERR message 1 already deleted
+C: STAT
+S: +OK 1 36
+C: LIST
+S: +OK 1 messages (36 octets)
+S: 2 36
+S: .
+C: UIDL
+S: +OK
+S: 2 uid-2
+S: .
+C: RSET
+S: +OK maildrop has 2 messages (59 octets)
+C: STAT
+S: +OK 2 59
+C: DELE 2
+S: +OK message 2 deleted
+C: QUIT
+S: +OK inetkit POP3 server signing off (1 messages left)
+`)
+	readAll(t, c, r)
+	if got := md.Messages(); !slices.Equal(got, []string{msg1}) {
+		t.Errorf("after DELE 2 and QUIT the maildrop holds %q; want only message 1", got)
+	}
+}
+
+// TestConn_dropWithoutQuit is HARDENING P3: a session that ends without
+// QUIT, here with a TCP reset, deletes nothing.
+func TestConn_dropWithoutQuit(t *testing.T) {
+	md := pop3test.NewMaildrop("alice", "secret", msg1, msg2)
+	be := newNotifyBackend(md)
+	s := newServer(t, be)
+	c, r := loggedIn(t, s)
+	prototest.Run(t, c, r, `
+C: DELE 1
+S: +OK message 1 deleted
+C: DELE 2
+S: +OK message 2 deleted
+`)
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	be.waitClosed(t)
+	if got := md.Messages(); len(got) != 2 {
+		t.Errorf("after DELE and a reset the maildrop holds %d messages; want 2", len(got))
+	}
+	c, r = loggedIn(t, s)
+	prototest.Run(t, c, r, `
+C: STAT
+S: +OK 2 59
+`)
+}
+
+// TestConn_dotStuffing is HARDENING P1 and P2: lines starting with a dot
+// are stuffed, bare LFs become CRLF, a message without a final newline gets
+// one, and a stored "\n.\n" never ends the reply early.
+func TestConn_dotStuffing(t *testing.T) {
+	be := &rawBackend{msgs: []string{
+		"Subject: dots\n\n.\n.x\n..\nlast line without newline",
+		"Subject: smuggle\r\n\r\nbody\n.\nDELE 1\n",
+		".starts with dot\r\n\r\n.body\r\n",
+		"no blank line\nat all\n",
+		"cr at end\r",
+	}}
+	s := newServer(t, be)
+	c, r := loggedIn(t, s)
+	c.Write([]byte("RETR 1\r\nTOP 1 0\r\nTOP 1 3\r\nRETR 2\r\nTOP 3 0\r\nTOP 4 1\r\nRETR 5\r\nQUIT\r\n"))
+	got, _ := readAll(t, c, r)
+	want := "+OK 48 octets\r\nSubject: dots\r\n\r\n..\r\n..x\r\n...\r\nlast line without newline\r\n.\r\n" +
+		"+OK top of message follows\r\nSubject: dots\r\n\r\n.\r\n" +
+		"+OK top of message follows\r\nSubject: dots\r\n\r\n..\r\n..x\r\n...\r\n.\r\n" +
+		"+OK 34 octets\r\nSubject: smuggle\r\n\r\nbody\r\n..\r\nDELE 1\r\n.\r\n" +
+		"+OK top of message follows\r\n..starts with dot\r\n\r\n.\r\n" +
+		"+OK top of message follows\r\nno blank line\r\nat all\r\n.\r\n" +
+		"+OK 10 octets\r\ncr at end\r\n.\r\n" +
+		"+OK inetkit POP3 server signing off (5 messages left)\r\n"
+	if got != want {
+		t.Errorf("replies:\n%q\nwant:\n%q", got, want)
+	}
+	// Every line ends in CRLF, and no line is a lone "." before the end
+	// of its reply.
+	if strings.Contains(strings.ReplaceAll(got, "\r\n", ""), "\n") {
+		t.Errorf("a bare LF in the replies: %q", got)
+	}
+}
+
+// TestConn_pipelining sends a batch of commands in one segment (RFC 2449
+// PIPELINING) and expects the replies in order.
+func TestConn_pipelining(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret", msg1, msg2))
+	c, r := greeted(t, s)
+	prototest.Run(t, c, r, `
+C: USER alice
+C: PASS secret
+C: STAT
+C: LIST 1
+C: NOOP
+C: UIDL 2
+S: +OK send PASS
+S: +OK maildrop has 2 messages (59 octets)
+S: +OK 2 59
+S: +OK 1 23
+S: +OK
+S: +OK 2 uid-2
+`)
+}
+
+func TestConn_apop(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret", msg1))
+	c := dial(t, s.Addr)
+	r := prototest.Client(t, c, ``)
+	greeting, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := regexp.MustCompile(`<[0-9]+\.[0-9]+@[^>]+>`).FindString(greeting)
+	if ts == "" {
+		t.Fatalf("greeting %q has no <pid.nanotime@host> timestamp", greeting)
+	}
+	sum := md5.Sum([]byte(ts + "secret"))
+	bad := md5.Sum([]byte(ts + "wrong"))
+	prototest.Run(t, c, r, fmt.Sprintf(`
+C: APOP alice %x
+S: -ERR [AUTH] authentication failed
+C: APOP alice
+S: -ERR invalid arguments
+C: APOP alice xyz
+S: -ERR invalid arguments
+C: APOP alice %s
+S: +OK maildrop has 1 messages (23 octets)
+`, bad, strings.ToUpper(hex.EncodeToString(sum[:]))))
+
+	// A second connection gets another timestamp.
+	c2 := dial(t, s.Addr)
+	g2 := prototest.Client(t, c2, ``)
+	greeting2, _ := g2.ReadString('\n')
+	if ts2 := regexp.MustCompile(`<[^>]+>`).FindString(greeting2); ts2 == ts {
+		t.Errorf("two connections got the same timestamp %q", ts)
+	}
+}
+
+func TestConn_apopUnsupported(t *testing.T) {
+	s := newServer(t, &rawBackend{})
+	c := dial(t, s.Addr)
+	prototest.Client(t, c, `
+S: +OK inetkit POP3 server ready
+C: APOP alice 0123456789abcdef0123456789abcdef
+S: -ERR unknown command
+`)
+}
+
+func TestConn_authPlain(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret", msg1))
+	c, r := greeted(t, s)
+	// "\x00alice\x00secret" and friends, in base64.
+	prototest.Run(t, c, r, `
+C: AUTH PLAIN AGFsaWNlAHdyb25n
+S: -ERR [AUTH] authentication failed
+C: AUTH PLAIN !!!
+S: -ERR invalid base64 in response
+C: AUTH PLAIN YWxpY2U=
+S: -ERR invalid PLAIN response
+C: AUTH PLAIN
+S: + 
+C: *
+S: -ERR authentication cancelled
+C: AUTH PLAIN
+S: + 
+C: Ym9iAGFsaWNlAHNlY3JldA==
+S: -ERR [AUTH] authorization identity not allowed
+C: AUTH PLAIN
+S: + 
+C: AGFsaWNlAHNlY3JldA==
+S: +OK maildrop has 1 messages (23 octets)
+`)
+
+	// With the initial response, and with an authorization identity equal
+	// to the user.
+	c, r = greeted(t, newServer(t, pop3test.NewMaildrop("alice", "secret")))
+	prototest.Run(t, c, r, `
+C: auth plain YWxpY2UAYWxpY2UAc2VjcmV0
+S: +OK maildrop has 0 messages (0 octets)
+`)
+}
+
+func TestConn_authPlainLongContinuation(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"))
+	c, r := greeted(t, s)
+	prototest.Run(t, c, r, `
+C: AUTH PLAIN
+S: + 
+C: `+strings.Repeat("A", 2000)+`
+S: -ERR line too long
+C: CAPA
+S: +OK Capability list follows
+`)
+}
+
+// TestConn_plaintextRefused is HARDENING P6: without TLS and without
+// InsecureAuth, USER/PASS and AUTH PLAIN are refused and not advertised;
+// APOP still works.
+func TestConn_plaintextRefused(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret", msg1), func(s *pop3.Server) {
+		s.InsecureAuth = false
+		s.TLSConfig = testcert.ServerConfig()
+	})
+	c := dial(t, s.Addr)
+	r := prototest.Client(t, c, ``)
+	greeting, _ := r.ReadString('\n')
+	ts := regexp.MustCompile(`<[^>]+>`).FindString(greeting)
+	prototest.Run(t, c, r, fmt.Sprintf(`
+C: CAPA
+S: +OK Capability list follows
+S: TOP
+S: UIDL
+S: RESP-CODES
+S: PIPELINING
+S: AUTH-RESP-CODE
+S: STLS
+S: IMPLEMENTATION inetkit
+S: .
+C: USER alice
+S: -ERR [AUTH] plaintext authentication disallowed on non-secure connections
+C: PASS secret
+S: -ERR [AUTH] plaintext authentication disallowed on non-secure connections
+C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
+S: -ERR [AUTH] plaintext authentication disallowed on non-secure connections
+C: AUTH
+S: +OK
+S: .
+C: APOP alice %x
+S: +OK maildrop has 1 messages (23 octets)
+`, md5.Sum([]byte(ts+"secret"))))
+}
+
+// TestConn_stls covers STLS (RFC 2595) and HARDENING P5/G13: the command
+// sent in the same segment as STLS is discarded, not answered inside TLS.
+func TestConn_stls(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret", msg1), func(s *pop3.Server) {
+		s.InsecureAuth = false
+		s.TLSConfig = testcert.ServerConfig()
+	})
+	c, r := greeted(t, s)
+	c.Write([]byte("STLS\r\nCAPA\r\n"))
+	prototest.Run(t, c, r, `S: +OK Begin TLS negotiation`)
+	if r.Buffered() != 0 {
+		t.Fatalf("%d octets after the STLS reply", r.Buffered())
+	}
+	tc := startTLS(t, c)
+	prototest.Client(t, tc, `
+C: NOOP
+S: -ERR command not valid in this state
+C: STLS
+S: -ERR command not permitted when TLS active
+C: CAPA
+S: +OK Capability list follows
+S: TOP
+S: UIDL
+S: RESP-CODES
+S: PIPELINING
+S: AUTH-RESP-CODE
+S: USER
+S: SASL PLAIN
+S: IMPLEMENTATION inetkit
+S: .
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: +OK maildrop has 1 messages (23 octets)
+C: QUIT
+S: +OK*
+`)
+}
+
+func TestConn_stlsBadHandshake(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.TLSConfig = testcert.ServerConfig()
+	})
+	c, r := greeted(t, s)
+	prototest.Run(t, c, r, `
+C: STLS
+S: +OK Begin TLS negotiation
+C: this is not a TLS client hello
+`)
+	if _, eof := readAll(t, c, r); !eof {
+		t.Error("the connection stayed open after a failed handshake")
+	}
+	// The server still serves.
+	greeted(t, s)
+}
+
+// TestConn_inUse is HARDENING P4.
+func TestConn_inUse(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret", msg1))
+	loggedIn(t, s)
+	c, r := greeted(t, s)
+	prototest.Run(t, c, r, `
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: -ERR [IN-USE] maildrop already locked
+`)
+}
+
+// TestConn_bruteForce is HARDENING P7: every failed login waits
+// AuthFailureDelay, and the connection is closed after MaxAuthFailures.
+func TestConn_bruteForce(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.AuthFailureDelay = delay
+		s.MaxAuthFailures = 3
+	})
+	c, r := greeted(t, s)
+	start := time.Now()
+	prototest.Run(t, c, r, `
+C: USER alice
+S: +OK send PASS
+C: PASS bad1
+S: -ERR [AUTH] authentication failed
+C: USER alice
+S: +OK send PASS
+C: PASS bad2
+S: -ERR [AUTH] authentication failed
+C: USER alice
+S: +OK send PASS
+C: PASS bad3
+S: -ERR [AUTH] authentication failed
+`)
+	if elapsed := time.Since(start); elapsed < 3*delay {
+		t.Errorf("3 failed logins took %v; want at least %v", elapsed, 3*delay)
+	}
+	c.Write([]byte("USER alice\r\n"))
+	if rest, eof := readAll(t, c, r); !eof || rest != "" {
+		t.Errorf("after 3 failures: %q, EOF %v; want the connection closed", rest, eof)
+	}
+}
+
+// TestConn_longLine is HARDENING P8: a line over 255 octets gets -ERR and
+// the session continues; the limit counts the CRLF.
+func TestConn_longLine(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"))
+	c, r := greeted(t, s)
+	ok253 := "USER " + strings.Repeat("a", 248)
+	prototest.Run(t, c, r, `
+C: USER `+strings.Repeat("a", 300)+`
+S: -ERR line too long
+C: `+ok253+`
+S: +OK send PASS
+C: `+ok253+`b
+S: -ERR line too long
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: +OK*
+`)
+}
+
+// TestConn_hugeLine is HARDENING G1: a 16 MiB line without LF gets -ERR when
+// it passes the cap and the connection is closed, without the server
+// reading it all.
+func TestConn_hugeLine(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"))
+	for _, login := range []bool{false, true} {
+		var c net.Conn
+		if login {
+			c, _ = loggedIn(t, s)
+		} else {
+			c, _ = greeted(t, s)
+		}
+		done := make(chan int64)
+		go func() {
+			n, _ := c.Write(make([]byte, 16<<20))
+			done <- int64(n)
+		}()
+		c.SetReadDeadline(time.Now().Add(prototest.Timeout))
+		got, err := io.ReadAll(c)
+		if !strings.HasPrefix(string(got), "-ERR line too long\r\n") && err == nil {
+			t.Errorf("login %v: got %q, %v; want -ERR line too long or a reset", login, got, err)
+		}
+		if isTimeout(err) {
+			t.Errorf("login %v: the connection was not closed", login)
+		}
+		c.Close()
+		<-done
+	}
+	greeted(t, s)
+	// The server read at most the cap, the discard limit and a buffer of
+	// each huge line.
+	if n := s.Config.Stats().BytesRead; n > 2*(70<<10)+100 {
+		t.Errorf("the server read %d octets of two 16 MiB lines; want at most about 2 × 70 KiB", n)
+	}
+}
+
+// TestConn_idleTimeout is HARDENING G3.
+func TestConn_idleTimeout(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.IdleTimeout = 50 * time.Millisecond
+	})
+	c, r := greeted(t, s)
+	got, eof := readAll(t, c, r)
+	if got != "-ERR [SYS/TEMP] idle timeout\r\n" || !eof {
+		t.Errorf("idle connection got %q, EOF %v; want the idle timeout reply and EOF", got, eof)
+	}
+}
+
+// TestConn_slowloris is HARDENING G2: a command line must arrive within
+// CommandTimeout of its first octet, however the octets trickle in.
+func TestConn_slowloris(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.CommandTimeout = 100 * time.Millisecond
+	})
+	c, r := greeted(t, s)
+	c.Write([]byte("NO"))
+	got, eof := readAll(t, c, r)
+	if got != "-ERR [SYS/TEMP] command timeout\r\n" || !eof {
+		t.Errorf("slow command got %q, EOF %v; want the command timeout reply and EOF", got, eof)
+	}
+}
+
+// TestConn_errorFlood is HARDENING G5: past SoftErrorLimit errors the
+// replies are delayed, and at HardErrorLimit the connection is closed.
+func TestConn_errorFlood(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.SoftErrorLimit = 2
+		s.HardErrorLimit = 5
+		s.ErrorDelay = delay
+	})
+	c, r := greeted(t, s)
+	start := time.Now()
+	c.Write([]byte(strings.Repeat("XYZZY\r\n", 100)))
+	got, eof := readAll(t, c, r)
+	want := strings.Repeat("-ERR invalid command line\r\n", 4) + "-ERR too many errors, closing connection\r\n"
+	if got != want || !eof {
+		t.Errorf("error flood got %q, EOF %v; want %q and EOF", got, eof, want)
+	}
+	if elapsed := time.Since(start); elapsed < 3*delay {
+		t.Errorf("the flood took %v; want at least %v", elapsed, 3*delay)
+	}
+}
+
+// TestConn_http is HARDENING G6: an HTTP request closes the connection at
+// once, without echoing anything.
+func TestConn_http(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"))
+	for _, req := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"CONNECT x:110 HTTP/1.1\r\n\r\n",
+		"HEAD /index.html HTTP/1.0\r\n\r\n",
+	} {
+		c, r := greeted(t, s)
+		c.Write([]byte(req))
+		got, eof := readAll(t, c, r)
+		if got != "" || !eof {
+			t.Errorf("%q got %q, EOF %v; want EOF and nothing", req, got, eof)
+		}
+	}
+}
+
+// TestConn_badBytes is HARDENING G7: NUL and invalid UTF-8 get -ERR, are
+// logged escaped, and the session continues.
+func TestConn_badBytes(t *testing.T) {
+	var log logBuffer
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.Logger = log.logger()
+	})
+	c, r := greeted(t, s)
+	c.Write([]byte("NOOP\x00\r\nEHLO \xff\xfe\r\n"))
+	prototest.Run(t, c, r, `
+S: -ERR invalid command line
+S: -ERR invalid command line
+C: CAPA
+S: +OK Capability list follows
+`)
+	logged := log.String()
+	// The server escapes the line, and the TextHandler may escape it again.
+	if !strings.Contains(logged, `NOOP\x00`) || !regexp.MustCompile(`EHLO \\+xff\\+xfe`).MatchString(logged) {
+		t.Errorf("log %q does not show the bad bytes escaped", logged)
+	}
+	if strings.ContainsAny(logged, "\x00\xff") {
+		t.Errorf("log %q holds raw bad bytes", logged)
+	}
+}
+
+// TestConn_bareLF is HARDENING G8: LF alone ends a command line.
+func TestConn_bareLF(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret", msg1))
+	c, r := greeted(t, s)
+	c.Write([]byte("USER alice\nPASS secret\nNOOP\nSTAT\n"))
+	prototest.Run(t, c, r, `
+S: +OK send PASS
+S: +OK maildrop has 1 messages (23 octets)
+S: +OK
+S: +OK 1 23
+`)
+}
+
+// TestConn_reset is HARDENING G9 (light): a client reset in the middle of a
+// command ends the session, which is closed.
+func TestConn_reset(t *testing.T) {
+	be := newNotifyBackend(pop3test.NewMaildrop("alice", "secret", msg1))
+	s := newServer(t, be)
+	c, _ := loggedIn(t, s)
+	c.Write([]byte("RETR"))
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	be.waitClosed(t)
+	// The maildrop is unlocked.
+	loggedIn(t, s)
+}
+
+func TestConn_backendErrors(t *testing.T) {
+	var log logBuffer
+	cfg := func(s *pop3.Server) { s.Logger = log.logger() }
+	tests := []struct {
+		name   string
+		be     *rawBackend
+		script string
+	}{
+		{"login internal", &rawBackend{loginErr: errors.New("db is down at /var/secret")}, `
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: -ERR [SYS/TEMP] internal error
+`},
+		{"login verbatim", &rawBackend{loginErr: fmt.Errorf("wrapped: %w", &pop3.Error{Code: "LOGIN-DELAY", Message: "wait\r\na bit"})}, `
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: -ERR [LOGIN-DELAY] wait  a bit
+`},
+		{"list", &rawBackend{listErr: errors.New("boom")}, `
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: -ERR [SYS/TEMP] internal error
+`},
+		{"open", &rawBackend{msgs: []string{"a"}, openErr: &pop3.Error{Code: "SYS/PERM", Message: "gone"}}, `
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: +OK*
+C: RETR 1
+S: -ERR [SYS/PERM] gone
+C: TOP 1 1
+S: -ERR [SYS/PERM] gone
+C: NOOP
+S: +OK
+`},
+		{"commit", &rawBackend{msgs: []string{"a"}, commitErr: errors.New("disk full")}, `
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: +OK*
+C: DELE 1
+S: +OK*
+C: QUIT
+S: -ERR [SYS/TEMP] internal error
+`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, tc.be, cfg)
+			c, r := greeted(t, s)
+			prototest.Run(t, c, r, tc.script)
+		})
+	}
+	if !strings.Contains(log.String(), "db is down") {
+		t.Errorf("the internal error is not logged: %q", log.String())
+	}
+}
+
+// TestConn_panic is HARDENING X11: a panic in a backend ends its connection
+// only.
+func TestConn_panic(t *testing.T) {
+	var log logBuffer
+	be := &rawBackend{msgs: []string{"a"}, panicOpen: true}
+	s := newServer(t, be, func(s *pop3.Server) { s.Logger = log.logger() })
+	c, r := loggedIn(t, s)
+	c.Write([]byte("RETR 1\r\n"))
+	if got, eof := readAll(t, c, r); got != "" || !eof {
+		t.Errorf("after a panic: %q, EOF %v; want the connection closed", got, eof)
+	}
+	loggedIn(t, s)
+	if !strings.Contains(log.String(), "test panic in Open") {
+		t.Errorf("the panic is not logged: %q", log.String())
+	}
+}
+
+func TestConn_invalidUID(t *testing.T) {
+	s := newServer(t, &badUIDBackend{})
+	c, r := loggedIn(t, s)
+	prototest.Run(t, c, r, `
+C: UIDL
+S: -ERR [SYS/TEMP] internal error
+C: UIDL 1
+S: -ERR [SYS/TEMP] internal error
+C: LIST
+S: +OK 1 messages (1 octets)
+S: 1 1
+S: .
+`)
+}
+
+type badUIDBackend struct{ rawBackend }
+
+func (b *badUIDBackend) Login(ctx context.Context, user, pass string) (pop3.Session, error) {
+	return &badUIDSession{rawSession{b: &b.rawBackend}}, nil
+}
+
+type badUIDSession struct{ rawSession }
+
+func (badUIDSession) List(ctx context.Context) ([]pop3.MessageInfo, error) {
+	return []pop3.MessageInfo{{Size: 1, UID: "has space"}}, nil
+}
+
+func TestServer_shutdown(t *testing.T) {
+	md := pop3test.NewMaildrop("alice", "secret", msg1)
+	s := pop3test.NewUnstartedServer(md)
+	s.Start()
+	defer s.Close()
+	idle, ir := greeted(t, s)
+	tx, tr := loggedIn(t, s)
+	prototest.Run(t, tx, tr, `
+C: DELE 1
+S: +OK*
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), prototest.Timeout)
+	defer cancel()
+	if err := s.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	for _, c := range []struct {
+		conn net.Conn
+		r    io.Reader
+	}{{idle, ir}, {tx, tr}} {
+		if got, eof := readAll(t, c.conn, c.r); got != "-ERR [SYS/TEMP] server shutting down\r\n" || !eof {
+			t.Errorf("at shutdown: %q, EOF %v; want the goodbye and EOF", got, eof)
+		}
+	}
+	if got := md.Messages(); len(got) != 1 {
+		t.Errorf("a shutdown committed the deletion: %d messages left", len(got))
+	}
+	if _, err := net.Dial("tcp", s.Addr); err == nil {
+		t.Error("the server still accepts connections after Shutdown")
+	}
+}
+
+func TestServer_serveAfterClose(t *testing.T) {
+	srv := &pop3.Server{Backend: pop3test.NewMaildrop("a", "b")}
+	srv.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(l); !errors.Is(err, pop3.ErrServerClosed) {
+		t.Errorf("Serve after Close = %v; want ErrServerClosed", err)
+	}
+}
+
+func TestServer_noBackend(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&pop3.Server{}).Serve(l); err == nil || errors.Is(err, pop3.ErrServerClosed) {
+		t.Errorf("Serve without Backend = %v; want a configuration error", err)
+	}
+	if err := (&pop3.Server{Backend: &rawBackend{}}).ServeTLS(l); err == nil {
+		t.Error("ServeTLS without TLSConfig succeeded")
+	}
+}
+
+// TestServer_maxConnsPerIP is HARDENING G10 with a limit of 1.
+func TestServer_maxConnsPerIP(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.MaxConnsPerIP = 1
+	})
+	greeted(t, s)
+	c := dial(t, s.Addr)
+	got, eof := readAll(t, c, c)
+	if got != "-ERR [SYS/TEMP] too many connections\r\n" || !eof {
+		t.Errorf("second connection got %q, EOF %v; want the busy reply and EOF", got, eof)
+	}
+}
+
+func TestServer_debugWriter(t *testing.T) {
+	var dbg logBuffer
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.DebugWriter = &dbg
+	})
+	c, r := greeted(t, s)
+	prototest.Run(t, c, r, `
+C: USER alice
+S: +OK send PASS
+C: QUIT
+S: +OK*
+`)
+	readAll(t, c, r)
+	got := dbg.String()
+	for _, want := range []string{"+OK inetkit POP3 server ready", "USER alice\r\n", "+OK send PASS\r\n", "QUIT\r\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("debug output %q lacks %q", got, want)
+		}
+	}
+}
+
+func TestServer_listenAndServeTLS(t *testing.T) {
+	srv := &pop3.Server{Backend: &rawBackend{}, Addr: "127.0.0.1:0"}
+	if err := srv.ListenAndServeTLS(); err == nil {
+		t.Error("ListenAndServeTLS without TLSConfig succeeded")
+	}
+	srv = &pop3.Server{Backend: &rawBackend{}, Addr: "127.0.0.1:-1"}
+	if err := srv.ListenAndServe(); err == nil || errors.Is(err, pop3.ErrServerClosed) {
+		t.Errorf("ListenAndServe on a bad address = %v; want a listen error", err)
+	}
+}
+
+// TestServer_implicitTLSReject checks that a POP3S connection over the limit
+// is closed without a plaintext reply.
+func TestServer_implicitTLSReject(t *testing.T) {
+	s := pop3test.NewUnstartedServer(pop3test.NewMaildrop("alice", "secret"))
+	s.Config.MaxConnsPerIP = 1
+	s.StartTLS()
+	defer s.Close()
+	c, err := s.Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raw := dial(t, s.Addr)
+	if got, eof := readAll(t, raw, raw); got != "" || !eof {
+		t.Errorf("rejected POP3S connection got %q, EOF %v; want EOF", got, eof)
+	}
+}
