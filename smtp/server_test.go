@@ -1,0 +1,204 @@
+package smtp_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inetkit/inetkit/internal/prototest"
+	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/smtp"
+	"github.com/inetkit/inetkit/smtp/smtptest"
+)
+
+// logBuffer collects log output for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// newServer starts a test server for rec with small limits; configure may
+// change the config before start.
+func newServer(t testing.TB, rec *smtptest.Recorder, configure func(*smtp.Server)) (*smtptest.Server, *logBuffer) {
+	t.Helper()
+	if rec == nil {
+		rec = smtptest.NewRecorder()
+	}
+	s := smtptest.NewUnstartedServer(rec)
+	logs := &logBuffer{}
+	s.Config.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s.Config.AuthFailureDelay = -1
+	s.Config.ErrorDelay = time.Millisecond
+	if configure != nil {
+		configure(s.Config)
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s, logs
+}
+
+// dialRaw connects to s and reads the greeting.
+func dialRaw(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := prototest.Client(t, c, "S: 220 smtptest.local ESMTP Service Ready")
+	return c, r
+}
+
+// readReply reads one complete reply and returns its lines.
+func readReply(t testing.TB, r *bufio.Reader) []string {
+	t.Helper()
+	var lines []string
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading reply: %v (got %q)", err, lines)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		lines = append(lines, l)
+		if len(l) < 4 || l[3] != '-' {
+			return lines
+		}
+	}
+}
+
+// expectEOF reads until EOF and returns what was read.
+func expectEOF(t testing.TB, c net.Conn, r *bufio.Reader) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(r)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("read until EOF: %v (got %q)", err, b)
+	}
+	return string(b)
+}
+
+func waitMessages(t testing.TB, rec *smtptest.Recorder, n int) []smtptest.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, err := rec.Wait(ctx, n)
+	if err != nil {
+		t.Fatalf("Wait(%d): %v (have %d)", n, err, len(rec.Messages()))
+	}
+	return msgs
+}
+
+const ehloPlain = `
+C: EHLO client.example
+S: 250-smtptest.local Hello client.example
+S: 250-PIPELINING
+S: 250-8BITMIME
+S: 250-ENHANCEDSTATUSCODES
+S: 250-CHUNKING
+S: 250-AUTH PLAIN LOGIN
+S: 250-SMTPUTF8
+S: 250-SIZE 33554432
+S: 250 LIMITS RCPTMAX=1000
+`
+
+func TestServer_ehlo(t *testing.T) {
+	s, _ := newServer(t, nil, nil)
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, ehloPlain)
+}
+
+func TestServer_ehloNoAuthWithoutTLS(t *testing.T) {
+	s, _ := newServer(t, nil, func(cfg *smtp.Server) {
+		cfg.InsecureAuth = false
+		cfg.TLSConfig = testcert.ServerConfig()
+		cfg.MaxMessageBytes = 1000
+		cfg.MaxRecipients = 5
+	})
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, `
+C: EHLO x
+S: 250-smtptest.local Hello x
+S: 250-PIPELINING
+S: 250-8BITMIME
+S: 250-ENHANCEDSTATUSCODES
+S: 250-CHUNKING
+S: 250-SMTPUTF8
+S: 250-SIZE 1000
+S: 250-LIMITS RCPTMAX=5
+S: 250 STARTTLS
+# HARDENING S9
+C: AUTH PLAIN AGFAYg==
+S: 538 5.7.11 Encryption required*
+`)
+}
+
+func TestServer_transaction(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	s, _ := newServer(t, rec, nil)
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, ehloPlain+`
+C: NOOP
+S: 250 2.0.0 *
+C: VRFY alice
+S: 252 2.5.0 *
+C: MAIL FROM:<alice@example.org>
+S: 250 2.0.0 *
+C: RCPT TO:<bob@example.org>
+S: 250 2.0.0 *
+C: RCPT TO:<bob@example.org>
+S: 250 2.0.0 *
+C: RCPT TO:<carol@example.org>
+S: 250 2.0.0 *
+C: DATA
+S: 354 *
+C: Subject: hi
+C:
+C: ..leading dot
+C: body
+C: .
+S: 250 2.0.0 OK: queued
+C: RSET
+S: 250 2.0.0 *
+C: QUIT
+S: 221 2.0.0 *
+`)
+	msgs := waitMessages(t, rec, 1)
+	m := msgs[0]
+	if m.Envelope.From != "alice@example.org" || strings.Join(m.Envelope.To, ",") != "bob@example.org,carol@example.org" {
+		t.Errorf("envelope = %+v", m.Envelope)
+	}
+	if m.Envelope.Helo != "client.example" {
+		t.Errorf("Helo = %q", m.Envelope.Helo)
+	}
+	if got, want := string(m.Body()), "Subject: hi\r\n\r\n.leading dot\r\nbody\r\n"; got != want {
+		t.Errorf("body = %q, want %q", got, want)
+	}
+	data := string(m.Data)
+	if !strings.HasPrefix(data, "Return-Path: <alice@example.org>\r\nReceived: from client.example ([127.0.0.1])\r\n\tby smtptest.local (inetkit) with ESMTP id ") {
+		t.Errorf("trace fields: %q", data)
+	}
+	if strings.Contains(data, "\tfor <") {
+		t.Errorf("Received has a for clause with two recipients: %q", data)
+	}
+}

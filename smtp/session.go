@@ -1,0 +1,358 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+)
+
+// A SenderChecker is a Backend that also checks MAIL FROM, for example to
+// refuse mail with ErrInsufficientStorage while the store is nearly full
+// (RFC 5321 §4.2.2, HARDENING S13). Server calls CheckSender for every
+// MAIL command when the Backend implements it.
+type SenderChecker interface {
+	Backend
+	// CheckSender is called with env.From set; a non-nil error refuses the
+	// MAIL command.
+	CheckSender(ctx context.Context, env *Envelope) error
+}
+
+// session adapts Backend to go-smtp's Session and AuthSession. Its methods
+// are called from the connection's goroutine, except Data for BDAT, which
+// go-smtp runs on a goroutine of its own: mu guards the envelope.
+type session struct {
+	srv *Server
+	c   *conn
+
+	mu      sync.Mutex
+	env     Envelope
+	hasFrom bool
+	ehlo    bool
+}
+
+var (
+	_ gosmtp.Session     = (*session)(nil)
+	_ gosmtp.AuthSession = (*session)(nil)
+)
+
+func (s *Server) newSession(gc *gosmtp.Conn) (gosmtp.Session, error) {
+	c, ok := gc.Conn().(*conn)
+	if !ok {
+		return nil, errors.New("smtp: connection not made by Server")
+	}
+	sess := &session{srv: s, c: c}
+	sess.env.RemoteAddr = c.RemoteAddr()
+	c.sess = sess
+	return sess, nil
+}
+
+func (sess *session) setHelo(helo string, ehlo bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.env.Helo, sess.ehlo = helo, ehlo
+}
+
+// busy reports whether a mail transaction is open or the client has
+// authenticated: STARTTLS is refused then.
+func (sess *session) busy() bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.hasFrom || sess.env.AuthUser != ""
+}
+
+func (sess *session) Reset() {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.env.From, sess.env.To, sess.env.UTF8, sess.hasFrom = "", nil, false, false
+}
+
+func (sess *session) Logout() error { return nil }
+
+var (
+	errBadAddress = &gosmtp.SMTPError{Code: 501, EnhancedCode: gosmtp.EnhancedCode{5, 1, 7}, Message: "Bad address syntax"}
+	errNeedUTF8   = &gosmtp.SMTPError{Code: 553, EnhancedCode: gosmtp.EnhancedCode{5, 6, 7}, Message: "Non-ASCII address requires SMTPUTF8"}
+)
+
+func (sess *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	if hasBadChar(from) {
+		return errBadAddress
+	}
+	utf8 := opts != nil && opts.UTF8
+	if !utf8 && !isASCII(from) {
+		return errNeedUTF8
+	}
+	sess.mu.Lock()
+	env := sess.snapshot()
+	sess.mu.Unlock()
+	env.From, env.UTF8 = from, utf8
+	if sc, ok := sess.srv.Backend.(SenderChecker); ok {
+		if err := sc.CheckSender(sess.c.ctx, &env); err != nil {
+			return sess.srv.replyError(sess.c, "check sender", err)
+		}
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.env.From, sess.env.UTF8, sess.env.To, sess.hasFrom = from, utf8, nil, true
+	return nil
+}
+
+func (sess *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	if hasBadChar(to) {
+		return errBadAddress
+	}
+	sess.mu.Lock()
+	env := sess.snapshot()
+	sess.mu.Unlock()
+	if !env.UTF8 && !isASCII(to) {
+		return errNeedUTF8
+	}
+	for _, r := range env.To {
+		if r == to {
+			return nil // RFC 5321 §3.3: a duplicate is accepted but delivered once
+		}
+	}
+	if err := sess.srv.Backend.CheckRecipient(sess.c.ctx, &env, to); err != nil {
+		return sess.srv.replyError(sess.c, "check recipient", err)
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.env.To = append(sess.env.To, to)
+	return nil
+}
+
+// snapshot returns a copy of the envelope; sess.mu is held.
+func (sess *session) snapshot() Envelope {
+	env := sess.env
+	env.To = append([]string(nil), env.To...)
+	return env
+}
+
+var errBareLineEnding = &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 5, 2}, Message: "Message contains bare CR or LF"}
+
+func (sess *session) Data(r io.Reader) error {
+	var body bytes.Buffer
+	if _, err := body.ReadFrom(r); err != nil {
+		var se *gosmtp.SMTPError
+		if errors.As(err, &se) {
+			return se // 552 5.3.4 from go-smtp's size limit
+		}
+		return err // the client is gone or reset the transfer: nothing is stored
+	}
+	if sess.srv.StrictLineEndings && hasBareLineEnding(body.Bytes()) {
+		sess.c.log.Info("message refused: bare CR or LF")
+		return errBareLineEnding
+	}
+	sess.mu.Lock()
+	env := sess.snapshot()
+	ehlo := sess.ehlo
+	sess.mu.Unlock()
+	if len(env.To) == 0 {
+		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
+	}
+	trace := traceFields(&env, sess.srv.domain, ehlo, sess.c.tlsOn.Load(), time.Now())
+	msg := io.MultiReader(strings.NewReader(trace), &body)
+	if err := sess.srv.Backend.Deliver(sess.c.ctx, &env, msg); err != nil {
+		return sess.srv.replyError(sess.c, "deliver", err)
+	}
+	return nil
+}
+
+// hasBareLineEnding reports whether b holds a CR not followed by LF or an
+// LF not preceded by CR.
+func hasBareLineEnding(b []byte) bool {
+	for i, c := range b {
+		switch c {
+		case '\r':
+			if i+1 >= len(b) || b[i+1] != '\n' {
+				return true
+			}
+		case '\n':
+			if i == 0 || b[i-1] != '\r' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// traceFields returns the Return-Path and Received header fields
+// (RFC 5321 §4.4) for a message; the protocol name follows RFC 3848 and
+// RFC 6531 §3.7.3 (ESMTP, ESMTPS, ESMTPA, ESMTPSA, UTF8SMTP...).
+func traceFields(env *Envelope, domain string, ehlo, tls bool, now time.Time) string {
+	proto := "SMTP"
+	switch {
+	case env.UTF8:
+		proto = "UTF8SMTP"
+	case ehlo:
+		proto = "ESMTP"
+	}
+	if tls {
+		proto += "S"
+	}
+	if env.AuthUser != "" {
+		proto += "A"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", env.From)
+	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (inetkit) with %s id %s", headerToken(env.Helo), addressLiteral(env.RemoteAddr), domain, proto, newID())
+	if len(env.To) == 1 {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", env.To[0])
+	}
+	fmt.Fprintf(&b, ";\r\n\t%s\r\n", now.Format(time.RFC1123Z))
+	return b.String()
+}
+
+// headerToken makes a client-chosen word safe inside a Received field.
+func headerToken(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x21, r == 0x7f, r == '(', r == ')', r == '\\', r == ';', r == '<', r == '>':
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func addressLiteral(a net.Addr) string {
+	host := ""
+	if a != nil {
+		host = a.String()
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+	}
+	if strings.Contains(host, ":") {
+		return "[IPv6:" + host + "]"
+	}
+	return "[" + host + "]"
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// replyError turns a Backend error into the reply go-smtp sends: a *Error
+// verbatim, anything else "451 4.3.0" with the error logged (STYLE §3.4).
+// This is the only place that maps errors to replies.
+func (s *Server) replyError(c *conn, op string, err error) *gosmtp.SMTPError {
+	var e *Error
+	if errors.As(err, &e) && e.Code >= 400 && e.Code <= 599 {
+		return &gosmtp.SMTPError{Code: e.Code, EnhancedCode: gosmtp.EnhancedCode(e.EnhancedCode), Message: replyText(e.Message)}
+	}
+	if errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
+		return &gosmtp.SMTPError{Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down"}
+	}
+	c.log.Error("backend error", "op", op, "err", err)
+	return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Internal server error, try again later"}
+}
+
+// replyText keeps a reply on one line.
+func replyText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if strings.TrimSpace(s) == "" {
+		return "Error"
+	}
+	return s
+}
+
+func (sess *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+
+func (sess *session) Auth(mech string) (sasl.Server, error) {
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return sess.loginFailed(username, ErrAuthFailed)
+			}
+			return sess.login(username, password)
+		}), nil
+	case sasl.Login:
+		return &loginServer{authenticate: sess.login}, nil
+	}
+	return nil, gosmtp.ErrAuthUnknownMechanism
+}
+
+var errAuthTemporary = &gosmtp.SMTPError{Code: 454, EnhancedCode: gosmtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
+
+func (sess *session) login(username, password string) error {
+	err := sess.srv.Backend.Login(sess.c.ctx, username, password)
+	if err == nil {
+		sess.mu.Lock()
+		sess.env.AuthUser = username
+		sess.mu.Unlock()
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code >= 500 && e.Code <= 599 {
+		return sess.loginFailed(username, e)
+	}
+	if errors.As(err, &e) && e.Code >= 400 && e.Code <= 499 {
+		return sess.srv.replyError(sess.c, "login", err)
+	}
+	sess.c.log.Error("backend error", "op", "login", "err", err)
+	return errAuthTemporary
+}
+
+// loginFailed delays a failed login (HARDENING S10) and returns its reply.
+func (sess *session) loginFailed(username string, e *Error) error {
+	sess.c.log.Info("authentication failed", "user", fmt.Sprintf("%q", username))
+	sess.c.sleep(durationOr(sess.srv.AuthFailureDelay, DefaultAuthFailureDelay))
+	return sess.srv.replyError(sess.c, "login", e)
+}
+
+// loginServer is the server side of the LOGIN mechanism
+// (draft-murchison-sasl-login), which go-sasl offers only as a client.
+type loginServer struct {
+	authenticate func(username, password string) error
+	state        int
+	username     string
+}
+
+func (a *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	switch a.state {
+	case 0:
+		if response == nil {
+			a.state = 1
+			return []byte("Username:"), false, nil
+		}
+		a.username, a.state = string(response), 2
+		return []byte("Password:"), false, nil
+	case 1:
+		a.username, a.state = string(response), 2
+		return []byte("Password:"), false, nil
+	case 2:
+		a.state = 3
+		return nil, true, a.authenticate(a.username, string(response))
+	}
+	return nil, false, sasl.ErrUnexpectedClientResponse
+}
