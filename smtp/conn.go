@@ -64,11 +64,15 @@ type conn struct {
 	log    *slog.Logger
 	tlsOn  atomic.Bool
 	closed atomic.Bool
+	// dataBare records a bare CR, bare LF or NUL in the DATA text on the
+	// wire, before go-smtp's unstuffing hides some of them.
+	dataBare atomic.Bool
 
 	mode     int
 	pending  []byte // a line for go-smtp
 	line     []byte
 	dataSt   int
+	dataPrev byte
 	chunk    int64
 	verb     string // the forwarded command whose reply is awaited
 	heloArg  string
@@ -230,7 +234,12 @@ func (c *conn) readData(p []byte) (int, error) {
 	buf, _ := c.br.Peek(min(len(p), c.br.Buffered()))
 	i := 0
 	for i < len(buf) {
-		c.dataSt = nextDataState(c.dataSt, buf[i])
+		ch := buf[i]
+		if ch == 0 || ch == '\n' && c.dataPrev != '\r' || c.dataPrev == '\r' && ch != '\n' {
+			c.dataBare.Store(true)
+		}
+		c.dataPrev = ch
+		c.dataSt = nextDataState(c.dataSt, ch)
 		i++
 		if c.dataSt == dataEOF {
 			c.mode = modeCommand
@@ -502,7 +511,8 @@ func (c *conn) reply(r []byte) {
 			c.hangup(true)
 			return
 		}
-		c.mode, c.dataSt = modeData, dataBeginLine
+		c.mode, c.dataSt, c.dataPrev = modeData, dataBeginLine, '\n'
+		c.dataBare.Store(false)
 		c.emit(code, r, verb)
 		sockserver.MarkBusy(c.raw) // Shutdown lets the transfer finish
 		return

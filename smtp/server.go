@@ -37,8 +37,8 @@ type Server struct {
 	// InsecureAuth allows AUTH on connections without TLS. Otherwise AUTH
 	// is neither advertised nor accepted there (538 5.7.11, RFC 4954 §4).
 	InsecureAuth bool
-	// StrictLineEndings refuses messages holding a bare CR or LF with
-	// 550 5.5.2 (HARDENING S1 option (a)). When false they are stored as
+	// StrictLineEndings refuses messages holding a bare CR, a bare LF or
+	// a NUL with 550 5.5.2 (HARDENING S1 option (a)). When false they are stored as
 	// sent; either way only CRLF.CRLF ends DATA.
 	StrictLineEndings bool
 

@@ -202,3 +202,11 @@ S: 221 2.0.0 *
 		t.Errorf("Received has a for clause with two recipients: %q", data)
 	}
 }
+
+func dialTCP(addr string) (net.Conn, error) {
+	c, err := net.Dial("tcp", addr)
+	if err == nil {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+	}
+	return c, err
+}

@@ -138,7 +138,7 @@ func (sess *session) snapshot() Envelope {
 	return env
 }
 
-var errBareLineEnding = &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 5, 2}, Message: "Message contains bare CR or LF"}
+var errBareLineEnding = &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 5, 2}, Message: "Message contains bare CR, LF or NUL"}
 
 func (sess *session) Data(r io.Reader) error {
 	var body bytes.Buffer
@@ -149,8 +149,8 @@ func (sess *session) Data(r io.Reader) error {
 		}
 		return err // the client is gone or reset the transfer: nothing is stored
 	}
-	if sess.srv.StrictLineEndings && hasBareLineEnding(body.Bytes()) {
-		sess.c.log.Info("message refused: bare CR or LF")
+	if sess.srv.StrictLineEndings && (sess.c.dataBare.Load() || hasBareLineEnding(body.Bytes())) {
+		sess.c.log.Info("message refused: bare CR, LF or NUL")
 		return errBareLineEnding
 	}
 	sess.mu.Lock()
@@ -168,11 +168,13 @@ func (sess *session) Data(r io.Reader) error {
 	return nil
 }
 
-// hasBareLineEnding reports whether b holds a CR not followed by LF or an
-// LF not preceded by CR.
+// hasBareLineEnding reports whether b holds a CR not followed by LF, an
+// LF not preceded by CR, or a NUL.
 func hasBareLineEnding(b []byte) bool {
 	for i, c := range b {
 		switch c {
+		case 0:
+			return true
 		case '\r':
 			if i+1 >= len(b) || b[i+1] != '\n' {
 				return true
