@@ -1,0 +1,61 @@
+package pop3_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/pop3"
+	"github.com/inetkit/inetkit/pop3/pop3test"
+)
+
+// FuzzServer is HARDENING G12: a server on net.Pipe, greeted, logged in or
+// not (the first octet of the input decides), gets the rest of the input.
+// A panic anywhere fails the test (ServeConn recovers it and returns it as
+// an error).
+func FuzzServer(f *testing.F) {
+	for _, s := range []string{
+		"CAPA\r\nQUIT\r\n",
+		"USER alice\r\nPASS secret\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nTOP 2 1\r\nDELE 1\r\nRSET\r\nQUIT\r\n",
+		"AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nLIST 1\r\n",
+		"AUTH PLAIN\r\n*\r\n", "APOP alice 0123456789abcdef0123456789abcdef\r\n",
+		"STLS\r\nCAPA\r\n", "NOOP\x00\r\nEHLO \xff\xfe\r\n", "NOOP\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"USER " + strings.Repeat("a", 300) + "\r\nCAPA\r\n", strings.Repeat("XYZZY\r\n", 30),
+		"RETR 0\r\nRETR 99999999999\r\nTOP 1 -1\r\nLIST -1\r\n", "DELE 1\r\nDELE 1\r\nRETR 1\r\nQUIT\r\n",
+	} {
+		f.Add(byte(0), []byte(s))
+		f.Add(byte(1), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, mode byte, input []byte) {
+		srv := &pop3.Server{
+			Backend:          pop3test.NewMaildrop("alice", "secret", msg1, msg2, ".\n..\nx"),
+			TLSConfig:        testcert.ServerConfig(),
+			InsecureAuth:     mode&2 == 0,
+			IdleTimeout:      2 * time.Second,
+			CommandTimeout:   2 * time.Second,
+			WriteTimeout:     2 * time.Second,
+			AuthFailureDelay: -1,
+			ErrorDelay:       -1,
+			Logger:           slog.New(slog.DiscardHandler),
+		}
+		cc, sc := net.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- srv.ServeConn(context.Background(), sc) }()
+		drained := make(chan struct{})
+		go func() { io.Copy(io.Discard, cc); close(drained) }()
+		if mode&1 == 1 {
+			cc.Write([]byte("USER alice\r\nPASS secret\r\n"))
+		}
+		cc.Write(input)
+		cc.Close()
+		if err := <-done; err != nil && strings.Contains(err.Error(), "panic") {
+			t.Fatalf("ServeConn = %v", err)
+		}
+		<-drained
+	})
+}
