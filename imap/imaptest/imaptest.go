@@ -1,0 +1,166 @@
+// Package imaptest provides IMAP servers for tests, as net/http/httptest does
+// for HTTP: [NewServer] runs an [imap.Server] on a loopback port, [MemBackend]
+// is an in-memory [imap.Backend] built on go-imap's imapmemserver, and
+// [TestBackend] is a conformance suite for Backends.
+package imaptest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	inimap "github.com/inetkit/inetkit/imap"
+	"github.com/inetkit/inetkit/internal/testcert"
+)
+
+// A Server is an IMAP server listening on a loopback port, for tests.
+type Server struct {
+	// Addr is the host:port of the listener, set by Start or StartTLS.
+	Addr string
+	// Config is the server; it may be changed before Start or StartTLS.
+	// NewUnstartedServer sets TLSConfig to the test certificate (so
+	// STARTTLS is offered), InsecureAuth (logins work without TLS), and a
+	// 10 ms AuthFailureDelay.
+	Config *inimap.Server
+	// TLS reports whether the server was started with StartTLS (implicit
+	// TLS).
+	TLS bool
+
+	wg      sync.WaitGroup
+	started bool
+	closed  bool
+}
+
+// NewServer starts and returns a new Server for be. The caller should call
+// Close when finished, to shut it down.
+func NewServer(be inimap.Backend) *Server {
+	s := NewUnstartedServer(be)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a new Server for be, not started, so that its
+// Config can be changed first.
+func NewUnstartedServer(be inimap.Backend) *Server {
+	return &Server{Config: &inimap.Server{
+		Backend:          be,
+		TLSConfig:        testcert.ServerConfig(),
+		InsecureAuth:     true,
+		AuthFailureDelay: 10 * time.Millisecond,
+	}}
+}
+
+func (s *Server) listen() net.Listener {
+	if s.started {
+		panic("imaptest: server already started")
+	}
+	s.started = true
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("imaptest: failed to listen: %v", err))
+	}
+	s.Addr = l.Addr().String()
+	return l
+}
+
+// Start starts the server (plaintext, with STARTTLS if Config.TLSConfig is
+// set).
+func (s *Server) Start() {
+	l := s.listen()
+	s.wg.Go(func() { s.Config.Serve(l) })
+}
+
+// StartTLS starts the server with implicit TLS, using the test certificate
+// unless Config.TLSConfig is already set.
+func (s *Server) StartTLS() {
+	if s.Config.TLSConfig == nil {
+		s.Config.TLSConfig = testcert.ServerConfig()
+	}
+	l := s.listen()
+	s.TLS = true
+	s.wg.Go(func() { s.Config.ServeTLS(l) })
+}
+
+// Close shuts the server down, closing every connection, and blocks until
+// their sessions are closed.
+func (s *Server) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.Config.Close()
+	s.wg.Wait()
+}
+
+// Client returns a client connected to the server, greeting received, not
+// logged in. It trusts the test certificate: for a server started with
+// StartTLS it uses implicit TLS. A nil opts is equivalent to the zero value.
+func (s *Server) Client(opts *inimap.ClientOptions) (*imapclient.Client, error) {
+	o := inimap.ClientOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.TLSConfig == nil {
+		o.TLSConfig = testcert.ClientConfig()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if s.TLS {
+		return inimap.DialTLS(ctx, s.Addr, &o)
+	}
+	return inimap.Dial(ctx, s.Addr, &o)
+}
+
+// MemBackend is an in-memory Backend with user accounts, built on go-imap's
+// imapmemserver. Each user has an INBOX. It is safe for concurrent use.
+type MemBackend struct {
+	srv   *imapmemserver.Server
+	mu    sync.Mutex
+	users map[string]*imapmemserver.User
+}
+
+var _ inimap.Backend = (*MemBackend)(nil)
+
+// NewMemBackend returns a MemBackend with no users.
+func NewMemBackend() *MemBackend {
+	return &MemBackend{srv: imapmemserver.New(), users: make(map[string]*imapmemserver.User)}
+}
+
+// AddUser adds a user with an empty INBOX, or replaces its password.
+func (b *MemBackend) AddUser(user, pass string) {
+	u := imapmemserver.NewUser(user, pass)
+	if err := u.Create("INBOX", nil); err != nil {
+		panic(err) // unreachable: the user is new
+	}
+	b.mu.Lock()
+	b.users[user] = u
+	b.mu.Unlock()
+	b.srv.AddUser(u)
+}
+
+// Deliver appends msg to user's INBOX, as a mail delivery does: sessions
+// that have INBOX selected see it (in IDLE at once, otherwise at their next
+// command).
+func (b *MemBackend) Deliver(user string, msg []byte) error {
+	b.mu.Lock()
+	u := b.users[user]
+	b.mu.Unlock()
+	if u == nil {
+		return fmt.Errorf("imaptest: no user %q", user)
+	}
+	_, err := u.Append("INBOX", bytes.NewReader(msg), &imap.AppendOptions{Time: time.Now()})
+	return err
+}
+
+// NewSession returns a new session, not logged in.
+func (b *MemBackend) NewSession(*imapserver.Conn) (inimap.Session, error) {
+	return b.srv.NewSession(), nil
+}
