@@ -210,3 +210,126 @@ func dialTCP(addr string) (net.Conn, error) {
 	}
 	return c, err
 }
+
+// STYLE §3.6: Shutdown says 421 4.3.2 to idle sessions and lets a DATA
+// transfer in progress finish with 250.
+func TestServer_Shutdown(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	s, _ := newServer(t, rec, nil)
+	idle, ir := dialRaw(t, s.Addr)
+	prototest.Run(t, idle, ir, ehloPlain)
+	busy, br := dialRaw(t, s.Addr)
+	prototest.Run(t, busy, br, ehloPlain+"C: MAIL FROM:<a@x>\nS: 250 *\nC: RCPT TO:<b@x>\nS: 250 *\nC: DATA\nS: 354 *\nC: Subject: in flight")
+
+	done := make(chan error, 1)
+	go func() { done <- s.Config.Shutdown(context.Background()) }()
+	prototest.Run(t, idle, ir, "S: 421 4.3.2 smtptest.local Service shutting down")
+	expectEOF(t, idle, ir)
+	if _, err := net.Dial("tcp", s.Addr); err == nil {
+		t.Errorf("new connection accepted during shutdown")
+	}
+	prototest.Run(t, busy, br, "C: \nC: body\nC: .\nS: 250 2.0.0 *\nS: 421 4.3.2 *")
+	expectEOF(t, busy, br)
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if msgs := rec.Messages(); len(msgs) != 1 || !strings.Contains(string(msgs[0].Data), "in flight") {
+		t.Errorf("messages: %+v", msgs)
+	}
+}
+
+// Shutdown falls back to Close when its context expires: a transfer that
+// does not finish is not delivered.
+func TestServer_ShutdownTimeout(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	s, _ := newServer(t, rec, nil)
+	busy, br := dialRaw(t, s.Addr)
+	prototest.Run(t, busy, br, ehloPlain+"C: MAIL FROM:<a@x>\nS: 250 *\nC: RCPT TO:<b@x>\nS: 250 *\nC: DATA\nS: 354 *\nC: Subject: stalled")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := s.Config.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	expectEOF(t, busy, br)
+	if n := len(rec.Messages()); n != 0 {
+		t.Errorf("%d messages stored", n)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Config.Serve(l); !errors.Is(err, smtp.ErrServerClosed) {
+		t.Errorf("Serve after Shutdown = %v, want ErrServerClosed", err)
+	}
+	if _, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		t.Errorf("Serve after Shutdown left its listener open")
+	}
+}
+
+// HARDENING X11: a panic in the backend ends only its session.
+func TestServer_panic(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	rec.RecipientFunc = func(rcpt string) error {
+		if rcpt == "boom@x" {
+			panic("boom")
+		}
+		return nil
+	}
+	s, logs := newServer(t, rec, nil)
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, ehloShortServer+"C: MAIL FROM:<a@x>\nS: 250 *\nC: RCPT TO:<boom@x>\nS: 421 4.0.0 *")
+	expectEOF(t, c, r)
+	c2, r2 := dialRaw(t, s.Addr)
+	prototest.Run(t, c2, r2, "C: NOOP\nS: 250 *")
+	s.Close() // waits for the panicking session, which logs after closing
+	if !strings.Contains(logs.String(), "panic") {
+		t.Errorf("panic not logged")
+	}
+}
+
+const ehloShortServer = "C: HELO x\nS: 250 *\n"
+
+func TestServer_implicitTLS(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	s := smtptest.NewUnstartedServer(rec)
+	s.StartImplicitTLS()
+	defer s.Close()
+	c, err := s.Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.TLS() {
+		t.Errorf("TLS() = false")
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		t.Errorf("STARTTLS offered inside TLS")
+	}
+	if ok, _ := c.Extension("AUTH"); !ok {
+		t.Errorf("AUTH not offered")
+	}
+	if err := c.Noop(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := smtp.SendMail(context.Background(), s.Addr, &smtp.ClientOptions{TLSPolicy: smtp.TLSPolicyImplicit, TLSConfig: s.ClientTLSConfig()}, "a@x", []string{"b@x"}, strings.NewReader("hi\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reply != "250 2.0.0 OK: queued" {
+		t.Errorf("Reply = %q", res.Reply)
+	}
+	if m := waitMessages(t, rec, 1)[0]; !strings.Contains(string(m.Data), "with ESMTPS id") {
+		t.Errorf("Received: %q", m.Data)
+	}
+}
+
+func TestServer_debugWriter(t *testing.T) {
+	var debug logBuffer
+	s, _ := newServer(t, nil, func(cfg *smtp.Server) { cfg.DebugWriter = &debug })
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, "C: NOOP\nS: 250 *\nC: QUIT\nS: 221 *")
+	expectEOF(t, c, r)
+	if got := debug.String(); !strings.Contains(got, "220 smtptest.local") || !strings.Contains(got, "NOOP\r\n") || !strings.Contains(got, "221 2.0.0") {
+		t.Errorf("debug output %q", got)
+	}
+}
