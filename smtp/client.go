@@ -324,8 +324,16 @@ func (c *Client) Reset() error {
 // Noop sends NOOP.
 func (c *Client) Noop() error { return convErr(c.c.Noop()) }
 
-// Verify sends VRFY for addr.
-func (c *Client) Verify(addr string) error { return convErr(c.c.Verify(addr)) }
+// Verify sends VRFY for addr. It returns nil for 250 and for 252 ("cannot
+// verify, but will accept"), *Error for negative replies.
+func (c *Client) Verify(addr string) error {
+	err := convErr(c.c.Verify(addr))
+	var e *Error
+	if errors.As(err, &e) && e.Code == 252 {
+		return nil
+	}
+	return err
+}
 
 // Quit sends QUIT and closes the connection.
 func (c *Client) Quit() error {
