@@ -117,41 +117,76 @@ func (d *dotWriter) checkDone() {
 
 // Write writes p; once the line limit is reached it returns errTopDone.
 func (d *dotWriter) Write(p []byte) (int, error) {
-	for i, b := range p {
+	n := 0
+	for n < len(p) {
 		if d.done {
-			return i, errTopDone
+			return n, errTopDone
 		}
-		if d.lineStart {
-			d.lineStart = false
-			if b == '.' {
-				d.w.WriteByte('.')
+		if !d.lineStart && !d.prevCR {
+			// Fast path: copy up to the next CR or LF as it is.
+			rest := p[n:]
+			i := indexCRLF(rest)
+			if i < 0 {
+				i = len(rest)
+			}
+			if i > 0 {
+				d.w.Write(rest[:i])
+				d.lineLen += i
+				n += i
+				continue
 			}
 		}
-		switch b {
-		case '\n':
-			if !d.prevCR {
-				d.w.WriteByte('\r')
-			}
-			d.w.WriteByte('\n')
-			d.endLine()
-		case '\r':
-			if d.prevCR {
-				d.lineLen++ // the earlier CR was part of the line
-			}
-			d.w.WriteByte('\r')
-		default:
-			if d.prevCR {
-				d.lineLen++
-			}
-			d.lineLen++
-			d.w.WriteByte(b)
-		}
-		d.prevCR = b == '\r'
+		d.writeByte(p[n])
+		n++
 	}
 	if d.done {
-		return len(p), errTopDone
+		return n, errTopDone
 	}
-	return len(p), nil
+	return n, nil
+}
+
+// indexCRLF returns the index of the first CR or LF in p, or -1.
+func indexCRLF(p []byte) int {
+	i := bytes.IndexByte(p, '\n')
+	if i < 0 {
+		i = len(p)
+	}
+	if j := bytes.IndexByte(p[:i], '\r'); j >= 0 {
+		return j
+	}
+	if i == len(p) {
+		return -1
+	}
+	return i
+}
+
+func (d *dotWriter) writeByte(b byte) {
+	if d.lineStart {
+		d.lineStart = false
+		if b == '.' {
+			d.w.WriteByte('.')
+		}
+	}
+	switch b {
+	case '\n':
+		if !d.prevCR {
+			d.w.WriteByte('\r')
+		}
+		d.w.WriteByte('\n')
+		d.endLine()
+	case '\r':
+		if d.prevCR {
+			d.lineLen++ // the earlier CR was part of the line
+		}
+		d.w.WriteByte('\r')
+	default:
+		if d.prevCR {
+			d.lineLen++
+		}
+		d.lineLen++
+		d.w.WriteByte(b)
+	}
+	d.prevCR = b == '\r'
 }
 
 func (d *dotWriter) endLine() {

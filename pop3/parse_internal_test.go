@@ -112,6 +112,7 @@ func TestDotWriter(t *testing.T) {
 		{"dot first line no newline", ".", -1, "..\r\n.\r\n"},
 		{"smuggling", "x\n.\nDELE 1\n", -1, "x\r\n..\r\nDELE 1\r\n.\r\n"},
 		{"inner cr", "a\rb\r\n", -1, "a\rb\r\n.\r\n"},
+		{"nul and 8 bit, verbatim (P9)", "a\x00b\xff\r\n", -1, "a\x00b\xff\r\n.\r\n"},
 		{"top 0", "H: 1\r\n\r\nb1\r\nb2\r\n", 0, "H: 1\r\n\r\n.\r\n"},
 		{"top 1", "H: 1\r\n\r\nb1\r\nb2\r\n", 1, "H: 1\r\n\r\nb1\r\n.\r\n"},
 		{"top more than all", "H: 1\r\n\r\nb1\r\nb2", 5, "H: 1\r\n\r\nb1\r\nb2\r\n.\r\n"},

@@ -3,6 +3,7 @@ package pop3_test
 import (
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -708,6 +709,16 @@ S: +OK 1 23
 `)
 }
 
+// TestConn_slowReader is HARDENING G4: a client that asks for a large
+// message and never reads is cut off by WriteTimeout.
+func TestConn_slowReader(t *testing.T) {
+	be := newNotifyBackend(pop3test.NewMaildrop("alice", "secret", strings.Repeat(strings.Repeat("x", 1022)+"\r\n", 16<<10)))
+	s := newServer(t, be, func(s *pop3.Server) { s.WriteTimeout = 100 * time.Millisecond })
+	c, _ := loggedIn(t, s)
+	c.Write([]byte("RETR 1\r\n"))
+	be.waitClosed(t) // without reading anything
+}
+
 // TestConn_reset is HARDENING G9 (light): a client reset in the middle of a
 // command ends the session, which is closed.
 func TestConn_reset(t *testing.T) {
@@ -856,6 +867,30 @@ S: +OK*
 	}
 	if _, err := net.Dial("tcp", s.Addr); err == nil {
 		t.Error("the server still accepts connections after Shutdown")
+	}
+}
+
+// TestServer_shutdownTLS: the goodbye of Shutdown reaches a POP3S client
+// waiting between commands.
+func TestServer_shutdownTLS(t *testing.T) {
+	s := pop3test.NewUnstartedServer(pop3test.NewMaildrop("alice", "secret"))
+	s.StartTLS()
+	defer s.Close()
+	c, err := tls.Dial("tcp", s.Addr, testcert.ClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := prototest.Client(t, c, `
+S: +OK inetkit POP3 server ready*
+C: NOOP
+S: -ERR command not valid in this state
+`)
+	if err := s.Config.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, eof := readAll(t, c, r); got != "-ERR [SYS/TEMP] server shutting down\r\n" || !eof {
+		t.Errorf("at shutdown: %q, EOF %v; want the goodbye and EOF", got, eof)
 	}
 }
 

@@ -54,17 +54,24 @@ func (m *Maildrop) Add(msg string) {
 }
 
 func crlf(s string) string {
-	if !strings.Contains(s, "\n") {
-		return s
-	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' && (i == 0 || s[i-1] != '\r') {
-			b.WriteByte('\r')
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			if b.Len() == 0 {
+				return s // no LF at all: no copy
+			}
+			b.WriteString(s)
+			return b.String()
 		}
-		b.WriteByte(s[i])
+		if i > 0 && s[i-1] == '\r' {
+			b.WriteString(s[:i+1])
+		} else {
+			b.WriteString(s[:i])
+			b.WriteString("\r\n")
+		}
+		s = s[i+1:]
 	}
-	return b.String()
 }
 
 // Messages returns the messages in the maildrop, in order.
