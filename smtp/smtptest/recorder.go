@@ -57,6 +57,9 @@ type Recorder struct {
 	// DeliverFunc, if not nil, is called for every message before it is
 	// recorded; an error refuses the message and nothing is recorded.
 	DeliverFunc func(env *smtp.Envelope, data []byte) error
+	// DiscardData makes the Recorder keep envelopes only, with a nil
+	// Data, for benchmarks and load tests.
+	DiscardData bool
 
 	mu      sync.Mutex
 	msgs    []Message
@@ -102,6 +105,9 @@ func (r *Recorder) Deliver(_ context.Context, env *smtp.Envelope, msg io.Reader)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.DiscardData {
+		data = nil
+	}
 	r.msgs = append(r.msgs, Message{Envelope: e, Data: data})
 	if r.changed != nil {
 		close(r.changed)
