@@ -1,0 +1,616 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+)
+
+// fetchChunk is how many messages one metadata query covers.
+const fetchChunk = 256
+
+// MIME limits for parsing stored messages (HARDENING I14, C9): a message
+// with more multipart or message/* containers than maxMIMEContainers is
+// treated as one opaque part, and body structures are cut at maxMIMEDepth.
+const (
+	maxMIMEContainers = 1000
+	maxMIMEDepth      = 100
+)
+
+// msgMeta is a message's row and flags.
+type msgMeta struct {
+	id     int64
+	uid    imap.UID
+	bodyID int64
+	size   int64
+	date   time.Time
+	flags  []imap.Flag
+}
+
+// loadMeta returns the rows and flags of the messages refs that still
+// exist, by id.
+func loadMeta(ctx context.Context, q querier, mbox int64, refs []msgRef) (map[int64]*msgMeta, error) {
+	out := make(map[int64]*msgMeta, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	var in strings.Builder
+	args := []any{mbox}
+	for i, r := range refs {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteByte('?')
+		args = append(args, r.id)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT id, uid, body_id, size, internal_date FROM messages WHERE mailbox_id = ? AND id IN (`+in.String()+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		m := &msgMeta{flags: []imap.Flag{}}
+		var date int64
+		if err := rows.Scan(&m.id, &m.uid, &m.bodyID, &m.size, &date); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		m.date = internalDate(date)
+		out[m.id] = m
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.QueryContext(ctx, `SELECT message_id, flag FROM flags WHERE message_id IN (`+in.String()+`) ORDER BY message_id, flag`, args[1:]...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var f string
+		if err := rows.Scan(&id, &f); err != nil {
+			return nil, err
+		}
+		if m := out[id]; m != nil {
+			m.flags = append(m.flags, imap.Flag(f))
+		}
+	}
+	return out, rows.Err()
+}
+
+func loadBody(ctx context.Context, q querier, bodyID int64) ([]byte, error) {
+	var data []byte
+	err := q.QueryRowContext(ctx, `SELECT data FROM bodies WHERE id = ?`, bodyID).Scan(&data)
+	return data, err
+}
+
+func (sess *imapSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	sel := sess.sel
+	if sel == nil {
+		return noSelection
+	}
+	ctx := sess.ctx
+	s := sess.s
+	markSeen := false
+	if !sel.readOnly {
+		for _, bs := range options.BodySection {
+			markSeen = markSeen || !bs.Peek
+		}
+		for _, bs := range options.BinarySection {
+			markSeen = markSeen || !bs.Peek
+		}
+	}
+	var targets []msgRef
+	var err error
+	if markSeen {
+		// A non-peek body fetch sets \Seen (RFC 9051 §6.4.5): in the same
+		// transaction that picks the messages, so the sequence numbers
+		// queued to the other sessions are right.
+		err = s.write(ctx, func(tx *wtx) error {
+			refs, err := sess.view(ctx, tx)
+			if err != nil {
+				return err
+			}
+			targets = sess.targets(refs, numSet)
+			for _, t := range targets {
+				res, err := tx.ExecContext(ctx, `INSERT INTO flags (message_id, flag) SELECT ?1, '\Seen' WHERE NOT EXISTS (SELECT 1 FROM flags WHERE message_id = ?1 AND flag = '\Seen' COLLATE NOCASE)`, t.id)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					continue
+				}
+				flags, err := messageFlags(ctx, tx, t.id)
+				if err != nil {
+					return err
+				}
+				seq, uid, tr, st := t.seq, t.uid, sel.tracker, sel.st
+				tx.After(func() { tr.QueueMessageFlags(seq, uid, flags, st) })
+			}
+			return nil
+		})
+	} else {
+		err = s.snapshot(func() error {
+			refs, err := sess.view(ctx, s.db)
+			targets = sess.targets(refs, numSet)
+			return err
+		})
+	}
+	if err != nil {
+		return sess.err("fetch", err)
+	}
+	needBody := options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
+		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	for len(targets) > 0 {
+		chunk := targets[:min(fetchChunk, len(targets))]
+		targets = targets[len(chunk):]
+		meta, err := loadMeta(ctx, s.db, sel.id, chunk)
+		if err != nil {
+			return sess.err("fetch", err)
+		}
+		for _, t := range chunk {
+			m := meta[t.id]
+			if m == nil {
+				continue // expunged since; the client learns it at the next poll
+			}
+			var body []byte
+			if needBody {
+				if body, err = loadBody(ctx, s.db, m.bodyID); err != nil {
+					continue
+				}
+			}
+			if err := writeFetch(w.CreateMessage(t.cseq), m, body, options, markSeen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeFetch writes the FETCH items of one message.
+func writeFetch(rw *imapserver.FetchResponseWriter, m *msgMeta, body []byte, options *imap.FetchOptions, withFlags bool) error {
+	rw.WriteUID(m.uid)
+	if options.Flags || withFlags {
+		rw.WriteFlags(m.flags)
+	}
+	if options.InternalDate {
+		rw.WriteInternalDate(m.date)
+	}
+	if options.RFC822Size {
+		rw.WriteRFC822Size(m.size)
+	}
+	if options.Envelope {
+		rw.WriteEnvelope(envelope(body))
+	}
+	if options.BodyStructure != nil {
+		rw.WriteBodyStructure(bodyStructure(body))
+	}
+	for _, bs := range options.BodySection {
+		buf := imapserver.ExtractBodySection(bytes.NewReader(body), bs)
+		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(buf))), buf); err != nil {
+			return err
+		}
+	}
+	for _, bs := range options.BinarySection {
+		buf := imapserver.ExtractBinarySection(bytes.NewReader(body), bs)
+		if err := writeLiteral(rw.WriteBinarySection(bs, int64(len(buf))), buf); err != nil {
+			return err
+		}
+	}
+	for _, bss := range options.BinarySectionSize {
+		rw.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(body), bss))
+	}
+	return rw.Close()
+}
+
+func writeLiteral(wc io.WriteCloser, buf []byte) error {
+	_, err := wc.Write(buf)
+	if cerr := wc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// envelope returns the ENVELOPE of a message; a message without a
+// readable header gets an empty one rather than NIL.
+func envelope(body []byte) *imap.Envelope {
+	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(body)))
+	return imapserver.ExtractEnvelope(h)
+}
+
+// tooManyContainers says whether a message has more MIME containers than
+// maxMIMEContainers, counting "multipart/" and "message/" anywhere in it
+// (an over-estimate, which is what a bound needs).
+func tooManyContainers(body []byte) bool {
+	n := 0
+	for i := 0; i+8 <= len(body); i++ {
+		c := body[i] | 0x20
+		if c != 'm' {
+			continue
+		}
+		rest := body[i:]
+		if len(rest) >= 10 && bytes.EqualFold(rest[:10], []byte("multipart/")) ||
+			bytes.EqualFold(rest[:8], []byte("message/")) {
+			if n++; n > maxMIMEContainers {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bodyStructure returns the BODYSTRUCTURE of a message, bounded in work
+// and depth.
+func bodyStructure(body []byte) imap.BodyStructure {
+	if tooManyContainers(body) {
+		return opaquePart(body)
+	}
+	return capDepth(imapserver.ExtractBodyStructure(bytes.NewReader(body)), 0)
+}
+
+// opaquePart describes a message as one text/plain part, for messages too
+// deeply nested to describe.
+func opaquePart(body []byte) imap.BodyStructure {
+	size := len(body)
+	if i := bytes.Index(body, []byte("\r\n\r\n")); i >= 0 {
+		size = len(body) - i - 4
+	}
+	return &imap.BodyStructureSinglePart{
+		Type: "text", Subtype: "plain",
+		Params:   map[string]string{"charset": "us-ascii"},
+		Encoding: "7bit",
+		Size:     uint32(size),
+		Text:     &imap.BodyStructureText{NumLines: int64(bytes.Count(body, []byte("\n")))},
+		Extended: &imap.BodyStructureSinglePartExt{},
+	}
+}
+
+func capDepth(bs imap.BodyStructure, depth int) imap.BodyStructure {
+	switch bs := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		if depth >= maxMIMEDepth {
+			return &imap.BodyStructureSinglePart{Type: "application", Subtype: "octet-stream", Encoding: "7bit", Extended: &imap.BodyStructureSinglePartExt{}}
+		}
+		for i, c := range bs.Children {
+			bs.Children[i] = capDepth(c, depth+1)
+		}
+	case *imap.BodyStructureSinglePart:
+		if bs.MessageRFC822 != nil {
+			if depth >= maxMIMEDepth {
+				bs.MessageRFC822.BodyStructure = &imap.BodyStructureSinglePart{Type: "application", Subtype: "octet-stream", Encoding: "7bit", Extended: &imap.BodyStructureSinglePartExt{}}
+			} else {
+				bs.MessageRFC822.BodyStructure = capDepth(bs.MessageRFC822.BodyStructure, depth+1)
+			}
+		}
+	}
+	return bs
+}
+
+func (sess *imapSession) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	sel := sess.sel
+	if sel == nil {
+		return nil, noSelection
+	}
+	ctx := sess.ctx
+	s := sess.s
+	var refs []msgRef
+	err := s.snapshot(func() error {
+		var err error
+		refs, err = sess.view(ctx, s.db)
+		return err
+	})
+	if err != nil {
+		return nil, sess.err("search", err)
+	}
+	crit := sess.staticCriteria(refs, criteria)
+	needBody := criteriaNeedBody(crit)
+
+	var (
+		data   imap.SearchData
+		seqSet imap.SeqSet
+		uidSet imap.UIDSet
+	)
+	for len(refs) > 0 {
+		chunk := refs[:min(fetchChunk, len(refs))]
+		refs = refs[len(chunk):]
+		meta, err := loadMeta(ctx, s.db, sel.id, chunk)
+		if err != nil {
+			return nil, sess.err("search", err)
+		}
+		for _, r := range chunk {
+			m := meta[r.id]
+			if m == nil || r.cseq == 0 {
+				continue
+			}
+			sm := &searchMsg{meta: m, seq: r.cseq}
+			if needBody {
+				if sm.body, err = loadBody(ctx, s.db, m.bodyID); err != nil {
+					continue
+				}
+			}
+			if !sm.match(crit) {
+				continue
+			}
+			uidSet.AddNum(m.uid)
+			num := r.cseq
+			if kind == imapserver.NumKindUID {
+				num = uint32(m.uid)
+			} else {
+				seqSet.AddNum(r.cseq)
+			}
+			if data.Min == 0 || num < data.Min {
+				data.Min = num
+			}
+			if num > data.Max {
+				data.Max = num
+			}
+			data.Count++
+		}
+	}
+	if kind == imapserver.NumKindUID {
+		data.All = uidSet
+	} else {
+		data.All = seqSet
+	}
+	if options != nil && options.ReturnSave {
+		sel.searchRes = uidSet
+	}
+	return &data, nil
+}
+
+// staticCriteria returns a copy of criteria with "*" and "$" in its number
+// sets resolved for this session.
+func (sess *imapSession) staticCriteria(refs []msgRef, c *imap.SearchCriteria) *imap.SearchCriteria {
+	out := *c
+	var maxSeq uint32
+	for i := len(refs) - 1; i >= 0; i-- {
+		if refs[i].cseq != 0 {
+			maxSeq = refs[i].cseq
+			break
+		}
+	}
+	var maxUID uint32
+	if len(refs) > 0 {
+		maxUID = uint32(refs[len(refs)-1].uid)
+	}
+	out.SeqNum = nil
+	out.UID = nil
+	for _, set := range c.SeqNum {
+		ranges := make([][2]uint32, len(set))
+		for i, r := range set {
+			ranges[i] = [2]uint32{r.Start, r.Stop}
+		}
+		out.SeqNum = append(out.SeqNum, staticSet(ranges, maxSeq))
+	}
+	for _, set := range c.UID {
+		if imap.IsSearchRes(set) {
+			set = sess.sel.searchRes
+		}
+		ranges := make([][2]uint32, len(set))
+		for i, r := range set {
+			ranges[i] = [2]uint32{uint32(r.Start), uint32(r.Stop)}
+		}
+		var u imap.UIDSet
+		for _, r := range staticSet(ranges, maxUID) {
+			u.AddRange(imap.UID(r.Start), imap.UID(r.Stop))
+		}
+		if u == nil {
+			u = imap.UIDSet{} // matches nothing
+		}
+		out.UID = append(out.UID, u)
+	}
+	for i, set := range out.SeqNum {
+		if set == nil {
+			out.SeqNum[i] = imap.SeqSet{}
+		}
+	}
+	out.Not = make([]imap.SearchCriteria, len(c.Not))
+	for i := range c.Not {
+		out.Not[i] = *sess.staticCriteria(refs, &c.Not[i])
+	}
+	out.Or = make([][2]imap.SearchCriteria, len(c.Or))
+	for i := range c.Or {
+		out.Or[i][0] = *sess.staticCriteria(refs, &c.Or[i][0])
+		out.Or[i][1] = *sess.staticCriteria(refs, &c.Or[i][1])
+	}
+	return &out
+}
+
+func criteriaNeedBody(c *imap.SearchCriteria) bool {
+	if len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		return true
+	}
+	for i := range c.Not {
+		if criteriaNeedBody(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if criteriaNeedBody(&c.Or[i][0]) || criteriaNeedBody(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// searchMsg is a message being matched against SEARCH criteria.
+type searchMsg struct {
+	meta   *msgMeta
+	seq    uint32
+	body   []byte
+	header *mail.Header // parsed on first use
+}
+
+func (m *searchMsg) hdr() *mail.Header {
+	if m.header == nil {
+		h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(m.body)))
+		m.header = &mail.Header{Header: gomessage.Header{Header: h}}
+	}
+	return m.header
+}
+
+func hasFlag(flags []imap.Flag, f imap.Flag) bool {
+	for _, g := range flags {
+		if strings.EqualFold(string(g), string(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *searchMsg) match(c *imap.SearchCriteria) bool {
+	for _, set := range c.SeqNum {
+		if !set.Contains(m.seq) {
+			return false
+		}
+	}
+	for _, set := range c.UID {
+		if !set.Contains(m.meta.uid) {
+			return false
+		}
+	}
+	if !matchDate(m.meta.date, c.Since, c.Before) {
+		return false
+	}
+	for _, f := range c.Flag {
+		if !hasFlag(m.meta.flags, f) {
+			return false
+		}
+	}
+	for _, f := range c.NotFlag {
+		if hasFlag(m.meta.flags, f) {
+			return false
+		}
+	}
+	if c.Larger != 0 && m.meta.size <= c.Larger {
+		return false
+	}
+	if c.Smaller != 0 && m.meta.size >= c.Smaller {
+		return false
+	}
+	if len(c.Header) > 0 {
+		h := m.hdr()
+		for _, f := range c.Header {
+			if !matchHeaderFields(h.FieldsByKey(f.Key), f.Value) {
+				return false
+			}
+		}
+	}
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		h := m.hdr()
+		t, err := h.Date()
+		if err != nil || h.Get("Date") == "" || !matchDate(t, c.SentSince, c.SentBefore) {
+			return false
+		}
+	}
+	for _, text := range c.Text {
+		if !matchBody(m.body, text, true) {
+			return false
+		}
+	}
+	for _, text := range c.Body {
+		if !matchBody(m.body, text, false) {
+			return false
+		}
+	}
+	for i := range c.Not {
+		if m.match(&c.Not[i]) {
+			return false
+		}
+	}
+	for i := range c.Or {
+		if !m.match(&c.Or[i][0]) && !m.match(&c.Or[i][1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchDate compares dates without time or zone, as RFC 9051 §6.4.4 asks.
+func matchDate(t, since, before time.Time) bool {
+	t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	if !since.IsZero() && t.Before(since) {
+		return false
+	}
+	if !before.IsZero() && !t.Before(before) {
+		return false
+	}
+	return true
+}
+
+func matchHeaderFields(fields gomessage.HeaderFields, pattern string) bool {
+	if pattern == "" {
+		return fields.Len() > 0
+	}
+	pattern = strings.ToLower(pattern)
+	for fields.Next() {
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
+		}
+		if strings.Contains(strings.ToLower(v), pattern) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchBody searches the text of a message (its headers too when
+// withHeader), decoded, case-insensitively. A message with too many MIME
+// containers is searched as raw bytes.
+func matchBody(body []byte, pattern string, withHeader bool) bool {
+	if pattern == "" {
+		return true
+	}
+	if tooManyContainers(body) {
+		return bytes.Contains(bytes.ToLower(body), bytes.ToLower([]byte(pattern)))
+	}
+	e, err := gomessage.Read(bytes.NewReader(body))
+	if e == nil {
+		return bytes.Contains(bytes.ToLower(body), bytes.ToLower([]byte(pattern)))
+	}
+	_ = err // an unknown charset or encoding still gives an entity
+	return matchEntity(e, strings.ToLower(pattern), withHeader, 0)
+}
+
+func matchEntity(e *gomessage.Entity, pattern string, withHeader bool, depth int) bool {
+	if withHeader && matchHeaderFields(e.Header.Fields(), pattern) {
+		return true
+	}
+	if depth > maxMIMEDepth {
+		return false
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				return false
+			}
+			if matchEntity(part, pattern, withHeader, depth+1) {
+				return true
+			}
+		}
+	}
+	t, _, err := e.Header.ContentType()
+	if err != nil {
+		t = "text/plain"
+	}
+	if !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
+		return false
+	}
+	buf, err := io.ReadAll(e.Body)
+	if err != nil && len(buf) == 0 {
+		return false
+	}
+	return bytes.Contains(bytes.ToLower(buf), []byte(pattern))
+}
