@@ -3,6 +3,7 @@ package pop3_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -457,5 +458,55 @@ func TestClient_timeout(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Errorf("Noop() on a silent server = %v; want a timeout", err)
+	}
+}
+
+func TestClient_malformedReplies(t *testing.T) {
+	tests := []struct {
+		name   string
+		script string
+		call   func(c *pop3.Client) error
+	}{
+		{"STAT", "C: STAT\nS: +OK two 320", func(c *pop3.Client) error { _, _, err := c.Stat(); return err }},
+		{"STAT short", "C: STAT\nS: +OK 2", func(c *pop3.Client) error { _, _, err := c.Stat(); return err }},
+		{"LIST", "C: LIST\nS: +OK\nS: 1\nS: .", func(c *pop3.Client) error { _, err := c.List(); return err }},
+		{"LIST n", "C: LIST 1\nS: +OK 0 -5", func(c *pop3.Client) error { _, err := c.ListOne(1); return err }},
+		{"UIDL", "C: UIDL\nS: +OK\nS: x uid\nS: .", func(c *pop3.Client) error { _, err := c.UIDL(); return err }},
+		{"UIDL n", "C: UIDL 1\nS: +OK 1", func(c *pop3.Client) error { _, err := c.UIDLOne(1); return err }},
+		{"CAPA", "C: CAPA\nS: +OK\nS: TOP", func(c *pop3.Client) error { _, err := c.Capabilities(); return err }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := pipeClient(t, "S: +OK ready\n"+tc.script)
+			if err := tc.call(c); err == nil {
+				t.Errorf("%s with a malformed reply succeeded", tc.name)
+			}
+		})
+	}
+}
+
+// TestClient_LoginPlain_continuation checks the exact exchange of AUTH
+// PLAIN without an initial response, and a server that refuses it.
+func TestClient_LoginPlain_continuation(t *testing.T) {
+	pass := strings.Repeat("p", 200)
+	resp := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + pass))
+	c, _ := pipeClient(t, `
+S: +OK ready
+C: AUTH PLAIN
+S: + 
+C: `+resp+`
+S: +OK logged in
+`)
+	if err := c.LoginPlain("alice", pass); err != nil {
+		t.Errorf("LoginPlain = %v", err)
+	}
+	c, _ = pipeClient(t, `
+S: +OK ready
+C: AUTH PLAIN
+S: -ERR [AUTH] no
+`)
+	var e *pop3.Error
+	if err := c.LoginPlain("alice", pass); !errors.As(err, &e) || e.Code != "AUTH" {
+		t.Errorf("LoginPlain refused = %v; want -ERR [AUTH]", err)
 	}
 }

@@ -794,6 +794,39 @@ S: -ERR [SYS/TEMP] internal error
 	}
 }
 
+// TestConn_messageReadError: when a message fails after its +OK is out,
+// the connection is closed before the terminating line, so the client
+// cannot take the part for the whole.
+func TestConn_messageReadError(t *testing.T) {
+	var log logBuffer
+	s := newServer(t, pop3.BackendFunc(func(ctx context.Context, user, pass string) (pop3.Session, error) {
+		return &failingSession{rawSession{b: &rawBackend{}}}, nil
+	}), func(s *pop3.Server) { s.Logger = log.logger() })
+	c, r := loggedIn(t, s)
+	c.Write([]byte("RETR 1\r\n"))
+	got, eof := readAll(t, c, r)
+	if got != "+OK 100 octets\r\npart\r\n" || !eof {
+		t.Errorf("RETR of a failing message: %q, EOF %v; want the part and EOF", got, eof)
+	}
+	if !strings.Contains(log.String(), "disk read error") {
+		t.Errorf("the error is not logged: %q", log.String())
+	}
+}
+
+type failingSession struct{ rawSession }
+
+func (failingSession) List(ctx context.Context) ([]pop3.MessageInfo, error) {
+	return []pop3.MessageInfo{{Size: 100, UID: "a"}}, nil
+}
+
+func (failingSession) Open(ctx context.Context, n int) (io.ReadCloser, error) {
+	return io.NopCloser(io.MultiReader(strings.NewReader("part\r\n"), errReader{})), nil
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("disk read error") }
+
 // TestConn_panic is HARDENING X11: a panic in a backend ends its connection
 // only.
 func TestConn_panic(t *testing.T) {
