@@ -86,7 +86,6 @@ type Client struct {
 	conn       *clientConn
 	opts       ClientOptions
 	serverName string
-	greeting   string
 }
 
 // Dial connects to the SMTP server at addr (host:port), reads its greeting

@@ -277,7 +277,7 @@ func TestServer_badCharacters(t *testing.T) {
 			t.Errorf("log lacks %s escape", want)
 		}
 	}
-	if strings.ContainsAny(l, "\x00\xff") {
+	if strings.Contains(l, "\x00") || strings.Contains(l, "\xff") {
 		t.Errorf("log holds raw bytes")
 	}
 }
