@@ -777,4 +777,3 @@ func canonicalFlags(in []imap.Flag) []string {
 	}
 	return out
 }
-

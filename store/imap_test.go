@@ -266,8 +266,11 @@ func TestIMAPBackend_messages(t *testing.T) {
 	if a1.UID != 1 || a2.UID != 2 || a1.UIDValidity == 0 || a1.UIDValidity != a2.UIDValidity {
 		t.Fatalf("APPENDUID = %+v, %+v", a1, a2)
 	}
-	if err := c.Append("Nope", 1, nil).Close(); err == nil {
-		// the error comes with Wait
+	ac := c.Append("Nope", 1, nil)
+	ac.Write([]byte("x"))
+	ac.Close()
+	if _, err := ac.Wait(); imapCode(err) != imap.ResponseCodeTryCreate {
+		t.Errorf("APPEND to Nope = %v; want [TRYCREATE]", err)
 	}
 
 	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true, NumUnseen: true, Size: true, NumDeleted: true}).Wait()
@@ -865,5 +868,127 @@ func TestIMAPBackend_deleteSelectedElsewhere(t *testing.T) {
 	sel, err := c2.Select("Tmp", nil).Wait()
 	if err != nil || sel.NumMessages != 1 {
 		t.Errorf("SELECT of the new Tmp = %+v, %v", sel, err)
+	}
+}
+
+// HARDENING I11, X2: deliveries, POP3 deletions and two IMAP sessions
+// changing one mailbox at once; afterwards both sessions agree with the
+// database. (A disagreement between the database and go-imap's tracker
+// makes the tracker panic.)
+func TestIMAPBackend_concurrentChangesConverge(t *testing.T) {
+	st, addr := newIMAPStore(t)
+	ctx := context.Background()
+	const user = "alice@example.org"
+	for i := 0; i < 10; i++ {
+		if err := st.Deliver(ctx, []string{user}, []byte(testMsg), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c1 := imapDial(t, addr, user, "x", nil)
+	c2 := imapDial(t, addr, user, "x", nil)
+	for _, c := range []*imapclient.Client{c1, c2} {
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	run := func(f func(i int) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 15; i++ {
+				if err := f(i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	run(func(i int) error { // SMTP
+		return st.Deliver(ctx, []string{user}, []byte(testMsg), time.Now())
+	})
+	run(func(i int) error { // POP3 deletes its first message
+		sess, err := st.POP3Backend().Login(ctx, user, "x")
+		if err == pop3.ErrInUse {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		defer sess.Close()
+		if infos, _ := sess.List(ctx); len(infos) > 0 {
+			return sess.Commit(ctx, []int{1})
+		}
+		return nil
+	})
+	run(func(i int) error { // IMAP session 1 deletes, moves, appends
+		if _, err := c1.Store(imap.SeqSetNum(1, 2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Collect(); err != nil {
+			return err
+		}
+		if _, err := c1.Expunge().Collect(); err != nil {
+			return err
+		}
+		if _, err := c1.Move(imap.SeqSetNum(1), "Archive").Wait(); err != nil {
+			return err
+		}
+		cmd := c1.Append("INBOX", int64(len(testMsg)), nil)
+		cmd.Write([]byte(testMsg))
+		cmd.Close()
+		_, err := cmd.Wait()
+		return err
+	})
+	run(func(i int) error { // IMAP session 2 reads and flags
+		if _, err := c2.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{Flags: true, UID: true}).Collect(); err != nil {
+			return err
+		}
+		if _, err := c2.Store(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}, Silent: true}, nil).Collect(); err != nil {
+			return err
+		}
+		if _, err := c2.Search(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}, nil).Wait(); err != nil {
+			return err
+		}
+		if _, err := c2.Copy(imap.SeqSetNum(1), "INBOX").Wait(); err != nil {
+			return err
+		}
+		return c2.Noop().Wait()
+	})
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	var want []imap.UID
+	rows, err := st.DB().Query(`SELECT m.uid FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id WHERE u.address = ? AND b.name = 'INBOX' ORDER BY m.uid`, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var uid imap.UID
+		rows.Scan(&uid)
+		want = append(want, uid)
+	}
+	rows.Close()
+	for i, c := range []*imapclient.Client{c1, c2} {
+		if err := c.Noop().Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Mailbox().NumMessages; int(n) != len(want) {
+			t.Errorf("session %d counts %d messages; the database has %d", i+1, n, len(want))
+		}
+		var got []imap.UID
+		if len(want) > 0 {
+			msgs, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true}).Collect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, m := range msgs {
+				if m.SeqNum != uint32(j+1) {
+					t.Errorf("session %d: message %d has sequence number %d", i+1, j+1, m.SeqNum)
+				}
+				got = append(got, m.UID)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("session %d UIDs differ from the database (-db +session):\n%s", i+1, diff)
+		}
 	}
 }
