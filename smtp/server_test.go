@@ -333,3 +333,55 @@ func TestServer_debugWriter(t *testing.T) {
 		t.Errorf("debug output %q", got)
 	}
 }
+
+func TestServer_strictBDAT(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	s, _ := newServer(t, rec, func(cfg *smtp.Server) { cfg.StrictLineEndings = true })
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, "C: HELO x\nS: 250 *\nC: MAIL FROM:<a@x>\nS: 250 *\nC: RCPT TO:<b@x>\nS: 250 *")
+	io.WriteString(c, "BDAT 8 LAST\r\nbare\nLF\n")
+	prototest.Run(t, c, r, "S: 550 5.5.2 *\nC: MAIL FROM:<a@x>\nS: 250 *\nC: RCPT TO:<b@x>\nS: 250 *")
+	io.WriteString(c, "BDAT 10 LAST\r\ngood\r\nCRLF")
+	prototest.Run(t, c, r, "S: 250 *")
+	if msgs := waitMessages(t, rec, 1); len(msgs) != 1 || string(msgs[0].Body()) != "good\r\nCRLF" {
+		t.Errorf("messages %+v", msgs)
+	}
+}
+
+type failingLogin struct{ *smtptest.Recorder }
+
+func (failingLogin) Login(context.Context, string, string) error { return errors.New("ldap down") }
+
+func TestServer_loginBackendError(t *testing.T) {
+	s := smtptest.NewServer(failingLogin{smtptest.NewRecorder()})
+	defer s.Close()
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, "C: HELO x\nS: 250 *\nC: AUTH PLAIN AHUAcA==\nS: 454 4.7.0 Temporary authentication failure\nC: NOOP\nS: 250 *")
+}
+
+func TestServer_ListenAndServe(t *testing.T) {
+	for _, implicit := range []bool{false, true} {
+		srv := &smtp.Server{Addr: "127.0.0.1:0", Backend: smtptest.NewRecorder(), TLSConfig: testcert.ServerConfig()}
+		done := make(chan error, 1)
+		go func() {
+			if implicit {
+				done <- srv.ListenAndServeTLS()
+			} else {
+				done <- srv.ListenAndServe()
+			}
+		}()
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, smtp.ErrServerClosed) {
+			t.Errorf("ListenAndServe (implicit TLS %v) = %v, want ErrServerClosed", implicit, err)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&smtp.Server{}).Serve(l); err == nil || errors.Is(err, smtp.ErrServerClosed) {
+		t.Errorf("Serve without Backend = %v", err)
+	}
+}
