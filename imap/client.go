@@ -271,10 +271,6 @@ func Watch(ctx context.Context, c *imapclient.Client, mailbox string, fn func(Me
 		next = 1
 	}
 	for {
-		select {
-		case <-w.exists: // drop a signal already handled
-		default:
-		}
 		idle, err := c.Idle()
 		if err != nil {
 			return err

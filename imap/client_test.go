@@ -1,0 +1,194 @@
+package imap_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/google/go-cmp/cmp"
+
+	inimap "github.com/inetkit/inetkit/imap"
+	"github.com/inetkit/inetkit/imap/imaptest"
+	"github.com/inetkit/inetkit/internal/testcert"
+)
+
+func loggedIn(t *testing.T, c *imapclient.Client, err error) *imapclient.Client {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login("alice", "secret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestListMessages(t *testing.T) {
+	s, be := newServer(t, nil)
+	be.Deliver("alice", []byte("From: carol@example.net\r\nSubject: Second\r\n\r\n2\r\n"))
+	c0, err := s.Client(nil)
+	c := loggedIn(t, c0, err)
+	ctx := context.Background()
+	msgs, err := inimap.ListMessages(ctx, c, "INBOX")
+	if err != nil {
+		t.Fatalf("ListMessages = %v", err)
+	}
+	var got []string
+	for _, m := range msgs {
+		if m.InternalDate.IsZero() || len(m.Flags) != 0 {
+			t.Errorf("summary %+v: want a date and no flags", m)
+		}
+		got = append(got, strings.Join([]string{m.From, m.Subject}, "|"))
+	}
+	want := []string{"Bob <bob@example.org>|Hello", "carol@example.net|Second"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListMessages (-want +got):\n%s", diff)
+	}
+	if msgs[0].UID >= msgs[1].UID || msgs[0].Size != int64(len(testMsg)) {
+		t.Errorf("UIDs %d, %d, size %d; want ascending UIDs and size %d", msgs[0].UID, msgs[1].UID, msgs[0].Size, len(testMsg))
+	}
+	if _, err := inimap.ListMessages(ctx, c, "Nonexistent"); err == nil {
+		t.Errorf("ListMessages(Nonexistent) = nil error")
+	}
+	if err := c.Create("Empty", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := inimap.ListMessages(ctx, c, "Empty"); err != nil || len(msgs) != 0 {
+		t.Errorf("ListMessages(Empty) = %v, %v; want none", msgs, err)
+	}
+}
+
+func TestFetchMessage(t *testing.T) {
+	s, _ := newServer(t, nil)
+	c0, err := s.Client(nil)
+	c := loggedIn(t, c0, err)
+	ctx := context.Background()
+	msgs, err := inimap.ListMessages(ctx, c, "INBOX")
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("ListMessages = %v, %v", msgs, err)
+	}
+	b, err := inimap.FetchMessage(ctx, c, "INBOX", msgs[0].UID)
+	if err != nil || string(b) != testMsg {
+		t.Errorf("FetchMessage = %q, %v; want %q", b, err, testMsg)
+	}
+	// BODY.PEEK: the message stays unseen.
+	if msgs, _ := inimap.ListMessages(ctx, c, "INBOX"); len(msgs[0].Flags) != 0 {
+		t.Errorf("flags after FetchMessage = %v; want none", msgs[0].Flags)
+	}
+	if _, err := inimap.FetchMessage(ctx, c, "INBOX", msgs[0].UID+10); !errors.Is(err, inimap.ErrNoMessage) {
+		t.Errorf("FetchMessage(missing UID) = %v; want ErrNoMessage", err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	s, be := newServer(t, nil)
+	idling := &idleDetector{ch: make(chan struct{})}
+	c0, err := s.Client(&inimap.ClientOptions{DebugWriter: idling})
+	c := loggedIn(t, c0, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan inimap.MessageSummary, 4)
+	done := make(chan error, 1)
+	go func() { done <- inimap.Watch(ctx, c, "INBOX", func(m inimap.MessageSummary) { got <- m }) }()
+	select {
+	case <-idling.ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not start IDLE")
+	}
+	subjects := []string{"one", "two"}
+	for _, subj := range subjects {
+		if err := be.Deliver("alice", []byte("From: x@example.org\r\nSubject: "+subj+"\r\n\r\nx\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-got:
+			if m.Subject != subj {
+				t.Errorf("Watch reported %q; want %q", m.Subject, subj)
+			}
+		case err := <-done:
+			t.Fatalf("Watch returned %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Watch did not report %q", subj)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Watch after cancel = %v; want context.Canceled", err)
+	}
+	if err := c.Noop().Wait(); err != nil {
+		t.Errorf("client after Watch: NOOP = %v", err)
+	}
+	plain, err := imapclient.DialInsecure(s.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := inimap.Watch(ctx, plain, "INBOX", func(inimap.MessageSummary) {}); err == nil {
+		t.Errorf("Watch with a client not from Dial = nil error")
+	}
+}
+
+func TestDialStartTLS(t *testing.T) {
+	s, _ := newServer(t, func(s *inimap.Server) { s.InsecureAuth = false })
+	ctx := context.Background()
+	c, err := inimap.DialStartTLS(ctx, s.Addr, &inimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
+	c = loggedIn(t, c, err)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// A server without STARTTLS fails it.
+	s2, _ := newServer(t, func(s *inimap.Server) { s.TLSConfig = nil })
+	if c, err := inimap.DialStartTLS(ctx, s2.Addr, &inimap.ClientOptions{TLSConfig: testcert.ClientConfig()}); err == nil {
+		c.Close()
+		t.Errorf("DialStartTLS to a server without STARTTLS = nil error")
+	}
+	// An untrusted certificate fails.
+	if c, err := inimap.DialStartTLS(ctx, s.Addr, nil); err == nil {
+		c.Close()
+		t.Errorf("DialStartTLS without the test CA = nil error")
+	}
+}
+
+func TestDialTLS(t *testing.T) {
+	be := imaptest.NewMemBackend()
+	be.AddUser("alice", "secret")
+	s := imaptest.NewUnstartedServer(be)
+	s.StartTLS()
+	defer s.Close()
+	ctx := context.Background()
+	c, err := inimap.DialTLS(ctx, s.Addr, &inimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
+	loggedIn(t, c, err)
+	if c, err := inimap.DialTLS(ctx, s.Addr, nil); err == nil {
+		c.Close()
+		t.Errorf("DialTLS without the test CA = nil error")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if c, err := inimap.Dial(cctx, s.Addr, nil); err == nil {
+		c.Close()
+		t.Errorf("Dial with a cancelled context = nil error")
+	}
+}
+
+// idleDetector closes ch when the traffic shows the server's "+ idling".
+type idleDetector struct {
+	mu   sync.Mutex
+	seen bool
+	ch   chan struct{}
+}
+
+func (d *idleDetector) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.seen && bytes.Contains(p, []byte("+ idling")) {
+		d.seen = true
+		close(d.ch)
+	}
+	return len(p), nil
+}
