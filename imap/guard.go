@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -771,7 +772,7 @@ func parseLine(body []byte) lineInfo {
 			info.malformed = true
 			return info
 		}
-		if size > (1<<63-1-9)/10 {
+		if size > (math.MaxInt64-int64(c-'0'))/10 {
 			info.tooBig = true
 			return info
 		}

@@ -1,0 +1,158 @@
+package imap
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want lineInfo
+	}{
+		{"a NOOP", lineInfo{literal: -1}},
+		{"a LOGIN {5}", lineInfo{literal: 5}},
+		{"a LOGIN {5+}", lineInfo{literal: 5, nonSync: true}},
+		{"a APPEND INBOX (\\Seen) ~{0}", lineInfo{literal: 0}},
+		{`a LOGIN "{5}"`, lineInfo{literal: -1}},
+		{`a LOGIN "x\"y" {12}`, lineInfo{literal: 12}},
+		{`a LOGIN "x\\" {3}`, lineInfo{literal: 3}},
+		{`a LOGIN "unterminated {3}`, lineInfo{literal: -1, unterminated: true}},
+		{`a LOGIN "x\"`, lineInfo{literal: -1, unterminated: true}},
+		{"a LOGIN foo}", lineInfo{literal: -1}},
+		{"a LOGIN {5 }", lineInfo{literal: -1}},
+		{"a LOGIN {}", lineInfo{literal: -1, malformed: true}},
+		{"a LOGIN {+}", lineInfo{literal: -1, malformed: true, nonSync: true}},
+		{"a LOGIN {-1}", lineInfo{literal: -1, malformed: true}},
+		{"a LOGIN {1a}", lineInfo{literal: -1, malformed: true}},
+		{"a LOGIN {99999999999999999999}", lineInfo{literal: -1, tooBig: true}},
+		{"a LOGIN {9223372036854775807}", lineInfo{literal: 9223372036854775807}},
+	} {
+		if got := parseLine([]byte(tc.in)); got != tc.want {
+			t.Errorf("parseLine(%q) = %+v; want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestParseCommand(t *testing.T) {
+	for _, tc := range []struct {
+		in, tag, name string
+		ok            bool
+	}{
+		{"a1 noop", "a1", "NOOP", true},
+		{"a1 uid fetch 1 FLAGS", "a1", "UID FETCH", true},
+		{"a1 UID", "a1", "UID", true},
+		{"a+ NOOP", "", "", false},
+		{"* NOOP", "", "", false},
+		{" NOOP", "", "", false},
+		{"NOOP", "", "", false},
+		{"a\x01 NOOP", "", "", false},
+	} {
+		tag, name, ok := parseCommand([]byte(tc.in))
+		if tag != tc.tag || name != tc.name || ok != tc.ok {
+			t.Errorf("parseCommand(%q) = %q, %q, %v; want %q, %q, %v", tc.in, tag, name, ok, tc.tag, tc.name, tc.ok)
+		}
+	}
+}
+
+func TestAddIDCap(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"* CAPABILITY IMAP4rev1\r\n", "* CAPABILITY IMAP4rev1 ID\r\n"},
+		{"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n", "* OK [CAPABILITY IMAP4rev1 STARTTLS ID] ready\r\n"},
+		{"a OK [CAPABILITY IMAP4rev1] Logged in\r\n", "a OK [CAPABILITY IMAP4rev1 ID] Logged in\r\n"},
+		{"* CAPABILITY IMAP4rev1\r\n* 1 EXISTS\r\n", ""},
+		{"* CAPABILITY IMAP4rev1", ""},
+		{"a NO [ALERT] x [CAPABILITY y]\r\n", ""},
+		{"+ idling\r\n", ""},
+	} {
+		got, ok := addIDCap([]byte(tc.in))
+		if !ok {
+			got = nil
+		}
+		if string(got) != tc.want {
+			t.Errorf("addIDCap(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseLine(f *testing.F) {
+	for _, s := range []string{"a LOGIN {5}", "a LOGIN {5+}", `a "x\"y" {1}`, "{-1}", "{}", "{1a}", "{9999999999}", `"`, "a ID (\"name\" {3}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		info := parseLine(b)
+		if info.literal >= 0 {
+			if !bytes.HasSuffix(b, []byte("}")) || info.malformed || info.tooBig || info.unterminated {
+				t.Fatalf("parseLine(%q) = %+v", b, info)
+			}
+			s := strings.TrimSuffix(strings.TrimSuffix(string(b), "}"), "+")
+			n, err := strconv.ParseInt(s[strings.LastIndexByte(s, '{')+1:], 10, 64)
+			if err != nil || n != info.literal {
+				t.Fatalf("parseLine(%q) = %+v: literal size does not match its digits (%d, %v)", b, info, n, err)
+			}
+		}
+	})
+}
+
+// FuzzGuard feeds arbitrary client bytes to the guard, read as imapserver
+// would read it (without its replies: every synchronising literal counts as
+// refused), and checks that it ends, passes no more bytes than it got, and
+// keeps its buffer within the line limit.
+func FuzzGuard(f *testing.F) {
+	for _, s := range []string{
+		"a1 NOOP\r\n",
+		"a1 LOGIN {999999999}\r\n",
+		"a1 LOGIN {999999999+}\r\nxxxx",
+		"a1 LOGIN {-1}\r\na2 LOGIN {}\r\na3 LOGIN {1a}\r\n",
+		"a1 APPEND INBOX {10+}\r\n0123456789\r\n",
+		"a1 APPEND {5+}\r\nINBOX {3+}\r\nabc\r\n",
+		"a1 LOGIN \"us\\\"er\" \"p\\\\w\"\r\na2 LOGIN \"user\r\n",
+		"a1 SEARCH " + strings.Repeat("(", 300) + "\r\n",
+		"A STARTTLS\r\nXYZAB NOOP\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"a ID (\"name\" {3}\r\nfoo)\r\n",
+		"a IDLE\r\nDONE\r\n",
+		"a AUTHENTICATE PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\n",
+		strings.Repeat("x", 1000),
+		"a1 NOOP\x00\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		srv := &Server{MaxLineBytes: 256, MaxLiteralBytes: 1024, LiteralReadTimeout: time.Second}
+		a, b := net.Pipe()
+		defer b.Close()
+		g := newConn(context.Background(), srv, a, a, false, false)
+		defer g.Close()
+		go func() {
+			b.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			b.Write(in)
+			b.Close()
+		}()
+		go io.Copy(io.Discard, b)
+		total := 0
+		buf := make([]byte, 7)
+		for {
+			n, err := g.Read(buf)
+			if n < 0 || n > len(buf) {
+				t.Fatalf("Read returned %d", n)
+			}
+			total += n
+			if max := 2*srv.maxLineBytes() + readChunk; cap(g.in) > max {
+				t.Fatalf("buffer grew to %d bytes; limit %d", cap(g.in), max)
+			}
+			if err != nil {
+				break
+			}
+		}
+		if total > len(in) {
+			t.Fatalf("guard passed %d bytes of %d", total, len(in))
+		}
+	})
+}
