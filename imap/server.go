@@ -57,8 +57,8 @@ const (
 // that the decrypted stream is guarded too) and says "* BYE" before closing
 // an idle or misbehaving connection.
 type Server struct {
-	// Addr is the address ListenAndServe listens on; "" means ":imap", or
-	// ":imaps" for ListenAndServeTLS.
+	// Addr is the address ListenAndServe listens on; "" means ":143", or
+	// ":993" for ListenAndServeTLS.
 	Addr string
 	// Backend opens a Session for each connection. It is required.
 	Backend Backend
@@ -238,25 +238,25 @@ func (s *Server) maxAuthFailures() int {
 	return s.MaxAuthFailures
 }
 
-// ListenAndServe listens on s.Addr (":imap" if empty) and serves
+// ListenAndServe listens on s.Addr (":143" if empty) and serves
 // connections until Shutdown or Close. It always returns a non-nil error:
 // ErrServerClosed after Shutdown or Close.
 func (s *Server) ListenAndServe() error {
-	l, err := listen(s.Addr, ":imap")
+	l, err := listen(s.Addr, ":143")
 	if err != nil {
 		return err
 	}
 	return s.Serve(l)
 }
 
-// ListenAndServeTLS listens on s.Addr (":imaps" if empty) and serves
+// ListenAndServeTLS listens on s.Addr (":993" if empty) and serves
 // implicit-TLS connections with s.TLSConfig until Shutdown or Close. It
 // always returns a non-nil error.
 func (s *Server) ListenAndServeTLS() error {
 	if s.TLSConfig == nil {
 		return errors.New("imap: ListenAndServeTLS needs Server.TLSConfig")
 	}
-	l, err := listen(s.Addr, ":imaps")
+	l, err := listen(s.Addr, ":993")
 	if err != nil {
 		return err
 	}
@@ -331,7 +331,7 @@ func (s *Server) stop() {
 // guard, to the imapserver for plaintext or for TLS connections, and waits
 // until imapserver is done with it (and with its STARTTLS successor).
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) error {
-	var inner net.Conn = nc
+	inner := nc
 	isTLS := ctx.Value(tlsContextKey{}) != nil
 	if isTLS {
 		tc := tls.Server(nc, s.TLSConfig)

@@ -3,6 +3,7 @@ package imap
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -46,15 +47,21 @@ func ParseURL(s string) (*URL, error) {
 	default:
 		return nil, fmt.Errorf("imap: URL scheme %q is not imap or imaps", u.Scheme)
 	}
-	if u.Opaque != "" || u.Host == "" {
+	if u.Opaque != "" || u.Hostname() == "" {
 		return nil, fmt.Errorf("imap: URL %q has no host", s)
 	}
-	out.Host = u.Host
-	if u.Port() == "" {
-		out.Host = net.JoinHostPort(strings.Trim(u.Host, "[]"), port)
-	} else if _, err := strconv.ParseUint(u.Port(), 10, 16); err != nil {
-		return nil, fmt.Errorf("imap: invalid port in %q", s)
+	if h := u.Hostname(); strings.Contains(h, ":") {
+		if _, err := netip.ParseAddr(h); err != nil {
+			return nil, fmt.Errorf("imap: invalid host in %q", s)
+		}
 	}
+	if p := u.Port(); p != "" {
+		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+			return nil, fmt.Errorf("imap: invalid port in %q", s)
+		}
+		port = p
+	}
+	out.Host = net.JoinHostPort(u.Hostname(), port)
 	if u.User != nil {
 		if err := out.parseUserinfo(u.User.String()); err != nil {
 			return nil, err
