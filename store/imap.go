@@ -588,23 +588,36 @@ func matchAnyPattern(name, ref string, patterns []string) bool {
 
 // matchList is imapserver.MatchList without its exponential backtracking
 // (a pattern like "*a*a*a*a*a*b" costs O(len(name)·len(pattern)) here):
-// the reference is prefixed to the pattern unless the pattern starts with
-// the delimiter; "*" matches anything, "%" anything but the delimiter.
+// the reference, taken literally, must prefix the name unless the pattern
+// starts with the delimiter; in the pattern "*" matches anything, "%"
+// anything but the delimiter. INBOX is matched case-insensitively.
 func matchList(name, ref, pattern string) bool {
 	const delim = string(mailboxDelim)
 	if strings.HasPrefix(pattern, delim) {
 		ref = ""
 		pattern = strings.TrimPrefix(pattern, delim)
 	}
-	if ref != "" && !strings.HasSuffix(ref, delim) {
-		ref += delim
+	if ref != "" {
+		if !strings.HasSuffix(ref, delim) {
+			ref += delim
+		}
+		ref = inboxPrefix(ref)
+		if !strings.HasPrefix(name, ref) {
+			return false
+		}
+		name = name[len(ref):]
+	} else {
+		pattern = inboxPrefix(pattern)
 	}
-	full := normMailboxName(ref + pattern)
-	// INBOX is case-insensitive in patterns too.
-	if len(full) >= 5 && strings.EqualFold(full[:5], "INBOX") {
-		full = "INBOX" + full[5:]
+	return globMatch(name, pattern)
+}
+
+// inboxPrefix spells a leading "inbox" (as a whole level) as INBOX.
+func inboxPrefix(s string) string {
+	if len(s) >= 5 && strings.EqualFold(s[:5], "INBOX") && (len(s) == 5 || s[5] == mailboxDelim) {
+		return "INBOX" + s[5:]
 	}
-	return globMatch(name, full)
+	return s
 }
 
 // globMatch matches name against pattern with "*" and "%" wildcards by

@@ -16,10 +16,39 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/store"
 )
+
+// storeWithUser opens a store (without AnyLogin) in a temporary directory
+// holding one user with a password. The user is made as AddUser would,
+// but with a bcrypt hash of the lowest cost: at the default cost each hash
+// takes more than a second under -race.
+func storeWithUser(t *testing.T, user, pass string) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(dir, &store.Options{AnyLogin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Authenticate(ctx, user, ""); err != nil { // makes the user and its mailboxes
+		t.Fatal(err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`UPDATE users SET password_hash = ? WHERE address = ?`, string(hash), user); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openStore(t, dir, nil)
+}
 
 // imapServe runs an imapserver over st's IMAP backend on a loopback port
 // and returns its address.
@@ -113,11 +142,7 @@ const multipartMsg = "From: carol@example.org\r\nSubject: parts\r\nMIME-Version:
 	"--XX--\r\n"
 
 func TestIMAPBackend_login(t *testing.T) {
-	st := openStore(t, "", nil)
-	if err := st.AddUser(context.Background(), "alice@example.org", "secret"); err != nil {
-		t.Fatal(err)
-	}
-	addr := imapServe(t, st)
+	addr := imapServe(t, storeWithUser(t, "alice@example.org", "secret"))
 	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -991,4 +1016,29 @@ func TestIMAPBackend_concurrentChangesConverge(t *testing.T) {
 			t.Errorf("session %d UIDs differ from the database (-db +session):\n%s", i+1, diff)
 		}
 	}
+}
+
+// SELECT reports the first unseen message to IMAP4rev1 clients.
+func TestIMAPBackend_selectUnseen(t *testing.T) {
+	st, addr := newIMAPStore(t)
+	for i := 0; i < 3; i++ {
+		if err := st.Deliver(context.Background(), []string{"alice@example.org"}, []byte(testMsg), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, r := rawIMAP(t, addr)
+	rawCmd(t, conn, r, `a3 STORE 1 +FLAGS.SILENT (\Seen)`)
+	lines := rawCmd(t, conn, r, "a4 EXAMINE INBOX")
+	if !containsLine(lines, "* OK [UNSEEN 2]") || !containsLine(lines, "* 3 EXISTS") || !containsLine(lines, "* OK [PERMANENTFLAGS ()]") {
+		t.Errorf("EXAMINE INBOX = %q; want UNSEEN 2, 3 EXISTS, no permanent flags", lines)
+	}
+}
+
+func containsLine(lines []string, prefix string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
 }
