@@ -55,7 +55,7 @@ func parseArgs(t *testing.T, args ...string) (*serveOptions, *sendOptions, error
 
 func defaultServeOptions() serveOptions {
 	return serveOptions{
-		services:     []string{"tcp", "udp"},
+		services:     services,
 		log:          logOptions{format: "text"},
 		mode:         upper.ModeOneshot,
 		readSize:     1024,
@@ -117,10 +117,38 @@ func TestServeArgs(t *testing.T) {
 			}
 			want := defaultServeOptions()
 			tc.want(&want)
+			got.mail = mailOptions{} // TestServeMailArgs checks these
 			if !reflect.DeepEqual(*got, want) {
 				t.Errorf("serve %q options:\n got %+v\nwant %+v", tc.args, *got, want)
 			}
 		})
+	}
+}
+
+func TestServeMailArgs(t *testing.T) {
+	got, _, err := parseArgs(t, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.mail
+	for name, want := range map[string]string{"smtp": "127.0.0.1:2525", "pop3": "127.0.0.1:1110", "imap": "127.0.0.1:1143"} {
+		if *m.addr[name] != want || *m.tlsAddr[name] != "" {
+			t.Errorf("default %s addresses = %q, %q; want %q and no implicit TLS", name, *m.addr[name], *m.tlsAddr[name], want)
+		}
+	}
+	if m.data != "./inetkit-data" || m.auth != "auto" || m.maxMessageBytes != 32<<20 {
+		t.Errorf("defaults: data %q auth %q max-message-bytes %d", m.data, m.auth, m.maxMessageBytes)
+	}
+	got, _, err = parseArgs(t, "serve", "smtp", "--smtp-addr", "0.0.0.0:25", "--smtps-addr", ":465", "--data", "/d", "--auth", "accounts", "--tls-cert", "c", "--tls-key", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = got.mail
+	if *m.addr["smtp"] != "0.0.0.0:25" || *m.tlsAddr["smtp"] != ":465" || m.data != "/d" || m.auth != "accounts" || m.tlsCert != "c" || m.tlsKey != "k" {
+		t.Errorf("parsed mail options %+v", m)
+	}
+	if addrs := got.mailListenAddrs(); !reflect.DeepEqual(addrs, []string{"0.0.0.0:25", ":465"}) {
+		t.Errorf("mailListenAddrs() = %q", addrs)
 	}
 }
 
@@ -204,7 +232,10 @@ func TestServeUsageErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"bad mode", []string{"--mode", "chunked"}, `invalid argument "chunked" for "--mode"`},
-		{"bad service", []string{"tcp", "smtp"}, `unknown service "smtp"`},
+		{"bad service", []string{"tcp", "gopherx"}, `unknown service "gopherx"`},
+		{"bad mail addr", []string{"--imap-addr", "1143"}, `--imap-addr "1143": want HOST:PORT`},
+		{"cert without key", []string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
+		{"bad auth", []string{"--auth", "none"}, "--auth must be auto, any or accounts"},
 		{"bad log format", []string{"--log-format", "xml"}, `--log-format must be text or json, not "xml"`},
 		{"no port", []string{"--addr", "127.0.0.1"}, `--addr "127.0.0.1": want HOST:PORT`},
 		{"read size zero", []string{"--read-size", "0"}, "--read-size must be between 1 and 1048576"},
@@ -351,7 +382,7 @@ func TestMainUsageExitCodes(t *testing.T) {
 		{"send arg count", []string{"send", "tcp://127.0.0.1"}, []string{"inetkit: send takes a URL and a MESSAGE", "Run 'inetkit send --help' for usage."}},
 		{"send bad URL", []string{"send", "ftp://127.0.0.1", "x"}, []string{"inetkit: send does not speak ftp://", "Run 'inetkit send --help' for usage."}},
 		{"send unknown flag", []string{"send", "--nope", "tcp://127.0.0.1", "x"}, []string{"unknown flag: --nope", "Run 'inetkit send --help' for usage."}},
-		{"serve bad service", []string{"serve", "gopher"}, []string{`inetkit: unknown service "gopher" (want tcp, udp)`, "Run 'inetkit serve --help' for usage."}},
+		{"serve bad service", []string{"serve", "gopher"}, []string{`inetkit: unknown service "gopher" (want tcp, udp, smtp, pop3, imap)`, "Run 'inetkit serve --help' for usage."}},
 		{"serve bad mode", []string{"serve", "--mode", "x"}, []string{`invalid argument "x" for "--mode"`}},
 		{"serve bad log format", []string{"serve", "--log-format", "yaml"}, []string{"--log-format must be text or json"}},
 	}

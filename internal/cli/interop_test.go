@@ -300,7 +300,7 @@ func TestTutorialScripts(t *testing.T) {
 	t.Run("inetkit serve, python clients", func(t *testing.T) {
 		lockPort6666(t)
 		// No flags: the defaults are the tutorial's address, loopback only.
-		srv, addrs := startInetkit(t, []string{"tcp", "udp"})
+		srv, addrs := startInetkit(t, []string{"tcp", "udp"}, "tcp", "udp")
 		if addrs["tcp"] != tutorialAddr || addrs["udp"] != tutorialAddr {
 			t.Fatalf("inetkit serve listens on %v; want tcp and udp on %s", addrs, tutorialAddr)
 		}

@@ -20,7 +20,7 @@ import (
 )
 
 // services are the names `inetkit serve` knows, in the order it starts them.
-var services = []string{"tcp", "udp"}
+var services = []string{"tcp", "udp", "smtp", "pop3", "imap"}
 
 // defaultAddr is each service's address: the tutorial's 127.0.0.1:6666.
 var defaultAddr = map[string]string{
@@ -47,6 +47,8 @@ type serveOptions struct {
 	udpByteRate autoInt
 
 	debugAddr string
+
+	mail mailOptions
 }
 
 // autoInt is an int flag whose default, "auto", depends on where the server
@@ -87,7 +89,7 @@ func (a *autoInt) or(def int) int {
 }
 
 func newServeCmd(e *env, runF func(context.Context, *serveOptions) error) *cobra.Command {
-	o := &serveOptions{}
+	o := &serveOptions{mail: mailOptions{addr: map[string]*string{}, tlsAddr: map[string]*string{}}}
 	cmd := &cobra.Command{
 		Use:   "serve [SERVICE...]",
 		Short: "Run servers (all of them when none is named)",
@@ -106,11 +108,24 @@ Limits are on by default. The per-address limits (--max-conns-per-ip,
 a loopback address, on (64 connections, 100 replies/s with bursts of
 --udp-burst, 1 MB/s of replies) otherwise.
 
+smtp, pop3 and imap share one store (a SQLite database in --data): mail
+sent over SMTP is read over POP3 and IMAP. They listen on 127.0.0.1:2525,
+127.0.0.1:1110 and 127.0.0.1:1143, offer STARTTLS with a certificate from a
+local certificate authority made in --data on first start (its path is
+logged: trust it, or give --tls-cert and --tls-key), and implicit TLS on
+--smtps-addr, --pop3s-addr and --imaps-addr when given. When every mail
+listener is on loopback, any login is accepted (the login is the mail
+address, its mailbox made on first use) and plain-text logins are allowed
+without TLS; on any other address only accounts made with 'inetkit user add'
+may log in, only after STARTTLS, and inetkit refuses to start without one.
+
 SIGINT or SIGTERM stops accepting at once and lets exchanges in flight finish
 within --drain; inetkit then exits 0.`,
 		Example: `  inetkit serve
   inetkit serve tcp --mode line
-  inetkit serve udp --addr [::1]:6666`,
+  inetkit serve udp --addr [::1]:6666
+  inetkit serve smtp pop3 imap --data /tmp/mail
+  inetkit serve smtp --smtp-addr 0.0.0.0:25 --smtps-addr 0.0.0.0:465`,
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, a := range args {
 				if !slices.Contains(services, a) {
@@ -134,7 +149,17 @@ within --drain; inetkit then exits 0.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", "", "HOST:PORT to listen on, for each service named (default 127.0.0.1:6666)")
+	f.StringVar(&o.addr, "addr", "", "HOST:PORT of the tcp and udp services (default 127.0.0.1:6666)")
+	for _, name := range mailServices {
+		o.mail.addr[name] = f.String(name+"-addr", defaultMailAddr[name], "HOST:PORT of the "+name+" service (STARTTLS)")
+		o.mail.tlsAddr[name] = f.String(name+"s-addr", "", "HOST:PORT of an implicit-TLS "+name+"s listener (none when empty)")
+	}
+	f.StringVar(&o.mail.data, "data", defaultDataDir, "data directory: the mail store and the TLS files")
+	f.StringVar(&o.mail.tlsCert, "tls-cert", "", "PEM certificate chain for TLS (default: made by the local CA in --data)")
+	f.StringVar(&o.mail.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&o.mail.auth, "auth", "auto", "mail logins: any (loopback only), accounts, or auto (any when every mail listener is on loopback)")
+	f.StringVar(&o.mail.hostname, "hostname", "localhost", "the host name the mail servers greet with")
+	f.Int64Var(&o.mail.maxMessageBytes, "max-message-bytes", 32<<20, "largest message SMTP accepts")
 	f.Var(&o.mode, "mode", "TCP mode: oneshot, stream or line")
 	f.IntVar(&o.readSize, "read-size", upper.DefaultReadSize, "bytes of the one read in oneshot mode")
 	f.IntVar(&o.maxLineBytes, "max-line-bytes", upper.DefaultMaxLineBytes, "longest line in line mode")
@@ -162,6 +187,9 @@ func (o *serveOptions) validate() error {
 		if _, _, err := net.SplitHostPort(o.addr); err != nil {
 			return usagef("--addr %q: want HOST:PORT", o.addr)
 		}
+	}
+	if err := o.mail.validate(); err != nil {
+		return err
 	}
 	return o.log.validate()
 }
@@ -198,13 +226,28 @@ type runner struct {
 func runServe(ctx context.Context, e *env, o *serveOptions) error {
 	log := o.log.logger(e.stderr)
 	var runners []runner
+	var me *mailEnv
 	defer func() {
 		for _, r := range runners {
 			r.shutdown(context.Background()) // release sockets after a failed start
 		}
+		if me != nil {
+			me.store.Close() // after every server that uses it has stopped
+		}
 	}()
 	for _, name := range o.services {
-		r, err := o.newRunner(ctx, name, log)
+		var r runner
+		var err error
+		if slices.Contains(mailServices, name) {
+			if me == nil {
+				if me, err = o.openMail(ctx, log); err != nil {
+					return err
+				}
+			}
+			r, err = o.newMailRunner(ctx, name, me, log.With("service", name))
+		} else {
+			r, err = o.newRunner(ctx, name, log)
+		}
 		if err != nil {
 			return err
 		}

@@ -232,8 +232,15 @@ func TestServeModes(t *testing.T) {
 	}
 }
 
+// allServices are the arguments that run every service of `inetkit serve`
+// on free loopback ports, with a store in a temporary directory.
+func allServices(t *testing.T) []string {
+	return []string{"--addr", "127.0.0.1:0", "--smtp-addr", "127.0.0.1:0", "--pop3-addr", "127.0.0.1:0",
+		"--imap-addr", "127.0.0.1:0", "--data", t.TempDir()}
+}
+
 func TestServeCancel(t *testing.T) {
-	srv := startMain(t, []string{"tcp", "udp"}, "serve", "--addr", "127.0.0.1:0")
+	srv := startMain(t, services, append([]string{"serve"}, allServices(t)...)...)
 	code := srv.stop(t)
 	log := srv.stderr.String()
 	if code != exitOK {
@@ -261,7 +268,7 @@ func TestServeCancel(t *testing.T) {
 }
 
 func TestServeJSONLog(t *testing.T) {
-	srv := startMain(t, []string{"tcp", "udp"}, "serve", "--log-format", "json", "--addr", "127.0.0.1:0")
+	srv := startMain(t, services, append([]string{"serve", "--log-format", "json"}, allServices(t)...)...)
 	for _, network := range []string{"tcp", "udp"} {
 		code, stdout, _ := runMain(t, "", "send", network+"://"+srv.addrs[network], "hello")
 		if code != exitOK || stdout != "HELLO\n" {
