@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 )
 
@@ -62,4 +65,43 @@ func FuzzMatchList(f *testing.F) {
 			t.Errorf("matchList(%q, %q, %q) = %v; MatchList says %v", name, ref, pattern, got, want)
 		}
 	})
+}
+
+// FuzzParseStoredMessage runs the parsing FETCH and SEARCH do on stored
+// messages over arbitrary bytes (HARDENING I14): no panic, bounded depth.
+func FuzzParseStoredMessage(f *testing.F) {
+	f.Add([]byte("Subject: x\r\n\r\nbody\r\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nhi\r\n--b--\r\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n\r\n"))
+	f.Add([]byte("From: =?utf-8?q?=E2=82=AC?= <a@b>\r\nDate: bogus\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		bs := bodyStructure(msg)
+		if d := depth(bs); d > maxMIMEDepth+2 {
+			t.Errorf("BODYSTRUCTURE depth %d", d)
+		}
+		envelope(msg)
+		matchBody(msg, "hello", true)
+		sm := &searchMsg{meta: &msgMeta{}, body: msg}
+		sm.match(&imap.SearchCriteria{
+			Header:     []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "x"}},
+			SentBefore: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		})
+		imapserver.ExtractBodySection(bytes.NewReader(msg), &imap.FetchItemBodySection{Part: []int{1, 1}, Specifier: imap.PartSpecifierMIME})
+	})
+}
+
+func depth(bs imap.BodyStructure) int {
+	switch bs := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		d := 0
+		for _, c := range bs.Children {
+			d = max(d, depth(c))
+		}
+		return d + 1
+	case *imap.BodyStructureSinglePart:
+		if bs.MessageRFC822 != nil {
+			return depth(bs.MessageRFC822.BodyStructure) + 1
+		}
+	}
+	return 1
 }
