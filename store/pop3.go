@@ -88,7 +88,9 @@ func (sess *pop3Session) load(ctx context.Context) error {
 	return rows.Err()
 }
 
-func (sess *pop3Session) List(ctx context.Context) ([]pop3.MessageInfo, error) { return sess.infos, nil }
+func (sess *pop3Session) List(ctx context.Context) ([]pop3.MessageInfo, error) {
+	return sess.infos, nil
+}
 
 func (sess *pop3Session) Open(ctx context.Context, n int) (io.ReadCloser, error) {
 	if n < 1 || n > len(sess.msgs) {

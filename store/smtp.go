@@ -76,3 +76,11 @@ func (s *Store) checkFree() error {
 	}
 	return nil
 }
+
+// CheckSender refuses a new transaction while the disk is nearly full, so
+// that the client hears 452 at MAIL rather than after sending the message.
+func (be smtpBackend) CheckSender(ctx context.Context, env *smtp.Envelope) error {
+	return be.s.checkFree()
+}
+
+var _ smtp.SenderChecker = smtpBackend{}

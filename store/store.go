@@ -64,6 +64,9 @@ type Options struct {
 	// MinFreeBytes refuses new mail (452 4.3.1) while the file system of
 	// the data directory has less free space than this. Zero means no check.
 	MinFreeBytes int64
+	// PasswordCost is the bcrypt cost of new password hashes. Zero means
+	// bcrypt.DefaultCost; tests lower it to bcrypt.MinCost (4) for speed.
+	PasswordCost int
 	// Logger receives the store's errors. Nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inetkit/inetkit/pop3"
+	"github.com/inetkit/inetkit/pop3/pop3test"
 	"github.com/inetkit/inetkit/smtp"
 	"github.com/inetkit/inetkit/store"
 )
@@ -20,6 +21,10 @@ func openStore(t testing.TB, dir string, opts *store.Options) *store.Store {
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	if opts == nil {
+		opts = &store.Options{}
+	}
+	opts.PasswordCost = 4 // bcrypt.MinCost: fast tests
 	st, err := store.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -341,4 +346,22 @@ func TestSMTPBackend(t *testing.T) {
 	if err := full.SMTPBackend().CheckRecipient(ctx, env, "a@x.org"); !errors.As(err, &se) || se.Code != 452 {
 		t.Errorf("no free space: %v; want 452", err)
 	}
+}
+
+// The store's POP3 backend passes the same conformance suite as the
+// in-memory one.
+func TestPOP3Backend_conformance(t *testing.T) {
+	pop3test.TestBackend(t, func(t *testing.T, user, pass string, msgs ...string) pop3.Backend {
+		ctx := context.Background()
+		st := openStore(t, "", nil)
+		if err := st.AddUser(ctx, user, pass); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if err := st.Deliver(ctx, []string{user}, []byte(m), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return st.POP3Backend()
+	})
 }

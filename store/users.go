@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -35,7 +36,7 @@ func (s *Store) AddUser(ctx context.Context, address, password string) error {
 	if password == "" {
 		return errors.New("store: empty password")
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cmp.Or(s.opts.PasswordCost, bcrypt.DefaultCost))
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -55,7 +56,7 @@ func (s *Store) AddUser(ctx context.Context, address, password string) error {
 
 // SetPassword changes the password of an existing user.
 func (s *Store) SetPassword(ctx context.Context, address, password string) error {
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cmp.Or(s.opts.PasswordCost, bcrypt.DefaultCost))
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
