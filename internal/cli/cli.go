@@ -77,7 +77,7 @@ It binds to 127.0.0.1 unless told otherwise.`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newServeCmd(e, nil), newSendCmd(e, nil), newBenchCmd(e, nil), newUserCmd(e, nil))
+	root.AddCommand(newServeCmd(e, nil), newSendCmd(e, nil), newBenchCmd(e, nil), newUserCmd(e, nil), newGetCmd(e, nil), newIMAPCmd(e, nil))
 	return root
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,8 @@ type sendOptions struct {
 	mode    upper.Mode
 	timeout time.Duration
 	raw     bool
+
+	smtp smtpSendOptions // for smtp:// and smtps:// URLs
 }
 
 // maxStdinMessage caps a message read from stdin in oneshot and UDP mode.
@@ -32,7 +35,7 @@ const maxStdinMessage = 64 << 20
 func newSendCmd(e *env, runF func(context.Context, *sendOptions) error) *cobra.Command {
 	o := &sendOptions{}
 	cmd := &cobra.Command{
-		Use:   "send URL MESSAGE",
+		Use:   "send URL MESSAGE | send smtp://HOST:PORT --from A --to B [FILE|-]",
 		Short: "Send a message and print the reply",
 		Long: `Send MESSAGE to the server at URL and print its reply on stdout.
 MESSAGE "-" is read from stdin.
@@ -42,22 +45,46 @@ URL forms:
   udp://HOST:PORT        the uppercase service over UDP
   unix:///PATH           over a Unix stream socket
   unixgram:///PATH       over a Unix datagram socket
+  smtp://[USER:PASS@]HOST:PORT   mail: FILE (or - for stdin, or a message
+                         built from --subject and --body) from --from to
+                         every --to, with STARTTLS when offered (see --tls)
+  smtps://[USER:PASS@]HOST:PORT  mail over implicit TLS
 
-The port defaults to 6666. Over TCP, --mode matches the server's: in oneshot
+For smtp the final reply is printed, and each refused recipient is reported
+on stderr (the exit status is then 1). The port defaults to 6666 (25 for
+smtp, 465 for smtps). Over TCP, --mode matches the server's: in oneshot
 mode the message is sent, the write side shut down and the reply read until the
 server closes; in stream and line mode a message from stdin is streamed, and
 replies are printed as they arrive.`,
 		Example: `  inetkit send tcp://127.0.0.1:6666 hello
   inetkit send udp://127.0.0.1:6666 hello
   echo straße | inetkit send tcp://127.0.0.1:6666 -
-  inetkit send --mode line tcp://127.0.0.1:6666 - < lines.txt`,
+  inetkit send --mode line tcp://127.0.0.1:6666 - < lines.txt
+  inetkit send smtp://127.0.0.1:2525 --from me@example.org --to alice@example.org --subject hi --body 'hello'
+  inetkit send smtp://127.0.0.1:2525 --from me@example.org --to alice@example.org message.eml`,
 		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 && isSMTPURL(args[0]) {
+				if len(args) > 2 {
+					return usagef("send smtp:// takes a URL and at most one FILE, got %d arguments", len(args))
+				}
+				return nil
+			}
 			if len(args) != 2 {
 				return usagef("send takes a URL and a MESSAGE (or - for stdin), got %d arguments", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isSMTPURL(args[0]) {
+				if err := o.parseSMTP(args); err != nil {
+					return err
+				}
+				o.url, _ = url.Parse(args[0])
+				if runF != nil {
+					return runF(cmd.Context(), o)
+				}
+				return e.run(cmd.Context(), func(ctx context.Context) error { return runSendSMTP(ctx, e, o) })
+			}
 			if err := o.parse(args); err != nil {
 				return err
 			}
@@ -68,6 +95,11 @@ replies are printed as they arrive.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.smtp.from, "from", "", "smtp: the sender (envelope and From header); empty for the null sender")
+	f.StringArrayVar(&o.smtp.to, "to", nil, "smtp: a recipient; repeat for more")
+	f.StringVar(&o.smtp.subject, "subject", "", "smtp: subject of the message built when no FILE is given")
+	f.StringVar(&o.smtp.body, "body", "", "smtp: text of the message built when no FILE is given")
+	o.smtp.tls.addFlags(cmd)
 	f.Var(&o.mode, "mode", "TCP mode of the server: oneshot, stream or line")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "give up after this long")
 	f.BoolVar(&o.raw, "raw", false, "print the reply exactly, without adding a final newline")
@@ -97,7 +129,7 @@ func (o *sendOptions) parse(args []string) error {
 	case "":
 		return usagef("URL %q has no scheme (want tcp://, udp://, unix:// or unixgram://)", args[0])
 	default:
-		return usagef("send does not speak %s:// (want tcp, udp, unix or unixgram)", u.Scheme)
+		return usagef("send does not speak %s:// (want tcp, udp, unix, unixgram, smtp or smtps)", u.Scheme)
 	}
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")
@@ -162,4 +194,8 @@ func sendError(o *sendOptions, err error) error {
 		msg = "interrupted"
 	}
 	return fmt.Errorf("send %s: %s", o.url, msg)
+}
+
+func isSMTPURL(s string) bool {
+	return strings.HasPrefix(strings.ToLower(s), "smtp://") || strings.HasPrefix(strings.ToLower(s), "smtps://")
 }

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mailServe runs `inetkit serve smtp pop3 imap` in process on free ports
+// over a store in a temporary directory, and returns it with its data
+// directory.
+func mailServe(t *testing.T, extra ...string) (*mainServer, string) {
+	t.Helper()
+	data := t.TempDir()
+	args := append([]string{"serve", "smtp", "pop3", "imap", "--smtp-addr", "127.0.0.1:0", "--pop3-addr", "127.0.0.1:0",
+		"--imap-addr", "127.0.0.1:0", "--data", data}, extra...)
+	return startMain(t, mailServices, args...), data
+}
+
+func userURL(scheme, user, pass, addr, path string) string {
+	return (&url.URL{Scheme: scheme, User: url.UserPassword(user, pass), Host: addr, Path: path}).String()
+}
+
+// The issue's path, with inetkit on both ends: send over SMTP, list and read
+// over POP3 and IMAP, and watch with IDLE; STARTTLS is used by every client
+// (the servers offer it), verified against the local CA in --data.
+func TestMailClientsAgainstServe(t *testing.T) {
+	srv, data := mailServe(t)
+	a := srv.addrs
+	user := "alice@example.org"
+
+	// A watcher first, so it sees the delivery.
+	idleCtx, stopIdle := context.WithCancel(context.Background())
+	idleOut, idleErr := newSyncBuffer(), newSyncBuffer()
+	idleDone := make(chan struct{})
+	var idleCode int
+	go func() {
+		defer close(idleDone)
+		idleCode = Main(idleCtx, []string{"imap", "idle", "--data", data, "--tls", "require", userURL("imap", user, "x", a["imap"], "/INBOX")},
+			strings.NewReader(""), idleOut, idleErr)
+	}()
+	idleErr.waitFor(t, idleDone, 10*time.Second, "imap idle's watching line", func(s string) bool { return strings.Contains(s, "watching INBOX") })
+
+	code, stdout, stderr := runMain(t, "", "send", "smtp://"+a["smtp"], "--data", data, "--tls", "require",
+		"--from", "bob@example.org", "--to", user, "--subject", "héllo", "--body", "line one\n.dot line\n")
+	if code != exitOK || !strings.HasPrefix(stdout, "250 ") {
+		t.Fatalf("send smtp = %d, %q, %q; want 0 and a 250 reply", code, stdout, stderr)
+	}
+
+	idleOut.waitFor(t, idleDone, 10*time.Second, "imap idle's line for the new message", func(s string) bool {
+		return strings.Contains(s, "bob@example.org") && strings.Contains(s, "héllo")
+	})
+	stopIdle()
+	<-idleDone
+	if idleCode != exitOK {
+		t.Errorf("imap idle exited %d after interrupt; stderr %q", idleCode, idleErr.String())
+	}
+
+	code, stdout, stderr = runMain(t, "", "get", "--data", data, "--tls", "require", userURL("pop3", user, "pw", a["pop3"], "/"))
+	if code != exitOK || !regexp.MustCompile(`(?m)^1 +\d+ +\d+\.1$`).MatchString(stdout) {
+		t.Fatalf("get pop3 listing = %d, %q, %q; want one message with UIDL VALIDITY.1", code, stdout, stderr)
+	}
+	code, pop3Msg, stderr := runMain(t, "", "get", "--data", data, userURL("pop3", user, "pw", a["pop3"], "/1"))
+	if code != exitOK || !strings.Contains(pop3Msg, "\r\n.dot line\r\n") || !strings.Contains(pop3Msg, "Subject: =?utf-8?q?h=C3=A9llo?=") {
+		t.Fatalf("get pop3 message = %d, %q, %q", code, pop3Msg, stderr)
+	}
+	code, stdout, stderr = runMain(t, "", "get", "--data", data, userURL("imap", user, "pw", a["imap"], "/INBOX"))
+	if code != exitOK || !regexp.MustCompile(`(?m)^1 +- +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +bob@example.org +héllo$`).MatchString(stdout) {
+		t.Fatalf("get imap listing = %d, %q, %q", code, stdout, stderr)
+	}
+	code, imapMsg, stderr := runMain(t, "", "get", "--data", data, userURL("imap", user, "pw", a["imap"], "/INBOX;UID=1"))
+	if code != exitOK || imapMsg != pop3Msg {
+		t.Fatalf("get imap message = %d, %q, %q; want the bytes POP3 gave: %q", code, imapMsg, stderr, pop3Msg)
+	}
+	// Reading did not mark the message seen.
+	if _, stdout, _ = runMain(t, "", "get", "--data", data, userURL("imap", user, "pw", a["imap"], "/INBOX")); strings.Contains(stdout, `\Seen`) {
+		t.Errorf("get marked the message seen:\n%s", stdout)
+	}
+}
+
+func TestSendSMTP_refusedRecipientReported(t *testing.T) {
+	// With accounts required, an unknown recipient is refused.
+	dir := t.TempDir()
+	if code, _, stderr := runMain(t, "pw\n", "user", "add", "--data", dir, "known@example.org"); code != exitOK {
+		t.Fatalf("user add: %s", stderr)
+	}
+	acc := startMain(t, []string{"smtp"}, "serve", "smtp", "--smtp-addr", "127.0.0.1:0", "--data", dir, "--auth", "accounts")
+	code, stdout, stderr := runMain(t, "", "send", "smtp://"+acc.addrs["smtp"], "--data", dir,
+		"--from", "a@example.org", "--to", "known@example.org", "--to", "ghost@example.org", "--body", "x")
+	if code != exitError || !strings.HasPrefix(stdout, "250 ") || !strings.Contains(stderr, "refused ghost@example.org: 550") {
+		t.Errorf("send with one unknown recipient = %d, %q, %q; want exit 1, the 250, and the refusal on stderr", code, stdout, stderr)
+	}
+}
+
+func TestSendSMTP_fileAndStdin(t *testing.T) {
+	srv, data := mailServe(t)
+	file := filepath.Join(t.TempDir(), "m.eml")
+	os.WriteFile(file, []byte("Subject: from file\n\nbody\n"), 0o644)
+	for _, args := range [][]string{{file}, {"-"}} {
+		code, stdout, stderr := runMain(t, "Subject: from stdin\n\nbody\n", append([]string{"send", "smtp://" + srv.addrs["smtp"],
+			"--data", data, "--from", "a@x.org", "--to", "b@x.org"}, args...)...)
+		if code != exitOK || !strings.HasPrefix(stdout, "250 ") {
+			t.Errorf("send %v = %d, %q, %q", args, code, stdout, stderr)
+		}
+	}
+	_, stdout, _ := runMain(t, "", "get", "--data", data, userURL("imap", "b@x.org", "p", srv.addrs["imap"], "/INBOX"))
+	if !strings.Contains(stdout, "from file") || !strings.Contains(stdout, "from stdin") {
+		t.Errorf("mailbox after sending a file and stdin:\n%s", stdout)
+	}
+}
+
+func TestMailClientUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"send", "smtp://127.0.0.1:1", "--from", "a@x"}, "needs at least one --to"},
+		{[]string{"send", "smtp://127.0.0.1:1", "--to", "b@x", "f", "g"}, "at most one FILE"},
+		{[]string{"send", "smtp://127.0.0.1:1", "--to", "b@x", "--subject", "s", "file"}, "not both"},
+		{[]string{"send", "smtp://127.0.0.1:1", "--to", "b@x\r\nRCPT TO:<c@x>"}, "forbidden character"},
+		{[]string{"send", "smtp://127.0.0.1:1", "--to", "b@x", "--tls", "maybe"}, "--tls must be auto, require or none"},
+		{[]string{"get", "pop3://127.0.0.1:1/"}, "has no user"},
+		{[]string{"get", "pop3://u:p@127.0.0.1:1/x"}, "want a message number"},
+		{[]string{"get", "ftp://u:p@127.0.0.1/"}, "want a pop3:// or pop3s://, imap:// or imaps:// URL"},
+		{[]string{"imap", "idle", "pop3://u:p@h/"}, "want a imap:// or imaps:// URL"},
+		{[]string{"user", "add"}, "user add takes an ADDRESS"},
+	} {
+		code, _, stderr := runMain(t, "", tc.args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q = %d, %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// A mail listener on a non-loopback address needs accounts, and --auth any
+// is refused there.
+func TestServeMail_accountsRequiredOffLoopback(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runMain(t, "", "serve", "smtp", "--smtp-addr", "0.0.0.0:0", "--data", dir)
+	if code == exitOK || !strings.Contains(stderr, "need accounts") {
+		t.Errorf("serve smtp on 0.0.0.0 without accounts = %d, %q; want a refusal naming 'inetkit user add'", code, stderr)
+	}
+	code, _, stderr = runMain(t, "", "serve", "smtp", "--smtp-addr", "0.0.0.0:0", "--data", dir, "--auth", "any")
+	if code != exitUsage || !strings.Contains(stderr, "--auth any is allowed only") {
+		t.Errorf("--auth any on 0.0.0.0 = %d, %q", code, stderr)
+	}
+}
+
+// The first start makes a CA in --data and says where it is.
+func TestServeMail_localCA(t *testing.T) {
+	srv, data := mailServe(t)
+	ca := filepath.Join(data, "tls", "ca.pem")
+	if _, err := os.Stat(ca); err != nil {
+		t.Fatalf("no CA in the data directory: %v", err)
+	}
+	abs, _ := filepath.Abs(ca)
+	if log := srv.stderr.String(); !strings.Contains(log, "made a local certificate authority") || !strings.Contains(log, abs) {
+		t.Errorf("log does not say where the new CA is:\n%s", log)
+	}
+	// A client that does not trust it fails to verify, and says so.
+	code, _, stderr := runMain(t, "", "get", "--data", t.TempDir(), "--tls", "require", userURL("pop3", "a@x.org", "p", srv.addrs["pop3"], "/"))
+	if code != exitError || !strings.Contains(stderr, "certificate") {
+		t.Errorf("get trusting no CA = %d, %q; want a certificate error", code, stderr)
+	}
+}
