@@ -14,12 +14,6 @@ func TestIMAPBackend(t *testing.T) {
 	imaptest.TestBackend(t, func(t *testing.T) (inetimap.Backend, func(user, pass string), func(user string, msg []byte)) {
 		ctx := context.Background()
 		st := storeWithUser(t, "alice", "secret")
-		// The suite's user has INBOX only: it creates "Archive", which is
-		// one of the store's default mailboxes (their LIST attributes are
-		// tested in TestIMAPBackend_mailboxes).
-		if _, err := st.DB().Exec(`DELETE FROM mailboxes WHERE name <> 'INBOX'`); err != nil {
-			t.Fatal(err)
-		}
 		addUser := func(user, pass string) {
 			if user == "alice" && pass == "secret" {
 				return // made by storeWithUser

@@ -422,16 +422,16 @@ func testCopyMove(t *testing.T, e *env) {
 	e.deliver(suiteMsg1)
 	e.deliver(suiteMsg2)
 	c := e.client(t, nil)
-	if err := c.Create("Archive", nil).Wait(); err != nil {
+	if err := c.Create("Saved", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	selectInbox(t, c)
 	uids := search(t, c, true, &imap.SearchCriteria{})
-	data, err := c.Copy(seqSet(1), "Archive").Wait()
+	data, err := c.Copy(seqSet(1), "Saved").Wait()
 	if err != nil {
-		t.Fatalf("COPY 1 Archive = %v", err)
+		t.Fatalf("COPY 1 Saved = %v", err)
 	}
-	st, err := c.Status("Archive", &imap.StatusOptions{NumMessages: true, UIDValidity: true}).Wait()
+	st, err := c.Status("Saved", &imap.StatusOptions{NumMessages: true, UIDValidity: true}).Wait()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,20 +439,20 @@ func testCopyMove(t *testing.T, e *env) {
 		t.Errorf("COPY = COPYUID %d %v %v; want %d %d and one UID", data.UIDValidity, data.SourceUIDs, data.DestUIDs, st.UIDValidity, uids[0])
 	}
 	if st.NumMessages == nil || *st.NumMessages != 1 {
-		t.Errorf("STATUS Archive after COPY = %v messages; want 1", st.NumMessages)
+		t.Errorf("STATUS Saved after COPY = %v messages; want 1", st.NumMessages)
 	}
 	if _, err := c.Copy(seqSet(1), "Nonexistent").Wait(); err == nil {
 		t.Errorf("COPY to a missing mailbox succeeded")
 	}
-	if _, err := c.Move(seqSet(2), "Archive").Wait(); err != nil {
-		t.Fatalf("MOVE 2 Archive = %v", err)
+	if _, err := c.Move(seqSet(2), "Saved").Wait(); err != nil {
+		t.Fatalf("MOVE 2 Saved = %v", err)
 	}
 	if got := search(t, c, true, &imap.SearchCriteria{}); !slices.Equal(got, uids[:1]) {
 		t.Errorf("INBOX UIDs after MOVE = %v; want %v", got, uids[:1])
 	}
-	st, err = c.Status("Archive", &imap.StatusOptions{NumMessages: true}).Wait()
+	st, err = c.Status("Saved", &imap.StatusOptions{NumMessages: true}).Wait()
 	if err != nil || st.NumMessages == nil || *st.NumMessages != 2 {
-		t.Errorf("STATUS Archive after MOVE = %v, %v; want 2 messages", st, err)
+		t.Errorf("STATUS Saved after MOVE = %v, %v; want 2 messages", st, err)
 	}
 }
 
