@@ -67,7 +67,8 @@ func newRootCmd(e *env) *cobra.Command {
 		Use:   "inetkit",
 		Short: "Network protocol servers and clients, from sockets up",
 		Long: `inetkit serves and speaks the protocols of the Python socket tutorial it grew
-from: the uppercase service on TCP and UDP, and more to come.
+from: the uppercase service on TCP and UDP, and SMTP, POP3 and IMAP4 over
+one durable store, with clients for each.
 
 It binds to 127.0.0.1 unless told otherwise.`,
 		SilenceErrors: true,
