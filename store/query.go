@@ -1,0 +1,92 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// A Message is a stored message as [Store.Messages] returns it.
+type Message struct {
+	// UID is the message's IMAP UID in its mailbox (RFC 9051 §2.3.1.1).
+	UID uint32
+	// Flags are the message's flags, sorted, as stored (system flags in
+	// their canonical spelling, such as \Seen).
+	Flags []string
+	// Size is the length of Body in octets (RFC822.SIZE).
+	Size int64
+	// InternalDate is when the message was delivered or appended.
+	InternalDate time.Time
+	// Body is the whole message, header and body, with CRLF line endings.
+	Body []byte
+}
+
+// Messages returns the messages of a user's mailbox, in UID order. The
+// address is compared without regard to case, as logins are, and the name
+// INBOX too (RFC 9051 §5.1). It returns an error wrapping ErrNotFound if the
+// user or the mailbox does not exist. Messages only reads: it makes no user,
+// even with Options.AnyLogin, and sets no flag.
+//
+// With [Store.Changed] it lets a caller wait for a message without polling.
+func (s *Store) Messages(ctx context.Context, address, mailbox string) ([]Message, error) {
+	// One read transaction, so that messages and flags are one snapshot.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	defer tx.Rollback()
+	var mbox int64
+	err = tx.QueryRowContext(ctx, `SELECT m.id FROM mailboxes m JOIN users u ON u.id = m.user_id WHERE u.address = ? AND m.name = ?`,
+		normAddress(address), normMailboxName(mailbox)).Scan(&mbox)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: messages of %q in %q: %w", address, mailbox, ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT m.id, m.uid, m.size, m.internal_date, b.data FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.mailbox_id = ? ORDER BY m.uid`, mbox)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	msgs := []Message{}
+	index := make(map[int64]int) // message id → index in msgs
+	for rows.Next() {
+		var id, date int64
+		var m Message
+		if err := rows.Scan(&id, &m.UID, &m.Size, &date, &m.Body); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: messages: %w", err)
+		}
+		m.InternalDate = time.Unix(0, date)
+		m.Flags = []string{}
+		index[id] = len(msgs)
+		msgs = append(msgs, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	if len(msgs) == 0 {
+		return msgs, nil
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT f.message_id, f.flag FROM flags f JOIN messages m ON m.id = f.message_id WHERE m.mailbox_id = ? ORDER BY f.message_id, f.flag`, mbox)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var flag string
+		if err := rows.Scan(&id, &flag); err != nil {
+			return nil, fmt.Errorf("store: messages: %w", err)
+		}
+		if i, ok := index[id]; ok {
+			msgs[i].Flags = append(msgs[i].Flags, flag)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	return msgs, nil
+}
