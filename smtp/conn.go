@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -175,6 +176,17 @@ func (c *conn) recoverPanic(err *error) {
 func (c *conn) readLine() ([]byte, error) {
 	limit := c.maxLine()
 	c.line = c.line[:0]
+	// The first byte may take the idle timeout; the rest of the line must
+	// follow within CommandTimeout (HARDENING G2).
+	if c.br.Buffered() == 0 {
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	if i := bytes.IndexByte(c.peekBuffered(), '\n'); i < 0 {
+		c.raw.SetReadDeadline(time.Now().Add(durationOr(c.srv.CommandTimeout, DefaultCommandTimeout)))
+		defer c.raw.SetReadDeadline(time.Time{})
+	}
 	for {
 		frag, err := c.br.ReadSlice('\n')
 		if len(c.line)+len(frag) > limit {
@@ -193,6 +205,12 @@ func (c *conn) readLine() ([]byte, error) {
 		l = l[:len(l)-1]
 	}
 	return l, nil
+}
+
+// peekBuffered returns the bytes already buffered, without reading.
+func (c *conn) peekBuffered() []byte {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b
 }
 
 // readFailed ends the session after a failed read, with the goodbye the

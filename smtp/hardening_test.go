@@ -623,3 +623,28 @@ func TestServer_maxConnsPerIP(t *testing.T) {
 		t.Errorf("second connection got %q", b)
 	}
 }
+
+// HARDENING G2: a command trickled one byte at a time is cut off by the
+// per-command deadline, though each byte arrives well within the idle
+// timeout.
+func TestServer_slowloris(t *testing.T) {
+	s, _ := newServer(t, nil, func(cfg *smtp.Server) {
+		cfg.ReadTimeout = time.Second
+		cfg.CommandTimeout = 300 * time.Millisecond
+	})
+	c, r := dialRaw(t, s.Addr) // greeted
+	start := time.Now()
+	go func() {
+		for _, b := range []byte("NOOP NOOP NOOP NOOP\r\n") {
+			if _, err := c.Write([]byte{b}); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // the client's pace, not a wait for the server
+		}
+	}()
+	prototest.Run(t, c, r, "S: 421 4.4.2 *")
+	expectEOF(t, c, r)
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("cut off after %v; the deadline is 300ms", d)
+	}
+}

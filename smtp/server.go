@@ -55,6 +55,11 @@ type Server struct {
 	// ReadTimeout bounds every read, in commands and in DATA alike; an
 	// idle client gets "421 4.4.2". Zero means DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// CommandTimeout bounds the whole of one command line, from its first
+	// byte to its end, so that a client trickling a byte at a time cannot
+	// hold a session (HARDENING G2); it gets "421 4.4.2". Zero means
+	// DefaultCommandTimeout.
+	CommandTimeout time.Duration
 	// WriteTimeout bounds every write; zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
 

@@ -49,6 +49,9 @@ const (
 	// DefaultReadTimeout bounds every read: RFC 5321 §4.5.3.2.7 asks a
 	// server to wait at least 5 minutes for the next command.
 	DefaultReadTimeout = 5 * time.Minute
+	// DefaultCommandTimeout bounds the arrival of one command line once
+	// its first byte is in (HARDENING G2, as go-imap's 30 s).
+	DefaultCommandTimeout = 30 * time.Second
 	// DefaultWriteTimeout bounds every write.
 	DefaultWriteTimeout = time.Minute
 	// DefaultAuthFailureDelay is how long every failed AUTH is delayed.
