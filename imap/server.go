@@ -88,6 +88,10 @@ type Server struct {
 	// zero or negative means no limit. Connections over a limit get
 	// "* BYE [UNAVAILABLE]".
 	MaxConnsPerIP int
+	// MaxConnRatePerIP limits the new connections one IP address may open
+	// per second (HARDENING G11); beyond it they get the busy reply. Zero
+	// means no limit.
+	MaxConnRatePerIP float64
 	// MaxLineBytes bounds one command: the bytes of its lines and of its
 	// literals other than the APPEND message. A longer command line gets
 	// "* BYE [TOOBIG]" and the connection is closed; a literal that does not
@@ -144,14 +148,15 @@ type tlsListener struct{ net.Listener }
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.sock = &sockserver.Server{
-			Addr:          s.Addr,
-			Handler:       sockserver.HandlerFunc(s.serveConn),
-			Logger:        s.logger(),
-			IdleTimeout:   s.IdleTimeout,
-			WriteTimeout:  s.WriteTimeout,
-			MaxConns:      s.MaxConns,
-			MaxConnsPerIP: s.MaxConnsPerIP,
-			Reject:        reject,
+			Addr:             s.Addr,
+			Handler:          sockserver.HandlerFunc(s.serveConn),
+			Logger:           s.logger(),
+			IdleTimeout:      s.IdleTimeout,
+			WriteTimeout:     s.WriteTimeout,
+			MaxConns:         s.MaxConns,
+			MaxConnsPerIP:    s.MaxConnsPerIP,
+			MaxConnRatePerIP: s.MaxConnRatePerIP,
+			Reject:           reject,
 			BaseContext: func(l net.Listener) context.Context {
 				if _, ok := l.(tlsListener); ok {
 					return context.WithValue(context.Background(), tlsContextKey{}, true)

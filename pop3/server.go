@@ -56,6 +56,10 @@ type Server struct {
 	// "-ERR [SYS/TEMP] too many connections" and is closed.
 	MaxConns      int
 	MaxConnsPerIP int
+	// MaxConnRatePerIP limits the new connections one IP address may open
+	// per second (HARDENING G11); beyond it they get the busy reply. Zero
+	// means no limit.
+	MaxConnRatePerIP float64
 
 	// AuthFailureDelay is how long a failed login waits for its reply.
 	AuthFailureDelay time.Duration
@@ -103,13 +107,14 @@ func (s *Server) sock() *sockserver.Server {
 	defer s.mu.Unlock()
 	if s.ss == nil {
 		s.ss = &sockserver.Server{
-			Handler:       sockserver.HandlerFunc(s.ServeConn),
-			Logger:        s.logger(),
-			IdleTimeout:   orNone(s.idleTimeout()),
-			WriteTimeout:  orNone(s.writeTimeout()),
-			MaxConns:      s.MaxConns,
-			MaxConnsPerIP: s.MaxConnsPerIP,
-			Reject:        s.reject,
+			Handler:          sockserver.HandlerFunc(s.ServeConn),
+			Logger:           s.logger(),
+			IdleTimeout:      orNone(s.idleTimeout()),
+			WriteTimeout:     orNone(s.writeTimeout()),
+			MaxConns:         s.MaxConns,
+			MaxConnsPerIP:    s.MaxConnsPerIP,
+			MaxConnRatePerIP: s.MaxConnRatePerIP,
+			Reject:           s.reject,
 		}
 	}
 	return s.ss

@@ -69,6 +69,10 @@ type Server struct {
 	// MaxConnsPerIP limits the connections open at once from one IP
 	// address; zero means no limit. Refused clients get "421 4.7.0".
 	MaxConnsPerIP int
+	// MaxConnRatePerIP limits the new connections one IP address may open
+	// per second (HARDENING G11); beyond it they get the busy reply. Zero
+	// means no limit.
+	MaxConnRatePerIP float64
 
 	// AuthFailureDelay delays every failed AUTH; zero means
 	// DefaultAuthFailureDelay and a negative value no delay.
@@ -122,12 +126,13 @@ func (s *Server) setup() {
 			s.debug = &lockedWriter{w: s.DebugWriter}
 		}
 		s.ss = &sockserver.Server{
-			Handler:       sockserver.HandlerFunc(func(context.Context, net.Conn) error { return nil }),
-			Logger:        s.logger(),
-			IdleTimeout:   durationOr(s.ReadTimeout, DefaultReadTimeout),
-			WriteTimeout:  durationOr(s.WriteTimeout, DefaultWriteTimeout),
-			MaxConns:      s.MaxConns,
-			MaxConnsPerIP: s.MaxConnsPerIP,
+			Handler:          sockserver.HandlerFunc(func(context.Context, net.Conn) error { return nil }),
+			Logger:           s.logger(),
+			IdleTimeout:      durationOr(s.ReadTimeout, DefaultReadTimeout),
+			WriteTimeout:     durationOr(s.WriteTimeout, DefaultWriteTimeout),
+			MaxConns:         s.MaxConns,
+			MaxConnsPerIP:    s.MaxConnsPerIP,
+			MaxConnRatePerIP: s.MaxConnRatePerIP,
 			Reject: func(c net.Conn, err error) {
 				io.WriteString(c, "421 4.7.0 Too many connections, try again later\r\n")
 			},

@@ -148,6 +148,9 @@ func (s *Server) admitLocked(remote net.Addr) (netip.Addr, error) {
 		return netip.Addr{}, ErrTooManyConns
 	}
 	ip := remoteIP(remote)
+	if s.connRate != nil && ip.IsValid() && !s.connRate.allow(ip, time.Now()) {
+		return netip.Addr{}, ErrConnRate
+	}
 	if s.MaxConnsPerIP > 0 && ip.IsValid() {
 		if s.perIP[ip] >= s.MaxConnsPerIP {
 			return netip.Addr{}, ErrTooManyConnsPerIP

@@ -78,6 +78,14 @@ type Server struct {
 	// Zero or a negative value means no limit.
 	MaxConnsPerIP int
 
+	// MaxConnRatePerIP limits how many new connections one IP address may
+	// open per second, on average, with bursts of ConnRateBurst (HARDENING
+	// G11; mox allows 300 a minute, 5 a second). Zero means no limit.
+	MaxConnRatePerIP float64
+	// ConnRateBurst is the burst MaxConnRatePerIP allows; zero means 10
+	// seconds' worth.
+	ConnRateBurst int
+
 	// Verify, if non-nil, is called for every new connection before the
 	// limits are counted; a non-nil error rejects the connection, as
 	// socketserver's verify_request does.
@@ -100,6 +108,7 @@ type Server struct {
 	wrapped   map[*listener]struct{} // from WrapListener, until closed
 	loops     []*eventLoop
 	perIP     map[netip.Addr]int
+	connRate  *rateLimiter // nil without MaxConnRatePerIP
 	closing   atomic.Bool
 	wg        sync.WaitGroup
 	baseCtx   context.Context
@@ -113,6 +122,10 @@ type Server struct {
 // ErrTooManyConns is passed to [Server.Reject] when [Server.MaxConns] is reached.
 var ErrTooManyConns = errors.New("sockserver: too many connections")
 
+// ErrConnRate is passed to [Server.Reject] when an address opens
+// connections faster than [Server.MaxConnRatePerIP] allows.
+var ErrConnRate = errors.New("sockserver: connections opened too fast from one address")
+
 // ErrTooManyConnsPerIP is passed to [Server.Reject] when
 // [Server.MaxConnsPerIP] is reached.
 var ErrTooManyConnsPerIP = errors.New("sockserver: too many connections from one address")
@@ -124,6 +137,13 @@ func (s *Server) setup() {
 		s.conns = make(map[*conn]struct{})
 		s.wrapped = make(map[*listener]struct{})
 		s.perIP = make(map[netip.Addr]int)
+		if s.MaxConnRatePerIP > 0 {
+			burst := float64(s.ConnRateBurst)
+			if burst <= 0 {
+				burst = max(1, 10*s.MaxConnRatePerIP)
+			}
+			s.connRate = newRateLimiter(s.MaxConnRatePerIP, burst, DefaultMaxSources)
+		}
 	})
 }
 

@@ -478,6 +478,28 @@ func TestServerMaxConnsPerIP(t *testing.T) {
 	}
 }
 
+// HARDENING G11: an address opening connections too fast is refused with
+// the busy reply, beyond its burst; other addresses are not affected.
+func TestServerMaxConnRatePerIP(t *testing.T) {
+	t.Parallel()
+	rejected := make(chan error, 8)
+	// 0.001 per second: no token comes back during the test.
+	s := &sockserver.Server{MaxConnRatePerIP: 0.001, ConnRateBurst: 3, Handler: sockserver.HandlerFunc(echo), Reject: busyReply(rejected)}
+	sv := startServer(t, s)
+	for i := range 3 {
+		c := dialFrom(t, "127.0.0.2", sv.addr)
+		c.roundTrip(t, fmt.Sprintf("burst %d\n", i))
+		c.Close()
+	}
+	if got := dialFrom(t, "127.0.0.2", sv.addr).rest(t); got != "busy\n" {
+		t.Errorf("fourth connection from 127.0.0.2 read %q; want %q", got, "busy\n")
+	}
+	if err := recv(t, rejected, "Reject"); !errors.Is(err, sockserver.ErrConnRate) {
+		t.Errorf("Reject called with %v; want ErrConnRate", err)
+	}
+	dialFrom(t, "127.0.0.3", sv.addr).roundTrip(t, "other address\n")
+}
+
 func TestServerVerify(t *testing.T) {
 	t.Parallel()
 	errDenied := errors.New("denied")
