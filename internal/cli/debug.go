@@ -32,7 +32,9 @@ func newDebugRunner(ctx context.Context, addr string, servers []runner, log *slo
 		}
 		runtime.ReadMemStats(&v.MemStats)
 		for _, s := range servers {
-			v.Services[s.name] = s.stats()
+			if s.stats != nil {
+				v.Services[s.name] = s.stats()
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

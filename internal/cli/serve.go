@@ -165,7 +165,7 @@ within --drain; inetkit then exits 0.`,
 	f.IntVar(&o.maxLineBytes, "max-line-bytes", upper.DefaultMaxLineBytes, "longest line in line mode")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "close a TCP connection that sends nothing for this long")
 	f.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "close a TCP connection whose client does not read for this long")
-	f.IntVar(&o.maxConns, "max-conns", sockserver.DefaultMaxConns, "most TCP connections open at once")
+	f.IntVar(&o.maxConns, "max-conns", sockserver.DefaultMaxConns, "most TCP connections open at once, per service; 0: no limit")
 	f.Var(&o.maxConnsPerIP, "max-conns-per-ip", "most TCP connections open at once from one address; 0: no limit")
 	f.DurationVar(&o.drain, "drain", 10*time.Second, "on SIGINT/SIGTERM, how long exchanges in flight may take to finish")
 	f.Var(&o.udpRate, "udp-rate", "most UDP replies per second to one address; 0: no limit")

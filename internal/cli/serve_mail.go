@@ -160,24 +160,25 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 	tlsAddr := *o.mail.tlsAddr[name]
 	insecure := isLoopback(addr) && (tlsAddr == "" || isLoopback(tlsAddr))
 	perIP := o.maxConnsPerIP.or(cond(insecure, 0, 30)) // HARDENING C2
-	rate := cond(insecure, 0.0, 5.0)                   // 300 a minute per address: HARDENING C3
+	maxConns := cond(o.maxConns == 0, -1, o.maxConns)
+	rate := cond(insecure, 0.0, 5.0) // 300 a minute per address: HARDENING C3
 	var srv mailServer
 	switch name {
 	case "smtp":
 		srv = &smtp.Server{
 			Domain: o.mail.hostname, Backend: me.store.SMTPBackend(), TLSConfig: me.tls,
 			InsecureAuth: insecure, MaxMessageBytes: o.mail.maxMessageBytes,
-			MaxConns: 1000, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
+			MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
 		}
 	case "pop3":
 		srv = &pop3.Server{
 			Backend: me.store.POP3Backend(), TLSConfig: me.tls, InsecureAuth: insecure,
-			MaxConns: 1000, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
+			MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
 		}
 	case "imap":
 		srv = &imap.Server{
 			Backend: me.store.IMAPBackend(), TLSConfig: me.tls, InsecureAuth: insecure,
-			MaxConns: 1000, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
+			MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
 		}
 	}
 	var ls []net.Listener
