@@ -168,6 +168,10 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 		srv = &smtp.Server{
 			Domain: o.mail.hostname, Backend: me.store.SMTPBackend(), TLSConfig: me.tls,
 			InsecureAuth: insecure, MaxMessageBytes: o.mail.maxMessageBytes,
+			// Off loopback a bare CR or LF in DATA refuses the message
+			// (HARDENING S1's recommendation (a)); on loopback it is kept,
+			// as sent, for tests of odd clients.
+			StrictLineEndings: !insecure,
 			MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
 		}
 	case "pop3":
