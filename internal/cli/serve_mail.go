@@ -172,7 +172,7 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 			// (HARDENING S1's recommendation (a)); on loopback it is kept,
 			// as sent, for tests of odd clients.
 			StrictLineEndings: !insecure,
-			MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
+			MaxConns:          maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
 		}
 	case "pop3":
 		srv = &pop3.Server{
