@@ -151,13 +151,15 @@ func TestServer_pop3DeleteExpungesIMAP(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var expunged []uint32
-	c := imapLogin(t, s, "alice@example.org", "INBOX", &imapclient.UnilateralDataHandler{Expunge: func(seq uint32) {
+	c := imapLogin(t, s, "alice@example.org", "", &imapclient.UnilateralDataHandler{Expunge: func(seq uint32) {
 		mu.Lock()
 		expunged = append(expunged, seq)
 		mu.Unlock()
 	}})
-	if n := c.Mailbox().NumMessages; n != 3 {
-		t.Fatalf("SELECT INBOX: %d messages; want 3", n)
+	// The SelectData, not c.Mailbox(): go-imap's client ends Wait before it
+	// records the selected mailbox.
+	if sel, err := c.Select("INBOX", nil).Wait(); err != nil || sel.NumMessages != 3 {
+		t.Fatalf("SELECT INBOX = %+v, %v; want 3 messages", sel, err)
 	}
 
 	p := pop3Login(t, s, "alice@example.org", "x")
@@ -237,13 +239,14 @@ func TestServer_imapFlags(t *testing.T) {
 	if err := watcher.Noop().Wait(); err != nil {
 		t.Fatal(err)
 	}
+	// go-imap's client calls the Fetch handler in a goroutine of its own.
 	select {
 	case f := <-flagsSeen:
 		slices.Sort(f)
 		if !slices.Equal(f, []imap.Flag{imap.FlagFlagged, imap.FlagSeen}) {
 			t.Errorf("other session got FLAGS %v; want \\Flagged \\Seen", f)
 		}
-	default:
+	case <-ctx.Done():
 		t.Error("other session got no FETCH FLAGS after NOOP")
 	}
 
