@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package peers starts Debian's mail servers (Dovecot for IMAP and POP3,
 // Postfix's smtp-sink for SMTP) as real peers for interoperability tests of
 // inetkit's clients. Each runs in its own temporary directory on loopback
@@ -9,12 +11,16 @@ package peers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 
 	"testing"
 	"time"
@@ -45,6 +51,20 @@ func Need(t testing.TB, program string) string {
 func isExec(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode()&0o111 != 0
+}
+
+// tempDir returns a new temporary directory that the unprivileged user the
+// servers run as (nobody, when the test runs as root) can enter: t.TempDir
+// makes it and its parent mode 0700.
+func tempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -82,22 +102,23 @@ func waitListening(t testing.TB, addr string, exited <-chan struct{}, logFile st
 	}
 }
 
-// start runs cmd until the test ends.
+// start runs cmd in a process group of its own until the test ends, when
+// the whole group is killed: Dovecot's master takes a second to stop its
+// children on SIGTERM (five if the signal comes before its handlers are
+// set), and nothing here needs a clean shutdown.
 func start(t testing.TB, cmd *exec.Cmd) <-chan struct{} {
 	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+		// The group's leader is not reaped before exited is closed, so
+		// its id still names this group.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
 	})
 	return exited
 }
@@ -114,8 +135,7 @@ type Dovecot struct {
 func StartDovecot(t testing.TB) *Dovecot {
 	t.Helper()
 	bin := Need(t, "dovecot")
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
+	dir := tempDir(t)
 	certFile, keyFile, _, err := testcert.WriteFiles(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +174,8 @@ ssl_cert = <%[2]s
 ssl_key = <%[3]s
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
+mailbox_idle_check_interval = 1 secs
 mail_location = maildir:%[1]s/home/%%u/Maildir
 pop3_uidl_format = %%08Xu%%08Xv
 first_valid_uid = 1
@@ -184,8 +206,12 @@ service pop3-login {
     port = 0
   }
 }
+# No growing delay after failed logins (Dovecot's documented switch).
 service anvil {
   chroot =
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
 }
 `, dir, certFile, keyFile, imapPort, pop3Port, extra, mailUser, mailGroup)
 	confFile := filepath.Join(dir, "dovecot.conf")
@@ -215,18 +241,22 @@ type SMTPSink struct {
 	Dir  string
 }
 
-// StartSMTPSink runs smtp-sink until the test ends.
-func StartSMTPSink(t testing.TB) *SMTPSink {
+// StartSMTPSink runs smtp-sink until the test ends. args are more
+// smtp-sink options, such as "-f", "RCPT" to refuse every recipient with
+// the hard-error reply, which "-B", "550 5.1.1 No such user" sets (see
+// smtp-sink(1)). The sink offers no STARTTLS.
+func StartSMTPSink(t testing.TB, args ...string) *SMTPSink {
 	t.Helper()
 	bin := Need(t, "smtp-sink")
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777)
+	dir := tempDir(t)
 	s := &SMTPSink{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Dir: filepath.Join(dir, "mail")}
 	if err := os.Mkdir(s.Dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(s.Dir, 0o777)
-	args := []string{"-d", s.Dir + "/%Y%m%d%H%M%S.", "-h", "sink.example.org"}
+	if err := os.Chmod(s.Dir, 0o777); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	args = append([]string{"-d", s.Dir + "/%Y%m%d%H%M%S.", "-h", "sink.example.org"}, args...)
 	if os.Getuid() == 0 {
 		args = append(args, "-u", "nobody")
 	}
@@ -241,12 +271,31 @@ func StartSMTPSink(t testing.TB) *SMTPSink {
 	cmd.Stdout, cmd.Stderr = lf, lf
 	exited := start(t, cmd)
 	waitListening(t, s.Addr, exited, logFile)
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(logFile)
+			t.Logf("smtp-sink log:\n%s", log)
+		}
+	})
 	return s
 }
 
-// Messages returns the contents of the messages the sink has kept, waiting
-// up to 10 s for at least n.
-func (s *SMTPSink) Messages(ctx context.Context, n int) ([]string, error) {
+// SinkMessage is a message smtp-sink kept: the envelope, and the text as
+// the sink stores it, which is not quite as it came: the sink drops every
+// CR byte (so lines end in LF) and the first dot of each line that follows
+// a CRLF (the dot-stuffing), and ends the text where CRLF "." CRLF came.
+type SinkMessage struct {
+	Helo     string   // the argument of the last EHLO or HELO
+	MailFrom string   // the arguments of MAIL FROM:, as "<a@example.org>"
+	RcptTo   []string // the arguments of each RCPT TO:
+	Text     string
+}
+
+// Messages returns the messages the sink has kept, oldest first, waiting up
+// to 10 s for at least n. It reads the files that a mail transaction in
+// progress is writing too, so call it once the sink has replied to the
+// final dot of the messages it waits for.
+func (s *SMTPSink) Messages(ctx context.Context, n int) ([]SinkMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
@@ -255,20 +304,81 @@ func (s *SMTPSink) Messages(ctx context.Context, n int) ([]string, error) {
 			return nil, err
 		}
 		if len(ents) >= n {
-			var out []string
-			for _, e := range ents {
-				b, err := os.ReadFile(filepath.Join(s.Dir, e.Name()))
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, string(b))
-			}
-			return out, nil
+			return s.read(ents)
 		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("smtp-sink kept %d messages, want %d: %w", len(ents), n, ctx.Err())
 		case <-time.After(delay):
+		}
+	}
+}
+
+func (s *SMTPSink) read(ents []os.DirEntry) ([]SinkMessage, error) {
+	type file struct {
+		mod time.Time
+		msg SinkMessage
+	}
+	var files []file
+	for _, e := range ents {
+		path := filepath.Join(s.Dir, e.Name())
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		m, err := parseDump(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		files = append(files, file{fi.ModTime(), m})
+	}
+	slices.SortStableFunc(files, func(a, b file) int { return a.mod.Compare(b.mod) })
+	out := make([]SinkMessage, len(files))
+	for i, f := range files {
+		out[i] = f.msg
+	}
+	return out, nil
+}
+
+// parseDump parses smtp-sink's dump file format: its own header lines,
+// ending with a three-line Received header, then the message text and an
+// empty line.
+func parseDump(dump string) (SinkMessage, error) {
+	var m SinkMessage
+	rest := dump
+	for {
+		line, after, ok := strings.Cut(rest, "\n")
+		if !ok {
+			return m, errors.New("smtp-sink dump ends in its header")
+		}
+		rest = after
+		name, val, _ := strings.Cut(line, ": ")
+		switch name {
+		case "X-Client-Addr", "X-Client-Proto":
+		case "X-Helo-Args":
+			m.Helo = val
+		case "X-Mail-Args":
+			m.MailFrom = val
+		case "X-Rcpt-Args":
+			m.RcptTo = append(m.RcptTo, val)
+		case "Received":
+			for range 2 { // "\tby ..." and "\t<date>"
+				if _, rest, ok = strings.Cut(rest, "\n"); !ok {
+					return m, errors.New("smtp-sink dump ends in its Received header")
+				}
+			}
+			text, ok := strings.CutSuffix(rest, "\n")
+			if !ok {
+				return m, errors.New("smtp-sink dump does not end with an empty line")
+			}
+			m.Text = text
+			return m, nil
+		default:
+			return m, fmt.Errorf("unexpected smtp-sink header line %q", line)
 		}
 	}
 }
