@@ -223,6 +223,36 @@ func TestIMAP_URL(t *testing.T) {
 	if again, err := inetimap.ParseURL(u.String()); err != nil || *again != *u {
 		t.Errorf("ParseURL(%q) = %+v, %v; want %+v", u.String(), again, err, *u)
 	}
+
+	// The user as people type it, "@" unescaped.
+	s = fmt.Sprintf("imap://%s:%s@%s/INBOX", d.User, d.Pass, d.IMAPAddr)
+	if u, err := inetimap.ParseURL(s); err != nil || u.User != d.User || u.Password != d.Pass || u.Host != d.IMAPAddr {
+		t.Errorf("ParseURL(%q) = %+v, %v; want user %q, password %q, host %q", s, u, err, d.User, d.Pass, d.IMAPAddr)
+	}
+
+	// A mailbox name with a space, "&" (modified UTF-7's escape) and
+	// non-ASCII: UTF-8 percent-escaped in the URL (RFC 5092 §3), and
+	// what go-imap encodes for Dovecot.
+	const box = "Entwürfe & Notizen"
+	if err := c2.Create(box, nil).Wait(); err != nil {
+		t.Fatalf("CREATE %q: %v", box, err)
+	}
+	uid := appendMessage(t, c2, box, msgHello)
+	u = &inetimap.URL{Scheme: "imap", Host: d.IMAPAddr, Mailbox: box, UID: uid}
+	parsed, err := inetimap.ParseURL(u.String())
+	if err != nil || *parsed != *u {
+		t.Fatalf("ParseURL(%q) = %+v, %v; want %+v", u.String(), parsed, err, *u)
+	}
+	if b, err := inetimap.FetchMessage(ctx, c2, parsed.Mailbox, parsed.UID); err != nil || string(b) != msgHello {
+		t.Errorf("FetchMessage(%q, %d) = %q, %v; want %q", parsed.Mailbox, parsed.UID, b, err, msgHello)
+	}
+	boxes, err := c2.List("", "*", nil).Collect()
+	if err != nil {
+		t.Fatalf("LIST: %v", err)
+	}
+	if !slices.ContainsFunc(boxes, func(b *imap.ListData) bool { return b.Mailbox == box }) {
+		t.Errorf("LIST * = %+v; want %q", boxes, box)
+	}
 }
 
 // TestIMAP_imapclient drives go-imap's client, made by inetkit's Dial,
@@ -336,5 +366,28 @@ func TestIMAP_loginFailed(t *testing.T) {
 	}
 	if err := c.Login(d.User, d.Pass).Wait(); err != nil {
 		t.Errorf("LOGIN after a failure: %v", err)
+	}
+}
+
+func TestIMAP_DialTLS(t *testing.T) {
+	t.Parallel()
+	d := peers.StartDovecot(t)
+	uids := deliver(t, d, msgHello)
+	ctx := testContext(t)
+	c, err := inetimap.DialTLS(ctx, d.IMAPSAddr, &inetimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
+	if err != nil {
+		t.Fatalf("DialTLS: %v", err)
+	}
+	defer c.Close()
+	if err := c.Login(d.User, d.Pass).Wait(); err != nil {
+		t.Fatalf("LOGIN: %v", err)
+	}
+	if b, err := inetimap.FetchMessage(ctx, c, "INBOX", uids[0]); err != nil || string(b) != msgHello {
+		t.Errorf("FetchMessage = %q, %v; want %q", b, err, msgHello)
+	}
+	// Without the test CA, the certificate is not trusted.
+	if c, err := inetimap.DialTLS(ctx, d.IMAPSAddr, &inetimap.ClientOptions{TLSConfig: &tls.Config{ServerName: "localhost"}}); err == nil {
+		c.Close()
+		t.Error("DialTLS trusted a certificate from an unknown CA")
 	}
 }

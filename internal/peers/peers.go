@@ -123,12 +123,16 @@ func start(t testing.TB, cmd *exec.Cmd) <-chan struct{} {
 	return exited
 }
 
-// Dovecot is a running Dovecot with one user, Maildir storage, IMAP and POP3
-// on loopback, and STARTTLS with the internal/testcert certificate.
+// Dovecot is a running Dovecot with one user, Maildir storage, and IMAP and
+// POP3 on loopback, both with STARTTLS and with implicit TLS, using the
+// internal/testcert certificate. Failed logins are answered after about
+// half a second (Dovecot checks for them twice a second), with no growing
+// penalty.
 type Dovecot struct {
-	IMAPAddr, POP3Addr string
-	User, Pass         string
-	Dir                string
+	IMAPAddr, POP3Addr   string // STARTTLS offered
+	IMAPSAddr, POP3SAddr string // implicit TLS
+	User, Pass           string
+	Dir                  string
 }
 
 // StartDovecot runs Dovecot until the test ends.
@@ -141,11 +145,13 @@ func StartDovecot(t testing.TB) *Dovecot {
 		t.Fatal(err)
 	}
 	d := &Dovecot{
-		IMAPAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		POP3Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		User:     "alice@example.org",
-		Pass:     "secret",
-		Dir:      dir,
+		IMAPAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		POP3Addr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		IMAPSAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		POP3SAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		User:      "alice@example.org",
+		Pass:      "secret",
+		Dir:       dir,
 	}
 	home := filepath.Join(dir, "home")
 	if err := os.Mkdir(home, 0o777); err != nil {
@@ -164,6 +170,8 @@ func StartDovecot(t testing.TB) *Dovecot {
 	}
 	_, imapPort, _ := net.SplitHostPort(d.IMAPAddr)
 	_, pop3Port, _ := net.SplitHostPort(d.POP3Addr)
+	_, imapsPort, _ := net.SplitHostPort(d.IMAPSAddr)
+	_, pop3sPort, _ := net.SplitHostPort(d.POP3SAddr)
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
@@ -194,7 +202,7 @@ service imap-login {
     port = %[4]s
   }
   inet_listener imaps {
-    port = 0
+    port = %[9]s
   }
 }
 service pop3-login {
@@ -203,7 +211,7 @@ service pop3-login {
     port = %[5]s
   }
   inet_listener pop3s {
-    port = 0
+    port = %[10]s
   }
 }
 # No growing delay after failed logins (Dovecot's documented switch).
@@ -213,7 +221,7 @@ service anvil {
     mode = 0
   }
 }
-`, dir, certFile, keyFile, imapPort, pop3Port, extra, mailUser, mailGroup)
+`, dir, certFile, keyFile, imapPort, pop3Port, extra, mailUser, mailGroup, imapsPort, pop3sPort)
 	confFile := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -225,6 +233,8 @@ service anvil {
 	logFile := filepath.Join(dir, "dovecot.log")
 	waitListening(t, d.IMAPAddr, exited, logFile)
 	waitListening(t, d.POP3Addr, exited, logFile)
+	waitListening(t, d.IMAPSAddr, exited, logFile)
+	waitListening(t, d.POP3SAddr, exited, logFile)
 	t.Cleanup(func() {
 		if t.Failed() {
 			log, _ := os.ReadFile(logFile)
@@ -273,8 +283,9 @@ func StartSMTPSink(t testing.TB, args ...string) *SMTPSink {
 	waitListening(t, s.Addr, exited, logFile)
 	t.Cleanup(func() {
 		if t.Failed() {
-			log, _ := os.ReadFile(logFile)
-			t.Logf("smtp-sink log:\n%s", log)
+			if log, _ := os.ReadFile(logFile); len(log) > 0 {
+				t.Logf("smtp-sink log:\n%s", log)
+			}
 		}
 	})
 	return s

@@ -379,6 +379,16 @@ func TestPOP3_authFailed(t *testing.T) {
 			t.Errorf("%s with a wrong password: %#v; want *pop3.Error{Code: \"AUTH\", Message: \"Authentication failed.\"}", name, err)
 		}
 	}
+	// Credentials too long for one command line go after AUTH PLAIN's
+	// "+" continuation (RFC 5034 §4).
+	err = c.LoginPlain(d.User, strings.Repeat("long password ", 20))
+	if perr := (*pop3.Error)(nil); !errors.As(err, &perr) || perr.Code != "AUTH" {
+		t.Errorf("LoginPlain with a long wrong password: %v; want -ERR [AUTH]", err)
+	}
+	// Dovecot's greeting has no APOP timestamp unless configured so.
+	if err := c.APOP(d.User, d.Pass); err == nil {
+		t.Error("APOP succeeded without a greeting timestamp")
+	}
 	var perr *pop3.Error
 	if _, _, err := c.Stat(); !errors.As(err, &perr) {
 		t.Errorf("Stat before login: %v; want a *pop3.Error", err)
@@ -395,6 +405,29 @@ func TestPOP3_authFailed(t *testing.T) {
 	}
 	if err := c.Noop(); err != nil {
 		t.Errorf("Noop after an error reply: %v", err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Errorf("Quit: %v", err)
+	}
+}
+
+func TestPOP3_DialTLS(t *testing.T) {
+	t.Parallel()
+	d := peers.StartDovecot(t)
+	deliver(t, d, msgHello)
+	c, err := pop3.DialTLS(testContext(t), d.POP3SAddr, &pop3.ClientOptions{TLSConfig: testcert.ClientConfig(), Timeout: clientTimeout})
+	if err != nil {
+		t.Fatalf("DialTLS: %v", err)
+	}
+	defer c.Close()
+	if err := c.StartTLS(nil); err == nil {
+		t.Error("StartTLS over implicit TLS succeeded")
+	}
+	if err := c.Login(d.User, d.Pass); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	if got := retrieve(t, c, 1); got != msgHello {
+		t.Errorf("Retrieve(1) = %q; want %q", got, msgHello)
 	}
 	if err := c.Quit(); err != nil {
 		t.Errorf("Quit: %v", err)
