@@ -96,7 +96,8 @@ func BenchmarkSMTPIngest(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			s := mailtest.NewServer(b)
 			ctx := context.Background()
-			b.SetBytes(int64(len(benchMsg)))
+			msg := []byte(benchMsg)
+			b.SetBytes(int64(len(msg)))
 			b.ReportAllocs()
 			runSessions(b, "msgs/s", func(_ int, next func() bool) error {
 				opts := &smtp.ClientOptions{TLSConfig: s.TLSConfig()}
@@ -110,7 +111,7 @@ func BenchmarkSMTPIngest(b *testing.B) {
 				}
 				defer c.Close()
 				for next() {
-					if err := sendOne(c, "bench@example.org", "rcpt@example.org", benchMsg); err != nil {
+					if err := sendOne(c, "bench@example.org", "rcpt@example.org", msg); err != nil {
 						return err
 					}
 				}
@@ -259,4 +260,23 @@ func fetchDiscard(c *imapclient.Client, set imap.UIDSet, opts *imap.FetchOptions
 		}
 	}
 	return cmd.Close()
+}
+
+// BenchmarkStoreDeliver calls Store.Deliver with 10 KB messages from 10
+// goroutines, without SMTP: the ceiling the store puts on
+// BenchmarkSMTPIngest.
+func BenchmarkStoreDeliver(b *testing.B) {
+	s := mailtest.NewServer(b)
+	ctx := context.Background()
+	msg := []byte(benchMsg)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	runSessions(b, "msgs/s", func(_ int, next func() bool) error {
+		for next() {
+			if err := s.Store.Deliver(ctx, []string{"rcpt@example.org"}, msg, time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -451,7 +451,7 @@ func TestServer_ackedMessagesAreDurable(t *testing.T) {
 			for j := range perSession {
 				id := fmt.Sprintf("<%d.%d@durable>", i, j)
 				msg := fmt.Sprintf("Message-ID: %s\r\nSubject: durable\r\n\r\n%s\r\n", id, strings.Repeat("x", 1000*j))
-				if err := sendOne(c, "bob@example.org", "dora@example.org", msg); err != nil {
+				if err := sendOne(c, "bob@example.org", "dora@example.org", []byte(msg)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -520,7 +520,7 @@ func TestServer_ackedMessagesAreDurable(t *testing.T) {
 
 // sendOne sends one message over an open connection and returns nil only
 // for a 250 to the end of data.
-func sendOne(c *smtp.Client, from, to, msg string) error {
+func sendOne(c *smtp.Client, from, to string, msg []byte) error {
 	if err := c.Mail(from, nil); err != nil {
 		return err
 	}
@@ -531,7 +531,7 @@ func sendOne(c *smtp.Client, from, to, msg string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.WriteString(w, msg); err != nil {
+	if _, err := w.Write(msg); err != nil {
 		w.Close()
 		return err
 	}
