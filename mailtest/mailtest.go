@@ -117,8 +117,8 @@ func NewServerWithOptions(t testing.TB, opts *Options) *Server {
 
 // Start opens (creating if needed) a store in directory dir and starts the
 // three servers over it, on loopback ports. The caller must call Close when
-// finished; dir is left as it is. Outside tests, prefer NewServer, which
-// cleans up by itself. A nil opts is equivalent to a zero one; a nil
+// finished; dir is left as it is. Tests should prefer NewServer, which
+// cleans up by itself; Start is for examples and programs. A nil opts is equivalent to a zero one; a nil
 // opts.Logger means slog.Default().
 func Start(dir string, opts *Options) (*Server, error) {
 	if opts == nil {
