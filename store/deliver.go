@@ -102,7 +102,11 @@ func (s *Store) commitBatch(batch []*delivery) {
 
 func (s *Store) deliverTx(tx *wtx, d *delivery) error {
 	ctx := context.WithoutCancel(d.ctx)
-	res, err := tx.ExecContext(ctx, `INSERT INTO bodies (data) VALUES (?)`, d.msg)
+	ins, err := s.stmt(ctx, tx, `INSERT INTO bodies (data) VALUES (?)`)
+	if err != nil {
+		return err
+	}
+	res, err := ins.ExecContext(ctx, d.msg)
 	if err != nil {
 		return err
 	}
@@ -145,12 +149,18 @@ func (s *Store) deliverTx(tx *wtx, d *delivery) error {
 // selected learns the new count.
 func appendTx(ctx context.Context, tx *wtx, s *Store, mbox, bodyID, size int64, date time.Time, flags []string) (uint32, error) {
 	var uid uint32
-	err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1`, mbox).Scan(&uid)
+	next, err := s.stmt(ctx, tx, `UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1`)
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, body_id, size, internal_date) VALUES (?, ?, ?, ?, ?)`,
-		mbox, uid, bodyID, size, date.UnixNano())
+	if err := next.QueryRowContext(ctx, mbox).Scan(&uid); err != nil {
+		return 0, err
+	}
+	ins, err := s.stmt(ctx, tx, `INSERT INTO messages (mailbox_id, uid, body_id, size, internal_date) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, err
+	}
+	res, err := ins.ExecContext(ctx, mbox, uid, bodyID, size, date.UnixNano())
 	if err != nil {
 		return 0, err
 	}

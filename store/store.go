@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -87,6 +89,15 @@ type Store struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 
+	// wconn is the one connection writes use (under wmu), so its page cache
+	// stays warm and its prepared statements are reused.
+	wconn *sql.Conn
+	stmts map[string]*sql.Stmt // by query text, prepared on wconn
+	// commits counts write transactions; the checkpointer copies the WAL
+	// into the database when it has grown, away from the commit path.
+	commits        atomic.Int64
+	checkpointDone chan struct{}
+
 	pop3mu     sync.Mutex
 	pop3Locked map[int64]bool // user ids with a POP3 session (RFC 1939 §8 lock)
 
@@ -132,11 +143,19 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if s.wconn, err = db.Conn(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s.stmts = make(map[string]*sql.Stmt)
 	if err := s.migrate(context.Background()); err != nil {
+		s.wconn.Close()
 		db.Close()
 		return nil, err
 	}
+	s.checkpointDone = make(chan struct{})
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -149,6 +168,9 @@ func dsn(path string) string {
 		"synchronous(FULL)",
 		"busy_timeout(10000)",
 		"foreign_keys(ON)",
+		// Checkpoints run in the background (Store.checkpointer), not in
+		// the commit that crosses the threshold.
+		"wal_autocheckpoint(0)",
 	} {
 		q.Add("_pragma", p)
 	}
@@ -202,12 +224,63 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
 	<-s.writerDone
+	<-s.checkpointDone
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	// A final checkpoint leaves no WAL to recover at the next Open.
+	s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.wconn.Close()
 	return s.db.Close()
 }
 
-// A wtx is a write transaction: an *sql.Tx plus work to do after its commit.
+// checkpointInterval is how often the checkpointer looks at the WAL.
+const checkpointInterval = 200 * time.Millisecond
+
+// checkpointer copies committed pages from the WAL into the database while
+// writes go on (a PASSIVE checkpoint never blocks them), so that commits do
+// not pay for it and the WAL stays small.
+func (s *Store) checkpointer() {
+	defer close(s.checkpointDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	last := s.commits.Load()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if n := s.commits.Load(); n != last {
+			last = n
+			if _, err := s.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+				s.log.Warn("store: checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+// stmt returns query prepared on the write connection, for use in tx; the
+// caller holds the write lock.
+func (s *Store) stmt(ctx context.Context, tx *wtx, query string) (*sql.Stmt, error) {
+	st := s.stmts[query]
+	if st == nil {
+		var err error
+		if st, err = tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		s.stmts[query] = st
+	}
+	return st, nil
+}
+
+// A wtx is a write transaction on the write connection (BEGIN IMMEDIATE
+// ... COMMIT, run by hand so that statements prepared on the connection are
+// reused), plus work to do after its commit.
 type wtx struct {
-	*sql.Tx
+	*sql.Conn
 	after []func()
 }
 
@@ -224,22 +297,54 @@ func (s *Store) write(ctx context.Context, f func(tx *wtx) error) error {
 }
 
 func (s *Store) writeLocked(ctx context.Context, f func(tx *wtx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+	_, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
+		// The write connection broke: take a fresh one, with fresh
+		// statements.
+		s.resetWriteConn()
+		if s.wconn, err = s.db.Conn(ctx); err == nil {
+			_, err = s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE")
+		}
+	}
 	if err != nil {
 		return err
 	}
-	tx := &wtx{Tx: sqlTx}
+	tx := &wtx{Conn: s.wconn}
 	if err := f(tx); err != nil {
-		sqlTx.Rollback()
+		s.rollback()
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if _, err := s.wconn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		s.rollback()
 		return err
 	}
+	s.commits.Add(1)
 	for _, fn := range tx.after {
 		fn()
 	}
 	return nil
+}
+
+// rollback ends a failed write transaction; if even that fails the
+// connection is replaced, so that no transaction is left open on it.
+func (s *Store) rollback() {
+	if _, err := s.wconn.ExecContext(context.Background(), "ROLLBACK"); err != nil && !strings.Contains(err.Error(), "no transaction is active") {
+		s.log.Warn("store: rollback", "err", err)
+		s.resetWriteConn()
+		if c, err := s.db.Conn(context.Background()); err == nil {
+			s.wconn = c
+		}
+	}
+}
+
+// resetWriteConn closes the write connection and its statements.
+func (s *Store) resetWriteConn() {
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	clear(s.stmts)
+	s.wconn.Raw(func(any) error { return driver.ErrBadConn }) // never back to the pool
+	s.wconn.Close()
 }
 
 // tracker returns the MailboxTracker of a mailbox, creating it from the
