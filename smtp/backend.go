@@ -34,6 +34,8 @@ type Backend interface {
 	// Deliver stores msg (the complete message, with the Received header
 	// Server prepends) in the mailbox of every recipient in env.To. It
 	// returns only when the message is durable: Server says 250 after it.
-	// The reader is valid only until Deliver returns.
+	// msg is a *bytes.Buffer holding the whole message, so a Backend may
+	// take its Bytes() rather than copy them; it is valid only until
+	// Deliver returns.
 	Deliver(ctx context.Context, env *Envelope, msg io.Reader) error
 }

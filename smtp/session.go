@@ -141,32 +141,41 @@ func (sess *session) snapshot() Envelope {
 var errBareLineEnding = &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 5, 2}, Message: "Message contains bare CR, LF or NUL"}
 
 func (sess *session) Data(r io.Reader) error {
-	var body bytes.Buffer
-	if _, err := body.ReadFrom(r); err != nil {
+	sess.mu.Lock()
+	env := sess.snapshot()
+	ehlo := sess.ehlo
+	sess.mu.Unlock()
+	// One buffer holds the trace fields and then the message, so that the
+	// Backend can take the bytes without another copy (Deliver gets the
+	// *bytes.Buffer itself).
+	trace := traceFields(&env, sess.srv.domain, ehlo, sess.c.tlsOn.Load(), time.Now())
+	var msg bytes.Buffer
+	msg.Grow(len(trace) + initialDataBuf)
+	msg.WriteString(trace)
+	if _, err := msg.ReadFrom(r); err != nil {
 		var se *gosmtp.SMTPError
 		if errors.As(err, &se) {
 			return se // 552 5.3.4 from go-smtp's size limit
 		}
 		return err // the client is gone or reset the transfer: nothing is stored
 	}
-	if sess.srv.StrictLineEndings && (sess.c.dataBare.Load() || hasBareLineEnding(body.Bytes())) {
+	body := msg.Bytes()[len(trace):]
+	if sess.srv.StrictLineEndings && (sess.c.dataBare.Load() || hasBareLineEnding(body)) {
 		sess.c.log.Info("message refused: bare CR, LF or NUL")
 		return errBareLineEnding
 	}
-	sess.mu.Lock()
-	env := sess.snapshot()
-	ehlo := sess.ehlo
-	sess.mu.Unlock()
 	if len(env.To) == 0 {
 		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
 	}
-	trace := traceFields(&env, sess.srv.domain, ehlo, sess.c.tlsOn.Load(), time.Now())
-	msg := io.MultiReader(strings.NewReader(trace), &body)
-	if err := sess.srv.Backend.Deliver(sess.c.ctx, &env, msg); err != nil {
+	if err := sess.srv.Backend.Deliver(sess.c.ctx, &env, &msg); err != nil {
 		return sess.srv.replyError(sess.c, "deliver", err)
 	}
 	return nil
 }
+
+// initialDataBuf is the room made for a message before it arrives; the
+// buffer grows from there.
+const initialDataBuf = 32 << 10
 
 // hasBareLineEnding reports whether b holds a CR not followed by LF, an
 // LF not preceded by CR, or a NUL.

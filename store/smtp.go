@@ -48,11 +48,16 @@ func (be smtpBackend) CheckRecipient(ctx context.Context, env *smtp.Envelope, rc
 }
 
 func (be smtpBackend) Deliver(ctx context.Context, env *smtp.Envelope, msg io.Reader) error {
-	data, err := io.ReadAll(msg)
-	if err != nil {
-		return err
+	var data []byte
+	if b, ok := msg.(interface{ Bytes() []byte }); ok {
+		data = b.Bytes() // the server's buffer, valid until we return
+	} else {
+		var err error
+		if data, err = io.ReadAll(msg); err != nil {
+			return err
+		}
 	}
-	err = be.s.Deliver(ctx, env.To, data, time.Now())
+	err := be.s.Deliver(ctx, env.To, data, time.Now())
 	var se *sqlite.Error
 	switch {
 	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL:
