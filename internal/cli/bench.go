@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ type benchOptions struct {
 	readSize    int
 	unicode     bool
 	json        bool
+	starttls    bool
 }
 
 // defaultBenchDuration is --duration when neither it nor --count is given.
@@ -43,7 +45,7 @@ func newBenchCmd(e *env, runF func(context.Context, *benchOptions) error) *cobra
 	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench URL",
-		Short: "Generate load on an uppercase server and measure it",
+		Short: "Generate load on an uppercase or SMTP server and measure it",
 		Long: `Send requests to the uppercase service at URL from many connections at once,
 check every reply against the uppercase of what was sent, and report
 throughput, latency percentiles (p50, p90, p99, max), errors and losses.
@@ -52,6 +54,10 @@ URL forms:
   tcp://HOST:PORT        TCP, the server in --mode (oneshot, stream or line)
   unix:///PATH           a Unix stream socket, likewise
   udp://HOST:PORT        UDP: one datagram per request
+  smtp://HOST:PORT       SMTP ingest: -c sessions each sending --size-byte
+                         messages one after another (MAIL, RCPT, DATA); an
+                         exchange succeeds only on the final 250. --starttls
+                         starts TLS first (the certificate is not verified).
 
 The port defaults to 6666. In oneshot mode each request is a connection of its
 own (its latency counts from the dial) and -c is the number of clients
@@ -103,6 +109,7 @@ do not fail a run).`,
 	f.IntVar(&o.readSize, "read-size", upper.DefaultReadSize, "the oneshot server's --read-size: its reply covers this many bytes")
 	f.BoolVar(&o.unicode, "unicode", false, "put non-ASCII text in messages")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
+	f.BoolVar(&o.starttls, "starttls", false, "smtp: start TLS in every session")
 	return cmd
 }
 
@@ -127,10 +134,28 @@ func (o *benchOptions) parse(cmd *cobra.Command, rawURL string) error {
 		}
 		o.network, o.addr = u.Scheme, u.Path
 		o.target = "unix://" + u.Path
+	case "smtp":
+		if u.Hostname() == "" {
+			return usagef("URL %q has no host", rawURL)
+		}
+		o.network, o.addr = "smtp", u.Host
+		if u.Port() == "" {
+			o.addr = net.JoinHostPort(u.Hostname(), "25")
+		}
+		o.target = "smtp://" + o.addr
+		if !cmd.Flags().Changed("size") {
+			o.size = 10000
+		}
+		if !cmd.Flags().Changed("timeout") {
+			o.timeout = 30 * time.Second
+		}
 	case "":
-		return usagef("URL %q has no scheme (want tcp://, udp:// or unix://)", rawURL)
+		return usagef("URL %q has no scheme (want tcp://, udp://, unix:// or smtp://)", rawURL)
 	default:
-		return usagef("bench does not speak %s:// (want tcp, udp or unix)", u.Scheme)
+		return usagef("bench does not speak %s:// (want tcp, udp, unix or smtp)", u.Scheme)
+	}
+	if o.starttls && o.network != "smtp" {
+		return usagef("--starttls is for smtp://")
 	}
 	flags := cmd.Flags()
 	if o.network == "udp" && flags.Changed("mode") {
@@ -178,6 +203,9 @@ func runBench(ctx context.Context, e *env, o *benchOptions) error {
 		Timeout:     o.timeout,
 		ReadSize:    o.readSize,
 		Unicode:     o.unicode,
+	}
+	if o.starttls {
+		cfg.TLS = &tls.Config{InsecureSkipVerify: true} // a load test measures, it does not verify
 	}
 	var p *progressLine
 	if isTerminal(e.stderr) {
@@ -272,9 +300,15 @@ func (p *progressLine) clear() {
 func describe(o *benchOptions, res *loadgen.Result) string {
 	c := res.Config
 	var parts []string
-	if o.network == "udp" {
+	switch {
+	case o.network == "udp":
 		parts = append(parts, plural(int64(c.Concurrency), "socket", "sockets"), fmt.Sprintf("%d datagrams in flight", c.Pipeline))
-	} else {
+	case o.network == "smtp":
+		parts = append(parts, plural(int64(c.Concurrency), "session", "sessions"))
+		if c.TLS != nil {
+			parts = append(parts, "STARTTLS")
+		}
+	default:
 		parts = append(parts, c.Mode.String(), plural(int64(c.Concurrency), "connection", "connections"), fmt.Sprintf("%d in flight", c.Pipeline))
 	}
 	parts = append(parts, fmt.Sprintf("%d-byte messages", c.Size))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"time"
 )
@@ -41,6 +42,12 @@ func newDebugRunner(ctx context.Context, addr string, servers []runner, log *slo
 		enc.SetIndent("", "  ")
 		enc.Encode(v)
 	})
+	// The profiles of net/http/pprof, for `go tool pprof URL`.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -50,7 +57,7 @@ func newDebugRunner(ctx context.Context, addr string, servers []runner, log *slo
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
+		WriteTimeout:      2 * time.Minute, // a CPU profile takes its ?seconds= to write
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("debug statistics", "url", "http://"+l.Addr().String()+"/debug/vars")

@@ -11,6 +11,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -90,6 +91,10 @@ type Config struct {
 	// Unicode puts non-ASCII text ("straße ΐ ﬁ é") in messages, whose
 	// uppercase differs in length, to exercise the server's slow path.
 	Unicode bool
+	// TLS, if non-nil, makes SMTP sessions start TLS (STARTTLS) with this
+	// configuration.
+	TLS *tls.Config
+
 	// Progress, if non-nil, is called about once a second from one
 	// goroutine while the run lasts.
 	Progress func(Snapshot)
@@ -144,7 +149,7 @@ type Result struct {
 
 func (c Config) withDefaults() (Config, error) {
 	switch c.Network {
-	case "tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6":
+	case "tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6", "smtp":
 	default:
 		return c, fmt.Errorf("loadgen: unsupported network %q", c.Network)
 	}
@@ -352,6 +357,8 @@ type worker struct {
 
 func (w *worker) run() {
 	switch {
+	case w.r.cfg.Network == "smtp":
+		w.runSMTP()
 	case w.r.cfg.datagram():
 		w.runDatagram()
 	case w.r.cfg.Mode == upper.ModeOneshot:
@@ -381,7 +388,11 @@ func (w *worker) wrongReply(kind string) {
 // dial connects for the worker, with deadline (if not zero) set on the
 // connection, or returns net.ErrClosed when the run is stopping.
 func (w *worker) dial(deadline time.Time) (net.Conn, error) {
-	c, err := w.r.dialer.DialContext(w.r.ctx, w.r.cfg.Network, w.r.cfg.Addr)
+	network := w.r.cfg.Network
+	if network == "smtp" {
+		network = "tcp"
+	}
+	c, err := w.r.dialer.DialContext(w.r.ctx, network, w.r.cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
