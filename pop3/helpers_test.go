@@ -211,24 +211,10 @@ func (s *rawSession) Commit(ctx context.Context, deleted []int) error {
 
 func (s *rawSession) Close() error { return nil }
 
-// logBuffer is a Logger writing text to a buffer safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// logBuffer collects log output for assertions.
+type logBuffer = prototest.Buffer
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
+// textLogger returns a logger writing text to l.
+func textLogger(l *logBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, nil))
 }

@@ -676,7 +676,7 @@ func TestConn_http(t *testing.T) {
 func TestConn_badBytes(t *testing.T) {
 	var log logBuffer
 	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
-		s.Logger = log.logger()
+		s.Logger = textLogger(&log)
 	})
 	c, r := greeted(t, s)
 	c.Write([]byte("NOOP\x00\r\nEHLO \xff\xfe\r\n"))
@@ -735,7 +735,7 @@ func TestConn_reset(t *testing.T) {
 
 func TestConn_backendErrors(t *testing.T) {
 	var log logBuffer
-	cfg := func(s *pop3.Server) { s.Logger = log.logger() }
+	cfg := func(s *pop3.Server) { s.Logger = textLogger(&log) }
 	tests := []struct {
 		name   string
 		be     *rawBackend
@@ -801,7 +801,7 @@ func TestConn_messageReadError(t *testing.T) {
 	var log logBuffer
 	s := newServer(t, pop3.BackendFunc(func(ctx context.Context, user, pass string) (pop3.Session, error) {
 		return &failingSession{rawSession{b: &rawBackend{}}}, nil
-	}), func(s *pop3.Server) { s.Logger = log.logger() })
+	}), func(s *pop3.Server) { s.Logger = textLogger(&log) })
 	c, r := loggedIn(t, s)
 	c.Write([]byte("RETR 1\r\n"))
 	got, eof := readAll(t, c, r)
@@ -832,7 +832,7 @@ func (errReader) Read([]byte) (int, error) { return 0, errors.New("disk read err
 func TestConn_panic(t *testing.T) {
 	var log logBuffer
 	be := &rawBackend{msgs: []string{"a"}, panicOpen: true}
-	s := newServer(t, be, func(s *pop3.Server) { s.Logger = log.logger() })
+	s := newServer(t, be, func(s *pop3.Server) { s.Logger = textLogger(&log) })
 	c, r := loggedIn(t, s)
 	c.Write([]byte("RETR 1\r\n"))
 	if got, eof := readAll(t, c, r); got != "" || !eof {
