@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -74,10 +73,7 @@ func runIMAPIdle(ctx context.Context, e *env, o *imapIdleOptions) error {
 		w.Flush()
 	})
 	if ctx.Err() != nil {
-		return nil // interrupted: the normal end
+		return nil // interrupted: the normal end (Watch returns only with an error)
 	}
-	if err != nil && !strings.Contains(err.Error(), "context canceled") {
-		return fmt.Errorf("imap idle %s: %w", redact(o.raw), err)
-	}
-	return nil
+	return fmt.Errorf("imap idle %s: %w", redact(o.raw), err)
 }
