@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -131,8 +132,12 @@ func start(t testing.TB, cmd *exec.Cmd) <-chan struct{} {
 type Dovecot struct {
 	IMAPAddr, POP3Addr   string // STARTTLS offered
 	IMAPSAddr, POP3SAddr string // implicit TLS
-	User, Pass           string
-	Dir                  string
+	// AuthSocket is the path of the socket where Dovecot's auth service
+	// answers SASL requests of other servers (Postfix's
+	// smtpd_sasl_type = dovecot).
+	AuthSocket string
+	User, Pass string
+	Dir        string
 }
 
 // StartDovecot runs Dovecot until the test ends.
@@ -145,13 +150,14 @@ func StartDovecot(t testing.TB) *Dovecot {
 		t.Fatal(err)
 	}
 	d := &Dovecot{
-		IMAPAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		POP3Addr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		IMAPSAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		POP3SAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		User:      "alice@example.org",
-		Pass:      "secret",
-		Dir:       dir,
+		IMAPAddr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		POP3Addr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		IMAPSAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		POP3SAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		User:       "alice@example.org",
+		Pass:       "secret",
+		Dir:        dir,
+		AuthSocket: filepath.Join(dir, "run", "auth-smtp"),
 	}
 	home := filepath.Join(dir, "home")
 	if err := os.Mkdir(home, 0o777); err != nil {
@@ -219,6 +225,12 @@ service anvil {
   chroot =
   unix_listener anvil-auth-penalty {
     mode = 0
+  }
+}
+# For Postfix's smtpd_sasl_type = dovecot.
+service auth {
+  unix_listener auth-smtp {
+    mode = 0666
   }
 }
 `, dir, certFile, keyFile, imapPort, pop3Port, extra, mailUser, mailGroup, imapsPort, pop3sPort)
@@ -392,4 +404,160 @@ func parseDump(dump string) (SinkMessage, error) {
 			return m, fmt.Errorf("unexpected smtp-sink header line %q", line)
 		}
 	}
+}
+
+// Postfix is a running Postfix MTA. Its SMTP server, on Addr, offers
+// STARTTLS with the internal/testcert certificate, refuses recipients as
+// PostfixOptions says, and relays every message it accepts to Relay, an
+// smtp-sink.
+type Postfix struct {
+	Addr  string
+	Relay *SMTPSink
+	Dir   string
+}
+
+// PostfixOptions configures a Postfix started by StartPostfix. A nil
+// *PostfixOptions is equivalent to the zero value.
+type PostfixOptions struct {
+	// RecipientAccess maps a recipient address to the access(5) action
+	// Postfix takes at RCPT, such as "REJECT No such user" (554 5.7.1)
+	// or "450 4.2.2 Mailbox full". Other recipients are accepted.
+	RecipientAccess map[string]string
+	// SASL, if not nil, makes Postfix offer AUTH after STARTTLS, checked
+	// by this Dovecot's auth service.
+	SASL *Dovecot
+}
+
+// StartPostfix runs a Postfix instance of its own until the test ends. It
+// needs root, as Postfix does.
+func StartPostfix(t testing.TB, opts *PostfixOptions) *Postfix {
+	t.Helper()
+	bin := Need(t, "postfix")
+	if os.Getuid() != 0 {
+		if os.Getenv("INETKIT_REQUIRE_PEERS") == "1" {
+			t.Fatal("Postfix needs root (INETKIT_REQUIRE_PEERS=1)")
+		}
+		t.Skip("Postfix needs root")
+	}
+	if opts == nil {
+		opts = &PostfixOptions{}
+	}
+	dir := tempDir(t)
+	p := &Postfix{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Relay: StartSMTPSink(t), Dir: dir}
+	etc, queue, data := filepath.Join(dir, "etc"), filepath.Join(dir, "queue"), filepath.Join(dir, "data")
+	for _, d := range []string{etc, queue, data} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pf, err := user.Lookup("postfix")
+	if err != nil {
+		t.Fatalf("Postfix's user: %v", err)
+	}
+	var uid, gid int
+	fmt.Sscan(pf.Uid, &uid)
+	fmt.Sscan(pf.Gid, &gid)
+	if err := os.Chown(data, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, _, err := testcert.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var access []string
+	for _, rcpt := range slices.Sorted(maps.Keys(opts.RecipientAccess)) {
+		access = append(access, fmt.Sprintf("{ %s = %s }", rcpt, opts.RecipientAccess[rcpt]))
+	}
+	restrictions := "permit"
+	if len(access) > 0 {
+		restrictions = "check_recipient_access inline:{ " + strings.Join(access, ", ") + " }, permit"
+	}
+	sasl := "smtpd_sasl_auth_enable = no"
+	if opts.SASL != nil {
+		sasl = "smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = dovecot\nsmtpd_sasl_path = " + opts.SASL.AuthSocket
+	}
+	mainCF := fmt.Sprintf(`compatibility_level = 3.6
+queue_directory = %[1]s
+data_directory = %[2]s
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = %[3]s/maillog
+maillog_file_prefixes = %[3]s
+myhostname = mx.example.org
+mydomain = example.org
+myorigin = example.org
+mydestination =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = %[4]s
+smtpd_recipient_restrictions = %[5]s
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = %[6]s
+smtpd_tls_key_file = %[7]s
+smtpd_tls_auth_only = yes
+%[8]s
+# Be strict about what clients send (HARDENING S15).
+smtpd_forbid_bare_newline = reject
+smtpd_forbid_bare_newline_exclusions =
+smtpd_forbid_unauth_pipelining = yes
+`, queue, data, dir, "["+strings.Replace(p.Relay.Addr, ":", "]:", 1), restrictions, certFile, keyFile, sasl)
+	// Only the services this needs, none chrooted.
+	masterCF := p.Addr + ` inet n - n - - smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+`
+	if err := os.WriteFile(filepath.Join(etc, "main.cf"), []byte(mainCF), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "master.cf"), []byte(masterCF), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "maillog")
+	out := filepath.Join(dir, "postfix.out")
+	of, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { of.Close() })
+	cmd := exec.Command(bin, "-c", etc, "start-fg")
+	cmd.Stdout, cmd.Stderr = of, of
+	exited := start(t, cmd)
+	// The master daemon runs in a session of its own: kill its group by
+	// the id in its pid file (before start's cleanup kills the script
+	// that waits for it).
+	t.Cleanup(func() {
+		b, err := os.ReadFile(filepath.Join(queue, "pid", "master.pid"))
+		var pid int
+		if _, perr := fmt.Sscan(string(b), &pid); err == nil && perr == nil && pid > 1 {
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	})
+	waitListening(t, p.Addr, exited, logFile)
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(logFile)
+			t.Logf("postfix log:\n%s", log)
+		}
+	})
+	return p
 }

@@ -91,10 +91,7 @@ func unstuff(t *testing.T, data string) string {
 		if strings.ContainsAny(body, "\r\n") {
 			t.Errorf("a bare CR or LF on the wire: %q", l)
 		}
-		if strings.HasPrefix(l, ".") {
-			l = l[1:]
-		}
-		b.WriteString(l)
+		b.WriteString(strings.TrimPrefix(l, "."))
 	}
 	return b.String()
 }
