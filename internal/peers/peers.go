@@ -1,12 +1,15 @@
 //go:build unix
 
-// Package peers starts Debian's mail servers (Dovecot for IMAP and POP3,
-// Postfix's smtp-sink for SMTP) as real peers for interoperability tests of
-// inetkit's clients. Each runs in its own temporary directory on loopback
-// ports, and is stopped by the test's cleanup.
+// Package peers starts Debian's mail servers as real peers for
+// interoperability tests of inetkit's clients: Dovecot for IMAP (RFC 3501)
+// and POP3 (RFC 1939), Postfix's smtp-sink, which keeps what it receives,
+// and a private Postfix MTA for SMTP (RFC 5321) with STARTTLS (RFC 3207)
+// and AUTH (RFC 4954). Each runs in its own temporary directory on
+// loopback ports, and is killed by the test's cleanup.
 //
 // When a server is not installed the test is skipped, unless
 // INETKIT_REQUIRE_PEERS=1 (as in CI, which installs them), when it fails.
+// The package builds on Unix only (it kills process groups).
 package peers
 
 import (
@@ -22,7 +25,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
 	"testing"
 	"time"
 
@@ -394,8 +396,10 @@ func parseDump(dump string) (SinkMessage, error) {
 					return m, errors.New("smtp-sink dump ends in its Received header")
 				}
 			}
+			// The text ends with the LF of its last line (the sink
+			// keeps no partial line), then comes an empty line.
 			text, ok := strings.CutSuffix(rest, "\n")
-			if !ok {
+			if !ok || text != "" && !strings.HasSuffix(text, "\n") {
 				return m, errors.New("smtp-sink dump does not end with an empty line")
 			}
 			m.Text = text

@@ -141,6 +141,16 @@ func TestPostfix(t *testing.T) {
 		}
 	})
 
+	t.Run("SMTPUTF8", func(t *testing.T) {
+		// Postfix offers SMTPUTF8 (RFC 6531): an internationalised
+		// address goes through.
+		res, err := smtp.SendMail(testContext(t), p.Addr, opts(smtp.TLSPolicyStartTLS, "", ""), "bob@example.org",
+			[]string{"jörg@example.org"}, strings.NewReader(message("utf8", "Grüße\r\n")))
+		if err != nil || len(res.Accepted) != 1 || res.Accepted[0] != "jörg@example.org" {
+			t.Errorf("SendMail to jörg@ = %+v, %v; want accepted", res, err)
+		}
+	})
+
 	t.Run("S15", func(t *testing.T) {
 		// Postfix here refuses bare LF (smtpd_forbid_bare_newline), so
 		// only a client that sends CRLF everywhere gets this through.
