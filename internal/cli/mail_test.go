@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -166,5 +169,105 @@ func TestServeMail_localCA(t *testing.T) {
 	code, _, stderr := runMain(t, "", "get", "--data", t.TempDir(), "--tls", "require", userURL("pop3", "a@x.org", "p", srv.addrs["pop3"], "/"))
 	if code != exitError || !strings.Contains(stderr, "certificate") {
 		t.Errorf("get trusting no CA = %d, %q; want a certificate error", code, stderr)
+	}
+}
+
+// Off loopback, plain-text logins need TLS first on every protocol, and only
+// accounts may log in.
+func TestServeMail_offLoopbackNeedsTLSForLogins(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runMain(t, "s3cret\n", "user", "add", "--data", dir, "alice@example.org"); code != exitOK {
+		t.Fatalf("user add: %s", stderr)
+	}
+	srv := startMain(t, mailServices, "serve", "smtp", "pop3", "imap", "--smtp-addr", "0.0.0.0:0", "--pop3-addr", "0.0.0.0:0",
+		"--imap-addr", "0.0.0.0:0", "--data", dir)
+	local := func(name string) string {
+		return "127.0.0.1:" + srv.addrs[name][strings.LastIndexByte(srv.addrs[name], ':')+1:]
+	}
+
+	c := dialText(t, local("smtp"))
+	c.expect(t, "220 ")
+	c.send(t, "EHLO client.example.org")
+	ehlo := c.readUntil(t, "250 ")
+	if strings.Contains(ehlo, "AUTH") || !strings.Contains(ehlo, "STARTTLS") {
+		t.Errorf("SMTP EHLO without TLS off loopback:\n%s\nwant STARTTLS and no AUTH", ehlo)
+	}
+	c.send(t, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHMzY3JldA==")
+	c.expect(t, "538 5.7.11")
+
+	c = dialText(t, local("pop3"))
+	c.expect(t, "+OK")
+	c.send(t, "USER alice@example.org")
+	c.expect(t, "-ERR")
+	c.send(t, "CAPA")
+	if capa := c.readUntil(t, "."); strings.Contains(capa, "USER") || !strings.Contains(capa, "STLS") {
+		t.Errorf("POP3 CAPA without TLS off loopback:\n%s\nwant STLS and no USER", capa)
+	}
+
+	c = dialText(t, local("imap"))
+	c.expect(t, "* OK")
+	c.send(t, "a CAPABILITY")
+	if caps := c.readUntil(t, "a OK"); !strings.Contains(caps, "LOGINDISABLED") || !strings.Contains(caps, "STARTTLS") {
+		t.Errorf("IMAP CAPABILITY without TLS off loopback:\n%s\nwant LOGINDISABLED and STARTTLS", caps)
+	}
+	c.send(t, "b LOGIN alice@example.org s3cret")
+	c.expect(t, "b NO [PRIVACYREQUIRED]")
+
+	// With STARTTLS, the account logs in; any other login does not.
+	code, _, stderr := runMain(t, "", "get", "--data", dir, "--tls", "require", userURL("imap", "alice@example.org", "s3cret", local("imap"), "/INBOX"))
+	if code != exitOK {
+		t.Errorf("get imap with the account over STARTTLS = %d, %s", code, stderr)
+	}
+	code, _, stderr = runMain(t, "", "get", "--data", dir, "--tls", "require", userURL("pop3", "mallory@example.org", "x", local("pop3"), "/"))
+	if code != exitError || !strings.Contains(stderr, "AUTH") {
+		t.Errorf("get pop3 with an unknown login = %d, %s; want an authentication failure", code, stderr)
+	}
+}
+
+// textConn is a line-oriented test client.
+type textConn struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialText(t *testing.T, addr string) *textConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return &textConn{c, bufio.NewReader(c)}
+}
+
+func (c *textConn) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(c.c, line+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readUntil reads lines until one starts with prefix, and returns them all.
+func (c *textConn) readUntil(t *testing.T, prefix string) string {
+	t.Helper()
+	var b strings.Builder
+	for {
+		line, err := c.r.ReadString('\n')
+		b.WriteString(line)
+		if err != nil {
+			t.Fatalf("reading until %q: %v; got %q", prefix, err, b.String())
+		}
+		if strings.HasPrefix(line, prefix) {
+			return b.String()
+		}
+	}
+}
+
+func (c *textConn) expect(t *testing.T, prefix string) {
+	t.Helper()
+	line, err := c.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, prefix) {
+		t.Fatalf("got %q, %v; want a line starting %q", line, err, prefix)
 	}
 }
