@@ -3,8 +3,11 @@
 package peers
 
 import (
+	"fmt"
+	"net"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -46,4 +49,40 @@ func FuzzParseDump(f *testing.F) {
 			t.Errorf("parseDump(%q).Text = %q: not the end of the dump", dump, m.Text)
 		}
 	})
+}
+
+// TestStartSMTPSink_portTaken checks that a server which cannot bind its
+// port (taken between freePort and the bind) is started again on another.
+// It changes freePort, so it must not run in parallel.
+func TestStartSMTPSink_portTaken(t *testing.T) {
+	Need(t, "smtp-sink")
+	var taken []string
+	freePort = func(t testing.TB, ip string) int {
+		port := freeLoopbackPort(t, ip)
+		if len(taken) == 0 {
+			// Bound, without SO_REUSEADDR, but not listening: the
+			// sink cannot bind it, and connections are refused.
+			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { syscall.Close(fd) })
+			sa := &syscall.SockaddrInet4{Port: port}
+			copy(sa.Addr[:], net.ParseIP(ip).To4())
+			if err := syscall.Bind(fd, sa); err != nil {
+				t.Fatal(err)
+			}
+		}
+		taken = append(taken, net.JoinHostPort(ip, fmt.Sprint(port)))
+		return port
+	}
+	defer func() { freePort = freeLoopbackPort }()
+	s := StartSMTPSink(t)
+	if len(taken) != 2 || s.Addr != taken[1] {
+		t.Errorf("StartSMTPSink listens on %s after trying %v; want the second address", s.Addr, taken)
+	}
+	msgs, err := s.Messages(t.Context(), 0)
+	if err != nil || len(msgs) != 0 {
+		t.Errorf("Messages() = %v, %v; want none", msgs, err)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -70,10 +71,28 @@ func tempDir(t testing.TB) string {
 	return dir
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
+// loopbackIP returns a random address in 127.0.0.0/8 for one server's
+// ports, so that listeners on 127.0.0.1 (other tests') or of other peers
+// cannot take them between freePort and the server's bind. It returns
+// 127.0.0.1 where the other loopback addresses are not usable.
+func loopbackIP(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ip := fmt.Sprintf("127.%d.%d.%d", rand.IntN(254)+1, rand.IntN(254)+1, rand.IntN(253)+2)
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		return "127.0.0.1"
+	}
+	l.Close()
+	return ip
+}
+
+// freePort returns a port on ip that was free a moment ago. A test of the
+// retries replaces it.
+var freePort = freeLoopbackPort
+
+func freeLoopbackPort(t testing.TB, ip string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,27 +100,50 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// waitListening waits until addr accepts connections, or fails t when cmd
-// exits or 20 s pass.
-func waitListening(t testing.TB, addr string, exited <-chan struct{}, logFile string) {
-	t.Helper()
+// errExited reports that a server exited before it listened: most likely
+// a port that freePort chose was taken before the server could bind it.
+var errExited = errors.New("exited before listening")
+
+// waitListening waits until each of addrs accepts connections. It returns
+// an error wrapping errExited if the server exits first, or another error
+// after 20 s; both hold the server's log.
+func waitListening(exited <-chan struct{}, logFile string, addrs ...string) error {
 	deadline := time.Now().Add(20 * time.Second)
-	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+	for _, addr := range addrs {
+		for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-exited:
+				log, _ := os.ReadFile(logFile)
+				return fmt.Errorf("%w on %s; log:\n%s", errExited, addr, log)
+			case <-time.After(delay):
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(logFile)
+				return fmt.Errorf("not listening on %s after 20 s; log:\n%s", addr, log)
+			}
+		}
+	}
+	return nil
+}
+
+// retry calls startOnce until it succeeds, up to three times while the
+// server exits before listening (see errExited); it fails t otherwise.
+func retry[T any](t testing.TB, name string, startOnce func() (T, error)) T {
+	t.Helper()
+	for try := 1; ; try++ {
+		v, err := startOnce()
 		if err == nil {
-			c.Close()
-			return
+			return v
 		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(logFile)
-			t.Fatalf("peer exited before listening on %s; log:\n%s", addr, log)
-		case <-time.After(delay):
+		if try == 3 || !errors.Is(err, errExited) {
+			t.Fatalf("%s: %v", name, err)
 		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile)
-			t.Fatalf("peer not listening on %s after 20 s; log:\n%s", addr, log)
-		}
+		t.Logf("%s, try %d: %v", name, try, err)
 	}
 }
 
@@ -118,10 +160,15 @@ func start(t testing.TB, cmd *exec.Cmd) <-chan struct{} {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		// The group's leader is not reaped before exited is closed, so
-		// its id still names this group.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
+		select {
+		case <-exited:
+			// Reaped: the id may name another group by now.
+		default:
+			// Not reaped before exited is closed, the group's
+			// leader keeps its id.
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
 	})
 	return exited
 }
@@ -146,16 +193,22 @@ type Dovecot struct {
 func StartDovecot(t testing.TB) *Dovecot {
 	t.Helper()
 	bin := Need(t, "dovecot")
+	return retry(t, "dovecot", func() (*Dovecot, error) { return startDovecot(t, bin) })
+}
+
+func startDovecot(t testing.TB, bin string) (*Dovecot, error) {
+	t.Helper()
 	dir := tempDir(t)
 	certFile, keyFile, _, err := testcert.WriteFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ip := loopbackIP(t)
 	d := &Dovecot{
-		IMAPAddr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		POP3Addr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		IMAPSAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		POP3SAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		IMAPAddr:   fmt.Sprintf("%s:%d", ip, freePort(t, ip)),
+		POP3Addr:   fmt.Sprintf("%s:%d", ip, freePort(t, ip)),
+		IMAPSAddr:  fmt.Sprintf("%s:%d", ip, freePort(t, ip)),
+		POP3SAddr:  fmt.Sprintf("%s:%d", ip, freePort(t, ip)),
 		User:       "alice@example.org",
 		Pass:       "secret",
 		Dir:        dir,
@@ -184,7 +237,7 @@ func StartDovecot(t testing.TB) *Dovecot {
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
 protocols = imap pop3
-listen = 127.0.0.1
+listen = %[11]s
 ssl = yes
 ssl_cert = <%[2]s
 ssl_key = <%[3]s
@@ -235,7 +288,7 @@ service auth {
     mode = 0666
   }
 }
-`, dir, certFile, keyFile, imapPort, pop3Port, extra, mailUser, mailGroup, imapsPort, pop3sPort)
+`, dir, certFile, keyFile, imapPort, pop3Port, extra, mailUser, mailGroup, imapsPort, pop3sPort, ip)
 	confFile := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -245,17 +298,16 @@ service auth {
 	}
 	exited := start(t, exec.Command(bin, "-F", "-c", confFile))
 	logFile := filepath.Join(dir, "dovecot.log")
-	waitListening(t, d.IMAPAddr, exited, logFile)
-	waitListening(t, d.POP3Addr, exited, logFile)
-	waitListening(t, d.IMAPSAddr, exited, logFile)
-	waitListening(t, d.POP3SAddr, exited, logFile)
+	if err := waitListening(exited, logFile, d.IMAPAddr, d.POP3Addr, d.IMAPSAddr, d.POP3SAddr); err != nil {
+		return nil, err
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			log, _ := os.ReadFile(logFile)
 			t.Logf("dovecot log:\n%s", log)
 		}
 	})
-	return d
+	return d, nil
 }
 
 // SMTPSink is a running Postfix smtp-sink that keeps every message it
@@ -272,8 +324,14 @@ type SMTPSink struct {
 func StartSMTPSink(t testing.TB, args ...string) *SMTPSink {
 	t.Helper()
 	bin := Need(t, "smtp-sink")
+	return retry(t, "smtp-sink", func() (*SMTPSink, error) { return startSMTPSink(t, bin, args) })
+}
+
+func startSMTPSink(t testing.TB, bin string, args []string) (*SMTPSink, error) {
+	t.Helper()
 	dir := tempDir(t)
-	s := &SMTPSink{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Dir: filepath.Join(dir, "mail")}
+	ip := loopbackIP(t)
+	s := &SMTPSink{Addr: fmt.Sprintf("%s:%d", ip, freePort(t, ip)), Dir: filepath.Join(dir, "mail")}
 	if err := os.Mkdir(s.Dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +352,9 @@ func StartSMTPSink(t testing.TB, args ...string) *SMTPSink {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	exited := start(t, cmd)
-	waitListening(t, s.Addr, exited, logFile)
+	if err := waitListening(exited, logFile, s.Addr); err != nil {
+		return nil, err
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			if log, _ := os.ReadFile(logFile); len(log) > 0 {
@@ -302,7 +362,7 @@ func StartSMTPSink(t testing.TB, args ...string) *SMTPSink {
 			}
 		}
 	})
-	return s
+	return s, nil
 }
 
 // SinkMessage is a message smtp-sink kept: the envelope, and the text as
@@ -446,8 +506,15 @@ func StartPostfix(t testing.TB, opts *PostfixOptions) *Postfix {
 	if opts == nil {
 		opts = &PostfixOptions{}
 	}
+	relay := StartSMTPSink(t)
+	return retry(t, "postfix", func() (*Postfix, error) { return startPostfix(t, bin, opts, relay) })
+}
+
+func startPostfix(t testing.TB, bin string, opts *PostfixOptions, relay *SMTPSink) (*Postfix, error) {
+	t.Helper()
 	dir := tempDir(t)
-	p := &Postfix{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Relay: StartSMTPSink(t), Dir: dir}
+	ip := loopbackIP(t)
+	p := &Postfix{Addr: fmt.Sprintf("%s:%d", ip, freePort(t, ip)), Relay: relay, Dir: dir}
 	etc, queue, data := filepath.Join(dir, "etc"), filepath.Join(dir, "queue"), filepath.Join(dir, "data")
 	for _, d := range []string{etc, queue, data} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -493,7 +560,9 @@ myorigin = example.org
 mydestination =
 alias_maps =
 alias_database =
-inet_interfaces = 127.0.0.1
+# Postfix wants its own addresses local; the smtpd listener binds its
+# address (master.cf) whatever this says.
+inet_interfaces = loopback-only
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 relayhost = %[4]s
@@ -552,16 +621,22 @@ postlog   unix-dgram n - n - 1 postlogd
 	t.Cleanup(func() {
 		b, err := os.ReadFile(filepath.Join(queue, "pid", "master.pid"))
 		var pid int
-		if _, perr := fmt.Sscan(string(b), &pid); err == nil && perr == nil && pid > 1 {
+		if _, perr := fmt.Sscan(string(b), &pid); err != nil || perr != nil || pid <= 1 {
+			return
+		}
+		// Only if the id still names Postfix's master.
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(comm) == "master\n" {
 			syscall.Kill(-pid, syscall.SIGKILL)
 		}
 	})
-	waitListening(t, p.Addr, exited, logFile)
+	if err := waitListening(exited, logFile, p.Addr); err != nil {
+		return nil, err
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			log, _ := os.ReadFile(logFile)
 			t.Logf("postfix log:\n%s", log)
 		}
 	})
-	return p
+	return p, nil
 }
