@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -175,7 +176,9 @@ func start(t testing.TB, cmd *exec.Cmd) <-chan struct{} {
 
 // Dovecot is a running Dovecot with one user, Maildir storage, and IMAP and
 // POP3 on loopback, both with STARTTLS and with implicit TLS, using the
-// internal/testcert certificate. Failed logins are answered after about
+// internal/testcert certificate, which names localhost (clients must verify
+// that name, as testcert.ClientConfig does: the addresses are on a random
+// 127.x.y.z). Failed logins are answered after about
 // half a second (Dovecot checks for them twice a second), with no growing
 // penalty.
 type Dovecot struct {
@@ -377,29 +380,40 @@ type SinkMessage struct {
 }
 
 // Messages returns the messages the sink has kept, oldest first, waiting up
-// to 10 s for at least n. It reads the files that a mail transaction in
-// progress is writing too, so call it once the sink has replied to the
-// final dot of the messages it waits for.
+// to 10 s for at least n. A file that a mail transaction in progress is
+// writing is not a kept message until it is complete (or ever, if the
+// transaction is reset), so a message whose final dot the sink has not
+// answered may or may not be among them.
 func (s *SMTPSink) Messages(ctx context.Context, n int) ([]SinkMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
-		ents, err := os.ReadDir(s.Dir)
+		msgs, incomplete, err := s.read()
 		if err != nil {
 			return nil, err
 		}
-		if len(ents) >= n {
-			return s.read(ents)
+		if len(msgs) >= n {
+			return msgs, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("smtp-sink kept %d messages, want %d: %w", len(ents), n, ctx.Err())
+			err := fmt.Errorf("smtp-sink kept %d messages, want %d: %w", len(msgs), n, ctx.Err())
+			if incomplete != nil {
+				err = fmt.Errorf("%w (%v)", err, incomplete)
+			}
+			return nil, err
 		case <-time.After(delay):
 		}
 	}
 }
 
-func (s *SMTPSink) read(ents []os.DirEntry) ([]SinkMessage, error) {
+// read returns the complete messages in s.Dir, and why the last of the
+// others is not.
+func (s *SMTPSink) read() (msgs []SinkMessage, incomplete, err error) {
+	ents, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
 	type file struct {
 		mod time.Time
 		msg SinkMessage
@@ -408,25 +422,28 @@ func (s *SMTPSink) read(ents []os.DirEntry) ([]SinkMessage, error) {
 	for _, e := range ents {
 		path := filepath.Join(s.Dir, e.Name())
 		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
+		fi, ierr := e.Info()
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(ierr, fs.ErrNotExist) {
+			continue // a transaction reset
 		}
-		fi, err := e.Info()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if ierr != nil {
+			return nil, nil, ierr
 		}
 		m, err := parseDump(string(b))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			incomplete = fmt.Errorf("%s: %w", path, err)
+			continue
 		}
 		files = append(files, file{fi.ModTime(), m})
 	}
 	slices.SortStableFunc(files, func(a, b file) int { return a.mod.Compare(b.mod) })
-	out := make([]SinkMessage, len(files))
-	for i, f := range files {
-		out[i] = f.msg
+	for _, f := range files {
+		msgs = append(msgs, f.msg)
 	}
-	return out, nil
+	return msgs, incomplete, nil
 }
 
 // parseDump parses smtp-sink's dump file format: its own header lines,
