@@ -18,12 +18,18 @@ import (
 // RFC 5321 §4.5.3.2 asks clients to wait 5 minutes for most replies.
 const DefaultClientTimeout = 5 * time.Minute
 
+// ErrPlaintextAuth is returned by SendMail when it has credentials but no
+// TLS: the server offered no STARTTLS. Only TLSPolicyNone sends a password
+// without TLS.
+var ErrPlaintextAuth = errors.New("smtp: the server offers no TLS; not sending the password in clear (TLSPolicyNone allows it)")
+
 // TLSPolicy says how SendMail uses TLS.
 type TLSPolicy int
 
 const (
 	// TLSPolicyOpportunistic uses STARTTLS when the server offers it and
-	// plaintext otherwise. It is the zero value.
+	// plaintext otherwise, but never sends a password without TLS
+	// (ErrPlaintextAuth). It is the zero value.
 	TLSPolicyOpportunistic TLSPolicy = iota
 	// TLSPolicyStartTLS requires STARTTLS (RFC 3207).
 	TLSPolicyStartTLS
@@ -443,6 +449,11 @@ func (c *Client) sendMail(opts *ClientOptions, from string, to []string, msg io.
 		}
 	}
 	if opts.Username != "" {
+		if !c.TLS() && opts.TLSPolicy != TLSPolicyNone {
+			// A server that offers no STARTTLS (or an attacker who struck
+			// it from the EHLO reply) would get the password in clear.
+			return nil, ErrPlaintextAuth
+		}
 		if err := c.Auth(opts.Username, opts.Password); err != nil {
 			return nil, err
 		}

@@ -97,6 +97,21 @@ func TestSendMail_tlsPolicy(t *testing.T) {
 		t.Errorf("AUTH without TLS succeeded")
 	}
 
+	// A server offering no STARTTLS never gets the password from the
+	// default (opportunistic) policy.
+	plain := smtptest.NewUnstartedServer(rec) // no TLSConfig: no STARTTLS
+	plain.Config.InsecureAuth = true
+	plain.Start()
+	defer plain.Close()
+	var wire prototest.Buffer
+	opts = &smtp.ClientOptions{Username: "u", Password: "p", DebugWriter: &wire}
+	if _, err := smtp.SendMail(ctx, plain.Addr, opts, "a@x", []string{"b@x"}, strings.NewReader("x")); !errors.Is(err, smtp.ErrPlaintextAuth) {
+		t.Errorf("opportunistic with credentials and no STARTTLS: %v; want ErrPlaintextAuth", err)
+	}
+	if strings.Contains(wire.String(), "\nAUTH ") {
+		t.Errorf("AUTH sent without TLS:\n%s", wire.String())
+	}
+
 	opts = &smtp.ClientOptions{TLSPolicy: smtp.TLSPolicyStartTLS, TLSConfig: s.ClientTLSConfig(), Username: "u", Password: "wrong"}
 	_, err := smtp.SendMail(ctx, s.Addr, opts, "a@x", []string{"b@x"}, strings.NewReader("four"))
 	var e *smtp.Error

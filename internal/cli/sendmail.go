@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 
 	"fmt"
 	"io"
@@ -127,6 +128,9 @@ func runSendSMTP(ctx context.Context, e *env, o *sendOptions) error {
 		if res.Reply != "" {
 			fmt.Fprintln(e.stdout, res.Reply)
 		}
+	}
+	if errors.Is(err, smtp.ErrPlaintextAuth) {
+		err = errors.New("the server offers no STARTTLS: not sending the password in clear (--tls none would)")
 	}
 	if err != nil {
 		return fmt.Errorf("send %s: %w", redact(o.url.String()), err)
