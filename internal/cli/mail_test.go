@@ -271,3 +271,32 @@ func (c *textConn) expect(t *testing.T, prefix string) {
 		t.Fatalf("got %q, %v; want a line starting %q", line, err, prefix)
 	}
 }
+
+// --smtps-addr, --pop3s-addr and --imaps-addr add implicit-TLS listeners,
+// which the clients reach with smtps://, pop3s:// and imaps://.
+func TestServeMail_implicitTLS(t *testing.T) {
+	srv, data := mailServe(t, "--smtps-addr", "127.0.0.1:0", "--pop3s-addr", "127.0.0.1:0", "--imaps-addr", "127.0.0.1:0")
+	implicit := map[string]string{}
+	re := regexp.MustCompile(`msg="waiting for clients" service=(\S+) addr=(\S+) tls=implicit`)
+	log := srv.stderr.waitFor(t, srv.done, 10*time.Second, "three implicit-TLS listeners", func(s string) bool {
+		return len(re.FindAllString(s, -1)) == 3
+	})
+	for _, m := range re.FindAllStringSubmatch(log, -1) {
+		implicit[m[1]] = m[2]
+	}
+	code, stdout, stderr := runMain(t, "", "send", "smtps://"+implicit["smtp"], "--data", data, "--from", "a@x.org", "--to", "b@x.org", "--subject", "tls", "--body", "x")
+	if code != exitOK || !strings.HasPrefix(stdout, "250 ") {
+		t.Fatalf("send smtps = %d, %q, %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = runMain(t, "", "get", "--data", data, userURL("pop3s", "b@x.org", "p", implicit["pop3"], "/"))
+	if code != exitOK || !regexp.MustCompile(`(?m)^1 +\d+`).MatchString(stdout) {
+		t.Errorf("get pop3s = %d, %q, %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = runMain(t, "", "get", "--data", data, userURL("imaps", "b@x.org", "p", implicit["imap"], "/INBOX"))
+	if code != exitOK || !strings.Contains(stdout, "tls") {
+		t.Errorf("get imaps = %d, %q, %q", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "a@x.org") {
+		t.Errorf("get imaps listing lacks the sender: %q", stdout)
+	}
+}
