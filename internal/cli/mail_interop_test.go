@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -266,5 +268,80 @@ func TestKill9DuringIngest(t *testing.T) {
 	var ic string
 	if err := db.QueryRow("PRAGMA integrity_check").Scan(&ic); err != nil || ic != "ok" {
 		t.Errorf("integrity_check = %q, %v", ic, err)
+	}
+}
+
+// HARDENING X5 for the mail services: on SIGTERM idle sessions get their
+// protocol's goodbye, a DATA transfer in progress finishes and is
+// acknowledged, inetkit exits 0 and the store is left clean.
+func TestMailSIGTERM(t *testing.T) {
+	data := t.TempDir()
+	p, addrs := startMailBinary(t, data)
+	greet := func(addr, want string) (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := bufio.NewReader(c)
+		if line, err := r.ReadString('\n'); !strings.HasPrefix(line, want) {
+			t.Fatalf("greeting from %s: %q, %v", addr, line, err)
+		}
+		return c, r
+	}
+	_, smtpIdle := greet(addrs["smtp"], "220 ")
+	_, pop3Idle := greet(addrs["pop3"], "+OK")
+	_, imapIdle := greet(addrs["imap"], "* OK")
+
+	// A transfer in progress: DATA accepted, half the message sent.
+	busy, busyR := greet(addrs["smtp"], "220 ")
+	for _, cmd := range []string{"EHLO c", "MAIL FROM:<a@x.org>", "RCPT TO:<b@x.org>", "DATA"} {
+		fmt.Fprintf(busy, "%s\r\n", cmd)
+		for {
+			line, err := busyR.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%s: %v", cmd, err)
+			}
+			if len(line) < 4 || line[3] != '-' {
+				break
+			}
+		}
+	}
+	io.WriteString(busy, "Subject: in flight\r\n\r\nfirst half\r\n")
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		r    *bufio.Reader
+		want string
+	}{"smtp": {smtpIdle, "421 4.3.2"}, "pop3": {pop3Idle, "-ERR [SYS/TEMP]"}, "imap": {imapIdle, "* BYE"}} {
+		line, err := c.r.ReadString('\n')
+		if !strings.HasPrefix(line, c.want) {
+			t.Errorf("idle %s session after SIGTERM: %q, %v; want %q", name, line, err, c.want)
+		}
+	}
+	io.WriteString(busy, "second half\r\n.\r\n")
+	if line, err := busyR.ReadString('\n'); !strings.HasPrefix(line, "250 ") {
+		t.Errorf("DATA in flight at SIGTERM: final reply %q, %v; want 250", line, err)
+	}
+	if code := p.wait(t, 15*time.Second); code != 0 {
+		t.Errorf("inetkit exited %d after SIGTERM; want 0", code)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "inetkit.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	var ic string
+	db.QueryRow("SELECT count(*) FROM messages").Scan(&n)
+	db.QueryRow("PRAGMA integrity_check").Scan(&ic)
+	if n != 1 || ic != "ok" {
+		t.Errorf("after shutdown: %d messages, integrity_check %q; want the one acknowledged, ok", n, ic)
+	}
+	if fi, err := os.Stat(filepath.Join(data, "inetkit.db-wal")); err == nil && fi.Size() > 0 {
+		t.Errorf("WAL left with %d bytes after a clean shutdown", fi.Size())
 	}
 }
