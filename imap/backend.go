@@ -12,6 +12,14 @@ type Session = imapserver.Session
 // A Backend opens a Session for each new connection. The Session's Login
 // authenticates the user (returning imapserver.ErrAuthFailed when the
 // credentials are wrong). Methods are called concurrently.
+//
+// A Session's Idle must announce the updates already pending when it is
+// called as well as those that arrive while it runs: the client may have
+// seen "+ idling", and a message may have been delivered, before Idle
+// starts. go-imap's SessionTracker.Idle does not do the former (it wakes up
+// only for updates queued after it has started); a Session built on it
+// should install its own wake-up signal, then Poll, then wait for the signal
+// and Poll again, as the store's sessions and imaptest.MemBackend's do.
 type Backend interface {
 	NewSession(c *imapserver.Conn) (Session, error)
 }

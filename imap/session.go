@@ -1,9 +1,6 @@
 package imap
 
 import (
-	"errors"
-	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -15,6 +12,11 @@ import (
 // APPEND by MaxLiteralBytes, and offers the extensions imapserver requires of
 // an IMAP4rev2 session (NAMESPACE, MOVE) even if the Backend's Session lacks
 // them. It hides SessionSASL, so that AUTHENTICATE goes through Login too.
+//
+// IDLE is the Backend's own: its Session's Idle must write the updates queued
+// before it was called, as well as those that come while it runs (go-imap's
+// SessionTracker.Idle misses the former; see Backend). imapserver runs Idle
+// on a goroutine of its own and recovers its panics.
 type session struct {
 	imapserver.Session
 	g        *conn
@@ -81,40 +83,4 @@ func (sess *session) appendLimit() int64 {
 		limit = min(limit, int64(al.AppendLimit()))
 	}
 	return limit
-}
-
-// idleRepoll is when Idle polls again after it starts.
-const idleRepoll = 100 * time.Millisecond
-
-// Idle runs the Backend's Idle, polling for updates as it starts and once
-// more shortly after: go-imap's SessionTracker.Idle only wakes up for updates
-// queued after it has started, and the client may see "+ idling" (and a
-// message may be delivered) before that, which would otherwise be announced
-// only at DONE.
-func (sess *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	if err := sess.Session.Poll(w, true); err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				sess.g.log.Error("imap: panic in Idle", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				done <- errors.New("imap: panic idling")
-			}
-		}()
-		done <- sess.Session.Idle(w, stop)
-	}()
-	t := time.NewTimer(idleRepoll)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		return err
-	case <-t.C:
-		if err := sess.Session.Poll(w, true); err != nil {
-			<-done
-			return err
-		}
-	}
-	return <-done
 }

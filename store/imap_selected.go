@@ -17,7 +17,7 @@ type imapSelected struct {
 	name        string
 	uidValidity uint32
 	readOnly    bool
-	tracker     *imapserver.MailboxTracker
+	tracker     *mailboxTracker
 	st          *imapserver.SessionTracker
 	release     func()
 	searchRes   imap.UIDSet // SEARCH RETURN (SAVE), used as "$"
@@ -250,17 +250,6 @@ func (sess *imapSession) Poll(w *imapserver.UpdateWriter, allowExpunge bool) err
 		return nil
 	}
 	return sess.sel.st.Poll(w, allowExpunge)
-}
-
-func (sess *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	if sess.sel == nil {
-		select {
-		case <-stop:
-		case <-sess.ctx.Done():
-		}
-		return nil
-	}
-	return sess.sel.st.Idle(w, stop)
 }
 
 // noSelection is returned by selected-state methods called without a

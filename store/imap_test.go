@@ -1042,3 +1042,67 @@ func containsLine(lines []string, prefix string) bool {
 	}
 	return false
 }
+
+// A delivery committed as IDLE starts (just before the command, while it is
+// on its way, or as soon as "+ idling" is received) is announced before
+// DONE, every time: Idle watches for updates before its first poll.
+func TestIMAPBackend_idleRace(t *testing.T) {
+	const rounds = 50
+	st, addr := newIMAPStore(t)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	// readUntil reads lines until one starts with prefix; the deadline only
+	// bounds a failure.
+	readUntil := func(prefix string) {
+		t.Helper()
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("waiting for %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(line, prefix) {
+				return
+			}
+		}
+	}
+	send := func(line string) {
+		t.Helper()
+		if _, err := conn.Write([]byte(line + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver := func() error {
+		return st.Deliver(context.Background(), []string{"alice@example.org"}, []byte(testMsg), time.Now())
+	}
+	readUntil("* OK")
+	send("a LOGIN alice@example.org secret")
+	readUntil("a OK")
+	send("b SELECT INBOX")
+	readUntil("b OK")
+	for i := 1; i <= rounds; i++ {
+		delivered := make(chan error, 1)
+		switch i % 3 {
+		case 0:
+			delivered <- deliver()
+		case 1:
+			go func() { delivered <- deliver() }()
+		}
+		tag := fmt.Sprintf("i%d", i)
+		send(tag + " IDLE")
+		readUntil("+ ")
+		if i%3 == 2 {
+			delivered <- deliver()
+		}
+		if err := <-delivered; err != nil {
+			t.Fatal(err)
+		}
+		readUntil(fmt.Sprintf("* %d EXISTS", i))
+		send("DONE")
+		readUntil(tag + " OK")
+	}
+}

@@ -33,7 +33,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapserver"
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
 
@@ -110,7 +109,7 @@ type Store struct {
 }
 
 type trackerRef struct {
-	t    *imapserver.MailboxTracker
+	t    *mailboxTracker
 	refs int
 }
 
@@ -350,7 +349,7 @@ func (s *Store) resetWriteConn() {
 // tracker returns the MailboxTracker of a mailbox, creating it from the
 // database if no session holds it; release must be called when the caller
 // no longer needs it. Callers hold no lock.
-func (s *Store) tracker(ctx context.Context, mboxID int64) (t *imapserver.MailboxTracker, release func(), err error) {
+func (s *Store) tracker(ctx context.Context, mboxID int64) (t *mailboxTracker, release func(), err error) {
 	// The count and the tracker must agree: take the write lock so no
 	// delivery commits between reading the count and registering.
 	s.wmu.Lock()
@@ -363,7 +362,7 @@ func (s *Store) tracker(ctx context.Context, mboxID int64) (t *imapserver.Mailbo
 		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ?`, mboxID).Scan(&n); err != nil {
 			return nil, nil, err
 		}
-		ref = &trackerRef{t: imapserver.NewMailboxTracker(n)}
+		ref = &trackerRef{t: newMailboxTracker(n)}
 		s.tmu.Lock()
 		s.trackers[mboxID] = ref
 		s.tmu.Unlock()
@@ -387,7 +386,7 @@ func (s *Store) tracker(ctx context.Context, mboxID int64) (t *imapserver.Mailbo
 
 // openTracker returns the tracker of a mailbox if an IMAP session has it
 // selected, or nil. The caller holds the write lock.
-func (s *Store) openTracker(mboxID int64) *imapserver.MailboxTracker {
+func (s *Store) openTracker(mboxID int64) *mailboxTracker {
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
 	if ref := s.trackers[mboxID]; ref != nil {

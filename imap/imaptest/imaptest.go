@@ -121,17 +121,23 @@ func (s *Server) Client(opts *inimap.ClientOptions) (*imapclient.Client, error) 
 
 // MemBackend is an in-memory Backend with user accounts, built on go-imap's
 // imapmemserver. Each user has an INBOX. It is safe for concurrent use.
+//
+// Its sessions idle without imapmemserver's Idle (go-imap's
+// SessionTracker.Idle, which misses an update queued just before it
+// starts): every change of a mailbox is made by a session of the
+// MemBackend, or by Deliver, so after each one the MemBackend wakes all its
+// idling sessions, which then poll their own mailbox.
 type MemBackend struct {
-	srv   *imapmemserver.Server
-	mu    sync.Mutex
-	users map[string]*imapmemserver.User
+	mu     sync.Mutex
+	users  map[string]*imapmemserver.User
+	idlers map[chan struct{}]struct{}
 }
 
 var _ inimap.Backend = (*MemBackend)(nil)
 
 // NewMemBackend returns a MemBackend with no users.
 func NewMemBackend() *MemBackend {
-	return &MemBackend{srv: imapmemserver.New(), users: make(map[string]*imapmemserver.User)}
+	return &MemBackend{users: make(map[string]*imapmemserver.User), idlers: make(map[chan struct{}]struct{})}
 }
 
 // AddUser adds a user with an empty INBOX, or replaces its password.
@@ -143,24 +149,124 @@ func (b *MemBackend) AddUser(user, pass string) {
 	b.mu.Lock()
 	b.users[user] = u
 	b.mu.Unlock()
-	b.srv.AddUser(u)
+}
+
+func (b *MemBackend) user(name string) *imapmemserver.User {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.users[name]
 }
 
 // Deliver appends msg to user's INBOX, as a mail delivery does: sessions
 // that have INBOX selected see it (in IDLE at once, otherwise at their next
 // command).
 func (b *MemBackend) Deliver(user string, msg []byte) error {
-	b.mu.Lock()
-	u := b.users[user]
-	b.mu.Unlock()
+	u := b.user(user)
 	if u == nil {
 		return fmt.Errorf("imaptest: no user %q", user)
 	}
 	_, err := u.Append("INBOX", bytes.NewReader(msg), &imap.AppendOptions{Time: time.Now()})
+	b.wake()
 	return err
 }
 
 // NewSession returns a new session, not logged in.
 func (b *MemBackend) NewSession(*imapserver.Conn) (inimap.Session, error) {
-	return b.srv.NewSession(), nil
+	return &memSession{b: b}, nil
+}
+
+// wake signals every idling session after a change.
+func (b *MemBackend) wake() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.idlers {
+		select {
+		case ch <- struct{}{}:
+		default: // a signal is pending already
+		}
+	}
+}
+
+// watch returns a channel that receives a value after each change from now
+// on, and a function that stops it.
+func (b *MemBackend) watch() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	b.mu.Lock()
+	b.idlers[ch] = struct{}{}
+	b.mu.Unlock()
+	return ch, func() {
+		b.mu.Lock()
+		delete(b.idlers, ch)
+		b.mu.Unlock()
+	}
+}
+
+// memSession is imapmemserver's UserSession (nil until login), waking the
+// MemBackend's idling sessions after each command that can queue a mailbox
+// update, and idling on that signal.
+type memSession struct {
+	*imapmemserver.UserSession
+	b *MemBackend
+}
+
+var _ imapserver.SessionIMAP4rev2 = (*memSession)(nil)
+
+func (s *memSession) Login(username, password string) error {
+	u := s.b.user(username)
+	if u == nil {
+		return imapserver.ErrAuthFailed
+	}
+	if err := u.Login(username, password); err != nil {
+		return err
+	}
+	s.UserSession = imapmemserver.NewUserSession(u)
+	return nil
+}
+
+func (s *memSession) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	defer s.b.wake()
+	return s.UserSession.Append(mailbox, r, options)
+}
+
+func (s *memSession) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	defer s.b.wake()
+	return s.UserSession.Copy(numSet, dest)
+}
+
+func (s *memSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	defer s.b.wake()
+	return s.UserSession.Move(w, numSet, dest)
+}
+
+func (s *memSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	defer s.b.wake()
+	return s.UserSession.Expunge(w, uids)
+}
+
+// Fetch may set \Seen.
+func (s *memSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	defer s.b.wake()
+	return s.UserSession.Fetch(w, numSet, options)
+}
+
+func (s *memSession) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	defer s.b.wake()
+	return s.UserSession.Store(w, numSet, flags, options)
+}
+
+// Idle installs its wake-up channel before it first polls, so that no update
+// is left for DONE.
+func (s *memSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	wake, unwatch := s.b.watch()
+	defer unwatch()
+	for {
+		if err := s.UserSession.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-wake:
+		case <-stop:
+			return nil
+		}
+	}
 }

@@ -51,7 +51,8 @@ const suiteTimeout = 10 * time.Second
 // CREATE, RENAME, DELETE; SELECT and EXAMINE; APPEND with APPENDUID (UIDPLUS);
 // FETCH of FLAGS, UID, RFC822.SIZE, INTERNALDATE, ENVELOPE, BODYSTRUCTURE,
 // BODY[], BODY.PEEK[HEADER], BODY[TEXT] and partial ranges, and \Seen; STORE;
-// SEARCH; COPY with COPYUID; MOVE; EXPUNGE and UID EXPUNGE; IDLE; two sessions
+// SEARCH; COPY with COPYUID; MOVE; EXPUNGE and UID EXPUNGE; IDLE (also with
+// deliveries just before, during and just after its start); two sessions
 // on one mailbox (HARDENING I11); STATUS; UIDVALIDITY stability; UNSELECT;
 // NAMESPACE.
 func TestBackend(t *testing.T, newBackend func(t *testing.T) (be inimap.Backend, addUser func(user, pass string), deliver func(user string, msg []byte))) {
@@ -70,6 +71,7 @@ func TestBackend(t *testing.T, newBackend func(t *testing.T) (be inimap.Backend,
 		{"CopyMove", testCopyMove},
 		{"Expunge", testExpunge},
 		{"Idle", testIdle},
+		{"IdleRace", testIdleRace},
 		{"TwoSessions", testTwoSessions},
 		{"Status", testStatus},
 		{"UIDValidity", testUIDValidity},
@@ -544,6 +546,46 @@ func testIdle(t *testing.T, e *env) {
 	}
 	if m := fetch(t, c, seqSet(2), &imap.FetchOptions{RFC822Size: true}); len(m) != 1 || m[0].RFC822Size != int64(len(suiteMsg2)) {
 		t.Errorf("FETCH 2 after IDLE = %v", m)
+	}
+}
+
+// testIdleRace delivers a message as IDLE starts: just before the command,
+// while it is on its way, or as soon as "+ idling" is received. Each time the
+// EXISTS must come before DONE; a Backend whose Idle wakes only for updates
+// queued after it started would keep some for DONE.
+func testIdleRace(t *testing.T, e *env) {
+	const rounds = 50
+	w := newExistsWatcher()
+	c := e.client(t, w.handler())
+	selectInbox(t, c)
+	for i := uint32(1); i <= rounds; i++ {
+		delivered := make(chan struct{})
+		switch i % 3 {
+		case 0:
+			e.deliver(suiteMsg3)
+			close(delivered)
+		case 1:
+			go func() {
+				defer close(delivered)
+				e.deliver(suiteMsg3)
+			}()
+		}
+		idle, err := c.Idle()
+		if err != nil {
+			t.Fatalf("round %d: IDLE = %v", i, err)
+		}
+		if i%3 == 2 {
+			e.deliver(suiteMsg3)
+			close(delivered)
+		}
+		<-delivered
+		w.wait(t, i)
+		if err := idle.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := idle.Wait(); err != nil {
+			t.Fatalf("round %d: IDLE ... DONE = %v", i, err)
+		}
 	}
 }
 
