@@ -67,6 +67,7 @@ func FuzzServer(f *testing.F) {
 	srv.Config.IdleTimeout = 300 * time.Millisecond
 	srv.Config.LiteralReadTimeout = 300 * time.Millisecond
 	srv.Config.AuthFailureDelay = -1
+	srv.Config.ErrorDelay = time.Millisecond
 	srv.Config.MaxLineBytes = 8192
 	srv.Start()
 	defer srv.Close()

@@ -23,6 +23,7 @@ var (
 	errLiteralTooBig  = errors.New("imap: literal too big")
 	errProtocol       = errors.New("imap: protocol violation")
 	errAuthFailures   = errors.New("imap: too many authentication failures")
+	errTooManyErrors  = errors.New("imap: too many errors")
 )
 
 const readChunk = 4096
@@ -39,6 +40,9 @@ const readChunk = 4096
 // It watches imapserver's replies just enough to stay in step: a "+"
 // continuation means a synchronising literal was accepted, and a tagged reply
 // ends the command (and IDLE or AUTHENTICATE, whose lines are passed raw).
+// It also counts the error replies, BAD or NO, its own and imapserver's
+// (HARDENING G5): past SoftErrorLimit each is delayed by ErrorDelay, and
+// at HardErrorLimit the connection is closed after the reply.
 //
 // It also performs STARTTLS itself: imapserver would wrap the connection in
 // TLS below the guard. After the handshake a new conn, over the TLS
@@ -77,14 +81,21 @@ type conn struct {
 
 	// Shared with Write and the session.
 	mu        sync.Mutex
-	handlerRD time.Time // read deadline set by imapserver
-	watchTag  string    // tag of the command whose reply ends it
-	ended     bool      // a reply tagged watchTag was written
-	contSeen  bool      // a "+" continuation was written
-	capsPhase int       // 0: before login, 1: login reply pending, 2: after
-	byeReason string    // set by the session: say BYE at the next read
-	skipHello bool      // drop the greeting of a STARTTLS successor
-	wdead     bool      // a fatal error was reported; no more writes
+	handlerRD time.Time     // read deadline set by imapserver
+	watchTag  string        // tag of the command whose reply ends it
+	ended     bool          // a reply tagged watchTag was written
+	contSeen  bool          // a "+" continuation was written
+	capsPhase int           // 0: before login, 1: login reply pending, 2: after
+	byeReason string        // say "* BYE byeReason" at the next read and close
+	byeErr    error         // the error that ends the connection then
+	errTag    string        // tag of the command whose tagged reply is not yet seen
+	errs      int           // error replies so far
+	credit    time.Duration // delay already spent on the pending reply (a failed login)
+	outLit    int64         // bytes of a literal in imapserver's output still to pass
+	outMid    bool          // imapserver's output is in the middle of a line
+	outTail   []byte        // the end of that line, to find a literal announced
+	skipHello bool          // drop the greeting of a STARTTLS successor
+	wdead     bool          // a fatal error was reported; no more writes
 }
 
 // command is what the guard knows of the command being read.
@@ -165,10 +176,65 @@ func (g *conn) loggedIn() {
 	g.mu.Unlock()
 }
 
-// byeAfterReply makes the next read say "* BYE reason" and end the connection.
-func (g *conn) byeAfterReply(reason string) {
+// byeAfterReply makes the next read say "* BYE reason" and end the
+// connection with err, unless a BYE is pending already.
+func (g *conn) byeAfterReply(reason string, err error) {
 	g.mu.Lock()
-	g.byeReason = reason
+	g.byeAfterReplyLocked(reason, err)
+	g.mu.Unlock()
+}
+
+func (g *conn) byeAfterReplyLocked(reason string, err error) {
+	if g.byeReason == "" {
+		g.byeReason, g.byeErr = reason, err
+	}
+}
+
+// credited records that the reply to the current command has already been
+// delayed by d (a failed login, by AuthFailureDelay): an error delay is
+// shortened by as much, so that the reply waits the longer of the two, not
+// their sum.
+func (g *conn) credited(d time.Duration) {
+	g.mu.Lock()
+	g.credit += d
+	g.mu.Unlock()
+}
+
+// countErrorLocked counts an error reply (HARDENING G5) and returns how long
+// to delay it. At HardErrorLimit it arranges for the connection to end after
+// the reply. The caller holds g.mu.
+func (g *conn) countErrorLocked() time.Duration {
+	g.errs++
+	var d time.Duration
+	if soft := g.srv.softErrorLimit(); soft > 0 && g.errs > soft {
+		d = max(g.srv.errorDelay()-g.credit, 0)
+	}
+	g.credit = 0
+	if hard := g.srv.hardErrorLimit(); hard > 0 && g.errs >= hard {
+		g.byeAfterReplyLocked("Too many errors", errTooManyErrors)
+	}
+	return d
+}
+
+// sleep waits for d, or until the connection's context ends.
+func (g *conn) sleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-g.ctx.Done():
+	}
+}
+
+// setErrTag notes the tag of a command handed to imapserver, whose tagged
+// reply Write looks for.
+func (g *conn) setErrTag(tag string) {
+	g.mu.Lock()
+	g.errTag = tag
+	g.credit = 0
 	g.mu.Unlock()
 }
 
@@ -200,6 +266,10 @@ func (g *conn) Write(p []byte) (int, error) {
 	if g.watchTag != "" && len(p) > len(g.watchTag) && p[len(g.watchTag)] == ' ' && string(p[:len(g.watchTag)]) == g.watchTag {
 		g.ended = true
 	}
+	var delay time.Duration
+	if g.scanOutputLocked(p) {
+		delay = g.countErrorLocked()
+	}
 	if g.capsPhase < 2 {
 		if q, ok := addIDCap(p); ok {
 			p = q
@@ -212,10 +282,84 @@ func (g *conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return n, nil
 	}
+	// imapserver writes one response at a time, and flushes at each line
+	// end: a tagged reply starts a Write, and nothing else is written while
+	// it waits here.
+	g.sleep(delay)
 	if _, err := g.Conn.Write(p); err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+// maxOutTail is how much of the end of an output line scanOutputLocked
+// keeps: enough for a literal announcement, "{4294967295}\r\n".
+const maxOutTail = 32
+
+// scanOutputLocked follows imapserver's output line by line, passing over
+// the literals it announces (so that message text is never taken for a
+// reply), and reports whether p has the tagged BAD or NO reply to the
+// command being served. The caller holds g.mu.
+func (g *conn) scanOutputLocked(p []byte) (isErr bool) {
+	for len(p) > 0 {
+		if g.outLit > 0 {
+			k := min(int64(len(p)), g.outLit)
+			p = p[k:]
+			g.outLit -= k
+			continue
+		}
+		if !g.outMid && g.errTag != "" {
+			if rest, ok := bytes.CutPrefix(p, []byte(g.errTag+" ")); ok {
+				g.errTag = ""
+				isErr = bytes.HasPrefix(rest, []byte("BAD")) || bytes.HasPrefix(rest, []byte("NO"))
+			}
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			g.keepTail(p)
+			g.outMid = true
+			return isErr
+		}
+		g.keepTail(p[:i+1])
+		p = p[i+1:]
+		g.outMid = false
+		if size, ok := literalAnnounced(g.outTail); ok {
+			g.outLit = size
+			g.outMid = true // the line goes on after the literal
+		}
+		g.outTail = g.outTail[:0]
+	}
+	return isErr
+}
+
+// keepTail appends b to outTail, keeping its last maxOutTail bytes.
+func (g *conn) keepTail(b []byte) {
+	if len(b) >= maxOutTail {
+		g.outTail = append(g.outTail[:0], b[len(b)-maxOutTail:]...)
+		return
+	}
+	g.outTail = append(g.outTail, b...)
+	if n := len(g.outTail); n > maxOutTail {
+		g.outTail = append(g.outTail[:0], g.outTail[n-maxOutTail:]...)
+	}
+}
+
+// literalAnnounced reports whether an output line ends with a literal
+// announcement, "{N}" (or "~{N}"), and returns N.
+func literalAnnounced(line []byte) (int64, bool) {
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	if !bytes.HasSuffix(line, []byte("}")) {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(line, '{')
+	if i < 0 {
+		return 0, false
+	}
+	info := parseLine(line[i:])
+	if info.literal < 0 {
+		return 0, false
+	}
+	return info.literal, true
 }
 
 // addIDCap adds ID to a capability list in p, if p is exactly one
@@ -313,10 +457,10 @@ func (g *conn) Read(p []byte) (int, error) {
 // AUTHENTICATE is over. It reports whether a literal now follows.
 func (g *conn) settle() bool {
 	g.mu.Lock()
-	bye, ended, contSeen := g.byeReason, g.ended, g.contSeen
+	bye, byeErr, ended, contSeen := g.byeReason, g.byeErr, g.ended, g.contSeen
 	g.mu.Unlock()
 	if bye != "" {
-		g.fatal(errAuthFailures, bye, "* BYE "+bye+"\r\n")
+		g.fatal(byeErr, bye, "* BYE "+bye+"\r\n")
 		return true
 	}
 	if g.litPending >= 0 {
@@ -576,6 +720,9 @@ func (g *conn) handleLine(line []byte) {
 		g.answerID()
 		return
 	}
+	if first {
+		g.setErrTag(g.cur.tag)
+	}
 	g.out = line
 	if info.literal >= 0 {
 		g.litPending = info.literal
@@ -598,8 +745,18 @@ func (g *conn) refuse(line []byte, reply string) {
 		return
 	}
 	g.log.Info("imap: refused command", "line", clip(line), "reply", strings.TrimSpace(reply))
-	g.reply(reply)
+	g.errorReply(reply)
 	g.endCommand()
+}
+
+// errorReply sends an error reply of the guard's own, counted and delayed
+// as imapserver's are.
+func (g *conn) errorReply(reply string) {
+	g.mu.Lock()
+	d := g.countErrorLocked()
+	g.mu.Unlock()
+	g.sleep(d)
+	g.reply(reply)
 }
 
 // clip returns the start of a client's line for a log message; the log
@@ -617,7 +774,7 @@ func (g *conn) answerID() {
 	tag, bad := g.cur.tag, g.cur.idBadInput
 	g.endCommand()
 	if bad {
-		g.reply(tag + " BAD [CLIENTBUG] Syntax error: expected ID parameter list or NIL\r\n")
+		g.errorReply(tag + " BAD [CLIENTBUG] Syntax error: expected ID parameter list or NIL\r\n")
 		return
 	}
 	g.reply("* ID (\"name\" \"inetkit\")\r\n", tag+" OK ID completed\r\n")

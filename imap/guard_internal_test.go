@@ -156,3 +156,79 @@ func FuzzGuard(f *testing.F) {
 		}
 	})
 }
+
+// scanOutputLocked finds the tagged BAD or NO reply of the current command,
+// however imapserver's output is split, and never in a literal's text.
+func TestScanOutput(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		writes []string
+		want   []bool // per write
+	}{
+		{"BAD", []string{"a1 BAD Unknown command\r\n"}, []bool{true}},
+		{"NO", []string{"* 1 EXISTS\r\n", "a1 NO [NONEXISTENT] No such mailbox\r\n"}, []bool{false, true}},
+		{"OK", []string{"a1 OK done\r\n", "a1 NO late\r\n"}, []bool{false, false}},
+		{"other tag", []string{"a10 NO x\r\n", "b1 BAD x\r\n"}, []bool{false, false}},
+		{"untagged", []string{"* BAD x\r\n", "* NO x\r\n"}, []bool{false, false}},
+		{"literal", []string{"* 1 FETCH (BODY[] {10}\r\n", "a1 NO x\r\n", ")\r\n", "a1 OK done\r\n"}, []bool{false, false, false, false}},
+		{"literal with lines", []string{"* 1 FETCH (BODY[] {20}\r\n", "x\r\na1 BAD y\r\na1 NO z", ")\r\n", "a1 NO real\r\n"}, []bool{false, false, false, true}},
+		{"split announcement", []string{"* 1 FETCH (BODY[] {1", "0}\r\n", "a1 NO x\r\n)\r\n", "a1 BAD real\r\n"}, []bool{false, false, false, true}},
+		{"binary literal", []string{"* 1 FETCH (BINARY[] ~{7}\r\n", "a1 NO ", ")\r\n", "a1 NO real\r\n"}, []bool{false, false, false, true}},
+		{"long line", []string{"* 1 FETCH (ENVELOPE (\"" + strings.Repeat("x", 5000), "\"))\r\n", "a1 NO real\r\n"}, []bool{false, false, true}},
+		{"mid-line", []string{"* 1 FETCH (FLAGS ()", "a1 NO x)\r\n", "a1 NO real\r\n"}, []bool{false, false, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &conn{errTag: "a1"}
+			for i, w := range tc.writes {
+				if got := g.scanOutputLocked([]byte(w)); got != tc.want[i] {
+					t.Errorf("write %d %q: error reply %v; want %v", i, w, got, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// A failed login's AuthFailureDelay counts towards the error delay of its NO
+// reply: the reply waits the longer of the two, not their sum.
+func TestCountErrorCredit(t *testing.T) {
+	g := &conn{srv: &Server{SoftErrorLimit: 1, HardErrorLimit: 4, ErrorDelay: time.Second}}
+	if d := g.countErrorLocked(); d != 0 {
+		t.Errorf("error 1 (at the soft limit): delay %v; want 0", d)
+	}
+	g.credited(300 * time.Millisecond)
+	if d := g.countErrorLocked(); d != 700*time.Millisecond {
+		t.Errorf("error 2 after a 300 ms login delay: delay %v; want 700ms", d)
+	}
+	g.credited(2 * time.Second)
+	if d := g.countErrorLocked(); d != 0 {
+		t.Errorf("error 3 after a 2 s login delay: delay %v; want 0", d)
+	}
+	if g.byeReason != "" {
+		t.Errorf("BYE %q before the hard limit", g.byeReason)
+	}
+	if d := g.countErrorLocked(); d != time.Second {
+		t.Errorf("error 4: delay %v; want 1s (the credit is used up)", d)
+	}
+	if g.byeReason == "" || g.byeErr != errTooManyErrors {
+		t.Errorf("at the hard limit: BYE %q, %v; want Too many errors", g.byeReason, g.byeErr)
+	}
+}
+
+// FuzzScanOutput feeds scanOutputLocked server output cut into writes at
+// arbitrary places: it must not panic, and its state stays bounded.
+func FuzzScanOutput(f *testing.F) {
+	f.Add([]byte("* 1 FETCH (BODY[] {10}\r\na1 NO x\r\n)\r\na1 BAD y\r\n"), uint8(7))
+	f.Add([]byte("* 1 FETCH (BINARY[] ~{3}\r\na1 )\r\na1 NO z\r\n"), uint8(1))
+	f.Add([]byte("a1 OK done\r\n* 2 EXISTS\r\n{99999999999999999999}\r\n"), uint8(0))
+	f.Fuzz(func(t *testing.T, out []byte, cut uint8) {
+		g := &conn{errTag: "a1"}
+		for len(out) > 0 {
+			n := min(int(cut)%16+1, len(out))
+			g.scanOutputLocked(out[:n])
+			out = out[n:]
+			if g.outLit < 0 || len(g.outTail) > maxOutTail {
+				t.Fatalf("state outLit %d, tail %q", g.outLit, g.outTail)
+			}
+		}
+	})
+}

@@ -39,6 +39,16 @@ const (
 	// DefaultMaxAuthFailures is the number of failed logins after which the
 	// connection is closed.
 	DefaultMaxAuthFailures = 3
+	// DefaultSoftErrorLimit is the number of error replies (BAD or NO to a
+	// command) after which each further one is delayed by ErrorDelay
+	// (Postfix smtpd_soft_error_limit).
+	DefaultSoftErrorLimit = 10
+	// DefaultHardErrorLimit is the number of error replies after which the
+	// connection is closed (Postfix smtpd_hard_error_limit).
+	DefaultHardErrorLimit = 20
+	// DefaultErrorDelay is the delay of each error reply past the soft
+	// limit (Postfix smtpd_error_sleep_time).
+	DefaultErrorDelay = time.Second
 
 	// maxBufferedLiteral is the largest literal go-imap reads into memory
 	// (checkBufferedLiteral), and RFC 7888's limit for LITERAL-.
@@ -108,6 +118,20 @@ type Server struct {
 	// says "* BYE" and closes. Zero means DefaultMaxAuthFailures; a negative
 	// value means no limit.
 	MaxAuthFailures int
+	// SoftErrorLimit is the number of error replies on a connection (BAD or
+	// NO to a command, a failed login included) after which each one is
+	// delayed by ErrorDelay (HARDENING G5). Zero means
+	// DefaultSoftErrorLimit; a negative value means no delay.
+	SoftErrorLimit int
+	// HardErrorLimit is the number of error replies after which the server
+	// says "* BYE Too many errors" and closes. Zero means
+	// DefaultHardErrorLimit; a negative value means no limit.
+	HardErrorLimit int
+	// ErrorDelay is the delay of each error reply past SoftErrorLimit; a
+	// failed login, already delayed by AuthFailureDelay, waits the longer
+	// of the two. Zero means DefaultErrorDelay; a negative value means no
+	// delay.
+	ErrorDelay time.Duration
 
 	// Logger receives connection errors and rejected input. Nil means
 	// slog.Default().
@@ -241,6 +265,30 @@ func (s *Server) maxAuthFailures() int {
 		return DefaultMaxAuthFailures
 	}
 	return s.MaxAuthFailures
+}
+
+func (s *Server) softErrorLimit() int { return limitOr(s.SoftErrorLimit, DefaultSoftErrorLimit) }
+func (s *Server) hardErrorLimit() int { return limitOr(s.HardErrorLimit, DefaultHardErrorLimit) }
+
+func (s *Server) errorDelay() time.Duration {
+	switch {
+	case s.ErrorDelay == 0:
+		return DefaultErrorDelay
+	case s.ErrorDelay < 0:
+		return 0
+	}
+	return s.ErrorDelay
+}
+
+// limitOr returns n, def if n is zero, or 0 (none) if n is negative.
+func limitOr(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // ListenAndServe listens on s.Addr (":143" if empty) and serves

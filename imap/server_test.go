@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -519,3 +520,113 @@ func TestServer_Shutdown(t *testing.T) {
 
 // syncBuffer collects log output for assertions.
 type syncBuffer = prototest.Buffer
+
+// errorLimits sets small HARDENING G5 limits.
+func errorLimits(soft, hard int, delay time.Duration) func(*imap.Server) {
+	return func(s *imap.Server) {
+		s.SoftErrorLimit, s.HardErrorLimit, s.ErrorDelay = soft, hard, delay
+	}
+}
+
+// HARDENING G5: a flood of invalid commands is answered BAD, more slowly past
+// the soft limit, and ends with "* BYE" at the hard limit.
+func TestServer_errorFlood(t *testing.T) {
+	const soft, hard, delay = 2, 4, 20 * time.Millisecond
+	s, _ := newServer(t, errorLimits(soft, hard, delay))
+	c := dial(t, s.Addr)
+	start := time.Now()
+	bad := 0
+	for i := 0; i < 100; i++ {
+		c.write("XYZZY\r\n")
+		l := c.line()
+		if strings.HasPrefix(l, "* BYE") {
+			if l != "* BYE Too many errors" {
+				t.Errorf("BYE = %q", l)
+			}
+			break
+		}
+		if !strings.HasPrefix(l, "* BAD ") {
+			t.Fatalf("reply %d = %q; want * BAD", i+1, l)
+		}
+		bad++
+	}
+	if bad != hard {
+		t.Errorf("%d BAD replies before BYE; want %d", bad, hard)
+	}
+	if rest := c.eof(); rest != "" {
+		t.Errorf("after BYE: %q; want EOF", rest)
+	}
+	if d := time.Since(start); d < (hard-soft)*delay {
+		t.Errorf("flood ended after %v; want >= %v", d, (hard-soft)*delay)
+	}
+}
+
+// HARDENING G5: imapserver's tagged BAD and NO replies count too, after
+// login; OK replies do not.
+func TestServer_errorFloodTagged(t *testing.T) {
+	const soft, hard, delay = 2, 4, 20 * time.Millisecond
+	s, _ := newServer(t, errorLimits(soft, hard, delay))
+	c := dial(t, s.Addr)
+	c.login()
+	start := time.Now()
+	wantPrefix(t, "XYZZY", c.cmd("a1 XYZZY"), "a1 BAD")
+	for i := 0; i < 2*hard; i++ {
+		wantPrefix(t, "NOOP", c.cmd("n NOOP"), "n OK")
+	}
+	wantPrefix(t, "SELECT", c.cmd("a2 SELECT nosuch"), "a2 NO")
+	wantPrefix(t, "FROB", c.cmd("a3 FROB"), "a3 BAD")
+	wantPrefix(t, "STATUS", c.cmd("a4 STATUS nosuch (MESSAGES)"), "a4 NO")
+	if rest := c.eof(); rest != "* BYE Too many errors\r\n" {
+		t.Errorf("after %d errors: %q; want * BYE and EOF", hard, rest)
+	}
+	if d := time.Since(start); d < (hard-soft)*delay {
+		t.Errorf("errors answered in %v; want >= %v", d, (hard-soft)*delay)
+	}
+}
+
+// A message whose text looks like a tagged error reply is not counted as
+// one (HARDENING G5): the guard passes over literals in the server's output.
+func TestServer_errorCountSkipsLiterals(t *testing.T) {
+	s, be := newServer(t, errorLimits(1, 2, time.Millisecond))
+	const msg = "Subject: x\r\n\r\nf1 NO fake\r\nf1 BAD fake\r\n"
+	if err := be.Deliver("alice", []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s.Addr)
+	c.login()
+	wantPrefix(t, "SELECT", c.cmd("s SELECT INBOX"), "s OK")
+	for i := 0; i < 3; i++ {
+		c.write("f1 FETCH 2 BODY.PEEK[]\r\n")
+		if l := c.line(); !strings.HasSuffix(l, fmt.Sprintf("{%d}", len(msg))) {
+			t.Fatalf("FETCH = %q; want the message as a literal", l)
+		}
+		if _, err := io.ReadFull(c.r, make([]byte, len(msg))); err != nil {
+			t.Fatal(err)
+		}
+		wantPrefix(t, "FETCH", c.until("f1"), "f1 OK")
+	}
+	wantPrefix(t, "NOOP after the FETCHes", c.cmd("n NOOP"), "n OK")
+}
+
+// A failed login counts as an error (HARDENING G5) and still waits
+// AuthFailureDelay (I15); past the soft limit it waits at least ErrorDelay.
+func TestServer_loginFailureCountsAsError(t *testing.T) {
+	const delay = 50 * time.Millisecond
+	s, _ := newServer(t, func(s *imap.Server) {
+		s.SoftErrorLimit, s.HardErrorLimit, s.ErrorDelay = 1, 3, delay
+		s.AuthFailureDelay = delay / 2
+		s.MaxAuthFailures = 10
+	})
+	c := dial(t, s.Addr)
+	wantPrefix(t, "XYZZY", []string{func() string { c.write("XYZZY\r\n"); return c.line() }()}, "* BAD")
+	for i, want := range []time.Duration{delay, delay} {
+		start := time.Now()
+		wantPrefix(t, "LOGIN", c.cmd("l LOGIN alice bad"), "l NO [AUTHENTICATIONFAILED]")
+		if d := time.Since(start); d < want {
+			t.Errorf("failed login %d answered after %v; want >= %v", i+1, d, want)
+		}
+	}
+	if rest := c.eof(); rest != "* BYE Too many errors\r\n" {
+		t.Errorf("after 3 errors: %q; want * BYE Too many errors", rest)
+	}
+}

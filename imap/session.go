@@ -1,8 +1,6 @@
 package imap
 
 import (
-	"time"
-
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 )
@@ -30,7 +28,9 @@ var (
 
 // Login calls the Backend's Login; a failure is delayed by AuthFailureDelay,
 // and after MaxAuthFailures failures the guard ends the connection once the
-// reply is sent.
+// reply is sent. The guard counts the NO reply as an error too; if it is
+// past SoftErrorLimit the reply waits the longer of AuthFailureDelay and
+// ErrorDelay, not their sum.
 func (sess *session) Login(username, password string) error {
 	err := sess.Session.Login(username, password)
 	if err == nil {
@@ -41,15 +41,13 @@ func (sess *session) Login(username, password string) error {
 	srv := sess.g.srv
 	sess.g.log.Info("imap: login failed", "user", username, "failures", sess.failures)
 	if d := srv.authFailureDelay(); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-sess.g.ctx.Done():
-			t.Stop()
-		}
+		sess.g.sleep(d)
+		// The NO reply counts as an error (HARDENING G5), but its error
+		// delay is what is left of ErrorDelay after this one.
+		sess.g.credited(d)
 	}
 	if max := srv.maxAuthFailures(); max > 0 && sess.failures >= max {
-		sess.g.byeAfterReply("Too many authentication failures")
+		sess.g.byeAfterReply("Too many authentication failures", errAuthFailures)
 	}
 	return err
 }

@@ -28,7 +28,7 @@ type Server struct {
 	// Config is the server; it may be changed before Start or StartTLS.
 	// NewUnstartedServer sets TLSConfig to the test certificate (so
 	// STARTTLS is offered), InsecureAuth (logins work without TLS), and a
-	// 10 ms AuthFailureDelay.
+	// 10 ms AuthFailureDelay and ErrorDelay.
 	Config *inimap.Server
 	// TLS reports whether the server was started with StartTLS (implicit
 	// TLS).
@@ -55,6 +55,7 @@ func NewUnstartedServer(be inimap.Backend) *Server {
 		TLSConfig:        testcert.ServerConfig(),
 		InsecureAuth:     true,
 		AuthFailureDelay: 10 * time.Millisecond,
+		ErrorDelay:       10 * time.Millisecond,
 	}}
 }
 

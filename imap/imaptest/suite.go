@@ -194,6 +194,12 @@ func testLogin(t *testing.T, e *env) {
 	if err := c.Login("alice", "secret").Wait(); err != nil {
 		t.Fatalf("LOGIN alice secret = %v", err)
 	}
+	// imapclient's Wait returns before the client records the new state;
+	// both are done by its reader, which has finished with LOGIN once it
+	// has answered NOOP.
+	if err := c.Noop().Wait(); err != nil {
+		t.Fatalf("NOOP = %v", err)
+	}
 	if st := c.State(); st != imap.ConnStateAuthenticated {
 		t.Errorf("state after LOGIN = %v; want authenticated", st)
 	}
