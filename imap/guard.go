@@ -89,6 +89,7 @@ type conn struct {
 	byeReason string        // say "* BYE byeReason" at the next read and close
 	byeErr    error         // the error that ends the connection then
 	errTag    string        // tag of the command whose tagged reply is not yet seen
+	errNO     bool          // a NO to that command counts as an error (a failed login)
 	errs      int           // error replies so far
 	credit    time.Duration // delay already spent on the pending reply (a failed login)
 	outLit    int64         // bytes of a literal in imapserver's output still to pass
@@ -230,10 +231,13 @@ func (g *conn) sleep(d time.Duration) {
 }
 
 // setErrTag notes the tag of a command handed to imapserver, whose tagged
-// reply Write looks for.
-func (g *conn) setErrTag(tag string) {
+// reply Write looks for. BAD always counts as an error; NO only for a login
+// (a NO such as [TRYCREATE] is an ordinary answer, and a long-lived client
+// collects many).
+func (g *conn) setErrTag(tag, name string) {
 	g.mu.Lock()
 	g.errTag = tag
+	g.errNO = name == "LOGIN" || name == "AUTHENTICATE"
 	g.credit = 0
 	g.mu.Unlock()
 }
@@ -298,8 +302,8 @@ const maxOutTail = 32
 
 // scanOutputLocked follows imapserver's output line by line, passing over
 // the literals it announces (so that message text is never taken for a
-// reply), and reports whether p has the tagged BAD or NO reply to the
-// command being served. The caller holds g.mu.
+// reply), and reports whether p has the tagged BAD reply (or NO to a login)
+// to the command being served. The caller holds g.mu.
 func (g *conn) scanOutputLocked(p []byte) (isErr bool) {
 	for len(p) > 0 {
 		if g.outLit > 0 {
@@ -311,7 +315,7 @@ func (g *conn) scanOutputLocked(p []byte) (isErr bool) {
 		if !g.outMid && g.errTag != "" {
 			if rest, ok := bytes.CutPrefix(p, []byte(g.errTag+" ")); ok {
 				g.errTag = ""
-				isErr = bytes.HasPrefix(rest, []byte("BAD")) || bytes.HasPrefix(rest, []byte("NO"))
+				isErr = bytes.HasPrefix(rest, []byte("BAD")) || g.errNO && bytes.HasPrefix(rest, []byte("NO"))
 			}
 		}
 		i := bytes.IndexByte(p, '\n')
@@ -721,7 +725,7 @@ func (g *conn) handleLine(line []byte) {
 		return
 	}
 	if first {
-		g.setErrTag(g.cur.tag)
+		g.setErrTag(g.cur.tag, g.cur.name)
 	}
 	g.out = line
 	if info.literal >= 0 {

@@ -157,8 +157,26 @@ func FuzzGuard(f *testing.F) {
 	})
 }
 
-// scanOutputLocked finds the tagged BAD or NO reply of the current command,
-// however imapserver's output is split, and never in a literal's text.
+// scanOutputLocked finds the tagged BAD or NO reply of the current command
+// (a login here, so that NO counts), however imapserver's output is split,
+// and never in a literal's text.
+// A NO to a command other than a login is an answer, not an error.
+func TestScanOutput_noToOrdinaryCommand(t *testing.T) {
+	g := &conn{}
+	g.setErrTag("a1", "SELECT")
+	if g.scanOutputLocked([]byte("a1 NO [NONEXISTENT] No such mailbox\r\n")) {
+		t.Error("NO to SELECT counted as an error")
+	}
+	g.setErrTag("a2", "LOGIN")
+	if !g.scanOutputLocked([]byte("a2 NO [AUTHENTICATIONFAILED] Invalid\r\n")) {
+		t.Error("NO to LOGIN not counted")
+	}
+	g.setErrTag("a3", "SELECT")
+	if !g.scanOutputLocked([]byte("a3 BAD Syntax\r\n")) {
+		t.Error("BAD to SELECT not counted")
+	}
+}
+
 func TestScanOutput(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -178,7 +196,7 @@ func TestScanOutput(t *testing.T) {
 		{"mid-line", []string{"* 1 FETCH (FLAGS ()", "a1 NO x)\r\n", "a1 NO real\r\n"}, []bool{false, false, true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := &conn{errTag: "a1"}
+			g := &conn{errTag: "a1", errNO: true}
 			for i, w := range tc.writes {
 				if got := g.scanOutputLocked([]byte(w)); got != tc.want[i] {
 					t.Errorf("write %d %q: error reply %v; want %v", i, w, got, tc.want[i])
