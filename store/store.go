@@ -50,6 +50,9 @@ var (
 	// ErrAuthFailed is returned by Authenticate for a wrong address or
 	// password.
 	ErrAuthFailed = errors.New("store: authentication failed")
+	// ErrLocked is returned by Open with Options.Exclusive when another
+	// process has the store open that way.
+	ErrLocked = errors.New("store: the data directory is in use by another server")
 	// ErrClosed is returned by operations on a closed Store.
 	ErrClosed = errors.New("store: closed")
 )
@@ -65,6 +68,11 @@ type Options struct {
 	// MinFreeBytes refuses new mail (452 4.3.1) while the file system of
 	// the data directory has less free space than this. Zero means no check.
 	MinFreeBytes int64
+	// Exclusive locks the data directory while the Store is open, so that a
+	// second server on the same directory fails with ErrLocked: IMAP
+	// sessions learn of changes made in their own process only. Tools that
+	// only add users leave it off.
+	Exclusive bool
 	// PasswordCost is the bcrypt cost of new password hashes. Zero means
 	// bcrypt.DefaultCost; tests lower it to bcrypt.MinCost (4) for speed.
 	PasswordCost int
@@ -74,10 +82,11 @@ type Options struct {
 
 // A Store is an open database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
-	dir  string
-	opts Options
-	log  *slog.Logger
+	db     *sql.DB
+	dir    string
+	opts   Options
+	unlock func() // releases the data directory's lock
+	log    *slog.Logger
 
 	// wmu serialises write transactions, so that the updates queued to IMAP
 	// sessions are in commit order.
@@ -122,8 +131,16 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	unlock := func() {}
+	if opts.Exclusive {
+		var err error
+		if unlock, err = lockDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName)))
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &Store{
@@ -134,6 +151,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		deliveries: make(chan *delivery, 256),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		unlock:     unlock,
 		trackers:   make(map[int64]*trackerRef),
 		changed:    make(chan struct{}),
 		pop3Locked: make(map[int64]bool),
@@ -144,12 +162,14 @@ func Open(dir string, opts *Options) (*Store, error) {
 	}
 	if s.wconn, err = db.Conn(context.Background()); err != nil {
 		db.Close()
+		unlock()
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s.stmts = make(map[string]*sql.Stmt)
 	if err := s.migrate(context.Background()); err != nil {
 		s.wconn.Close()
 		db.Close()
+		unlock()
 		return nil, err
 	}
 	s.checkpointDone = make(chan struct{})
@@ -232,7 +252,9 @@ func (s *Store) Close() error {
 		st.Close()
 	}
 	s.wconn.Close()
-	return s.db.Close()
+	err := s.db.Close()
+	s.unlock()
+	return err
 }
 
 // checkpointInterval is how often the checkpointer looks at the WAL.

@@ -365,3 +365,27 @@ func TestPOP3Backend_conformance(t *testing.T) {
 		return st.POP3Backend()
 	})
 }
+
+// An Exclusive store refuses a second Exclusive Open of its directory until
+// it is closed; a plain Open (inetkit user add) still works.
+func TestOpen_exclusive(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir, &store.Options{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open(dir, &store.Options{Exclusive: true}); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("second exclusive Open = %v; want ErrLocked", err)
+	}
+	plain, err := store.Open(dir, nil)
+	if err != nil {
+		t.Fatalf("plain Open beside an exclusive one: %v", err)
+	}
+	plain.Close()
+	st.Close()
+	again, err := store.Open(dir, &store.Options{Exclusive: true})
+	if err != nil {
+		t.Fatalf("exclusive Open after Close: %v", err)
+	}
+	again.Close()
+}

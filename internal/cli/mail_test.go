@@ -300,3 +300,13 @@ func TestServeMail_implicitTLS(t *testing.T) {
 		t.Errorf("get imaps listing lacks the sender: %q", stdout)
 	}
 }
+
+// A second server on the same data directory is refused while the first
+// runs.
+func TestServeMail_dataDirInUse(t *testing.T) {
+	_, data := mailServe(t)
+	code, _, stderr := runMain(t, "", "serve", "smtp", "--smtp-addr", "127.0.0.1:0", "--data", data)
+	if code != exitError || !strings.Contains(stderr, "in use by another server") {
+		t.Errorf("second serve on %s = %d, %q; want a refusal", data, code, stderr)
+	}
+}

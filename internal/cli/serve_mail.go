@@ -105,6 +105,7 @@ func (o *serveOptions) openMail(ctx context.Context, log *slog.Logger) (*mailEnv
 		return nil, usagef("--auth any is allowed only when every mail listener is on a loopback address")
 	}
 	st, err := store.Open(o.mail.data, &store.Options{
+		Exclusive:    true,
 		AnyLogin:     anyLogin,
 		MinFreeBytes: o.mail.maxMessageBytes * 3 / 2, // HARDENING C15
 		Logger:       log,
