@@ -35,7 +35,7 @@ type Backend interface {
 	// Server prepends) in the mailbox of every recipient in env.To. It
 	// returns only when the message is durable: Server says 250 after it.
 	// msg is a *bytes.Buffer holding the whole message, so a Backend may
-	// take its Bytes() rather than copy them; it is valid only until
-	// Deliver returns.
+	// take its Bytes() rather than copy them; the buffer is reused after
+	// Deliver returns, so a Backend must not keep them.
 	Deliver(ctx context.Context, env *Envelope, msg io.Reader) error
 }

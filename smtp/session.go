@@ -149,8 +149,8 @@ func (sess *session) Data(r io.Reader) error {
 	// Backend can take the bytes without another copy (Deliver gets the
 	// *bytes.Buffer itself).
 	trace := traceFields(&env, sess.srv.domain, ehlo, sess.c.tlsOn.Load(), time.Now())
-	var msg bytes.Buffer
-	msg.Grow(len(trace) + initialDataBuf)
+	msg := getDataBuf()
+	defer putDataBuf(msg)
 	msg.WriteString(trace)
 	if _, err := msg.ReadFrom(r); err != nil {
 		var se *gosmtp.SMTPError
@@ -167,7 +167,7 @@ func (sess *session) Data(r io.Reader) error {
 	if len(env.To) == 0 {
 		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
 	}
-	if err := sess.srv.Backend.Deliver(sess.c.ctx, &env, &msg); err != nil {
+	if err := sess.srv.Backend.Deliver(sess.c.ctx, &env, msg); err != nil {
 		return sess.srv.replyError(sess.c, "deliver", err)
 	}
 	return nil
@@ -176,6 +176,28 @@ func (sess *session) Data(r io.Reader) error {
 // initialDataBuf is the room made for a message before it arrives; the
 // buffer grows from there.
 const initialDataBuf = 32 << 10
+
+// maxPooledDataBuf is the largest DATA buffer kept for the next message:
+// a rare huge message does not pin its memory.
+const maxPooledDataBuf = 1 << 20
+
+// dataBufs holds DATA buffers between messages. A Backend must not keep
+// the bytes after Deliver returns (Backend's contract), so they can be
+// reused.
+var dataBufs = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	b.Grow(initialDataBuf)
+	return b
+}}
+
+func getDataBuf() *bytes.Buffer { return dataBufs.Get().(*bytes.Buffer) }
+
+func putDataBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledDataBuf {
+		b.Reset()
+		dataBufs.Put(b)
+	}
+}
 
 // hasBareLineEnding reports whether b holds a CR not followed by LF, an
 // LF not preceded by CR, or a NUL.
