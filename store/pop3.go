@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 
@@ -129,14 +130,28 @@ func expungeUIDsTx(ctx context.Context, tx *wtx, s *Store, mbox int64, uids []ui
 	t := s.openTracker(mbox)
 	var seqs []uint32
 	if t != nil {
-		for _, uid := range uids {
-			var seq uint32
-			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ? AND uid <= ? AND EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?)`, mbox, uid, mbox, uid).Scan(&seq)
-			if err != nil {
+		// Sequence numbers are ranks among the mailbox's UIDs: read them
+		// once, in order, rather than count for each UID.
+		rows, err := tx.QueryContext(ctx, `SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid`, mbox)
+		if err != nil {
+			return err
+		}
+		var all []uint32
+		for rows.Next() {
+			var u uint32
+			if err := rows.Scan(&u); err != nil {
+				rows.Close()
 				return err
 			}
-			if seq > 0 {
-				seqs = append(seqs, seq)
+			all = append(all, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, uid := range uids {
+			if i, found := slices.BinarySearch(all, uid); found {
+				seqs = append(seqs, uint32(i+1))
 			}
 		}
 	}
