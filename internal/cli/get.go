@@ -37,6 +37,7 @@ func newGetCmd(e *env, runF func(context.Context, *getOptions) error) *cobra.Com
 URL forms:
   pop3://USER:PASS@HOST:PORT/              the maildrop: number, size and UIDL of each message
   pop3://USER:PASS@HOST:PORT/N             message N
+  imap://USER:PASS@HOST:PORT/              the mailboxes: name, messages, unseen, attributes
   imap://USER:PASS@HOST:PORT/MAILBOX       the mailbox: UID, flags, date, from and subject
   imap://USER:PASS@HOST:PORT/MAILBOX;UID=N the message with UID N (RFC 5092)
 
@@ -78,9 +79,7 @@ func (o *getOptions) parse(raw string) error {
 		if o.imapURL, err = imap.ParseURL(raw); err != nil {
 			return usagef("%v", err)
 		}
-		if o.imapURL.Mailbox == "" {
-			o.imapURL.Mailbox = "INBOX"
-		}
+		// No mailbox: the list of mailboxes, as curl gives.
 	} else if p := strings.Trim(u.Path, "/"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 {
@@ -239,6 +238,12 @@ func getIMAP(ctx context.Context, e *env, o *getOptions) error {
 	}
 	defer c.Close()
 	u := o.imapURL
+	if u.Mailbox == "" {
+		if err := listMailboxes(e.stdout, c); err != nil {
+			return err
+		}
+		return c.Logout().Wait()
+	}
 	if u.UID != 0 {
 		b, err := imap.FetchMessage(ctx, c, u.Mailbox, u.UID)
 		if err != nil {
@@ -284,4 +289,37 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// listMailboxes prints every mailbox with its message and unseen counts
+// (LIST "" "*" RETURN (STATUS ...), RFC 5819, where the server has it;
+// "-" otherwise) and its attributes.
+func listMailboxes(w io.Writer, c *imapclient.Client) error {
+	var opts *goimap.ListOptions
+	if c.Caps().Has(goimap.CapListStatus) {
+		opts = &goimap.ListOptions{ReturnStatus: &goimap.StatusOptions{NumMessages: true, NumUnseen: true}}
+	}
+	boxes, err := c.List("", "*", opts).Collect()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAILBOX\tMESSAGES\tUNSEEN\tATTRIBUTES")
+	for _, b := range boxes {
+		var msgs, unseen string = "-", "-"
+		if st := b.Status; st != nil {
+			if st.NumMessages != nil {
+				msgs = strconv.FormatUint(uint64(*st.NumMessages), 10)
+			}
+			if st.NumUnseen != nil {
+				unseen = strconv.FormatUint(uint64(*st.NumUnseen), 10)
+			}
+		}
+		attrs := make([]string, len(b.Attrs))
+		for i, a := range b.Attrs {
+			attrs[i] = string(a)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(b.Mailbox), msgs, unseen, strings.Join(attrs, " "))
+	}
+	return tw.Flush()
 }

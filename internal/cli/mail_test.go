@@ -80,6 +80,12 @@ func TestMailClientsAgainstServe(t *testing.T) {
 	if code != exitOK || imapMsg != pop3Msg {
 		t.Fatalf("get imap message = %d, %q, %q; want the bytes POP3 gave: %q", code, imapMsg, stderr, pop3Msg)
 	}
+	// No mailbox in the URL: the mailboxes, with counts.
+	code, stdout, stderr = runMain(t, "", "get", "--data", data, userURL("imap", user, "pw", a["imap"], "/"))
+	if code != exitOK || !regexp.MustCompile(`(?m)^INBOX +1 +1 +\\HasNoChildren$`).MatchString(stdout) ||
+		!regexp.MustCompile(`(?m)^Sent +0 +0 +.*\\Sent`).MatchString(stdout) {
+		t.Errorf("get imap mailboxes = %d, %q, %q", code, stdout, stderr)
+	}
 	// Reading did not mark the message seen.
 	if _, stdout, _ = runMain(t, "", "get", "--data", data, userURL("imap", user, "pw", a["imap"], "/INBOX")); strings.Contains(stdout, `\Seen`) {
 		t.Errorf("get marked the message seen:\n%s", stdout)
