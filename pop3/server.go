@@ -83,7 +83,7 @@ type Server struct {
 
 	mu    sync.Mutex
 	ss    *sockserver.Server
-	debug *lockedWriter
+	debug io.Writer
 }
 
 // implicitTLSConn marks a connection accepted by ServeTLS: ServeConn
@@ -254,18 +254,6 @@ func (s *Server) commandTimeout() time.Duration {
 }
 func (s *Server) writeTimeout() time.Duration { return durationOr(s.WriteTimeout, DefaultWriteTimeout) }
 
-// lockedWriter serialises the writes of many connections to DebugWriter.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}
-
 func (s *Server) debugWriter() io.Writer {
 	if s.DebugWriter == nil {
 		return nil
@@ -273,7 +261,7 @@ func (s *Server) debugWriter() io.Writer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.debug == nil {
-		s.debug = &lockedWriter{w: s.DebugWriter}
+		s.debug = sockserver.SyncWriter(s.DebugWriter)
 	}
 	return s.debug
 }

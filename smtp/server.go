@@ -103,7 +103,7 @@ type Server struct {
 	domain    string
 	ss        *sockserver.Server
 	gs        *gosmtp.Server
-	debug     *lockedWriter
+	debug     io.Writer
 	baseCtx   context.Context
 	cancel    context.CancelFunc
 
@@ -123,7 +123,7 @@ func (s *Server) setup() {
 		}
 		s.baseCtx, s.cancel = context.WithCancel(context.Background())
 		if s.DebugWriter != nil {
-			s.debug = &lockedWriter{w: s.DebugWriter}
+			s.debug = sockserver.SyncWriter(s.DebugWriter)
 		}
 		s.ss = &sockserver.Server{
 			Handler:          sockserver.HandlerFunc(func(context.Context, net.Conn) error { return nil }),
@@ -328,15 +328,3 @@ func (l slogLogger) Printf(format string, v ...any) {
 }
 
 func (l slogLogger) Println(v ...any) { l.l.Error("smtp: " + fmt.Sprint(v...)) }
-
-// lockedWriter serialises writes from many connections.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}

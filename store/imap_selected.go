@@ -559,27 +559,7 @@ func (sess *imapSession) Copy(numSet imap.NumSet, destName string) (*imap.CopyDa
 	if sess.sel == nil {
 		return nil, noSelection
 	}
-	ctx := sess.ctx
-	var data *imap.CopyData
-	err := sess.s.write(ctx, func(tx *wtx) error {
-		dest, err := sess.mailbox(ctx, tx, destName)
-		if errors.Is(err, ErrNotFound) {
-			return errTryCreate
-		} else if err != nil {
-			return err
-		}
-		refs, err := sess.view(ctx, tx)
-		if err != nil {
-			return err
-		}
-		targets := sess.targets(refs, numSet)
-		if len(targets) == 0 {
-			data = nil
-			return nil
-		}
-		data, err = sess.s.copyTx(ctx, tx, targets, dest)
-		return err
-	})
+	data, err := sess.copyMessages(numSet, destName, false)
 	if err != nil {
 		return nil, sess.err("copy", err)
 	}
@@ -594,6 +574,23 @@ func (sess *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest
 	if sel.readOnly {
 		return errReadOnly
 	}
+	data, err := sess.copyMessages(numSet, destName, true)
+	if err != nil {
+		return sess.err("move", err)
+	}
+	if data == nil {
+		return nil
+	}
+	// The EXPUNGEs were queued to this session's tracker too; the server
+	// polls it after MOVE, so they follow the COPYUID response.
+	return w.WriteCopyData(data)
+}
+
+// copyMessages copies the messages of numSet to destName and, for MOVE,
+// expunges them from the selected mailbox in the same transaction: they are
+// never in both mailboxes, nor in neither (RFC 6851 §3.3). It returns nil
+// data when numSet names no message.
+func (sess *imapSession) copyMessages(numSet imap.NumSet, destName string, move bool) (*imap.CopyData, error) {
 	ctx := sess.ctx
 	var data *imap.CopyData
 	err := sess.s.write(ctx, func(tx *wtx) error {
@@ -612,8 +609,7 @@ func (sess *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest
 			data = nil
 			return nil
 		}
-		data, err = sess.s.copyTx(ctx, tx, targets, dest)
-		if err != nil {
+		if data, err = sess.s.copyTx(ctx, tx, targets, dest); err != nil || !move {
 			return err
 		}
 		moved := make(map[int64]bool, len(targets))
@@ -624,19 +620,9 @@ func (sess *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest
 		for i, r := range refs {
 			del[i] = moved[r.id]
 		}
-		// One transaction: the messages are never in both mailboxes, nor
-		// in neither (RFC 6851 §3.3).
-		return sess.s.expungeRefsTx(ctx, tx, sel.id, refs, del)
+		return sess.s.expungeRefsTx(ctx, tx, sess.sel.id, refs, del)
 	})
-	if err != nil {
-		return sess.err("move", err)
-	}
-	if data == nil {
-		return nil
-	}
-	// The EXPUNGEs were queued to this session's tracker too; the server
-	// polls it after MOVE, so they follow the COPYUID response.
-	return w.WriteCopyData(data)
+	return data, err
 }
 
 // internalDate converts the stored internal date.

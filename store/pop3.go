@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"sort"
 	"sync"
 
 	"github.com/inetkit/inetkit/pop3"
@@ -113,65 +111,26 @@ func (sess *pop3Session) Commit(ctx context.Context, deleted []int) error {
 	}
 	s := sess.be.s
 	return s.write(ctx, func(tx *wtx) error {
-		var uids []uint32
+		gone := make(map[int64]bool, len(deleted))
 		for _, n := range deleted {
 			if n < 1 || n > len(sess.msgs) {
 				return fmt.Errorf("store: pop3 commit: message %d out of range", n)
 			}
-			uids = append(uids, sess.msgs[n-1].uid)
+			gone[sess.msgs[n-1].id] = true
 		}
-		return expungeUIDsTx(ctx, tx, s, sess.mbox, uids)
-	})
-}
-
-// expungeUIDsTx deletes the messages with uids from mailbox mbox and, after
-// the commit, tells an IMAP session with the mailbox selected.
-func expungeUIDsTx(ctx context.Context, tx *wtx, s *Store, mbox int64, uids []uint32) error {
-	t := s.openTracker(mbox)
-	var seqs []uint32
-	if t != nil {
-		// Sequence numbers are ranks among the mailbox's UIDs: read them
-		// once, in order, rather than count for each UID.
-		rows, err := tx.QueryContext(ctx, `SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid`, mbox)
+		// The same expunge as IMAP's, so that sessions with the INBOX
+		// selected hear of it. A message another session has already
+		// expunged is simply not there.
+		refs, err := loadRefs(ctx, tx, sess.mbox)
 		if err != nil {
 			return err
 		}
-		var all []uint32
-		for rows.Next() {
-			var u uint32
-			if err := rows.Scan(&u); err != nil {
-				rows.Close()
-				return err
-			}
-			all = append(all, u)
+		del := make([]bool, len(refs))
+		for i, r := range refs {
+			del[i] = gone[r.id]
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, uid := range uids {
-			if i, found := slices.BinarySearch(all, uid); found {
-				seqs = append(seqs, uint32(i+1))
-			}
-		}
-	}
-	for _, uid := range uids {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE mailbox_id = ? AND uid = ?`, mbox, uid); err != nil {
-			return err
-		}
-	}
-	if t != nil && len(seqs) > 0 {
-		// Sequence numbers were taken before any deletion; announcing them
-		// from the highest down keeps each one valid when it is sent.
-		sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
-		tx.After(func() {
-			for _, seq := range seqs {
-				t.QueueExpunge(seq)
-			}
-		})
-	}
-	tx.After(s.broadcast)
-	return nil
+		return s.expungeRefsTx(ctx, tx, sess.mbox, refs, del)
+	})
 }
 
 func (sess *pop3Session) Close() error {
