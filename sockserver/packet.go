@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"runtime/debug"
@@ -183,7 +184,9 @@ func (s *PacketServer) ListenAndServe() error {
 
 // Serve reads datagrams from pc and answers them until Shutdown or Close. Serve
 // closes pc when it returns. It always returns a non-nil error:
-// ErrServerClosed after Shutdown or Close.
+// ErrServerClosed after Shutdown or Close. On Linux, a *net.UDPConn is
+// served in batches, with the socket's read lock held: pc.Close, called
+// while a handler runs, returns when the batch is done.
 func (s *PacketServer) Serve(pc net.PacketConn) error {
 	if s.Handler == nil {
 		return errors.New("sockserver: PacketServer.Handler is nil")
@@ -393,11 +396,14 @@ func (s *PacketServer) Close() error {
 	s.closing.Store(true)
 	s.killed.Store(true)
 	s.stopped.Do(func() { close(s.stop) })
-	for pc := range s.conns {
+	conns := slices.Collect(maps.Keys(s.conns))
+	s.mu.Unlock()
+	// The handler's context first: on Linux a socket's Close waits for a
+	// batch being served to finish.
+	s.cancel()
+	for _, pc := range conns {
 		pc.Close()
 	}
-	s.mu.Unlock()
-	s.cancel()
 	s.wg.Wait()
 	return nil
 }

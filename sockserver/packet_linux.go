@@ -52,19 +52,17 @@ func (s *PacketServer) serveBatches(pc net.PacketConn, size int, ownPort uint16)
 	b := newBatchConn(s, rc, size, ownPort)
 	var delay time.Duration
 	for {
-		b.n, b.rerr = 0, 0
+		b.n, b.rerr, b.served = 0, 0, false
 		err := rc.Read(b.recv)
-		if err == nil && b.rerr != 0 {
+		if b.served {
+			delay = 0
+		}
+		if err == nil {
 			err = &net.OpError{Op: "read", Net: uc.LocalAddr().Network(), Source: uc.LocalAddr(), Err: os.NewSyscallError("recvmmsg", b.rerr)}
 		}
-		if err != nil {
-			if stop, err := s.readFailed(pc, err, &delay); stop {
-				return true, err
-			}
-			continue
+		if stop, err := s.readFailed(pc, err, &delay); stop {
+			return true, err
 		}
-		delay = 0
-		b.serve()
 	}
 }
 
@@ -77,14 +75,15 @@ type batchConn struct {
 	ownPort uint16
 
 	// Receiving: slot i holds datagram i of the batch.
-	msgs  []unix.Mmsghdr
-	iovs  []unix.Iovec
-	names []unix.RawSockaddrInet6 // large enough for an IPv4 address too
-	bufs  []byte
-	froms []*udpAddr    // the handler's from, by slot: fresh for every datagram, as the handler may keep it
-	n     int           // datagrams read by the last recvmmsg
-	rerr  syscall.Errno // its error
-	recv  func(fd uintptr) bool
+	msgs   []unix.Mmsghdr
+	iovs   []unix.Iovec
+	names  []unix.RawSockaddrInet6 // large enough for an IPv4 address too
+	bufs   []byte
+	froms  []*udpAddr    // the handler's from, by slot: fresh for every datagram, as the handler may keep it
+	n      int           // datagrams read by the last recvmmsg
+	rerr   syscall.Errno // its error
+	served bool          // a batch was served since rc.Read was called
+	recv   func(fd uintptr) bool
 
 	// Sending: the replies queued, each to the address of a slot.
 	out   []unix.Mmsghdr
@@ -143,26 +142,39 @@ func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16)
 	return b
 }
 
-// recvmmsg reads the datagrams queued, up to a batch, for rc.Read. It
-// reports false, to wait, if none is.
+// recvmmsg serves the datagrams queued, a batch at a time, for rc.Read. It
+// reports false, to wait for more, when none is queued, and true only for an
+// error, in rerr: rc.Read then returns, and serveBatches sees to it.
+//
+// A batch that does not fill the buffers emptied the socket. Then it waits at
+// once, without the read that would only find the socket empty: the poller is
+// edge-triggered, and any datagram queued since wakes it. That is one system
+// call fewer each time the server goes idle, as the C reference does it.
+// rc.Read must not return meanwhile: its next call would reset the poller's
+// readiness, and a datagram that arrived in between would wait for the next.
 func (b *batchConn) recvmmsg(fd uintptr) bool {
-	for i := range b.msgs {
-		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-		b.msgs[i].Hdr.Flags = 0
-	}
 	for {
+		for i := range b.msgs {
+			b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+			b.msgs[i].Hdr.Flags = 0
+		}
 		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), 0, 0, 0)
 		switch e {
 		case 0:
-			b.n = int(r)
-			return true
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return false
+		default:
+			b.rerr = e
+			return true
 		}
-		b.rerr = e
-		return true
+		b.n = int(r)
+		b.served = true
+		b.serve()
+		if b.n < len(b.msgs) || b.s.closing.Load() {
+			return false // after Shutdown, waiting returns at once: the deadline has passed
+		}
 	}
 }
 
@@ -175,6 +187,7 @@ func (b *batchConn) serve() {
 	}
 	s.stats.packets.Add(int64(b.n))
 	s.stats.bytesRead.Add(read)
+	addrs := make([]udpAddr, b.n) // one allocation a batch
 	for i := range b.n {
 		if s.killed.Load() {
 			break // Close: the rest of the batch goes unanswered
@@ -183,7 +196,7 @@ func (b *batchConn) serve() {
 		if !s.allowedAddrPort(ap, b.ownPort) {
 			continue
 		}
-		from := b.from(i, ap)
+		from := b.from(i, ap, &addrs[i])
 		n := min(int(b.msgs[i].Len), b.size)
 		b.w.slot = i
 		b.w.budget = s.budget(n)
@@ -217,10 +230,9 @@ func port(p *uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// from returns the handler's from for slot i: a new *net.UDPAddr, as
-// net.UDPConn.ReadFrom returns it.
-func (b *batchConn) from(i int, ap netip.AddrPort) *net.UDPAddr {
-	u := new(udpAddr)
+// from returns the handler's from for slot i, in u: a *net.UDPAddr of its
+// own, as net.UDPConn.ReadFrom returns it, since the handler may keep it.
+func (b *batchConn) from(i int, ap netip.AddrPort, u *udpAddr) *net.UDPAddr {
 	b.froms[i] = u
 	a := ap.Addr()
 	var ip []byte

@@ -1157,3 +1157,69 @@ func TestPacketIPv6(t *testing.T) {
 		})
 	}
 }
+
+// TestPacketNoStall keeps the server going idle and waking between batches:
+// first a burst of several batches queued while the handler holds the first
+// datagram, then clients each keeping one datagram in flight. A wakeup the
+// server missed would leave a client waiting for a reply with nothing more to
+// come.
+func TestPacketNoStall(t *testing.T) {
+	t.Parallel()
+	hold := make(chan struct{})
+	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
+		if string(p) == "hold" {
+			<-hold
+		}
+		w.Write(p)
+	})}
+	sv := startPacket(t, s)
+
+	c := udpClient(t, "127.0.0.1", 0)
+	sendTo(t, c, sv.addr, []byte("hold"))
+	const burst = 100 // three batches and some
+	for k := range burst {
+		sendTo(t, c, sv.addr, fmt.Appendf(nil, "burst %d", k))
+	}
+	close(hold)
+	if got, _ := recvFrom(t, c); string(got) != "hold" {
+		t.Fatalf("received %q; want %q", got, "hold")
+	}
+	for k := range burst {
+		if got, _ := recvFrom(t, c); string(got) != fmt.Sprintf("burst %d", k) {
+			t.Fatalf("received %q; want %q", got, fmt.Sprintf("burst %d", k))
+		}
+	}
+
+	const clients, rounds = 8, 500
+	errs := make(chan error, clients)
+	for i := range clients {
+		c := udpClient(t, "127.0.0.1", 0)
+		go func() {
+			errs <- func() error {
+				buf := make([]byte, 64)
+				for r := range rounds {
+					if _, err := c.WriteTo(fmt.Appendf(nil, "%d:%d", i, r), sv.addr); err != nil {
+						return err
+					}
+					c.SetReadDeadline(time.Now().Add(waitTimeout))
+					m, _, err := c.ReadFrom(buf)
+					if err != nil {
+						return fmt.Errorf("client %d, round %d: %w", i, r, err)
+					}
+					if want := fmt.Sprintf("%d:%d", i, r); string(buf[:m]) != want {
+						return fmt.Errorf("client %d received %q; want %q", i, buf[:m], want)
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if st := s.Stats(); st.Packets != st.Replies {
+		t.Errorf("Stats() Packets, Replies = %d, %d; want them equal", st.Packets, st.Replies)
+	}
+}
