@@ -302,7 +302,7 @@ func describe(o *benchOptions, res *loadgen.Result) string {
 	var parts []string
 	switch {
 	case o.network == "udp":
-		parts = append(parts, plural(int64(c.Concurrency), "socket", "sockets"), fmt.Sprintf("%d datagrams in flight", c.Pipeline))
+		parts = append(parts, plural(int64(c.Concurrency), "socket", "sockets"), plural(int64(c.Pipeline), "datagram", "datagrams")+" in flight")
 	case o.network == "smtp":
 		parts = append(parts, plural(int64(c.Concurrency), "session", "sessions"))
 		if c.TLS != nil {
