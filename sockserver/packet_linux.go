@@ -83,6 +83,7 @@ type batchConn struct {
 	n      int           // datagrams read by the last recvmmsg
 	rerr   syscall.Errno // its error
 	served bool          // a batch was served since rc.Read was called
+	used   int           // msgs whose Namelen the kernel has changed
 	recv   func(fd uintptr) bool
 
 	// Sending: the replies queued, each to the address of a slot.
@@ -128,6 +129,7 @@ func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16)
 		b.iovs[i].SetLen(size)
 		h := &b.msgs[i].Hdr
 		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
 		h.Iov = &b.iovs[i]
 		h.SetIovlen(1)
 	}
@@ -154,10 +156,12 @@ func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16)
 // readiness, and a datagram that arrived in between would wait for the next.
 func (b *batchConn) recvmmsg(fd uintptr) bool {
 	for {
-		for i := range b.msgs {
+		// The kernel changed the address lengths of the datagrams it
+		// returned last, and only those.
+		for i := range b.used {
 			b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-			b.msgs[i].Hdr.Flags = 0
 		}
+		b.used = 0
 		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), 0, 0, 0)
 		switch e {
 		case 0:
@@ -170,6 +174,7 @@ func (b *batchConn) recvmmsg(fd uintptr) bool {
 			return true
 		}
 		b.n = int(r)
+		b.used = b.n
 		b.served = true
 		b.serve()
 		if b.n < len(b.msgs) || b.s.closing.Load() {
