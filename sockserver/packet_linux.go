@@ -52,7 +52,7 @@ func (s *PacketServer) serveBatches(pc net.PacketConn, size int, ownPort uint16)
 	b := newBatchConn(s, rc, size, ownPort)
 	var delay time.Duration
 	for {
-		b.n, b.rerr, b.served = 0, 0, false
+		b.rerr, b.served = 0, false
 		err := rc.Read(b.recv)
 		if b.served {
 			delay = 0
@@ -79,7 +79,7 @@ type batchConn struct {
 	iovs   []unix.Iovec
 	names  []unix.RawSockaddrInet6 // large enough for an IPv4 address too
 	bufs   []byte
-	froms  []*udpAddr    // the handler's from, by slot: fresh for every datagram, as the handler may keep it
+	addrs  []udpAddr     // the handler's from, by slot: new for every batch, as the handler may keep one
 	n      int           // datagrams read by the last recvmmsg
 	rerr   syscall.Errno // its error
 	served bool          // a batch was served since rc.Read was called
@@ -118,7 +118,6 @@ func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16)
 		iovs:    make([]unix.Iovec, n),
 		names:   make([]unix.RawSockaddrInet6, n),
 		bufs:    make([]byte, n*size),
-		froms:   make([]*udpAddr, n),
 		out:     make([]unix.Mmsghdr, batchReplies),
 		oiovs:   make([]unix.Iovec, batchReplies),
 		oslot:   make([]int, batchReplies),
@@ -192,7 +191,7 @@ func (b *batchConn) serve() {
 	}
 	s.stats.packets.Add(int64(b.n))
 	s.stats.bytesRead.Add(read)
-	addrs := make([]udpAddr, b.n) // one allocation a batch
+	b.addrs = make([]udpAddr, b.n)
 	for i := range b.n {
 		if s.killed.Load() {
 			break // Close: the rest of the batch goes unanswered
@@ -201,7 +200,7 @@ func (b *batchConn) serve() {
 		if !s.allowedAddrPort(ap, b.ownPort) {
 			continue
 		}
-		from := b.from(i, ap, &addrs[i])
+		from := b.from(i, ap)
 		n := min(int(b.msgs[i].Len), b.size)
 		b.w.slot = i
 		b.w.budget = s.budget(n)
@@ -235,10 +234,10 @@ func port(p *uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// from returns the handler's from for slot i, in u: a *net.UDPAddr of its
-// own, as net.UDPConn.ReadFrom returns it, since the handler may keep it.
-func (b *batchConn) from(i int, ap netip.AddrPort, u *udpAddr) *net.UDPAddr {
-	b.froms[i] = u
+// from returns the handler's from for slot i: a *net.UDPAddr of its own, as
+// net.UDPConn.ReadFrom returns it, since the handler may keep it.
+func (b *batchConn) from(i int, ap netip.AddrPort) *net.UDPAddr {
+	u := &b.addrs[i]
 	a := ap.Addr()
 	var ip []byte
 	if a.Is4() {
@@ -283,13 +282,13 @@ func (b *batchConn) flush() {
 		if err := b.rc.Write(b.send); err != nil {
 			s.stats.errors.Add(int64(b.nout - b.sent))
 			if !s.closing.Load() {
-				s.logger().Warn("replies lost", "remote", addrString(b.froms[b.oslot[b.sent]].ptr()), "replies", b.nout-b.sent, "err", err)
+				s.logger().Warn("replies lost", "remote", addrString(b.addrs[b.oslot[b.sent]].ptr()), "replies", b.nout-b.sent, "err", err)
 			}
 			break
 		}
 		if b.werr != 0 {
 			s.stats.errors.Add(1)
-			s.logger().Warn("reply failed", "remote", addrString(b.froms[b.oslot[b.sent]].ptr()), "bytes", b.oiovs[b.sent].Len, "err", os.NewSyscallError("sendmmsg", b.werr))
+			s.logger().Warn("reply failed", "remote", addrString(b.addrs[b.oslot[b.sent]].ptr()), "bytes", b.oiovs[b.sent].Len, "err", os.NewSyscallError("sendmmsg", b.werr))
 			b.sent++
 		}
 	}
@@ -342,7 +341,7 @@ func (w *batchWriter) Write(p []byte) (int, error) {
 	s := b.s
 	if len(p) > w.budget {
 		s.stats.droppedAmp.Add(1)
-		s.logger().Warn("reply dropped: over the amplification budget", "remote", addrString(b.froms[w.slot].ptr()), "bytes", len(p), "budget", w.budget)
+		s.logger().Warn("reply dropped: over the amplification budget", "remote", addrString(b.addrs[w.slot].ptr()), "bytes", len(p), "budget", w.budget)
 		return 0, ErrReplyDropped
 	}
 	if s.bytes != nil && !s.bytes.take(float64(len(p)), time.Now()) {
