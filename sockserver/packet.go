@@ -19,7 +19,8 @@ import (
 
 // A PacketHandler answers datagrams. ServePacket is called once per datagram,
 // in the order they arrive, from one goroutine: it should not block. p is only
-// valid until ServePacket returns. Replies written to w go to from.
+// valid until ServePacket returns. Replies written to w go to from. from may
+// be kept, but not modified: the datagrams of one sender may share it.
 type PacketHandler interface {
 	ServePacket(ctx context.Context, w PacketWriter, p []byte, from net.Addr)
 }

@@ -1,6 +1,7 @@
 package sockserver
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
@@ -79,7 +80,8 @@ type batchConn struct {
 	iovs   []unix.Iovec
 	names  []unix.RawSockaddrInet6 // large enough for an IPv4 address too
 	bufs   []byte
-	addrs  []udpAddr     // the handler's from, by slot: new for every batch, as the handler may keep one
+	froms  []*net.UDPAddr // the handler's from, by slot
+	known  fromCache
 	n      int           // datagrams read by the last recvmmsg
 	rerr   syscall.Errno // its error
 	served bool          // a batch was served since rc.Read was called
@@ -101,10 +103,40 @@ type batchConn struct {
 	zones zoneNames
 }
 
-// A udpAddr is a *net.UDPAddr given to the handler, with room for its IP.
-type udpAddr struct {
-	addr net.UDPAddr
-	ip   [16]byte
+// A fromCache keeps the *net.UDPAddr last given to the handler as the from
+// of each of the senders seen lately, so that a sender's datagrams share one
+// and serving them allocates nothing. The handler may keep a from, so one is
+// never changed once given: a sender whose slot holds another address gets a
+// new one. Direct-mapped, with no eviction to get wrong: many senders only
+// mean more allocation.
+type fromCache struct {
+	keys  [fromCacheSlots]netip.AddrPort
+	addrs [fromCacheSlots]*net.UDPAddr
+}
+
+const (
+	fromCacheBits  = 8
+	fromCacheSlots = 1 << fromCacheBits
+)
+
+// get returns the from for a datagram from ap.
+func (c *fromCache) get(ap netip.AddrPort) *net.UDPAddr {
+	i := fromSlot(ap)
+	if a := c.addrs[i]; a != nil && c.keys[i] == ap {
+		return a
+	}
+	a := net.UDPAddrFromAddrPort(ap)
+	c.keys[i], c.addrs[i] = ap, a
+	return a
+}
+
+// fromSlot returns ap's slot: the top bits of a multiplicative hash of its
+// address and port.
+func fromSlot(ap netip.AddrPort) int {
+	a16 := ap.Addr().As16()
+	h := binary.LittleEndian.Uint64(a16[:8]) ^ binary.LittleEndian.Uint64(a16[8:]) ^ uint64(ap.Port())<<48
+	h *= 0x9e3779b97f4a7c15
+	return int(h >> (64 - fromCacheBits))
 }
 
 func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16) *batchConn {
@@ -117,6 +149,7 @@ func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16)
 		msgs:    make([]unix.Mmsghdr, n),
 		iovs:    make([]unix.Iovec, n),
 		names:   make([]unix.RawSockaddrInet6, n),
+		froms:   make([]*net.UDPAddr, n),
 		bufs:    make([]byte, n*size),
 		out:     make([]unix.Mmsghdr, batchReplies),
 		oiovs:   make([]unix.Iovec, batchReplies),
@@ -191,7 +224,6 @@ func (b *batchConn) serve() {
 	}
 	s.stats.packets.Add(int64(b.n))
 	s.stats.bytesRead.Add(read)
-	b.addrs = make([]udpAddr, b.n)
 	for i := range b.n {
 		if s.killed.Load() {
 			break // Close: the rest of the batch goes unanswered
@@ -200,7 +232,8 @@ func (b *batchConn) serve() {
 		if !s.allowedAddrPort(ap, b.ownPort) {
 			continue
 		}
-		from := b.from(i, ap)
+		from := b.known.get(ap)
+		b.froms[i] = from
 		n := min(int(b.msgs[i].Len), b.size)
 		b.w.slot = i
 		b.w.budget = s.budget(n)
@@ -234,24 +267,6 @@ func port(p *uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// from returns the handler's from for slot i: a *net.UDPAddr of its own, as
-// net.UDPConn.ReadFrom returns it, since the handler may keep it.
-func (b *batchConn) from(i int, ap netip.AddrPort) *net.UDPAddr {
-	u := &b.addrs[i]
-	a := ap.Addr()
-	var ip []byte
-	if a.Is4() {
-		a4 := a.As4()
-		ip = u.ip[:4]
-		copy(ip, a4[:])
-	} else {
-		u.ip = a.As16()
-		ip = u.ip[:]
-	}
-	u.addr = net.UDPAddr{IP: ip, Port: int(ap.Port()), Zone: a.Zone()}
-	return &u.addr
-}
-
 // queue adds p, a reply to slot's sender, to the replies to send.
 func (b *batchConn) queue(slot int, p []byte) {
 	if b.nout == len(b.out) || len(b.arena)-b.off < len(p) {
@@ -282,20 +297,18 @@ func (b *batchConn) flush() {
 		if err := b.rc.Write(b.send); err != nil {
 			s.stats.errors.Add(int64(b.nout - b.sent))
 			if !s.closing.Load() {
-				s.logger().Warn("replies lost", "remote", addrString(b.addrs[b.oslot[b.sent]].ptr()), "replies", b.nout-b.sent, "err", err)
+				s.logger().Warn("replies lost", "remote", addrString(b.froms[b.oslot[b.sent]]), "replies", b.nout-b.sent, "err", err)
 			}
 			break
 		}
 		if b.werr != 0 {
 			s.stats.errors.Add(1)
-			s.logger().Warn("reply failed", "remote", addrString(b.addrs[b.oslot[b.sent]].ptr()), "bytes", b.oiovs[b.sent].Len, "err", os.NewSyscallError("sendmmsg", b.werr))
+			s.logger().Warn("reply failed", "remote", addrString(b.froms[b.oslot[b.sent]]), "bytes", b.oiovs[b.sent].Len, "err", os.NewSyscallError("sendmmsg", b.werr))
 			b.sent++
 		}
 	}
 	b.nout, b.sent, b.off = 0, 0, 0
 }
-
-func (u *udpAddr) ptr() net.Addr { return &u.addr }
 
 // sendmmsg sends the replies queued from out[sent], for rc.Write. It reports
 // false, to wait, if the socket's buffer is full; it stops at an error, in
@@ -341,7 +354,7 @@ func (w *batchWriter) Write(p []byte) (int, error) {
 	s := b.s
 	if len(p) > w.budget {
 		s.stats.droppedAmp.Add(1)
-		s.logger().Warn("reply dropped: over the amplification budget", "remote", addrString(b.addrs[w.slot].ptr()), "bytes", len(p), "budget", w.budget)
+		s.logger().Warn("reply dropped: over the amplification budget", "remote", addrString(b.froms[w.slot]), "bytes", len(p), "budget", w.budget)
 		return 0, ErrReplyDropped
 	}
 	if s.bytes != nil && !s.bytes.take(float64(len(p)), time.Now()) {
