@@ -115,9 +115,11 @@ type PacketServer struct {
 	MaxSources int
 
 	mu      sync.Mutex
-	conns   map[net.PacketConn]struct{}
-	closing atomic.Bool // set by Shutdown and Close
-	killed  atomic.Bool // set by Close: the rest of a batch is not served
+	conns   map[net.PacketConn]func() // each socket's wake for Shutdown and Close, or nil
+	wait    waitMode
+	wakeup  time.Duration // if not zero, replaces blockedWakeup
+	closing atomic.Bool   // set by Shutdown and Close
+	killed  atomic.Bool   // set by Close: the rest of a batch is not served
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -132,7 +134,7 @@ type PacketServer struct {
 func (s *PacketServer) setup() {
 	s.once.Do(func() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
-		s.conns = make(map[net.PacketConn]struct{})
+		s.conns = make(map[net.PacketConn]func())
 		s.stop = make(chan struct{})
 		if s.RateLimit > 0 {
 			burst := float64(s.RateBurst)
@@ -187,7 +189,9 @@ func (s *PacketServer) ListenAndServe() error {
 // closes pc when it returns. It always returns a non-nil error:
 // ErrServerClosed after Shutdown or Close. On Linux, a *net.UDPConn is
 // served in batches, with the socket's read lock held: pc.Close, called
-// while a handler runs, returns when the batch is done.
+// while a handler runs, returns when the batch is done; called while Serve
+// waits blocked in recvmmsg (see packet_linux.go), it returns within 250ms,
+// and Serve then returns net.ErrClosed. Shutdown and Close wake it at once.
 func (s *PacketServer) Serve(pc net.PacketConn) error {
 	if s.Handler == nil {
 		return errors.New("sockserver: PacketServer.Handler is nil")
@@ -199,7 +203,7 @@ func (s *PacketServer) Serve(pc net.PacketConn) error {
 		pc.Close()
 		return ErrServerClosed
 	}
-	s.conns[pc] = struct{}{}
+	s.conns[pc] = nil
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer func() {
@@ -372,8 +376,11 @@ func (s *PacketServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing.Store(true)
 	s.stopped.Do(func() { close(s.stop) })
-	for pc := range s.conns {
+	for pc, wake := range s.conns {
 		pc.SetReadDeadline(time.Unix(1, 0))
+		if wake != nil {
+			wake()
+		}
 	}
 	s.mu.Unlock()
 	wait := make(chan struct{})
@@ -398,6 +405,11 @@ func (s *PacketServer) Close() error {
 	s.killed.Store(true)
 	s.stopped.Do(func() { close(s.stop) })
 	conns := slices.Collect(maps.Keys(s.conns))
+	for _, wake := range s.conns {
+		if wake != nil {
+			wake()
+		}
+	}
 	s.mu.Unlock()
 	// The handler's context first: on Linux a socket's Close waits for a
 	// batch being served to finish.
@@ -499,3 +511,13 @@ func (z *zoneNames) name(index uint32) string {
 	z.names[index] = name
 	return name
 }
+
+// A waitMode is how a UDP socket served in batches waits for datagrams; see
+// packet_linux.go. Tests set it to try both.
+type waitMode int
+
+const (
+	waitAuto    waitMode = iota // blocked in recvmmsg while a P is to spare, else polled
+	waitBlocked                 // blocked in recvmmsg
+	waitPolled                  // in the poller
+)

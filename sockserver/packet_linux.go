@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -16,12 +18,26 @@ import (
 // datagrams a system call, and the replies to a batch are sent with sendmmsg
 // once it has been served, as bench/ref/mmsg_udp.c does.
 //
-// Both calls are made with RawSyscall6, without telling the scheduler: the
-// socket is non-blocking, so they never wait (rc.Read and rc.Write wait in
-// the poller). A call through Syscall6 would wake the runtime's sysmon thread
-// whenever it sleeps, as it does each time the server goes idle, and sysmon
-// then polls every 20µs for a while: that cost about a tenth of the server's
-// CPU at 150,000 datagrams a second.
+// Between batches the goroutine waits in one of two ways:
+//
+//   - blocked in recvmmsg itself, the socket in blocking mode, as the C
+//     reference waits: two system calls a batch, and no trip through the
+//     scheduler and the poller (epoll_pwait, often twice, and the
+//     scheduler's search for work each time the server goes idle). That
+//     costs about 4 % less CPU per datagram with one datagram in flight per
+//     client. But a goroutine blocked in a system call keeps its P until
+//     sysmon takes it back, so this is done only while another P is left
+//     for the rest of the program (blockedLoops);
+//   - in the poller, the socket non-blocking, with recvmmsg made with
+//     RawSyscall6 (it never waits): with GOMAXPROCS 1, and for the sockets
+//     beyond GOMAXPROCS-1.
+//
+// sendmmsg is made with RawSyscall6 and MSG_DONTWAIT in both; rc.Write waits
+// in the poller if the socket's buffer is full. A call through Syscall6 that
+// does not block would wake the runtime's sysmon thread whenever it sleeps,
+// as it does each time the server goes idle, and sysmon then polls every
+// 20µs for a while: that cost about a tenth of the server's CPU at 150,000
+// datagrams a second.
 const (
 	// batchDatagrams is the most datagrams one recvmmsg reads.
 	batchDatagrams = 32
@@ -34,7 +50,18 @@ const (
 	// replyArenaBytes holds the replies waiting to be sent: at least the
 	// largest datagram, so that any reply fits once the arena is flushed.
 	replyArenaBytes = 2 * maxUDPPayload
+
+	// blockedWakeup bounds a wait in recvmmsg (SO_RCVTIMEO), so that a
+	// socket closed by its owner, not by Shutdown or Close, which wake the
+	// wait at once, stops Serve soon.
+	blockedWakeup = 250 * time.Millisecond
+	// yieldEvery is how often a goroutine that waits blocked lets the
+	// scheduler run: see yield.
+	yieldEvery = 5 * time.Millisecond
 )
+
+// blockedLoops counts the sockets whose goroutine waits blocked in recvmmsg.
+var blockedLoops atomic.Int32
 
 // serveBatches serves pc in batches if it is a UDP socket, and then reports
 // true and the error for Serve. It reports false for other sockets, which
@@ -51,12 +78,24 @@ func (s *PacketServer) serveBatches(pc net.PacketConn, size int, ownPort uint16)
 		return false, nil
 	}
 	b := newBatchConn(s, rc, size, ownPort)
+	if b.block(pc) {
+		defer b.unblock()
+	}
 	var delay time.Duration
 	for {
 		b.rerr, b.served = 0, false
 		err := rc.Read(b.recv)
 		if b.served {
 			delay = 0
+		}
+		if err == nil && b.rerr == 0 {
+			// A blocked wait ended without a datagram: Shutdown or Close
+			// woke it, or it timed out, and rc.Read fails next if the
+			// socket was closed.
+			if s.closing.Load() {
+				return true, ErrServerClosed
+			}
+			continue
 		}
 		if err == nil {
 			err = &net.OpError{Op: "read", Net: uc.LocalAddr().Network(), Source: uc.LocalAddr(), Err: os.NewSyscallError("recvmmsg", b.rerr)}
@@ -76,17 +115,19 @@ type batchConn struct {
 	ownPort uint16
 
 	// Receiving: slot i holds datagram i of the batch.
-	msgs   []unix.Mmsghdr
-	iovs   []unix.Iovec
-	names  []unix.RawSockaddrInet6 // large enough for an IPv4 address too
-	bufs   []byte
-	froms  []*net.UDPAddr // the handler's from, by slot
-	known  fromCache
-	n      int           // datagrams read by the last recvmmsg
-	rerr   syscall.Errno // its error
-	served bool          // a batch was served since rc.Read was called
-	used   int           // msgs whose Namelen the kernel has changed
-	recv   func(fd uintptr) bool
+	msgs    []unix.Mmsghdr
+	iovs    []unix.Iovec
+	names   []unix.RawSockaddrInet6 // large enough for an IPv4 address too
+	bufs    []byte
+	froms   []*net.UDPAddr // the handler's from, by slot
+	yielded time.Time      // when a blocked loop last let the scheduler run
+	batches int            // batches served since
+	known   fromCache
+	n       int           // datagrams read by the last recvmmsg
+	rerr    syscall.Errno // its error
+	served  bool          // a batch was served since rc.Read was called
+	used    int           // msgs whose Namelen the kernel has changed
+	recv    func(fd uintptr) bool
 
 	// Sending: the replies queued, each to the address of a slot.
 	out   []unix.Mmsghdr
@@ -176,9 +217,118 @@ func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16)
 	return b
 }
 
-// recvmmsg serves the datagrams queued, a batch at a time, for rc.Read. It
-// reports false, to wait for more, when none is queued, and true only for an
-// error, in rerr: rc.Read then returns, and serveBatches sees to it.
+// block makes b wait for datagrams blocked in recvmmsg, if a P is left for
+// the rest of the program (or s.wait asks for it), and reports whether it
+// does. Shutdown and Close then wake the wait with shutdown(SHUT_RD), which
+// makes a wait in recvmmsg return at once, now and later.
+func (b *batchConn) block(pc net.PacketConn) bool {
+	s := b.s
+	switch s.wait {
+	case waitPolled:
+		return false
+	case waitAuto:
+		if int(blockedLoops.Add(1)) >= runtime.GOMAXPROCS(0) {
+			blockedLoops.Add(-1)
+			return false
+		}
+	default:
+		blockedLoops.Add(1)
+	}
+	wakeup := blockedWakeup
+	if s.wakeup > 0 {
+		wakeup = s.wakeup
+	}
+	tv := unix.NsecToTimeval(wakeup.Nanoseconds())
+	var err error
+	cerr := b.rc.Control(func(fd uintptr) {
+		err = unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		if err == nil {
+			err = unix.SetNonblock(int(fd), false)
+		}
+	})
+	if err != nil || cerr != nil {
+		blockedLoops.Add(-1)
+		return false
+	}
+	s.mu.Lock()
+	if _, ok := s.conns[pc]; ok {
+		s.conns[pc] = func() {
+			b.rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RD) })
+		}
+	}
+	s.mu.Unlock()
+	b.recv = b.recvBlocked
+	b.yielded = time.Now()
+	return true
+}
+
+// unblock undoes block, once Serve is done with the socket.
+func (b *batchConn) unblock() {
+	b.rc.Control(func(fd uintptr) { unix.SetNonblock(int(fd), true) })
+	blockedLoops.Add(-1)
+}
+
+// recvBlocked serves the datagrams that arrive, a batch at a time, for
+// rc.Read, waiting for them in recvmmsg. It returns true, for serveBatches
+// to see to, after an error (in rerr), after Shutdown or Close, and when a
+// wait times out.
+func (b *batchConn) recvBlocked(fd uintptr) bool {
+	for {
+		b.resetNames()
+		if b.s.closing.Load() {
+			return true
+		}
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), unix.MSG_WAITFORONE, 0, 0)
+		switch e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return true // timed out
+		default:
+			b.rerr = e
+			return true
+		}
+		b.used = int(r)
+		if b.s.closing.Load() {
+			// Woken by Shutdown or Close (SHUT_RD reads as empty
+			// datagrams from no address): what was read is new.
+			return true
+		}
+		b.n = int(r)
+		b.served = true
+		b.serve()
+		b.yield()
+	}
+}
+
+// yield lets the scheduler run now and then. A goroutine that never leaves
+// its P but for system calls looks to sysmon like one running for too long:
+// after 10ms it is preempted, and its P taken away in its next wait, and then
+// sysmon polls every 20µs for a while; that cost 2,000 wakeups a second.
+func (b *batchConn) yield() {
+	if b.batches++; b.batches%32 != 0 {
+		return
+	}
+	if now := time.Now(); now.Sub(b.yielded) >= yieldEvery {
+		b.yielded = now
+		runtime.Gosched()
+	}
+}
+
+// resetNames resets the address lengths the kernel changed in the datagrams
+// it returned last, and only those.
+func (b *batchConn) resetNames() {
+	for i := range b.used {
+		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+	}
+	b.used = 0
+}
+
+// recvmmsg serves the datagrams queued, a batch at a time, for rc.Read, with
+// the socket non-blocking. It reports false, to wait in the poller for more,
+// when none is queued, and true only for an error, in rerr: rc.Read then
+// returns, and serveBatches sees to it.
 //
 // A batch that does not fill the buffers emptied the socket. Then it waits at
 // once, without the read that would only find the socket empty: the poller is
@@ -188,12 +338,7 @@ func newBatchConn(s *PacketServer, rc syscall.RawConn, size int, ownPort uint16)
 // readiness, and a datagram that arrived in between would wait for the next.
 func (b *batchConn) recvmmsg(fd uintptr) bool {
 	for {
-		// The kernel changed the address lengths of the datagrams it
-		// returned last, and only those.
-		for i := range b.used {
-			b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-		}
-		b.used = 0
+		b.resetNames()
 		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), 0, 0, 0)
 		switch e {
 		case 0:
@@ -315,7 +460,7 @@ func (b *batchConn) flush() {
 // werr, about out[sent].
 func (b *batchConn) sendmmsg(fd uintptr) bool {
 	for b.sent < b.nout {
-		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.nout-b.sent), 0, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.nout-b.sent), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
 		case unix.EINTR:

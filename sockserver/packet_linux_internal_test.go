@@ -1,9 +1,12 @@
 package sockserver
 
 import (
+	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // A sender's datagrams share one from, allocated once; a from once given is
@@ -50,5 +53,50 @@ func TestFromCache(t *testing.T) {
 	mapped := netip.MustParseAddrPort("[::ffff:127.0.0.1]:53")
 	if got := c.get(mapped); len(got.IP) != net.IPv6len || got.AddrPort() != mapped {
 		t.Errorf("from for %s = %v (%d bytes)", mapped, got, len(got.IP))
+	}
+}
+
+// A socket's goroutine waits blocked in recvmmsg only while that leaves a P
+// for the rest of the program: with GOMAXPROCS 2, one socket of two; with 1,
+// none. Not parallel: it sets GOMAXPROCS, and counts blocked loops.
+func TestBlockedBudget(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, tc := range []struct{ procs, blocked int }{{1, 0}, {2, 1}, {3, 2}} {
+		runtime.GOMAXPROCS(tc.procs)
+		var servers []*PacketServer
+		for range 3 {
+			s := &PacketServer{Handler: PacketHandlerFunc(func(_ context.Context, w PacketWriter, p []byte, _ net.Addr) { w.Write(p) })}
+			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(pc) }()
+			t.Cleanup(func() { s.Close(); <-done })
+			// One exchange: the server has chosen.
+			c, err := net.Dial("udp", pc.LocalAddr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 10)
+			if _, err := c.Write([]byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := c.Read(buf); err != nil || string(buf[:n]) != "hi" {
+				t.Fatalf("reply = %q, %v", buf[:n], err)
+			}
+			c.Close()
+			servers = append(servers, s)
+		}
+		if n := int(blockedLoops.Load()); n != tc.blocked {
+			t.Errorf("GOMAXPROCS %d: %d of 3 sockets wait blocked; want %d", tc.procs, n, tc.blocked)
+		}
+		for _, s := range servers {
+			s.Close()
+		}
+		if n := blockedLoops.Load(); n != 0 {
+			t.Errorf("GOMAXPROCS %d: %d sockets still counted as blocked after Close", tc.procs, n)
+		}
 	}
 }

@@ -117,6 +117,23 @@ func trim(b []byte) []byte {
 	return b
 }
 
+// forEachWait runs test once for each way a UDP socket served in batches
+// waits for datagrams (on Linux; elsewhere both run the same), in parallel;
+// test calls wait with its server. A blocked wait never times out.
+func forEachWait(t *testing.T, test func(t *testing.T, wait func(*sockserver.PacketServer))) {
+	t.Parallel()
+	for _, mode := range []string{"blocked", "polled"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			test(t, func(s *sockserver.PacketServer) {
+				sockserver.SetPacketWait(s, mode)
+				// Shutdown and Close must wake a blocked wait at once.
+				sockserver.SetBlockedWakeup(s, time.Hour)
+			})
+		})
+	}
+}
+
 // echoPacket answers every datagram with a copy.
 func echoPacket(_ context.Context, w sockserver.PacketWriter, p []byte, _ net.Addr) {
 	w.Write(p)
@@ -569,8 +586,9 @@ func TestPacketPanic(t *testing.T) {
 	}
 }
 
-func TestPacketShutdown(t *testing.T) {
-	t.Parallel()
+func TestPacketShutdown(t *testing.T) { forEachWait(t, testPacketShutdown) }
+
+func testPacketShutdown(t *testing.T, wait func(*sockserver.PacketServer)) {
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
@@ -582,6 +600,7 @@ func TestPacketShutdown(t *testing.T) {
 		}
 		w.Write([]byte("done"))
 	})}
+	wait(s)
 	sv := startPacket(t, s)
 	c := udpClient(t, "127.0.0.1", 0)
 	sendTo(t, c, sv.addr, []byte("slow"))
@@ -607,8 +626,9 @@ func TestPacketShutdown(t *testing.T) {
 	expectSilence(t, c, 100*time.Millisecond)
 }
 
-func TestPacketShutdownTimeout(t *testing.T) {
-	t.Parallel()
+func TestPacketShutdownTimeout(t *testing.T) { forEachWait(t, testPacketShutdownTimeout) }
+
+func testPacketShutdownTimeout(t *testing.T, wait func(*sockserver.PacketServer)) {
 	started := make(chan struct{}, 1)
 	ctxErr := make(chan error, 1)
 	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
@@ -616,6 +636,7 @@ func TestPacketShutdownTimeout(t *testing.T) {
 		<-ctx.Done()
 		ctxErr <- ctx.Err()
 	})}
+	wait(s)
 	sv := startPacket(t, s)
 	c := udpClient(t, "127.0.0.1", 0)
 	sendTo(t, c, sv.addr, []byte("stuck"))
@@ -640,8 +661,9 @@ func TestPacketShutdownTimeout(t *testing.T) {
 	}
 }
 
-func TestPacketClose(t *testing.T) {
-	t.Parallel()
+func TestPacketClose(t *testing.T) { forEachWait(t, testPacketClose) }
+
+func testPacketClose(t *testing.T, wait func(*sockserver.PacketServer)) {
 	started := make(chan struct{}, 1)
 	ctxErr := make(chan error, 1)
 	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
@@ -649,6 +671,7 @@ func TestPacketClose(t *testing.T) {
 		<-ctx.Done()
 		ctxErr <- ctx.Err()
 	})}
+	wait(s)
 	sv := startPacket(t, s)
 	c := udpClient(t, "127.0.0.1", 0)
 	sendTo(t, c, sv.addr, []byte("wait"))
@@ -669,8 +692,9 @@ func TestPacketClose(t *testing.T) {
 	}
 }
 
-func TestPacketStopped(t *testing.T) {
-	t.Parallel()
+func TestPacketStopped(t *testing.T) { forEachWait(t, testPacketStopped) }
+
+func testPacketStopped(t *testing.T, wait func(*sockserver.PacketServer)) {
 	tests := []struct {
 		name string
 		stop func(*sockserver.PacketServer) error
@@ -682,6 +706,7 @@ func TestPacketStopped(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := &sockserver.PacketServer{Addr: "127.0.0.1:0", Handler: sockserver.PacketHandlerFunc(echoPacket)}
+			wait(s)
 			sv := startPacket(t, s)
 			c := udpClient(t, "127.0.0.1", 0)
 			if got := exchange(t, c, sv.addr, []byte("hi")); string(got) != "hi" {
@@ -820,8 +845,9 @@ type burstMsg struct {
 // TestPacketBatch checks a burst of datagrams from several sources, read
 // together: each is answered to its own sender, in order, with its own
 // amplification budget, while one from a blocked port is dropped.
-func TestPacketBatch(t *testing.T) {
-	t.Parallel()
+func TestPacketBatch(t *testing.T) { forEachWait(t, testPacketBatch) }
+
+func testPacketBatch(t *testing.T, wait func(*sockserver.PacketServer)) {
 	clients := []*net.UDPConn{
 		udpClient(t, "127.0.0.1", 0),
 		udpClient(t, "127.0.0.2", 0),
@@ -850,6 +876,7 @@ func TestPacketBatch(t *testing.T) {
 			results <- r
 		}),
 	}
+	wait(s)
 	pc := listenUDP(t)
 	var msgs []burstMsg
 	var sent [][][]byte // by client
@@ -934,8 +961,9 @@ func TestPacketBatch(t *testing.T) {
 
 // TestPacketManyReplies checks replies that do not fit in one send: more
 // replies than a batch sends at once, and more bytes than it holds.
-func TestPacketManyReplies(t *testing.T) {
-	t.Parallel()
+func TestPacketManyReplies(t *testing.T) { forEachWait(t, testPacketManyReplies) }
+
+func testPacketManyReplies(t *testing.T, wait func(*sockserver.PacketServer)) {
 	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
 		switch {
 		case string(p) == "many":
@@ -956,6 +984,7 @@ func TestPacketManyReplies(t *testing.T) {
 			}
 		}
 	})}
+	wait(s)
 	pc := listenUDP(t)
 	many := udpClient(t, "127.0.0.1", 0)
 	big := []*net.UDPConn{udpClient(t, "127.0.0.1", 0), udpClient(t, "127.0.0.2", 0), udpClient(t, "127.0.0.3", 0)}
@@ -993,14 +1022,16 @@ func TestPacketManyReplies(t *testing.T) {
 
 // TestPacketBatchPanic checks that a handler's panic costs only its own
 // datagram, and that the replies it wrote before panicking are sent.
-func TestPacketBatchPanic(t *testing.T) {
-	t.Parallel()
+func TestPacketBatchPanic(t *testing.T) { forEachWait(t, testPacketBatchPanic) }
+
+func testPacketBatchPanic(t *testing.T, wait func(*sockserver.PacketServer)) {
 	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
 		w.Write(p)
 		if string(p) == "panic" {
 			panic("handler bug")
 		}
 	})}
+	wait(s)
 	pc := listenUDP(t)
 	c := udpClient(t, "127.0.0.1", 0)
 	var msgs []burstMsg
@@ -1021,8 +1052,9 @@ func TestPacketBatchPanic(t *testing.T) {
 
 // TestPacketShutdownBatch checks that Shutdown lets every datagram already
 // read be answered: on Linux, the whole batch of the one being served.
-func TestPacketShutdownBatch(t *testing.T) {
-	t.Parallel()
+func TestPacketShutdownBatch(t *testing.T) { forEachWait(t, testPacketShutdownBatch) }
+
+func testPacketShutdownBatch(t *testing.T, wait func(*sockserver.PacketServer)) {
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
@@ -1032,6 +1064,7 @@ func TestPacketShutdownBatch(t *testing.T) {
 		}
 		w.Write(p)
 	})}
+	wait(s)
 	pc := listenUDP(t)
 	c := udpClient(t, "127.0.0.1", 0)
 	want := []string{"hold", "m1", "m2", "m3", "m4"}
@@ -1071,8 +1104,9 @@ func TestPacketShutdownBatch(t *testing.T) {
 
 // TestPacketCloseBatch checks that after Close no handler is called for the
 // rest of a batch.
-func TestPacketCloseBatch(t *testing.T) {
-	t.Parallel()
+func TestPacketCloseBatch(t *testing.T) { forEachWait(t, testPacketCloseBatch) }
+
+func testPacketCloseBatch(t *testing.T, wait func(*sockserver.PacketServer)) {
 	var calls atomic.Int64
 	started := make(chan struct{}, 1)
 	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
@@ -1083,6 +1117,7 @@ func TestPacketCloseBatch(t *testing.T) {
 		}
 		w.Write(p)
 	})}
+	wait(s)
 	pc := listenUDP(t)
 	c := udpClient(t, "127.0.0.1", 0)
 	var msgs []burstMsg
@@ -1163,8 +1198,9 @@ func TestPacketIPv6(t *testing.T) {
 // datagram, then clients each keeping one datagram in flight. A wakeup the
 // server missed would leave a client waiting for a reply with nothing more to
 // come.
-func TestPacketNoStall(t *testing.T) {
-	t.Parallel()
+func TestPacketNoStall(t *testing.T) { forEachWait(t, testPacketNoStall) }
+
+func testPacketNoStall(t *testing.T, wait func(*sockserver.PacketServer)) {
 	hold := make(chan struct{})
 	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(func(ctx context.Context, w sockserver.PacketWriter, p []byte, from net.Addr) {
 		if string(p) == "hold" {
@@ -1172,6 +1208,7 @@ func TestPacketNoStall(t *testing.T) {
 		}
 		w.Write(p)
 	})}
+	wait(s)
 	sv := startPacket(t, s)
 
 	c := udpClient(t, "127.0.0.1", 0)
@@ -1221,5 +1258,28 @@ func TestPacketNoStall(t *testing.T) {
 	}
 	if st := s.Stats(); st.Packets != st.Replies {
 		t.Errorf("Stats() Packets, Replies = %d, %d; want them equal", st.Packets, st.Replies)
+	}
+}
+
+// A socket closed by its owner, not by Shutdown or Close, stops Serve, which
+// returns net.ErrClosed.
+func TestPacketOwnerClose(t *testing.T) { forEachWait(t, testPacketOwnerClose) }
+
+func testPacketOwnerClose(t *testing.T, wait func(*sockserver.PacketServer)) {
+	s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(echoPacket), Logger: quiet}
+	wait(s)
+	sockserver.SetBlockedWakeup(s, 50*time.Millisecond) // only it sees the owner's Close
+	pc := listenUDP(t)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(pc) }()
+	c := udpClient(t, "127.0.0.1", 0)
+	if got := exchange(t, c, pc.LocalAddr(), []byte("hi")); string(got) != "hi" {
+		t.Fatalf("reply = %q; want %q", got, "hi")
+	}
+	if err := pc.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+	if err := recv(t, done, "Serve"); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Serve() = %v; want net.ErrClosed", err)
 	}
 }
