@@ -190,7 +190,7 @@ func (s *PacketServer) ListenAndServe() error {
 // ErrServerClosed after Shutdown or Close. On Linux, a *net.UDPConn is
 // served in batches, with the socket's read lock held: pc.Close, called
 // while a handler runs, returns when the batch is done; called while Serve
-// waits blocked in recvmmsg (see packet_linux.go), it returns within 250ms,
+// waits blocked in recvmmsg (see packet_linux.go), it returns within a second,
 // and Serve then returns net.ErrClosed. Shutdown and Close wake it at once.
 func (s *PacketServer) Serve(pc net.PacketConn) error {
 	if s.Handler == nil {

@@ -54,7 +54,7 @@ const (
 	// blockedWakeup bounds a wait in recvmmsg (SO_RCVTIMEO), so that a
 	// socket closed by its owner, not by Shutdown or Close, which wake the
 	// wait at once, stops Serve soon.
-	blockedWakeup = 250 * time.Millisecond
+	blockedWakeup = time.Second
 	// yieldEvery is how often a goroutine that waits blocked lets the
 	// scheduler run: see yield.
 	yieldEvery = 5 * time.Millisecond
