@@ -68,8 +68,7 @@ func (s *Server) serveEvents(ctx context.Context, l net.Listener, h EventHandler
 		}
 	}()
 	next := 0
-	return s.serveRaw(l, nil, func(fd int, sa unix.Sockaddr) {
-		remote := sockaddrAddr(sa)
+	return s.serveRaw(l, nil, func(fd int, remote *net.TCPAddr) {
 		if s.Verify != nil {
 			if err := s.Verify(remote); err != nil {
 				s.rejectFD(fd, remote, err)

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,20 +43,25 @@ func (s *Server) serveInline(ctx context.Context, l net.Listener, h InlineHandle
 				}
 			})
 		}
-	}, func(fd int, sa unix.Sockaddr) {
+	}, func(fd int, remote *net.TCPAddr) {
 		d := deferred && queued == 0
 		if queued > 0 {
 			queued--
 		}
-		out = s.serveAccepted(ctx, h, fd, sa, in, out[:0], d)
+		out = s.serveAccepted(ctx, h, fd, remote, in, out[:0], d)
 	})
 }
 
 // serveRaw accepts connections on a TCP listener with accept4, as raw file
-// descriptors, and passes each to accepted. setup, if non-nil, may set
-// options on the listening socket first. It reports false if l is not a TCP
-// listener it can serve.
-func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted func(fd int, sa unix.Sockaddr)) (bool, error) {
+// descriptors, and passes each to accepted with its peer's address. setup,
+// if non-nil, may set options on the listening socket first. It reports
+// false if l is not a TCP listener it can serve.
+//
+// accept4 is made as a raw system call (the socket is non-blocking, it never
+// waits), and not through unix.Accept4, which asks for the listener's
+// SO_PROTOCOL after every accept (to tell L2TP addresses): a system call a
+// connection more than the C reference makes.
+func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted func(fd int, remote *net.TCPAddr)) (bool, error) {
 	tl, ok := l.(*net.TCPListener)
 	if !ok {
 		return false, nil
@@ -93,15 +99,17 @@ func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted 
 		setup(lrc)
 	}
 	var delay time.Duration
+	var rsa unix.RawSockaddrAny
 	for {
 		var nfd int
-		var sa unix.Sockaddr
-		var aerr error
+		var aerr syscall.Errno
 		err := rc.Read(func(fd uintptr) bool {
-			nfd, sa, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-			return aerr != unix.EAGAIN
+			alen := uint32(unix.SizeofSockaddrAny)
+			r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&alen)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+			nfd, aerr = int(r), e
+			return e != unix.EAGAIN
 		})
-		if err == nil {
+		if err == nil && aerr != 0 {
 			err = aerr
 		}
 		if err != nil {
@@ -119,19 +127,18 @@ func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted 
 		}
 		delay = 0
 		s.stats.accepted.Add(1)
-		accepted(nfd, sa)
+		accepted(nfd, rawSockaddrAddr(&rsa))
 	}
 }
 
 // serveAccepted answers one accepted connection inline, or hands it to the
 // usual path when it does not fit.
-func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, sa unix.Sockaddr, in, out []byte, deferred bool) []byte {
-	remote := sockaddrAddr(sa)
+func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, remote *net.TCPAddr, in, out []byte, deferred bool) []byte {
 	if err := s.inlineAllowed(remote); err != nil {
 		s.rejectFD(fd, remote, err)
 		return out
 	}
-	n, err := unix.Read(fd, in)
+	n, err := rawRead(fd, in)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		// No data yet: with a deferred accept, the client has been silent for
@@ -152,7 +159,7 @@ func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, sa 
 		unix.Close(fd)
 		return out
 	}
-	w, err := unix.Write(fd, reply)
+	w, err := rawWrite(fd, reply)
 	if err != nil && err != unix.EAGAIN {
 		unix.Close(fd)
 		return reply
@@ -290,20 +297,31 @@ func (s *Server) handOff(ctx context.Context, fd int, silent bool) {
 	s.wg.Go(func() { s.serveConn(ctx, c) })
 }
 
-func sockaddrAddr(sa unix.Sockaddr) *net.TCPAddr {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
-	case *unix.SockaddrInet6:
-		a := &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
-		if sa.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-				a.Zone = ifi.Name
+// A tcpAddr is a *net.TCPAddr with room for its IP: one allocation.
+type tcpAddr struct {
+	addr net.TCPAddr
+	ip   [16]byte
+}
+
+// rawSockaddrAddr returns the address accept4 wrote to rsa.
+func rawSockaddrAddr(rsa *unix.RawSockaddrAny) *net.TCPAddr {
+	a := new(tcpAddr)
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		copy(a.ip[:], sa.Addr[:])
+		a.addr = net.TCPAddr{IP: a.ip[:4], Port: int(port(&sa.Port))}
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		a.ip = sa.Addr
+		a.addr = net.TCPAddr{IP: a.ip[:], Port: int(port(&sa.Port))}
+		if sa.Scope_id != 0 {
+			if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
+				a.addr.Zone = ifi.Name
 			}
 		}
-		return a
 	}
-	return &net.TCPAddr{}
+	return &a.addr
 }
 
 // fileListener closes the duplicate socket that serveInline accepts on, with
