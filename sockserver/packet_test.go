@@ -1283,3 +1283,56 @@ func testPacketOwnerClose(t *testing.T, wait func(*sockserver.PacketServer)) {
 		t.Errorf("Serve() = %v; want net.ErrClosed", err)
 	}
 }
+
+// Shutdown and Close under load: clients keep sending while the server stops;
+// it stops at once, with every datagram it counted as read either answered
+// or given up as an error, none served twice.
+func TestPacketStopUnderLoad(t *testing.T) { forEachWait(t, testPacketStopUnderLoad) }
+
+func testPacketStopUnderLoad(t *testing.T, wait func(*sockserver.PacketServer)) {
+	for _, stop := range []string{"Shutdown", "Close"} {
+		s := &sockserver.PacketServer{Handler: sockserver.PacketHandlerFunc(echoPacket)}
+		wait(s)
+		sv := startPacket(t, s)
+		halt := make(chan struct{})
+		done := make(chan struct{})
+		const clients = 4
+		for range clients {
+			c := udpClient(t, "127.0.0.1", 0)
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for {
+					select {
+					case <-halt:
+						return
+					default:
+					}
+					c.WriteTo([]byte("load"), sv.addr)
+					c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+					c.ReadFrom(make([]byte, 16))
+				}
+			}()
+		}
+		waitFor(t, "the server to be busy", func() bool { return s.Stats().Replies >= 200 })
+		var err error
+		if stop == "Shutdown" {
+			err = recv(t, shutdownAsync(s, waitTimeout), "Shutdown")
+		} else {
+			err = s.Close()
+		}
+		if err != nil {
+			t.Errorf("%s() under load = %v; want nil", stop, err)
+		}
+		if err := sv.wait(t); !errors.Is(err, sockserver.ErrServerClosed) {
+			t.Errorf("Serve() after %s = %v; want ErrServerClosed", stop, err)
+		}
+		close(halt)
+		for range clients {
+			<-done
+		}
+		st := s.Stats()
+		if st.Replies+st.Errors > st.Packets || st.Replies == 0 {
+			t.Errorf("after %s: Stats() Packets %d, Replies %d, Errors %d", stop, st.Packets, st.Replies, st.Errors)
+		}
+	}
+}
