@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/tlsca"
@@ -166,8 +169,15 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 	var srv mailServer
 	switch name {
 	case "smtp":
+		var backend smtp.Backend = me.store.SMTPBackend()
+		if n, err := strconv.Atoi(os.Getenv(killAfterDeliveryEnv)); err == nil && n > 0 {
+			log.Warn("test hook: the process kills itself after a delivery, before its 250", killAfterDeliveryEnv, n)
+			kb := &killAfterDelivery{Backend: backend}
+			kb.left.Store(int64(n))
+			backend = kb
+		}
 		srv = &smtp.Server{
-			Domain: o.mail.hostname, Backend: me.store.SMTPBackend(), TLSConfig: me.tls,
+			Domain: o.mail.hostname, Backend: backend, TLSConfig: me.tls,
 			InsecureAuth: insecure, MaxMessageBytes: o.mail.maxMessageBytes,
 			// Off loopback a bare CR or LF in DATA refuses the message
 			// (HARDENING S1's recommendation (a)); on loopback it is kept,
@@ -244,4 +254,26 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 func isServerClosed(err error) bool {
 	return errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, pop3.ErrServerClosed) ||
 		errors.Is(err, imap.ErrServerClosed) || errors.Is(err, sockserver.ErrServerClosed)
+}
+
+// killAfterDeliveryEnv names the test hook of HARDENING X1: set to N, it
+// makes the process kill itself (SIGKILL) right after the Nth message is
+// durable and before the client is told 250. Only tests set it.
+const killAfterDeliveryEnv = "INETKIT_TEST_KILL_AFTER_DELIVERY"
+
+// killAfterDelivery is the smtp.Backend of that hook.
+type killAfterDelivery struct {
+	smtp.Backend
+	left atomic.Int64
+}
+
+func (b *killAfterDelivery) Deliver(ctx context.Context, env *smtp.Envelope, msg io.Reader) error {
+	err := b.Backend.Deliver(ctx, env, msg)
+	if err == nil && b.left.Add(-1) == 0 {
+		if p, ferr := os.FindProcess(os.Getpid()); ferr == nil {
+			p.Kill()
+		}
+		select {} // the 250 must not go out before the signal lands
+	}
+	return err
 }
