@@ -17,12 +17,36 @@ import (
 // the INBOX and IMAP sessions see them at once. One POP3 session at a time
 // holds a maildrop (RFC 1939 §8, "exclusive-access lock"); a second gets
 // pop3.ErrInUse.
-func (s *Store) POP3Backend() pop3.Backend { return &pop3Backend{s: s} }
+//
+// With Options.AnyLogin the backend also takes APOP (RFC 1939 §7), for the
+// addresses that need no password: any digest logs them in, as any password
+// does. An account with a password cannot use APOP, whose digest needs the
+// password itself and not the bcrypt hash the store keeps.
+func (s *Store) POP3Backend() pop3.Backend {
+	if s.opts.AnyLogin {
+		return &pop3APOPBackend{pop3Backend{s: s}}
+	}
+	return &pop3Backend{s: s}
+}
 
 type pop3Backend struct{ s *Store }
 
 func (be *pop3Backend) Login(ctx context.Context, user, pass string) (pop3.Session, error) {
 	userID, err := be.s.Authenticate(ctx, user, pass)
+	return be.open(ctx, userID, err)
+}
+
+// pop3APOPBackend is the POP3 backend of a store with Options.AnyLogin.
+type pop3APOPBackend struct{ pop3Backend }
+
+func (be *pop3APOPBackend) LoginAPOP(ctx context.Context, user, timestamp, digest string) (pop3.Session, error) {
+	userID, err := be.s.authenticateNoPassword(ctx, user)
+	return be.open(ctx, userID, err)
+}
+
+// open starts the session of the user that authenticated as userID, or
+// returns the error err of that authentication.
+func (be *pop3Backend) open(ctx context.Context, userID int64, err error) (pop3.Session, error) {
 	if errors.Is(err, ErrAuthFailed) {
 		return nil, pop3.ErrAuthFailed
 	} else if err != nil {

@@ -389,3 +389,41 @@ func TestOpen_exclusive(t *testing.T) {
 	}
 	again.Close()
 }
+
+// APOP: only with AnyLogin, and only for the addresses that need no
+// password; the greeting offers it (the backend is a BackendAPOP) only then.
+func TestPOP3APOP(t *testing.T) {
+	ctx := context.Background()
+	const digest = "c4c9334bac560ecc979e58001b3e22fb"
+	if _, ok := openStore(t, "", nil).POP3Backend().(pop3.BackendAPOP); ok {
+		t.Error("without AnyLogin the POP3 backend offers APOP")
+	}
+	st := openStore(t, "", &store.Options{AnyLogin: true})
+	if err := st.AddUser(ctx, "account@x.org", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	st.Deliver(ctx, []string{"new@x.org"}, []byte("Subject: hi\n\nbody\n"), time.Now())
+	be, ok := st.POP3Backend().(pop3.BackendAPOP)
+	if !ok {
+		t.Fatal("with AnyLogin the POP3 backend does not offer APOP")
+	}
+	sess, err := be.LoginAPOP(ctx, "new@x.org", "<1.2@h>", digest)
+	if err != nil {
+		t.Fatalf("APOP for a passwordless address: %v", err)
+	}
+	if infos, err := sess.List(ctx); err != nil || len(infos) != 1 {
+		t.Errorf("List after APOP = %v, %v; want the one message delivered", infos, err)
+	}
+	sess.Close()
+	if sess, err := be.LoginAPOP(ctx, "unknown@x.org", "<1.2@h>", digest); err != nil {
+		t.Errorf("APOP for a new address: %v", err)
+	} else {
+		sess.Close()
+	}
+	if _, err := be.LoginAPOP(ctx, "account@x.org", "<1.2@h>", digest); !errors.Is(err, pop3.ErrAuthFailed) {
+		t.Errorf("APOP for an account with a password: %v; want pop3.ErrAuthFailed", err)
+	}
+	if _, err := be.LoginAPOP(ctx, "not an address", "<1.2@h>", digest); !errors.Is(err, pop3.ErrAuthFailed) {
+		t.Errorf("APOP for an invalid address: %v; want pop3.ErrAuthFailed", err)
+	}
+}

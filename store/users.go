@@ -104,9 +104,7 @@ func (s *Store) HasAccounts(ctx context.Context) (bool, error) {
 // ErrAuthFailed is returned.
 func (s *Store) Authenticate(ctx context.Context, address, password string) (int64, error) {
 	address = normAddress(address)
-	var id int64
-	var hash sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE address = ?`, address).Scan(&id, &hash)
+	id, hash, err := s.lookupUser(ctx, address)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if !s.opts.AnyLogin || validAddress(address) != nil {
@@ -134,6 +132,34 @@ func (s *Store) Authenticate(ctx context.Context, address, password string) (int
 	}
 	s.authCache.Store(address, mac)
 	return id, nil
+}
+
+// authenticateNoPassword is Authenticate for a login with no password to
+// check (APOP's digest, which a bcrypt hash cannot verify): with
+// Options.AnyLogin it succeeds for the addresses that need no password, and
+// makes the user if there is none; it fails for an account with a password.
+func (s *Store) authenticateNoPassword(ctx context.Context, address string) (int64, error) {
+	address = normAddress(address)
+	if !s.opts.AnyLogin || validAddress(address) != nil {
+		return 0, ErrAuthFailed
+	}
+	id, hash, err := s.lookupUser(ctx, address)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return s.ensureUser(ctx, address)
+	case err != nil:
+		return 0, err
+	case hash.Valid:
+		return 0, ErrAuthFailed
+	}
+	return id, nil
+}
+
+// lookupUser returns the ID and password hash of the user address, or
+// sql.ErrNoRows.
+func (s *Store) lookupUser(ctx context.Context, address string) (id int64, hash sql.NullString, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE address = ?`, address).Scan(&id, &hash)
+	return id, hash, err
 }
 
 // authMAC binds a verified password to its user and stored hash, under a key

@@ -100,7 +100,7 @@ m.logout()
 
 p = poplib.POP3("127.0.0.1", int(pop_port))
 p.stls(context=ctx)
-p.user(user); p.pass_("any")
+p.apop(user, "any")   # with --auth any, APOP too
 count, _ = p.stat()
 assert count == 1, count   # IMAP's expunge and move are seen
 resp, lines, _ = p.retr(1)
