@@ -69,11 +69,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) (err error) {
 			c.log.Error("panic serving connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			err = fmt.Errorf("pop3: panic: %v", r)
 		}
-		if c.sess != nil {
-			if cerr := c.sess.Close(); cerr != nil {
-				c.log.Warn("closing session", "err", cerr)
-			}
-		}
+		c.closeSession()
 		conn.Close()
 	}()
 	err = c.serve()
@@ -460,8 +456,21 @@ func (c *serverConn) cmdCapa(arg string) error {
 	return nil
 }
 
+// closeSession closes the session, if there is one, which releases the
+// maildrop.
+func (c *serverConn) closeSession() {
+	if c.sess == nil {
+		return
+	}
+	if err := c.sess.Close(); err != nil {
+		c.log.Warn("closing session", "err", err)
+	}
+	c.sess = nil
+}
+
 // cmdQuit answers QUIT: in TRANSACTION it enters UPDATE and commits the
-// deletions (RFC 1939 §6).
+// deletions (RFC 1939 §6). The maildrop is released before the reply, so a
+// client that logs in again as soon as it has it finds it free.
 func (c *serverConn) cmdQuit(arg string) error {
 	if arg != "" {
 		return c.fail(errArgs)
@@ -474,7 +483,9 @@ func (c *serverConn) cmdQuit(arg string) error {
 				nums = append(nums, i+1)
 			}
 		}
-		if err := c.sess.Commit(c.ctx, nums); err != nil {
+		err := c.sess.Commit(c.ctx, nums)
+		c.closeSession()
+		if err != nil {
 			e := c.backendError("commit", err)
 			if e == nil {
 				return errClose

@@ -1014,3 +1014,42 @@ func TestServer_implicitTLSReject(t *testing.T) {
 		t.Errorf("rejected POP3S connection got %q, EOF %v; want EOF", got, eof)
 	}
 }
+
+// The maildrop is released before QUIT's reply: a client that logs in again
+// as soon as it has the reply never finds it in use. The session's Close is
+// slowed down, so that a reply sent before it would be seen first.
+func TestConn_quitReleasesBeforeReply(t *testing.T) {
+	for _, deleting := range []bool{false, true} {
+		m := pop3test.NewMaildrop("alice", "secret", "Subject: a\r\n\r\nx\r\n", "Subject: b\r\n\r\ny\r\n")
+		s := newServer(t, slowCloseBackend{m})
+		c, r := greeted(t, s)
+		script := "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: +OK maildrop has 2 messages (34 octets)\n"
+		if deleting {
+			script += "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: +OK inetkit POP3 server signing off (1 messages left)\n"
+		} else {
+			script += "C: QUIT\nS: +OK inetkit POP3 server signing off (2 messages left)\n"
+		}
+		prototest.Run(t, c, r, script)
+		if m.Locked() {
+			t.Errorf("deleting %v: the maildrop is still locked when QUIT's reply arrives", deleting)
+		}
+	}
+}
+
+// slowCloseBackend's sessions take 50ms to close.
+type slowCloseBackend struct{ pop3.Backend }
+
+func (b slowCloseBackend) Login(ctx context.Context, user, pass string) (pop3.Session, error) {
+	sess, err := b.Backend.Login(ctx, user, pass)
+	if err != nil {
+		return nil, err
+	}
+	return slowCloseSession{sess}, nil
+}
+
+type slowCloseSession struct{ pop3.Session }
+
+func (s slowCloseSession) Close() error {
+	time.Sleep(50 * time.Millisecond)
+	return s.Session.Close()
+}
