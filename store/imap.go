@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -48,12 +49,18 @@ func (be imapBackend) NewSession(c *imapserver.Conn) (inetimap.Session, error) {
 
 // imapSession is one IMAP connection. The server calls its methods from
 // the connection's goroutine, one at a time, except that Idle runs on a
-// goroutine of its own while the connection waits for DONE.
+// goroutine of its own while the connection waits for DONE; if the
+// connection ends instead, go-imap calls Close without waiting for Idle to
+// return, so the two meet under idleMu.
 type imapSession struct {
 	s      *Store
 	ctx    context.Context
 	cancel context.CancelFunc
 	remote string
+
+	idleMu   sync.Mutex
+	idleDone chan struct{} // closed when the last Idle returns
+	closed   bool
 
 	userID int64
 	user   string
@@ -63,11 +70,18 @@ type imapSession struct {
 var _ imapserver.SessionIMAP4rev2 = (*imapSession)(nil)
 
 func (sess *imapSession) Close() error {
+	sess.cancel() // ends an Idle still running
+	sess.idleMu.Lock()
+	sess.closed = true
+	idling := sess.idleDone
+	sess.idleMu.Unlock()
+	if idling != nil {
+		<-idling
+	}
 	if sess.sel != nil {
 		sess.sel.close()
 		sess.sel = nil
 	}
-	sess.cancel()
 	return nil
 }
 

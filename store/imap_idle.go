@@ -86,7 +86,16 @@ func (t *mailboxTracker) watch() (<-chan struct{}, func()) {
 // channel is installed before the first Poll, so an update is either
 // polled at once or signals the channel.
 func (sess *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	sess.idleMu.Lock()
+	if sess.closed {
+		sess.idleMu.Unlock()
+		return nil
+	}
+	done := make(chan struct{})
+	sess.idleDone = done
 	sel := sess.sel
+	sess.idleMu.Unlock()
+	defer close(done)
 	if sel == nil {
 		select {
 		case <-stop:

@@ -1106,3 +1106,21 @@ func TestIMAPBackend_idleRace(t *testing.T) {
 		readUntil(tag + " OK")
 	}
 }
+
+// A client that drops the connection in IDLE, without DONE: go-imap closes
+// the session while Idle may still run; the two must not race (go test
+// -race), and the server keeps serving.
+func TestIMAPBackend_dropInIdle(t *testing.T) {
+	st := storeWithUser(t, "alice@example.org", "secret")
+	addr := imapServe(t, st)
+	for range 20 {
+		conn, r := rawIMAP(t, addr)
+		conn.Write([]byte("a3 IDLE\r\n"))
+		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+ ") {
+			t.Fatalf("IDLE: %q, %v", line, err)
+		}
+		conn.Close()
+	}
+	conn, r := rawIMAP(t, addr)
+	rawCmd(t, conn, r, "a3 NOOP")
+}
