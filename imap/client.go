@@ -251,12 +251,23 @@ func FetchMessage(ctx context.Context, c *imapclient.Client, mailbox string, uid
 	return nil, fmt.Errorf("%w: UID %d in %q", ErrNoMessage, uid, mailbox)
 }
 
+// WatchOptions are the optional settings of Watch.
+type WatchOptions struct {
+	// Ready, if not nil, is called once, when the mailbox is selected and
+	// the first IDLE has begun: every message that arrives from then on is
+	// reported.
+	Ready func()
+}
+
 // Watch examines mailbox and calls fn for each message that arrives, until
 // ctx ends or the connection fails: it waits in IDLE (RFC 2177) for an EXISTS
 // response, then fetches the messages with UIDs it has not reported. It
 // returns ctx.Err() when ctx ends, leaving the client usable. c must come
-// from Dial, DialTLS, DialStartTLS or NewClient.
-func Watch(ctx context.Context, c *imapclient.Client, mailbox string, fn func(MessageSummary)) error {
+// from Dial, DialTLS, DialStartTLS or NewClient. opts may be nil.
+//
+// Messages already in mailbox when it is selected are not reported: tell
+// whoever sends the messages to watch for when opts.Ready is called.
+func Watch(ctx context.Context, c *imapclient.Client, mailbox string, fn func(MessageSummary), opts *WatchOptions) error {
 	v, ok := watchers.Load(c)
 	if !ok {
 		return errors.New("imap: Watch needs a client made by this package's Dial or NewClient")
@@ -270,11 +281,17 @@ func Watch(ctx context.Context, c *imapclient.Client, mailbox string, fn func(Me
 	if next == 0 {
 		next = 1
 	}
+	ready := func() {}
+	if opts != nil && opts.Ready != nil {
+		ready = opts.Ready
+	}
 	for {
 		idle, err := c.Idle()
 		if err != nil {
 			return err
 		}
+		ready()
+		ready = func() {}
 		var waitErr error
 		select {
 		case <-w.exists:

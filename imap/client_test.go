@@ -1,11 +1,9 @@
 package imap_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -88,16 +86,20 @@ func TestFetchMessage(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	s, be := newServer(t, nil)
-	idling := &idleDetector{ch: make(chan struct{})}
-	c0, err := s.Client(&inimap.ClientOptions{DebugWriter: idling})
+	c0, err := s.Client(nil)
 	c := loggedIn(t, c0, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	got := make(chan inimap.MessageSummary, 4)
 	done := make(chan error, 1)
-	go func() { done <- inimap.Watch(ctx, c, "INBOX", func(m inimap.MessageSummary) { got <- m }) }()
+	ready := make(chan struct{})
+	go func() {
+		done <- inimap.Watch(ctx, c, "INBOX", func(m inimap.MessageSummary) { got <- m }, &inimap.WatchOptions{Ready: func() { close(ready) }})
+	}()
 	select {
-	case <-idling.ch:
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Watch returned %v before it was ready", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Watch did not start IDLE")
 	}
@@ -129,7 +131,7 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	if err := inimap.Watch(ctx, plain, "INBOX", func(inimap.MessageSummary) {}); err == nil {
+	if err := inimap.Watch(ctx, plain, "INBOX", func(inimap.MessageSummary) {}, nil); err == nil {
 		t.Errorf("Watch with a client not from Dial = nil error")
 	}
 }
@@ -174,21 +176,4 @@ func TestDialTLS(t *testing.T) {
 		c.Close()
 		t.Errorf("Dial with a cancelled context = nil error")
 	}
-}
-
-// idleDetector closes ch when the traffic shows the server's "+ idling".
-type idleDetector struct {
-	mu   sync.Mutex
-	seen bool
-	ch   chan struct{}
-}
-
-func (d *idleDetector) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.seen && bytes.Contains(p, []byte("+ idling")) {
-		d.seen = true
-		close(d.ch)
-	}
-	return len(p), nil
 }

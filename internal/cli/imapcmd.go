@@ -66,12 +66,14 @@ func runIMAPIdle(ctx context.Context, e *env, o *imapIdleOptions) error {
 		return fmt.Errorf("imap idle %s: %w", redact(o.raw), err)
 	}
 	defer c.Close()
-	fmt.Fprintf(e.stderr, "watching %s; interrupt to stop\n", o.url.Mailbox)
 	w := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
 	err = imap.Watch(ctx, c, o.url.Mailbox, func(m imap.MessageSummary) {
 		printSummary(w, m)
 		w.Flush()
-	})
+	}, &imap.WatchOptions{Ready: func() {
+		// Only now: a message that arrives before is not reported.
+		fmt.Fprintf(e.stderr, "watching %s; interrupt to stop\n", o.url.Mailbox)
+	}})
 	if ctx.Err() != nil {
 		return nil // interrupted: the normal end (Watch returns only with an error)
 	}
