@@ -100,6 +100,7 @@ func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted 
 	}
 	var delay time.Duration
 	var rsa unix.RawSockaddrAny
+	var zones zoneNames
 	for {
 		var nfd int
 		var aerr syscall.Errno
@@ -127,7 +128,7 @@ func (s *Server) serveRaw(l net.Listener, setup func(syscall.RawConn), accepted 
 		}
 		delay = 0
 		s.stats.accepted.Add(1)
-		accepted(nfd, rawSockaddrAddr(&rsa))
+		accepted(nfd, rawSockaddrAddr(&rsa, &zones))
 	}
 }
 
@@ -303,23 +304,19 @@ type tcpAddr struct {
 	ip   [16]byte
 }
 
-// rawSockaddrAddr returns the address accept4 wrote to rsa.
-func rawSockaddrAddr(rsa *unix.RawSockaddrAny) *net.TCPAddr {
+// rawSockaddrAddr returns the address accept4 wrote to rsa, with its zone
+// named by zones.
+func rawSockaddrAddr(rsa *unix.RawSockaddrAny, zones *zoneNames) *net.TCPAddr {
 	a := new(tcpAddr)
-	switch rsa.Addr.Family {
-	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		copy(a.ip[:], sa.Addr[:])
-		a.addr = net.TCPAddr{IP: a.ip[:4], Port: int(port(&sa.Port))}
-	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		a.ip = sa.Addr
-		a.addr = net.TCPAddr{IP: a.ip[:], Port: int(port(&sa.Port))}
-		if sa.Scope_id != 0 {
-			if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
-				a.addr.Zone = ifi.Name
-			}
-		}
+	ap := sockaddrAddrPort((*unix.RawSockaddrInet6)(unsafe.Pointer(rsa)), zones)
+	if !ap.IsValid() {
+		return &a.addr
+	}
+	ip := ap.Addr()
+	a.ip = ip.As16()
+	a.addr = net.TCPAddr{IP: a.ip[:], Port: int(ap.Port()), Zone: ip.Zone()}
+	if ip.Is4() {
+		a.addr.IP = a.ip[12:]
 	}
 	return &a.addr
 }

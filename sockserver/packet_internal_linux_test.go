@@ -107,13 +107,14 @@ func TestBlockedBudget(t *testing.T) {
 // rawSockaddrAddr decodes what accept4 writes: IPv4 with a 4-byte IP, as the
 // net package gives it, IPv6 with its zone's name, nothing for others.
 func TestRawSockaddrAddr(t *testing.T) {
+	var zones zoneNames
 	var rsa unix.RawSockaddrAny
 	sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
 	sa4.Family = unix.AF_INET
 	sa4.Addr = [4]byte{192, 0, 2, 7}
 	p := (*[2]byte)(unsafe.Pointer(&sa4.Port))
 	p[0], p[1] = 0x1f, 0x90 // 8080, network byte order
-	if a := rawSockaddrAddr(&rsa); a.String() != "192.0.2.7:8080" || len(a.IP) != net.IPv4len {
+	if a := rawSockaddrAddr(&rsa, &zones); a.String() != "192.0.2.7:8080" || len(a.IP) != net.IPv4len {
 		t.Errorf("IPv4: %v (%d-byte IP); want 192.0.2.7:8080, 4 bytes", a, len(a.IP))
 	}
 
@@ -128,13 +129,13 @@ func TestRawSockaddrAddr(t *testing.T) {
 		t.Fatal(err)
 	}
 	sa6.Scope_id = uint32(lo.Index)
-	if a := rawSockaddrAddr(&rsa); a.String() != "[fe80::1%lo]:53" {
+	if a := rawSockaddrAddr(&rsa, &zones); a.String() != "[fe80::1%lo]:53" {
 		t.Errorf("IPv6 with a zone: %v; want [fe80::1%%lo]:53", a)
 	}
 
 	rsa = unix.RawSockaddrAny{}
 	rsa.Addr.Family = unix.AF_UNIX
-	if a := rawSockaddrAddr(&rsa); a.IP != nil || a.Port != 0 {
+	if a := rawSockaddrAddr(&rsa, &zones); a.IP != nil || a.Port != 0 {
 		t.Errorf("AF_UNIX: %v; want the zero address", a)
 	}
 }

@@ -391,7 +391,13 @@ func (b *batchConn) serve() {
 
 // addrPort returns the address of slot i's sender.
 func (b *batchConn) addrPort(i int) netip.AddrPort {
-	sa := &b.names[i]
+	return sockaddrAddrPort(&b.names[i], &b.zones)
+}
+
+// sockaddrAddrPort returns the address in sa, an IPv4 or IPv6 socket address
+// the kernel wrote (a RawSockaddrInet6 has room for either), with its zone
+// named by zones; the zero AddrPort for another family.
+func sockaddrAddrPort(sa *unix.RawSockaddrInet6, zones *zoneNames) netip.AddrPort {
 	switch sa.Family {
 	case unix.AF_INET:
 		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
@@ -399,7 +405,7 @@ func (b *batchConn) addrPort(i int) netip.AddrPort {
 	case unix.AF_INET6:
 		a := netip.AddrFrom16(sa.Addr)
 		if sa.Scope_id != 0 {
-			a = a.WithZone(b.zones.name(sa.Scope_id))
+			a = a.WithZone(zones.name(sa.Scope_id))
 		}
 		return netip.AddrPortFrom(a, port(&sa.Port))
 	}
