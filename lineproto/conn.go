@@ -1,0 +1,265 @@
+package lineproto
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/inetkit/inetkit/sockserver"
+)
+
+// Config is what the connections of one server share. A server makes one
+// when it starts and passes it to NewConn for every connection; it must not
+// be changed after that.
+type Config struct {
+	// Limits are the server's limits, resolved.
+	Limits Limits
+	// TLSConfig serves implicit TLS and StartTLS; nil means neither.
+	TLSConfig *tls.Config
+	// Logger receives refused input and goodbyes. Nil means slog.Default().
+	Logger *slog.Logger
+	// DebugWriter, if not nil, receives a copy of every octet read and
+	// written, after TLS decryption. It must be safe for concurrent use
+	// (sockserver.SyncWriter).
+	DebugWriter io.Writer
+	// Goodbye returns the line the server sends, without its line ending,
+	// before it closes a session for a reason; "" sends nothing.
+	Goodbye func(Reason) string
+	// AuthLimiter, if not nil, counts failed logins across connections.
+	AuthLimiter *AuthLimiter
+}
+
+// A Conn is the server side of one line-protocol connection: a Reader of
+// command lines, a buffered Writer whose every write has a deadline, the TLS
+// state, and the connection's error and login counters. It is not safe for
+// concurrent use.
+type Conn struct {
+	// Log is the connection's logger, with its remote address; a server may
+	// add attributes (With) as the session goes on.
+	Log *slog.Logger
+	// Counter applies the error and login limits.
+	Counter Counter
+
+	cfg *Config
+	ctx context.Context
+	raw net.Conn // as accepted: deadlines, shutdown, linger
+	nc  net.Conn // raw, or TLS over raw
+	r   *Reader
+	w   *bufio.Writer
+}
+
+// NewConn returns a Conn for nc, which ctx belongs to. If nc came from an
+// ImplicitTLS listener, NewConn first completes the TLS handshake, within
+// CommandTimeout; it returns an error if that fails. A connection that is
+// already a *tls.Conn (or wraps one) counts as encrypted.
+func NewConn(ctx context.Context, nc net.Conn, cfg *Config) (*Conn, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Conn{
+		Log:     log.With("remote", RemoteString(nc)),
+		Counter: NewCounter(cfg.Limits),
+		cfg:     cfg,
+		ctx:     ctx,
+		raw:     nc,
+		nc:      nc,
+	}
+	if IsImplicitTLS(nc) {
+		tc, err := Handshake(ctx, nc, cfg.TLSConfig, cfg.Limits.CommandTimeout)
+		if err != nil {
+			c.Log.Info("TLS handshake failed", "err", err)
+			return nil, err
+		}
+		c.nc = tc
+	} else if tc := TLSConn(nc); tc != nil {
+		if d := cfg.Limits.CommandTimeout; d > 0 {
+			tc.SetDeadline(time.Now().Add(d))
+		}
+		err := tc.HandshakeContext(ctx)
+		tc.SetDeadline(time.Time{})
+		if err != nil {
+			c.Log.Info("TLS handshake failed", "err", err)
+			return nil, err
+		}
+	}
+	c.r = NewReader(nc, c.tee(c.nc), 0, cfg.Limits.IdleTimeout, cfg.Limits.CommandTimeout)
+	c.w = bufio.NewWriterSize(c.writer(c.nc), DefaultReadBufferBytes)
+	return c, nil
+}
+
+// RemoteString returns the remote address of nc as a string, or "".
+func RemoteString(nc net.Conn) string {
+	if a := nc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+func (c *Conn) tee(src io.Reader) io.Reader {
+	if c.cfg.DebugWriter != nil {
+		return io.TeeReader(src, c.cfg.DebugWriter)
+	}
+	return src
+}
+
+func (c *Conn) writer(nc net.Conn) io.Writer {
+	w := DeadlineWriter(nc, c.cfg.Limits.WriteTimeout)
+	if c.cfg.DebugWriter != nil {
+		return io.MultiWriter(c.cfg.DebugWriter, w)
+	}
+	return w
+}
+
+// Context returns the connection's context: cancelled when the connection
+// ends or the server closes.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// RemoteAddr returns the client's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// NetConn returns the connection the protocol runs over: the accepted
+// connection, or TLS over it.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// TLS reports whether the connection is encrypted.
+func (c *Conn) TLS() bool { return IsTLS(c.nc) }
+
+// Reader returns the connection's Reader.
+func (c *Conn) Reader() *Reader { return c.r }
+
+// Writer returns the connection's buffered writer. Replies are sent when
+// Flush is called, or when ReadLine is about to wait for input.
+func (c *Conn) Writer() *bufio.Writer { return c.w }
+
+// Flush sends what is buffered.
+func (c *Conn) Flush() error { return c.w.Flush() }
+
+// ReadLine flushes the replies if no whole line is buffered (a pipelining
+// client gets its replies together), then reads a line of at most max
+// octets, as Reader.ReadLine does.
+func (c *Conn) ReadLine(max int) ([]byte, error) {
+	if !c.r.HasLine() {
+		if err := c.w.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	return c.r.ReadLine(max)
+}
+
+// StartTLS starts TLS once the reply to the protocol's STARTTLS command is
+// buffered: it flushes the reply, discards the plaintext the client sent
+// after its command, and performs the handshake within CommandTimeout. A
+// non-nil error ends the connection.
+func (c *Conn) StartTLS() error {
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	sockserver.MarkBusy(c.raw) // the handshake finishes even during Shutdown
+	tc, n, err := StartTLS(c.ctx, c.r, c.nc, c.cfg.TLSConfig, c.cfg.Limits.CommandTimeout,
+		func(tc *tls.Conn) io.Reader { return c.tee(tc) })
+	if n > 0 {
+		c.Log.Warn("discarded plaintext sent after the STARTTLS command", "bytes", n)
+	}
+	if err != nil {
+		c.Log.Info("TLS handshake failed", "err", err)
+		return err
+	}
+	c.nc = tc
+	c.w.Reset(c.writer(tc))
+	return nil
+}
+
+// Sleep waits for d, or until the connection ends, and then returns the
+// context's error.
+func (c *Conn) Sleep(d time.Duration) error { return Sleep(c.ctx, d) }
+
+// Delay flushes what is buffered and waits for a verdict's delay: an error
+// reply past the soft limit, or a failed login, is sent late, but the replies
+// before it are not.
+func (c *Conn) Delay(v Verdict) error {
+	if v.Delay <= 0 {
+		return nil
+	}
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	return c.Sleep(v.Delay)
+}
+
+// ReadFailed logs why a read ended the session and says the goodbye it
+// calls for. It returns the reason.
+func (c *Conn) ReadFailed(err error) Reason {
+	r := Classify(err, c.r.InCommand())
+	switch r {
+	case ReasonClosed:
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			c.Log.Debug("read error", "err", err)
+		}
+		return r
+	case ReasonLineTooLong:
+		c.Log.Warn("closing: line too long")
+	default:
+		c.Log.Info("closing: " + r.String())
+	}
+	c.Goodbye(r)
+	return r
+}
+
+// Goodbye sends the goodbye line for r, if the protocol has one, and, if r
+// calls for it, lingers so that it arrives before the close. The caller
+// closes the connection.
+func (c *Conn) Goodbye(r Reason) {
+	if c.cfg.Goodbye != nil {
+		if line := c.cfg.Goodbye(r); line != "" {
+			c.w.WriteString(line)
+			c.w.WriteString("\r\n")
+		}
+	}
+	if c.w.Flush() != nil || !r.Linger() {
+		return
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		tc.CloseWrite()
+	}
+	c.r.Discard()
+	sockserver.Linger(c.raw, make([]byte, DefaultReadBufferBytes))
+}
+
+// Quote returns line escaped for a log as in a Go string literal, without
+// the quotes, and at most 64 octets of it. This function doesn't perform I/O.
+func Quote(line []byte) string {
+	more := ""
+	if len(line) > 64 {
+		line, more = line[:64], "..."
+	}
+	q := strconv.QuoteToASCII(string(line))
+	return q[1:len(q)-1] + more
+}
+
+// DeadlineWriter returns a writer that sets a write deadline of timeout on
+// conn before every write, so that a client that stops reading cannot hold
+// the connection. A timeout of 0 means none.
+func DeadlineWriter(conn net.Conn, timeout time.Duration) io.Writer {
+	return &deadlineWriter{conn: conn, timeout: timeout}
+}
+
+type deadlineWriter struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	if w.timeout > 0 {
+		if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+			return 0, err
+		}
+	}
+	return w.conn.Write(p)
+}
