@@ -3,6 +3,7 @@ package imap
 import (
 	"bytes"
 	"context"
+	"github.com/inetkit/inetkit/lineproto"
 	"io"
 	"net"
 	"strconv"
@@ -209,7 +210,7 @@ func TestScanOutput(t *testing.T) {
 // A failed login's AuthFailureDelay counts towards the error delay of its NO
 // reply: the reply waits the longer of the two, not their sum.
 func TestCountErrorCredit(t *testing.T) {
-	g := &conn{srv: &Server{SoftErrorLimit: 1, HardErrorLimit: 4, ErrorDelay: time.Second}}
+	g := &conn{srv: &Server{Limits: lineproto.Limits{SoftErrorLimit: 1, HardErrorLimit: 4, ErrorDelay: time.Second}}}
 	if d := g.countErrorLocked(); d != 0 {
 		t.Errorf("error 1 (at the soft limit): delay %v; want 0", d)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
 
@@ -79,29 +80,10 @@ type Server struct {
 	// answers LOGIN with "NO [PRIVACYREQUIRED]".
 	InsecureAuth bool
 
-	// IdleTimeout is the longest the server waits for a command, or in IDLE,
-	// before it says "* BYE" and closes. Zero means DefaultIdleTimeout; a
-	// negative value means go-imap's own limits (30 s before login, 35
-	// minutes after). go-imap's limits also cap larger values.
-	IdleTimeout time.Duration
 	// LiteralReadTimeout bounds the reception of one literal (an APPEND
 	// message, say); a client that stalls is sent "* BYE" and nothing is
 	// appended. Zero means DefaultLiteralReadTimeout.
 	LiteralReadTimeout time.Duration
-	// WriteTimeout is the longest a write may take. Zero means
-	// sockserver.DefaultWriteTimeout.
-	WriteTimeout time.Duration
-	// MaxConns limits the connections open at once; zero means
-	// sockserver.DefaultMaxConns, negative no limit.
-	MaxConns int
-	// MaxConnsPerIP limits the connections open at once from one address;
-	// zero or negative means no limit. Connections over a limit get
-	// "* BYE [UNAVAILABLE]".
-	MaxConnsPerIP int
-	// MaxConnRatePerIP limits the new connections one IP address may open
-	// per second (HARDENING G11); beyond it they get the busy reply. Zero
-	// means no limit.
-	MaxConnRatePerIP float64
 	// MaxLineBytes bounds one command: the bytes of its lines and of its
 	// literals other than the APPEND message. A longer command line gets
 	// "* BYE [TOOBIG]" and the connection is closed; a literal that does not
@@ -111,27 +93,12 @@ type Server struct {
 	// MaxLiteralBytes bounds an APPEND message; the session's own
 	// AppendLimit, if lower, applies. Zero means DefaultMaxLiteralBytes.
 	MaxLiteralBytes int64
-	// AuthFailureDelay delays the reply to each failed login. Zero means
-	// DefaultAuthFailureDelay; a negative value means no delay.
-	AuthFailureDelay time.Duration
-	// MaxAuthFailures is the number of failed logins after which the server
-	// says "* BYE" and closes. Zero means DefaultMaxAuthFailures; a negative
-	// value means no limit.
-	MaxAuthFailures int
-	// SoftErrorLimit is the number of error replies on a connection (BAD or
-	// NO to a command, a failed login included) after which each one is
-	// delayed by ErrorDelay (HARDENING G5). Zero means
-	// DefaultSoftErrorLimit; a negative value means no delay.
-	SoftErrorLimit int
-	// HardErrorLimit is the number of error replies after which the server
-	// says "* BYE Too many errors" and closes. Zero means
-	// DefaultHardErrorLimit; a negative value means no limit.
-	HardErrorLimit int
-	// ErrorDelay is the delay of each error reply past SoftErrorLimit; a
-	// failed login, already delayed by AuthFailureDelay, waits the longer
-	// of the two. Zero means DefaultErrorDelay; a negative value means no
-	// delay.
-	ErrorDelay time.Duration
+
+	// Limits are the timeouts and limits of every connection: zero means
+	// the default (lineproto's, and DefaultIdleTimeout, 30 minutes, RFC 3501
+	// §5.4, for IdleTimeout), a negative value means none. A client over a
+	// limit gets the protocol's reply before the connection is closed.
+	lineproto.Limits
 
 	// Logger receives connection errors and rejected input. Nil means
 	// slog.Default().

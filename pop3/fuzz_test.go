@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/pop3/pop3test"
 )
@@ -33,15 +34,12 @@ func FuzzServer(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, mode byte, input []byte) {
 		srv := &pop3.Server{
-			Backend:          pop3test.NewMaildrop("alice", "secret", msg1, msg2, ".\n..\nx"),
-			TLSConfig:        testcert.ServerConfig(),
-			InsecureAuth:     mode&2 == 0,
-			IdleTimeout:      2 * time.Second,
-			CommandTimeout:   2 * time.Second,
-			WriteTimeout:     2 * time.Second,
-			AuthFailureDelay: -1,
-			ErrorDelay:       -1,
-			Logger:           slog.New(slog.DiscardHandler),
+			Backend:      pop3test.NewMaildrop("alice", "secret", msg1, msg2, ".\n..\nx"),
+			TLSConfig:    testcert.ServerConfig(),
+			InsecureAuth: mode&2 == 0,
+			Limits: lineproto.Limits{IdleTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second,
+				WriteTimeout: 2 * time.Second, AuthFailureDelay: -1, ErrorDelay: -1},
+			Logger: slog.New(slog.DiscardHandler),
 		}
 		cc, sc := net.Pipe()
 		done := make(chan error, 1)

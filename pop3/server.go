@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
 
@@ -39,39 +40,11 @@ type Server struct {
 	// password.
 	InsecureAuth bool
 
-	// IdleTimeout is how long the server waits for a command before it
-	// sends "-ERR [SYS/TEMP] idle timeout" and closes.
-	IdleTimeout time.Duration
-	// CommandTimeout is how long a command line may take to arrive once its
-	// first octet has, whatever the pace of its octets (slowloris,
-	// HARDENING G2); it also bounds the TLS handshake.
-	CommandTimeout time.Duration
-	// WriteTimeout bounds every write, so a client that does not read
-	// cannot hold the connection (HARDENING G4).
-	WriteTimeout time.Duration
-
-	// MaxConns limits the connections open at once; zero means
-	// sockserver.DefaultMaxConns. MaxConnsPerIP limits those from one IP
-	// address; zero means no limit. A connection over a limit gets
-	// "-ERR [SYS/TEMP] too many connections" and is closed.
-	MaxConns      int
-	MaxConnsPerIP int
-	// MaxConnRatePerIP limits the new connections one IP address may open
-	// per second (HARDENING G11); beyond it they get the busy reply. Zero
-	// means no limit.
-	MaxConnRatePerIP float64
-
-	// AuthFailureDelay is how long a failed login waits for its reply.
-	AuthFailureDelay time.Duration
-	// MaxAuthFailures is the number of failed logins after which the
-	// connection is closed.
-	MaxAuthFailures int
-	// SoftErrorLimit is the number of -ERR replies on a connection after
-	// which each one is delayed by ErrorDelay; HardErrorLimit the number
-	// after which the connection is closed (HARDENING G5).
-	SoftErrorLimit int
-	HardErrorLimit int
-	ErrorDelay     time.Duration
+	// Limits are the timeouts and limits of every connection: zero means
+	// the default (lineproto's, and DefaultIdleTimeout (10 minutes, RFC 1939 §3) for
+	// IdleTimeout), a negative value means none. A client over a limit gets
+	// the protocol's reply before the connection is closed.
+	lineproto.Limits
 
 	// Logger receives connection errors, refused input (escaped) and
 	// backend errors. Nil means slog.Default().

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/smtp"
 	"github.com/inetkit/inetkit/smtp/smtptest"
 )
@@ -73,17 +74,14 @@ func FuzzServer(f *testing.F) {
 	rec.Users = map[string]string{"user": "pass"}
 	rec.DiscardData = true
 	srv := &smtp.Server{
-		Domain:           "fuzz.local",
-		Backend:          rec,
-		TLSConfig:        nil,
-		InsecureAuth:     true,
-		MaxMessageBytes:  4096,
-		MaxRecipients:    5,
-		ReadTimeout:      time.Second,
-		WriteTimeout:     time.Second,
-		AuthFailureDelay: -1,
-		ErrorDelay:       -1,
-		Logger:           slog.New(slog.DiscardHandler),
+		Domain:          "fuzz.local",
+		Backend:         rec,
+		TLSConfig:       nil,
+		InsecureAuth:    true,
+		MaxMessageBytes: 4096,
+		MaxRecipients:   5,
+		Limits:          lineproto.Limits{IdleTimeout: time.Second, WriteTimeout: time.Second, AuthFailureDelay: -1, ErrorDelay: -1},
+		Logger:          slog.New(slog.DiscardHandler),
 	}
 	l := newPipeListener()
 	go srv.Serve(l)

@@ -377,7 +377,7 @@ func TestServer_earlyTalker(t *testing.T) {
 
 // HARDENING G3: an idle client gets 421 4.4.2 and is disconnected.
 func TestServer_idleTimeout(t *testing.T) {
-	s, _ := newServer(t, nil, func(cfg *smtp.Server) { cfg.ReadTimeout = 100 * time.Millisecond })
+	s, _ := newServer(t, nil, func(cfg *smtp.Server) { cfg.IdleTimeout = 100 * time.Millisecond })
 	c, r := dialRaw(t, s.Addr)
 	prototest.Run(t, c, r, "S: 421 4.4.2 smtptest.local Idle timeout*")
 	expectEOF(t, c, r)
@@ -629,7 +629,7 @@ func TestServer_maxConnsPerIP(t *testing.T) {
 // timeout.
 func TestServer_slowloris(t *testing.T) {
 	s, _ := newServer(t, nil, func(cfg *smtp.Server) {
-		cfg.ReadTimeout = time.Second
+		cfg.IdleTimeout = time.Second
 		cfg.CommandTimeout = 300 * time.Millisecond
 	})
 	c, r := dialRaw(t, s.Addr) // greeted

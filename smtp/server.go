@@ -15,6 +15,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
 
@@ -52,45 +53,11 @@ type Server struct {
 	// close); zero means DefaultMaxLineBytes.
 	MaxLineBytes int
 
-	// ReadTimeout bounds every read, in commands and in DATA alike; an
-	// idle client gets "421 4.4.2". Zero means DefaultReadTimeout.
-	ReadTimeout time.Duration
-	// CommandTimeout bounds the whole of one command line, from its first
-	// byte to its end, so that a client trickling a byte at a time cannot
-	// hold a session (HARDENING G2); it gets "421 4.4.2". Zero means
-	// DefaultCommandTimeout.
-	CommandTimeout time.Duration
-	// WriteTimeout bounds every write; zero means DefaultWriteTimeout.
-	WriteTimeout time.Duration
-
-	// MaxConns limits the connections open at once; zero means
-	// sockserver.DefaultMaxConns and a negative value no limit.
-	MaxConns int
-	// MaxConnsPerIP limits the connections open at once from one IP
-	// address; zero means no limit. Refused clients get "421 4.7.0".
-	MaxConnsPerIP int
-	// MaxConnRatePerIP limits the new connections one IP address may open
-	// per second (HARDENING G11); beyond it they get the busy reply. Zero
-	// means no limit.
-	MaxConnRatePerIP float64
-
-	// AuthFailureDelay delays every failed AUTH; zero means
-	// DefaultAuthFailureDelay and a negative value no delay.
-	AuthFailureDelay time.Duration
-	// MaxAuthFailures is the number of failed AUTH commands after which
-	// the connection is closed with 421; zero means DefaultMaxAuthFailures.
-	MaxAuthFailures int
-	// SoftErrorLimit is the number of error replies after which every
-	// error reply is delayed by ErrorDelay; zero means
-	// DefaultSoftErrorLimit and a negative value no delay.
-	SoftErrorLimit int
-	// HardErrorLimit is the number of error replies after which the
-	// connection is closed with "421 4.7.0"; zero means
-	// DefaultHardErrorLimit and a negative value no limit.
-	HardErrorLimit int
-	// ErrorDelay is the delay of error replies past SoftErrorLimit; zero
-	// means DefaultErrorDelay.
-	ErrorDelay time.Duration
+	// Limits are the timeouts and limits of every connection: zero means
+	// the default (lineproto's, and DefaultIdleTimeout (5 minutes, RFC 5321 §4.5.3.2) for
+	// IdleTimeout), a negative value means none. A client over a limit gets
+	// the protocol's reply before the connection is closed.
+	lineproto.Limits
 
 	// Logger receives connection errors, bad input (escaped) and backend
 	// failures. Nil means slog.Default().
@@ -128,7 +95,7 @@ func (s *Server) setup() {
 		s.ss = &sockserver.Server{
 			Handler:          sockserver.HandlerFunc(func(context.Context, net.Conn) error { return nil }),
 			Logger:           s.logger(),
-			IdleTimeout:      durationOr(s.ReadTimeout, DefaultReadTimeout),
+			IdleTimeout:      durationOr(s.IdleTimeout, DefaultIdleTimeout),
 			WriteTimeout:     durationOr(s.WriteTimeout, DefaultWriteTimeout),
 			MaxConns:         s.MaxConns,
 			MaxConnsPerIP:    s.MaxConnsPerIP,

@@ -46,9 +46,9 @@ const (
 	// included: RFC 5321 §4.5.3.1.4 sets 512 octets, and extensions make
 	// lines longer, so this is as generous as Postfix's line_length_limit.
 	DefaultMaxLineBytes = 2000
-	// DefaultReadTimeout bounds every read: RFC 5321 §4.5.3.2.7 asks a
+	// DefaultIdleTimeout bounds every read: RFC 5321 §4.5.3.2.7 asks a
 	// server to wait at least 5 minutes for the next command.
-	DefaultReadTimeout = 5 * time.Minute
+	DefaultIdleTimeout = 5 * time.Minute
 	// DefaultCommandTimeout bounds the arrival of one command line once
 	// its first byte is in (HARDENING G2, as go-imap's 30 s).
 	DefaultCommandTimeout = 30 * time.Second

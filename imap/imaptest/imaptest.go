@@ -19,6 +19,7 @@ import (
 
 	inimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // A Server is an IMAP server listening on a loopback port, for tests.
@@ -51,11 +52,10 @@ func NewServer(be inimap.Backend) *Server {
 // Config can be changed first.
 func NewUnstartedServer(be inimap.Backend) *Server {
 	return &Server{Config: &inimap.Server{
-		Backend:          be,
-		TLSConfig:        testcert.ServerConfig(),
-		InsecureAuth:     true,
-		AuthFailureDelay: 10 * time.Millisecond,
-		ErrorDelay:       10 * time.Millisecond,
+		Backend:      be,
+		TLSConfig:    testcert.ServerConfig(),
+		InsecureAuth: true,
+		Limits:       lineproto.Limits{AuthFailureDelay: 10 * time.Millisecond, ErrorDelay: 10 * time.Millisecond},
 	}}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/tlsca"
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/smtp"
 	"github.com/inetkit/inetkit/sockserver"
@@ -166,6 +167,7 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 	perIP := o.maxConnsPerIP.or(cond(insecure, 0, 30)) // HARDENING C2
 	maxConns := cond(o.maxConns == 0, -1, o.maxConns)
 	rate := cond(insecure, 0.0, 5.0) // 300 a minute per address: HARDENING C3
+	limits := lineproto.Limits{MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate}
 	var srv mailServer
 	switch name {
 	case "smtp":
@@ -183,17 +185,17 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 			// (HARDENING S1's recommendation (a)); on loopback it is kept,
 			// as sent, for tests of odd clients.
 			StrictLineEndings: !insecure,
-			MaxConns:          maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
+			Limits:            limits, Logger: log,
 		}
 	case "pop3":
 		srv = &pop3.Server{
 			Backend: me.store.POP3Backend(), TLSConfig: me.tls, InsecureAuth: insecure,
-			MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
+			Limits: limits, Logger: log,
 		}
 	case "imap":
 		srv = &imap.Server{
 			Backend: me.store.IMAPBackend(), TLSConfig: me.tls, InsecureAuth: insecure,
-			MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate, Logger: log,
+			Limits: limits, Logger: log,
 		}
 	}
 	var ls []net.Listener

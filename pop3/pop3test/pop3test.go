@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/pop3"
 )
 
@@ -49,10 +50,10 @@ func NewServer(be pop3.Backend) *Server {
 // StartTLS. The caller should call Close when finished, to shut it down.
 func NewUnstartedServer(be pop3.Backend) *Server {
 	return &Server{Config: &pop3.Server{
-		Backend:          be,
-		InsecureAuth:     true,
-		AuthFailureDelay: 10 * time.Millisecond,
-		Logger:           slog.New(slog.DiscardHandler),
+		Backend:      be,
+		InsecureAuth: true,
+		Limits:       lineproto.Limits{AuthFailureDelay: 10 * time.Millisecond},
+		Logger:       slog.New(slog.DiscardHandler),
 	}}
 }
 
