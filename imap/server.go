@@ -99,6 +99,11 @@ type Server struct {
 	// §5.4, for IdleTimeout), a negative value means none. A client over a
 	// limit gets the protocol's reply before the connection is closed.
 	lineproto.Limits
+	// AuthLimiter counts failed logins per client address and per account
+	// across connections, and makes further attempts wait. Nil means one of
+	// the server's own, lineproto.NewAuthLimiter(AuthFailureDelay); servers
+	// that share one (SMTP, POP3 and IMAP over one store) count together.
+	AuthLimiter *lineproto.AuthLimiter
 
 	// Logger receives connection errors and rejected input. Nil means
 	// slog.Default().

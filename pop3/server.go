@@ -45,6 +45,11 @@ type Server struct {
 	// IdleTimeout), a negative value means none. A client over a limit gets
 	// the protocol's reply before the connection is closed.
 	lineproto.Limits
+	// AuthLimiter counts failed logins per client address and per account
+	// across connections, and makes further attempts wait. Nil means one of
+	// the server's own, lineproto.NewAuthLimiter(AuthFailureDelay); servers
+	// that share one (SMTP, POP3 and IMAP over one store) count together.
+	AuthLimiter *lineproto.AuthLimiter
 
 	// Logger receives connection errors, refused input (escaped) and
 	// backend errors. Nil means slog.Default().

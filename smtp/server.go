@@ -58,6 +58,11 @@ type Server struct {
 	// IdleTimeout), a negative value means none. A client over a limit gets
 	// the protocol's reply before the connection is closed.
 	lineproto.Limits
+	// AuthLimiter counts failed logins per client address and per account
+	// across connections, and makes further attempts wait. Nil means one of
+	// the server's own, lineproto.NewAuthLimiter(AuthFailureDelay); servers
+	// that share one (SMTP, POP3 and IMAP over one store) count together.
+	AuthLimiter *lineproto.AuthLimiter
 
 	// Logger receives connection errors, bad input (escaped) and backend
 	// failures. Nil means slog.Default().
