@@ -272,3 +272,10 @@ func (a *AuthLimiter) makeRoom(now time.Time) {
 		}
 	}
 }
+
+// Len returns the number of addresses and accounts a remembers.
+func (a *AuthLimiter) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.entries)
+}

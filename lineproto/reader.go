@@ -205,16 +205,18 @@ func (r *Reader) readMore(raw bool) error {
 	if err := r.conn.SetReadDeadline(deadline); err != nil {
 		return err
 	}
-	n, err := r.src.Read(r.buf[r.w:])
-	if n > 0 && !raw && !inCommand {
-		r.cmdFrom = time.Now()
+	for range 100 { // as bufio.Reader, tolerate empty reads
+		n, err := r.src.Read(r.buf[r.w:])
+		if n > 0 && !raw && !inCommand {
+			r.cmdFrom = time.Now()
+		}
+		r.w += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	r.w += n
-	if n > 0 {
-		return nil
-	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
+	return io.ErrNoProgress
 }
