@@ -575,7 +575,7 @@ func (el *eventLoop) write(c *econn, p []byte, now time.Time) {
 	el.bytesWritten.Add(int64(w))
 	if w < len(p) {
 		// Wait for the client to read: stop reading from it meanwhile, so
-		// what it sends cannot pile up replies here (HARDENING G4).
+		// what it sends cannot pile up replies here.
 		c.pending = append([]byte(nil), p[w:]...)
 		c.since = now
 		el.modify(c, unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET)

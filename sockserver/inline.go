@@ -33,7 +33,7 @@ const (
 )
 
 // Linger ends a connection whose reply has been written so that the reply
-// arrives (HARDENING T3): it shuts down the write side, so the client sees the
+// arrives: it shuts down the write side, so the client sees the
 // end of the reply, then discards input until the client closes, for at most
 // LingerTimeout and LingerBytes, reading into buf. Closing with input unread
 // would send a reset instead, which can destroy the reply in flight. The caller

@@ -446,7 +446,8 @@ func (b *bucket) take(n float64, now time.Time) bool {
 }
 
 // rateLimiter keeps a token bucket per source address, forgetting the least
-// recently seen source when it tracks max of them (HARDENING U8).
+// recently seen source when it tracks max of them, so that spoofed
+// sources cannot grow it without bound.
 type rateLimiter struct {
 	rate, burst float64
 	max         int

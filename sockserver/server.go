@@ -27,7 +27,7 @@ const (
 	// servers for 5 minutes, the shortest of the session protocols here.
 	DefaultIdleTimeout = 5 * time.Minute
 	// DefaultWriteTimeout bounds every write, so a client that never reads
-	// cannot hold a connection and its buffers (HARDENING G4).
+	// cannot hold a connection and its buffers.
 	DefaultWriteTimeout = 30 * time.Second
 	// DefaultMaxConns is the limit on connections open at once.
 	DefaultMaxConns = 10000
@@ -79,8 +79,8 @@ type Server struct {
 	MaxConnsPerIP int
 
 	// MaxConnRatePerIP limits how many new connections one IP address may
-	// open per second, on average, with bursts of ConnRateBurst (HARDENING
-	// G11; mox allows 300 a minute, 5 a second). Zero means no limit.
+	// open per second, on average, with bursts of ConnRateBurst (mox allows
+	// 300 a minute, 5 a second). Zero means no limit.
 	MaxConnRatePerIP float64
 	// ConnRateBurst is the burst MaxConnRatePerIP allows; zero means 10
 	// seconds' worth.

@@ -65,8 +65,8 @@ func (m *Mode) Type() string { return "mode" }
 const (
 	// DefaultReadSize is the tutorial's recv(1024).
 	DefaultReadSize = 1024
-	// DefaultMaxLineBytes caps a line in ModeLine, the largest line cap
-	// HARDENING G1 allows.
+	// DefaultMaxLineBytes caps a line in ModeLine: 64 KiB, the most any
+	// line protocol here lets a client make the server buffer.
 	DefaultMaxLineBytes = 64 << 10
 	// maxLoggedBytes is how much of the received data a log line shows.
 	maxLoggedBytes = 64
