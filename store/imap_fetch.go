@@ -177,8 +177,16 @@ func (sess *imapSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, op
 	return nil
 }
 
-// writeFetch writes the FETCH items of one message.
-func writeFetch(rw *imapserver.FetchResponseWriter, m *msgMeta, body []byte, options *imap.FetchOptions, withFlags bool) error {
+// writeFetch writes the FETCH items of one message. It closes rw whatever
+// happens: go-imap's response encoder holds the connection's write lock
+// until then, and a FETCH that failed without closing it (a write timed
+// out, say) would leave the connection unable to reply or to end.
+func writeFetch(rw *imapserver.FetchResponseWriter, m *msgMeta, body []byte, options *imap.FetchOptions, withFlags bool) (err error) {
+	defer func() {
+		if cerr := rw.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	rw.WriteUID(m.uid)
 	if options.Flags || withFlags {
 		rw.WriteFlags(m.flags)
@@ -210,7 +218,7 @@ func writeFetch(rw *imapserver.FetchResponseWriter, m *msgMeta, body []byte, opt
 	for _, bss := range options.BinarySectionSize {
 		rw.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(body), bss))
 	}
-	return rw.Close()
+	return nil
 }
 
 func writeLiteral(wc io.WriteCloser, buf []byte) error {
