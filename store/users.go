@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -36,7 +37,7 @@ func (s *Store) AddUser(ctx context.Context, address, password string) error {
 	if password == "" {
 		return errors.New("store: empty password")
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), cmp.Or(s.opts.PasswordCost, bcrypt.DefaultCost))
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.passwordCost())
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -56,7 +57,7 @@ func (s *Store) AddUser(ctx context.Context, address, password string) error {
 
 // SetPassword changes the password of an existing user.
 func (s *Store) SetPassword(ctx context.Context, address, password string) error {
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), cmp.Or(s.opts.PasswordCost, bcrypt.DefaultCost))
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.passwordCost())
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -108,9 +109,7 @@ func (s *Store) Authenticate(ctx context.Context, address, password string) (int
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if !s.opts.AnyLogin || validAddress(address) != nil {
-			// Spend the time a hash comparison takes, so that timing does
-			// not tell which addresses exist.
-			bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+			s.failSlowly(password)
 			return 0, ErrAuthFailed
 		}
 		return s.ensureUser(ctx, address)
@@ -121,6 +120,7 @@ func (s *Store) Authenticate(ctx context.Context, address, password string) (int
 		return id, nil
 	}
 	if !hash.Valid {
+		s.failSlowly(password)
 		return 0, ErrAuthFailed
 	}
 	mac := s.authMAC(address, hash.String, password)
@@ -174,7 +174,36 @@ func (s *Store) authMAC(address, hash, password string) []byte {
 	return m.Sum(nil)
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("inetkit"), bcrypt.MinCost)
+// passwordCost is the bcrypt cost of the store's password hashes.
+func (s *Store) passwordCost() int { return cmp.Or(s.opts.PasswordCost, bcrypt.DefaultCost) }
+
+// failSlowly spends the time that checking password against an account's
+// hash takes, for a login that fails without one (an unknown address, or
+// an account without a password): every failed login then costs the same,
+// and timing does not tell which addresses exist.
+func (s *Store) failSlowly(password string) {
+	bcrypt.CompareHashAndPassword(dummyHash(s.passwordCost()), []byte(password))
+}
+
+// dummyHashes holds, by bcrypt cost, a func returning the hash failSlowly
+// compares with; each is computed once, on first use.
+var dummyHashes sync.Map
+
+// dummyHash returns a bcrypt hash of cost cost (or of bcrypt.DefaultCost if
+// bcrypt refuses cost) of a password nobody has.
+func dummyHash(cost int) []byte {
+	f, ok := dummyHashes.Load(cost)
+	if !ok {
+		f, _ = dummyHashes.LoadOrStore(cost, sync.OnceValue(func() []byte {
+			h, err := bcrypt.GenerateFromPassword([]byte("inetkit"), cost)
+			if err != nil {
+				h, _ = bcrypt.GenerateFromPassword([]byte("inetkit"), bcrypt.DefaultCost)
+			}
+			return h
+		}))
+	}
+	return f.(func() []byte)()
+}
 
 // userID returns the id of a user, making it (as AnyLogin does) when create
 // is true.
