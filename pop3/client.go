@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // ClientOptions configures a Client. A nil *ClientOptions is equivalent to
@@ -467,16 +469,16 @@ func (c *Client) multiline(cmd string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	timeout := c.opts.timeout()
-	c.body = &messageReader{c: c, dr: newDotReader(c.br, func() {
-		c.conn.SetReadDeadline(time.Now().Add(timeout))
-	})}
+	dr := lineproto.NewDotReader(c.br)
+	dr.Before = func() { c.conn.SetReadDeadline(time.Now().Add(timeout)) }
+	c.body = &messageReader{c: c, dr: dr}
 	return c.body, nil
 }
 
 // messageReader is the reader Retrieve and Top return.
 type messageReader struct {
 	c      *Client
-	dr     *dotReader
+	dr     *lineproto.DotReader
 	closed bool
 }
 

@@ -1,6 +1,7 @@
 package pop3_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -508,5 +509,33 @@ S: -ERR [AUTH] no
 	var e *pop3.Error
 	if err := c.LoginPlain("alice", pass); !errors.As(err, &e) || e.Code != "AUTH" {
 		t.Errorf("LoginPlain refused = %v; want -ERR [AUTH]", err)
+	}
+}
+
+// TestClient_retrieveBareLF: a server that ends lines with LF alone is
+// understood, the terminating line too; a dot before a CR is a stuffed dot;
+// and the reader stops at the end of the reply, so the next command reads
+// its own.
+func TestClient_retrieveBareLF(t *testing.T) {
+	cc, sc := net.Pipe()
+	defer cc.Close()
+	go func() {
+		defer sc.Close()
+		r := bufio.NewReader(sc)
+		sc.Write([]byte("+OK ready\r\n"))
+		r.ReadString('\n') // RETR 1
+		sc.Write([]byte("+OK\r\na\n..\n.\rx\n.\n"))
+		r.ReadString('\n') // NOOP
+		sc.Write([]byte("+OK\r\n"))
+	}()
+	c, err := pop3.NewClient(cc, &pop3.ClientOptions{Timeout: prototest.Timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t)(c.Retrieve(1)); got != "a\n.\n\rx\n" {
+		t.Errorf("Retrieve(1) = %q; want %q", got, "a\n.\n\rx\n")
+	}
+	if err := c.Noop(); err != nil {
+		t.Errorf("Noop() after the message = %v", err)
 	}
 }

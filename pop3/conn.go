@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
@@ -19,20 +17,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/inetkit/inetkit/sockserver"
+	"github.com/inetkit/inetkit/lineproto"
 )
 
-const (
-	// maxDiscardBytes is how much of an overlong line the server reads
-	// past MaxLineBytes looking for its end; past it the connection is
-	// closed (HARDENING G1: never more than 64 KiB).
-	maxDiscardBytes = 64 << 10
-	// maxSASLBytes caps a line answering an AUTH continuation (RFC 5034 §4
-	// lets them exceed 255 octets).
-	maxSASLBytes = 1024
-	// readBufferBytes is the size of a connection's read buffer.
-	readBufferBytes = 4096
-)
+// maxSASLBytes caps a line answering an AUTH continuation (RFC 5034 §4
+// lets them exceed 255 octets).
+const maxSASLBytes = 1024
 
 // Replies sent in more than one place.
 var (
@@ -49,10 +39,6 @@ var (
 // errClose ends a connection quietly: whatever had to be said was said.
 var errClose = errors.New("pop3: connection closed")
 
-// errLineTooLong is returned by lineReader.readLine for a line longer than
-// its limit.
-var errLineTooLong = errors.New("pop3: line too long")
-
 // ServeConn serves POP3 on conn until the client quits or the connection
 // fails, and closes conn. It implements sockserver.Handler: Serve calls it
 // for every connection it accepts. Call it directly only for a connection
@@ -63,15 +49,24 @@ var errLineTooLong = errors.New("pop3: line too long")
 //
 // ctx is passed to the Backend; when it is cancelled the connection ends.
 func (s *Server) ServeConn(ctx context.Context, conn net.Conn) (err error) {
-	c := &serverConn{srv: s, ctx: ctx, raw: conn, log: s.logger().With("remote", remoteString(conn))}
+	cfg, _ := s.setup()
+	c := &serverConn{srv: s, cfg: cfg, ctx: ctx}
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("panic serving connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			log := s.logger().With("remote", lineproto.RemoteString(conn))
+			if c.lc != nil {
+				log = c.lc.Log
+			}
+			log.Error("panic serving connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			err = fmt.Errorf("pop3: panic: %v", r)
 		}
 		c.closeSession()
 		conn.Close()
 	}()
+	if c.lc, err = lineproto.NewConn(ctx, conn, cfg); err != nil {
+		return nil // a failed TLS handshake, logged
+	}
+	c.bw = c.lc.Writer()
 	err = c.serve()
 	if errors.Is(err, errClose) {
 		err = nil
@@ -79,30 +74,18 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) (err error) {
 	return err
 }
 
-func remoteString(c net.Conn) string {
-	if a := c.RemoteAddr(); a != nil {
-		return a.String()
-	}
-	return ""
-}
-
-// serverConn is the server side of one connection: the POP3 state machine.
+// serverConn is the server side of one connection: the POP3 state machine
+// over a lineproto.Conn.
 type serverConn struct {
 	srv *Server
+	cfg *lineproto.Config
 	ctx context.Context
-	raw net.Conn // as passed to ServeConn
-	nc  net.Conn // raw, or the TLS connection over it
-	log *slog.Logger
+	lc  *lineproto.Conn
+	bw  *bufio.Writer // lc.Writer()
 
-	lr *lineReader
-	bw *bufio.Writer
-
-	tls       bool
 	timestamp string // of the greeting, "" without APOP
 	state     ConnState
 	user      string // from USER, for PASS
-	authFails int
-	errors    int
 
 	sess    Session
 	msgs    []MessageInfo
@@ -110,20 +93,6 @@ type serverConn struct {
 }
 
 func (c *serverConn) serve() error {
-	c.nc = c.raw
-	if tc, implicit := findTLS(c.raw); implicit {
-		tc := tls.Server(c.raw, c.srv.TLSConfig)
-		if err := c.handshake(tc); err != nil {
-			return err
-		}
-		c.nc, c.tls = tc, true
-	} else if tc != nil {
-		if err := c.handshake(tc); err != nil {
-			return err
-		}
-		c.tls = true
-	}
-	c.setIO()
 	if _, ok := c.srv.Backend.(BackendAPOP); ok {
 		c.timestamp = newTimestamp()
 	}
@@ -133,12 +102,7 @@ func (c *serverConn) serve() error {
 	}
 	c.ok(greeting)
 	for {
-		if !c.lr.hasLine() {
-			if err := c.flush(); err != nil {
-				return err
-			}
-		}
-		line, err := c.lr.readLine(MaxLineBytes)
+		line, err := c.lc.ReadLine(MaxLineBytes)
 		if err != nil {
 			if err := c.readFailed(err); err != nil {
 				return err
@@ -146,54 +110,10 @@ func (c *serverConn) serve() error {
 			continue
 		}
 		if err := c.handle(line); err != nil {
-			c.flush()
+			c.lc.Flush()
 			return err
 		}
 	}
-}
-
-// findTLS looks through the wrappers of nc (their NetConn methods) for a
-// *tls.Conn, or the mark of a connection from ServeTLS.
-func findTLS(nc net.Conn) (tc *tls.Conn, implicit bool) {
-	for range 16 {
-		switch x := nc.(type) {
-		case *tls.Conn:
-			return x, false
-		case implicitTLSConn:
-			return nil, true
-		case interface{ NetConn() net.Conn }:
-			nc = x.NetConn()
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// handshake runs the TLS handshake of tc within CommandTimeout.
-func (c *serverConn) handshake(tc *tls.Conn) error {
-	if d := c.srv.commandTimeout(); d > 0 {
-		c.raw.SetDeadline(time.Now().Add(d))
-	}
-	if err := tc.HandshakeContext(c.ctx); err != nil {
-		c.log.Info("TLS handshake failed", "err", err)
-		return errClose
-	}
-	c.raw.SetDeadline(time.Time{})
-	return nil
-}
-
-// setIO sets the reader and writer over c.nc.
-func (c *serverConn) setIO() {
-	var r io.Reader = c.nc
-	var w io.Writer = &deadlineWriter{conn: c.nc, timeout: c.srv.writeTimeout()}
-	if dw := c.srv.debugWriter(); dw != nil {
-		r = io.TeeReader(r, dw)
-		w = io.MultiWriter(dw, w)
-	}
-	c.lr = &lineReader{conn: c.nc, src: r, buf: make([]byte, readBufferBytes),
-		idle: c.srv.idleTimeout(), cmd: c.srv.commandTimeout()}
-	c.bw = bufio.NewWriterSize(w, readBufferBytes)
 }
 
 var lastTimestamp atomic.Int64
@@ -218,56 +138,39 @@ func newTimestamp() string {
 	return fmt.Sprintf("<%d.%d@%s>", os.Getpid(), now, host)
 }
 
-// readFailed handles an error of readLine in the command loop. It returns
-// nil when the session goes on, and a non-nil error to end it.
+// readFailed handles an error of a line read. It returns nil when the
+// session goes on (after a line too long), and errClose to end it, with
+// the goodbye the error calls for said.
 func (c *serverConn) readFailed(err error) error {
-	switch {
-	case errors.Is(err, errLineTooLong):
+	if errors.Is(err, lineproto.ErrLineTooLong) {
 		return c.lineTooLong()
-	case errors.Is(err, sockserver.ErrServerClosed):
-		c.goodbye("server shutting down")
-		return errClose
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		what := "idle timeout"
-		if c.lr.pending() {
-			what = "command timeout"
-		}
-		c.log.Info("connection timed out", "state", c.state, "reason", what)
-		c.goodbye(what)
-		return errClose
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-		return errClose
 	}
-	return err
+	c.lc.ReadFailed(err)
+	return errClose
 }
 
-// lineTooLong answers an overlong line and discards the rest of it; if its
-// end does not come within maxDiscardBytes, it closes the connection.
+// lineTooLong answers an overlong line and discards the rest of it. If its
+// end does not come within lineproto.MaxDiscardBytes the connection is
+// closed at once: the -ERR has been sent, and reading on for a goodbye
+// would only read more in vain.
 func (c *serverConn) lineTooLong() error {
-	c.log.Info("command line too long", "state", c.state)
+	c.lc.Log.Info("command line too long", "state", c.state)
 	if err := c.fail(errLineLong); err != nil {
 		return err
 	}
-	if err := c.flush(); err != nil {
-		return err
+	if err := c.lc.Flush(); err != nil {
+		return errClose
 	}
-	if err := c.lr.discardLine(maxDiscardBytes); err != nil {
-		if errors.Is(err, errLineTooLong) {
-			c.log.Info("closing: no end of line within the limit", "limit", maxDiscardBytes)
+	if err := c.lc.Reader().DiscardLine(lineproto.MaxDiscardBytes); err != nil {
+		if errors.Is(err, lineproto.ErrLineTooLong) {
+			c.lc.Log.Warn("closing: no end of line within the limit", "limit", lineproto.MaxDiscardBytes)
 			return errClose
 		}
-		return c.readFailed(err)
+		c.lc.ReadFailed(err)
+		return errClose
 	}
 	return nil
 }
-
-// goodbye sends a last "-ERR [SYS/TEMP]" reply before the server closes.
-func (c *serverConn) goodbye(msg string) {
-	c.writeErr(&Error{Code: "SYS/TEMP", Message: msg})
-	c.flush()
-}
-
-func (c *serverConn) flush() error { return c.bw.Flush() }
 
 // ok writes a "+OK" reply.
 func (c *serverConn) ok(text string) {
@@ -298,41 +201,30 @@ func clean(s string) string {
 	}, s)
 }
 
-// fail writes e as a "-ERR" reply and counts it against the error limits
-// (HARDENING G5): past SoftErrorLimit the reply waits ErrorDelay; at
-// HardErrorLimit the connection is closed, with errClose.
+// fail writes e as a "-ERR" reply, counted against the error limits: past
+// SoftErrorLimit the reply is sent after ErrorDelay; at HardErrorLimit the
+// connection is closed, with "-ERR too many errors" in place of e.
 func (c *serverConn) fail(e *Error) error {
-	c.errors++
-	soft := limitOr(c.srv.SoftErrorLimit, DefaultSoftErrorLimit)
-	hard := limitOr(c.srv.HardErrorLimit, DefaultHardErrorLimit)
-	if soft > 0 && c.errors > soft {
-		c.flush()
-		if err := c.sleep(durationOr(c.srv.ErrorDelay, DefaultErrorDelay)); err != nil {
-			return err
-		}
-	}
-	if hard > 0 && c.errors >= hard {
-		c.log.Info("closing: too many errors", "errors", c.errors)
-		c.writeErr(&Error{Message: "too many errors, closing connection"})
-		return errClose
-	}
-	c.writeErr(e)
-	return nil
+	return c.reply(c.lc.Counter.Error(), e)
 }
 
-// sleep waits for d, or returns errClose if the connection's context ends.
-func (c *serverConn) sleep(d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-c.ctx.Done():
+// reply writes the error reply e as verdict v says: late, and followed by
+// the close. Every command gets one reply, so a verdict of too many errors
+// replaces e with its goodbye.
+func (c *serverConn) reply(v lineproto.Verdict, e *Error) error {
+	if err := c.lc.Delay(v); err != nil {
 		return errClose
 	}
+	if v.Close != lineproto.ReasonTooManyErrors {
+		c.writeErr(e)
+	}
+	if v.Close != lineproto.ReasonNone {
+		c.lc.Log.Info("closing: "+v.Close.String(), "state", c.state,
+			"errors", c.lc.Counter.Errors(), "auth_failures", c.lc.Counter.AuthFailures())
+		c.lc.Goodbye(v.Close)
+		return errClose
+	}
+	return nil
 }
 
 // backendError maps an error of the Backend or Session to the reply sent:
@@ -347,7 +239,7 @@ func (c *serverConn) backendError(op string, err error) *Error {
 	if errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
 		return nil
 	}
-	c.log.Error("backend error", "op", op, "user", c.user, "err", err)
+	c.lc.Log.Error("backend error", "op", op, "user", c.user, "err", err)
 	return errInternal
 }
 
@@ -360,26 +252,16 @@ func (c *serverConn) failBackend(op string, err error) error {
 	return c.fail(e)
 }
 
-// quote returns line escaped for a log as in a Go string literal, without
-// the quotes, and at most 64 octets of it.
-func quote(line []byte) string {
-	more := ""
-	if len(line) > 64 {
-		line, more = line[:64], "..."
-	}
-	q := strconv.QuoteToASCII(string(line))
-	return q[1:len(q)-1] + more
-}
-
 // handle runs one command line. A non-nil error ends the connection.
 func (c *serverConn) handle(line []byte) error {
-	if isHTTPRequest(line) {
-		c.log.Info("closing: HTTP request on the POP3 port", "line", quote(line))
+	if lineproto.IsHTTPRequest(line) {
+		c.lc.Log.Info("closing: HTTP request on the POP3 port", "line", lineproto.Quote(line))
+		c.lc.Goodbye(lineproto.ReasonHTTP)
 		return errClose
 	}
 	cmd, err := parseCommand(line)
 	if err != nil {
-		c.log.Info("invalid command line", "state", c.state, "line", quote(line))
+		c.lc.Log.Info("invalid command line", "state", c.state, "line", lineproto.Quote(line))
 		return c.fail(errSyntax)
 	}
 	if cmd.name != "PASS" {
@@ -430,12 +312,12 @@ func (c *serverConn) handle(line []byte) error {
 			return c.fail(errWrongState)
 		}
 	}
-	c.log.Info("unknown command", "state", c.state, "line", quote(line))
+	c.lc.Log.Info("unknown command", "state", c.state, "line", lineproto.Quote(line))
 	return c.fail(errUnknown)
 }
 
 // plaintextOK reports whether passwords may be sent on this connection.
-func (c *serverConn) plaintextOK() bool { return c.tls || c.srv.InsecureAuth }
+func (c *serverConn) plaintextOK() bool { return c.lc.TLS() || c.srv.InsecureAuth }
 
 // cmdCapa answers CAPA (RFC 2449 §5).
 func (c *serverConn) cmdCapa(arg string) error {
@@ -448,7 +330,7 @@ func (c *serverConn) cmdCapa(arg string) error {
 		if c.plaintextOK() {
 			c.bw.WriteString("USER\r\nSASL PLAIN\r\n")
 		}
-		if c.srv.TLSConfig != nil && !c.tls {
+		if c.srv.TLSConfig != nil && !c.lc.TLS() {
 			c.bw.WriteString("STLS\r\n")
 		}
 	}
@@ -463,7 +345,7 @@ func (c *serverConn) closeSession() {
 		return
 	}
 	if err := c.sess.Close(); err != nil {
-		c.log.Warn("closing session", "err", err)
+		c.lc.Log.Warn("closing session", "err", err)
 	}
 	c.sess = nil
 }
@@ -524,8 +406,9 @@ func (c *serverConn) cmdPass(arg string) error {
 	if arg == "" {
 		return c.fail(errArgs)
 	}
-	sess, err := c.srv.Backend.Login(c.ctx, user, arg)
-	return c.loggedIn(user, sess, err)
+	return c.login(user, func() (Session, error) {
+		return c.srv.Backend.Login(c.ctx, user, arg)
+	})
 }
 
 func (c *serverConn) cmdAPOP(arg string) error {
@@ -534,8 +417,9 @@ func (c *serverConn) cmdAPOP(arg string) error {
 	if !ok || user == "" || len(digest) != 2*md5.Size || strings.Trim(digest, "0123456789abcdef") != "" {
 		return c.fail(errArgs)
 	}
-	sess, err := c.srv.Backend.(BackendAPOP).LoginAPOP(c.ctx, user, c.timestamp, digest)
-	return c.loggedIn(user, sess, err)
+	return c.login(user, func() (Session, error) {
+		return c.srv.Backend.(BackendAPOP).LoginAPOP(c.ctx, user, c.timestamp, digest)
+	})
 }
 
 // cmdAuth answers AUTH (RFC 5034) with the PLAIN mechanism (RFC 4616).
@@ -558,10 +442,7 @@ func (c *serverConn) cmdAuth(arg string) error {
 	}
 	if !hasResp {
 		c.bw.WriteString("+ \r\n")
-		if err := c.flush(); err != nil {
-			return err
-		}
-		line, err := c.lr.readLine(maxSASLBytes)
+		line, err := c.lc.ReadLine(maxSASLBytes)
 		if err != nil {
 			return c.readFailed(err)
 		}
@@ -582,82 +463,73 @@ func (c *serverConn) cmdAuth(arg string) error {
 		return c.fail(&Error{Message: "invalid PLAIN response"})
 	}
 	authz, user, pass := string(parts[0]), string(parts[1]), string(parts[2])
-	if authz != "" && authz != user {
-		return c.loggedIn(user, nil, &Error{Code: "AUTH", Message: "authorization identity not allowed"})
-	}
-	sess, err := c.srv.Backend.Login(c.ctx, user, pass)
-	return c.loggedIn(user, sess, err)
+	return c.login(user, func() (Session, error) {
+		if authz != "" && authz != user {
+			return nil, &Error{Code: "AUTH", Message: "authorization identity not allowed"}
+		}
+		return c.srv.Backend.Login(c.ctx, user, pass)
+	})
 }
 
-// loggedIn completes a login attempt with what the Backend returned.
-func (c *serverConn) loggedIn(user string, sess Session, err error) error {
+// login makes a login attempt as user, with check testing the
+// credentials. The attempt first waits as long as the AuthLimiter says for
+// user and the client's address, whatever the credentials, so that the wait
+// tells nothing about them. A failed login (an *Error with the AUTH code) is
+// counted there and by the connection's Counter, and answered late; on
+// success the session enters the TRANSACTION state.
+func (c *serverConn) login(user string, check func() (Session, error)) error {
+	limiter, remote := c.cfg.AuthLimiter, c.lc.RemoteAddr()
+	if limiter.Delay(remote, user) > 0 {
+		if err := c.lc.Flush(); err != nil { // the replies before the attempt are not held up
+			return errClose
+		}
+	}
+	if err := limiter.Wait(c.ctx, remote, user); err != nil {
+		return errClose
+	}
+	sess, err := check()
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Code == "AUTH" {
-			return c.authFailed(user, e)
+			limiter.Failed(remote, user)
+			c.lc.Log.Info("authentication failed", "user", user, "failures", c.lc.Counter.AuthFailures()+1)
+			return c.reply(c.lc.Counter.AuthFailure(), e)
 		}
 		return c.failBackend("login", err)
 	}
+	limiter.Succeeded(remote, user)
 	msgs, err := sess.List(c.ctx)
 	if err != nil {
 		if cerr := sess.Close(); cerr != nil {
-			c.log.Warn("closing session", "err", cerr)
+			c.lc.Log.Warn("closing session", "err", cerr)
 		}
 		return c.failBackend("list", err)
 	}
 	c.sess, c.msgs, c.deleted = sess, msgs, make([]bool, len(msgs))
 	c.state = ConnStateTransaction
 	c.user = ""
-	c.log = c.log.With("user", user)
+	c.lc.Log = c.lc.Log.With("user", user)
 	n, size := c.count()
 	c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
 	return nil
 }
 
-// authFailed answers a failed login after AuthFailureDelay, and closes the
-// connection at MaxAuthFailures (HARDENING P7).
-func (c *serverConn) authFailed(user string, e *Error) error {
-	c.authFails++
-	c.log.Info("authentication failed", "user", user, "failures", c.authFails)
-	c.flush()
-	if err := c.sleep(durationOr(c.srv.AuthFailureDelay, DefaultAuthFailureDelay)); err != nil {
-		return err
-	}
-	if err := c.fail(e); err != nil {
-		return err
-	}
-	if max := limitOr(c.srv.MaxAuthFailures, DefaultMaxAuthFailures); max > 0 && c.authFails >= max {
-		c.log.Info("closing: too many authentication failures", "failures", c.authFails)
-		return errClose
-	}
-	return nil
-}
-
 // cmdSTLS answers STLS and starts TLS (RFC 2595 §4). Whatever the client
 // sent after the STLS line is discarded, never read as a command inside TLS
-// (HARDENING P5/G13).
+// (RFC 2595 §3.1).
 func (c *serverConn) cmdSTLS(arg string) error {
 	switch {
 	case arg != "":
 		return c.fail(errArgs)
-	case c.tls:
+	case c.lc.TLS():
 		return c.fail(&Error{Message: "command not permitted when TLS active"})
 	case c.srv.TLSConfig == nil:
 		return c.fail(&Error{Message: "STLS not supported"})
 	}
 	c.ok("Begin TLS negotiation")
-	if err := c.flush(); err != nil {
-		return err
+	if err := c.lc.StartTLS(); err != nil {
+		return errClose // logged
 	}
-	if n := c.lr.discardBuffered(); n > 0 {
-		c.log.Info("discarded data sent after STLS", "bytes", n)
-	}
-	tc := tls.Server(c.nc, c.srv.TLSConfig)
-	if err := c.handshake(tc); err != nil {
-		return err
-	}
-	c.nc, c.tls = tc, true
-	c.setIO()
 	return nil
 }
 
@@ -766,7 +638,11 @@ func (c *serverConn) cmdTop(arg string) error {
 }
 
 // send sends message n as a multi-line reply: all of it if lines is
-// negative, else its header and that many body lines.
+// negative, else its header and that many body lines. The message is
+// copied in chunks of at most copyBufferBytes, each written to the
+// connection under its own write deadline: a large message, or one long
+// line, is never held whole in memory, and a client that reads slowly but
+// steadily gets all of it.
 func (c *serverConn) send(n, lines int, text string) error {
 	rc, err := c.sess.Open(c.ctx, n)
 	if err != nil {
@@ -774,8 +650,12 @@ func (c *serverConn) send(n, lines int, text string) error {
 	}
 	defer rc.Close()
 	c.ok(text)
-	dw := newDotWriter(c.bw, lines)
-	if _, err := io.Copy(dw, rc); err != nil && !errors.Is(err, errTopDone) {
+	dw := lineproto.NewDotWriter(c.bw)
+	dw.LimitBody(lines)
+	// Only Read: a WriteTo method would hand over the message in one
+	// piece, written to the connection under one deadline.
+	_, err = io.CopyBuffer(dw, struct{ io.Reader }{rc}, make([]byte, copyBufferBytes))
+	if err != nil && !errors.Is(err, lineproto.ErrBodyLinesDone) {
 		// The +OK is out: the client can only learn of it by the
 		// connection closing before the terminating line.
 		if e := c.backendError("read message", err); e != nil {
@@ -785,6 +665,10 @@ func (c *serverConn) send(n, lines int, text string) error {
 	}
 	return dw.Close()
 }
+
+// copyBufferBytes is the largest piece of a message that RETR and TOP write
+// to the connection at once.
+const copyBufferBytes = 32 << 10
 
 func (c *serverConn) cmdDele(arg string) error {
 	n, e := c.message(arg)
@@ -812,125 +696,4 @@ func (c *serverConn) cmdRset(arg string) error {
 	n, size := c.count()
 	c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
 	return nil
-}
-
-// lineReader reads command lines, each within a size cap, with deadlines:
-// IdleTimeout while it waits for a line to start, and CommandTimeout from
-// the first octet of a line to its end (HARDENING G2).
-type lineReader struct {
-	conn     net.Conn  // where the deadlines are set
-	src      io.Reader // conn, or a tee of it
-	buf      []byte
-	r, w     int
-	lineFrom time.Time // when the pending partial line started
-	idle     time.Duration
-	cmd      time.Duration
-}
-
-// hasLine reports whether a complete line is buffered.
-func (lr *lineReader) hasLine() bool { return bytes.IndexByte(lr.buf[lr.r:lr.w], '\n') >= 0 }
-
-// pending reports whether part of a line is buffered.
-func (lr *lineReader) pending() bool { return lr.r < lr.w }
-
-// readLine returns the next line without its line ending (LF or CRLF,
-// HARDENING G8). The line is valid until the next call. A line of more than
-// max octets, line ending included, returns errLineTooLong; the part of it
-// read is then still buffered, for discardLine.
-func (lr *lineReader) readLine(max int) ([]byte, error) {
-	for {
-		if i := bytes.IndexByte(lr.buf[lr.r:lr.w], '\n'); i >= 0 {
-			if i+1 > max {
-				return nil, errLineTooLong
-			}
-			line := lr.buf[lr.r : lr.r+i]
-			lr.r += i + 1
-			lr.lineFrom = time.Now()
-			return bytes.TrimSuffix(line, []byte("\r")), nil
-		}
-		if lr.w-lr.r >= max {
-			return nil, errLineTooLong
-		}
-		if err := lr.fill(); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// discardLine discards input up to and including the next LF. It returns
-// errLineTooLong if none comes within max more octets.
-func (lr *lineReader) discardLine(max int) error {
-	for n := 0; ; {
-		if i := bytes.IndexByte(lr.buf[lr.r:lr.w], '\n'); i >= 0 {
-			lr.r += i + 1
-			lr.lineFrom = time.Now()
-			return nil
-		}
-		n += lr.w - lr.r
-		lr.r, lr.w = 0, 0
-		if n > max {
-			return errLineTooLong
-		}
-		lr.w = 0
-		if err := lr.readMore(); err != nil {
-			return err
-		}
-	}
-}
-
-// discardBuffered drops everything buffered and returns its length.
-func (lr *lineReader) discardBuffered() int {
-	n := lr.w - lr.r
-	lr.r, lr.w = 0, 0
-	return n
-}
-
-// fill reads more input into the buffer, after what is there.
-func (lr *lineReader) fill() error {
-	if lr.r > 0 {
-		lr.w = copy(lr.buf, lr.buf[lr.r:lr.w])
-		lr.r = 0
-	}
-	return lr.readMore()
-}
-
-func (lr *lineReader) readMore() error {
-	var deadline time.Time
-	empty := lr.r == lr.w
-	switch {
-	case empty && lr.idle > 0:
-		deadline = time.Now().Add(lr.idle)
-	case !empty && lr.cmd > 0:
-		deadline = lr.lineFrom.Add(lr.cmd)
-	}
-	if err := lr.conn.SetReadDeadline(deadline); err != nil {
-		return err
-	}
-	n, err := lr.src.Read(lr.buf[lr.w:])
-	if n > 0 && empty {
-		lr.lineFrom = time.Now()
-	}
-	lr.w += n
-	if n > 0 {
-		return nil
-	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
-}
-
-// deadlineWriter sets a write deadline before every write.
-type deadlineWriter struct {
-	conn    net.Conn
-	timeout time.Duration
-}
-
-func (w *deadlineWriter) Write(p []byte) (int, error) {
-	if w.timeout > 0 {
-		if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-			return 0, err
-		}
-	}
-	return w.conn.Write(p)
 }

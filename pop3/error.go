@@ -1,6 +1,6 @@
 package pop3
 
-import "errors"
+import "github.com/inetkit/inetkit/sockserver"
 
 // Error is a negative POP3 reply ("-ERR"), with its RFC 2449 response code
 // (without brackets) when it has one. A Backend returns one to choose the
@@ -29,6 +29,9 @@ var (
 	// ErrInUse is the reply when the maildrop is locked by another session
 	// (RFC 2449 §8.1.1).
 	ErrInUse = &Error{Code: "IN-USE", Message: "maildrop already locked"}
-	// ErrServerClosed is returned by Serve after Shutdown or Close.
-	ErrServerClosed = errors.New("pop3: server closed")
+	// ErrServerClosed is returned by Serve, ServeTLS, ListenAndServe and
+	// ListenAndServeTLS after Shutdown or Close. It is
+	// sockserver.ErrServerClosed: every server of this module returns the
+	// same value, so one errors.Is test serves them all.
+	ErrServerClosed = sockserver.ErrServerClosed
 )

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // FuzzParseCommand checks that the command parser never panics and that
@@ -23,7 +25,6 @@ func FuzzParseCommand(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		isHTTPRequest(line)
 		cmd, err := parseCommand(line)
 		if err != nil {
 			return
@@ -36,63 +37,6 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		parseNumber(cmd.arg)
 	})
-}
-
-// FuzzDotRoundTrip checks the server's dot-stuffing against the client's
-// un-stuffing: any message comes back with its line endings made CRLF and
-// a final CRLF added, and the stuffed form holds no early terminator.
-func FuzzDotRoundTrip(f *testing.F) {
-	for _, s := range []string{
-		"", "a", ".", "..", ".\r\n", "\n.\n", "x\n.\nDELE 1\n", "a\r\nb", "a\r", "\r\n.\r\n",
-		"Subject: x\r\n\r\n.body\r\n", "\r.\r", "\n.\r\n",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, msg []byte) {
-		var stuffed bytes.Buffer
-		bw := bufio.NewWriter(&stuffed)
-		dw := newDotWriter(bw, -1)
-		if _, err := dw.Write(msg); err != nil {
-			t.Fatal(err)
-		}
-		dw.Close()
-		bw.Flush()
-		wire := stuffed.String()
-		if i := strings.Index(wire, "\r\n.\r\n"); i >= 0 && i != len(wire)-5 {
-			t.Fatalf("stuffed %q has an early terminator at %d: %q", msg, i, wire)
-		}
-		if strings.HasPrefix(wire, ".\r\n") && wire != ".\r\n" {
-			t.Fatalf("stuffed %q starts with a terminator: %q", msg, wire)
-		}
-		got, err := io.ReadAll(newDotReader(bufio.NewReader(strings.NewReader(wire)), nil))
-		if err != nil {
-			t.Fatalf("reading back %q: %v", wire, err)
-		}
-		if want := normalize(msg); string(got) != want {
-			t.Fatalf("round trip of %q = %q; want %q", msg, got, want)
-		}
-	})
-}
-
-// normalize is what the server sends of msg: bare LFs made CRLF, and a
-// final line ending added.
-func normalize(msg []byte) string {
-	var b strings.Builder
-	for i, c := range msg {
-		if c == '\n' && (i == 0 || msg[i-1] != '\r') {
-			b.WriteByte('\r')
-		}
-		b.WriteByte(c)
-	}
-	s := b.String()
-	switch {
-	case s == "" || strings.HasSuffix(s, "\r\n"):
-	case strings.HasSuffix(s, "\r"):
-		s += "\n"
-	default:
-		s += "\r\n"
-	}
-	return s
 }
 
 // FuzzReadReply feeds arbitrary server output to the client's status line
@@ -115,7 +59,7 @@ func FuzzReadReply(f *testing.F) {
 		if err != nil && !errors.As(err, &e) {
 			return
 		}
-		body, _ := io.ReadAll(newDotReader(br, nil))
+		body, _ := io.ReadAll(lineproto.NewDotReader(br))
 		if len(body) > len(data)-len(line) {
 			t.Fatalf("read %d octets of a %d-octet body", len(body), len(data)-len(line))
 		}

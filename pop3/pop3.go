@@ -81,26 +81,6 @@ const (
 	// 1939 §3: an inactivity autologout timer must be of at least 10
 	// minutes.
 	DefaultIdleTimeout = 10 * time.Minute
-	// DefaultCommandTimeout is how long a command line may take to arrive
-	// once its first octet has (HARDENING G2, go-imap's 30 s).
-	DefaultCommandTimeout = 30 * time.Second
-	// DefaultWriteTimeout bounds every write of the server.
-	DefaultWriteTimeout = 30 * time.Second
-	// DefaultAuthFailureDelay is how long the server waits before it
-	// answers a failed login (Dovecot, vsftpd, mox: 1 to 2 s).
-	DefaultAuthFailureDelay = time.Second
-	// DefaultMaxAuthFailures is the number of failed logins after which the
-	// server closes the connection (vsftpd max_login_fails).
-	DefaultMaxAuthFailures = 3
-	// DefaultSoftErrorLimit is the number of -ERR replies after which each
-	// further one is delayed by ErrorDelay (Postfix smtpd_soft_error_limit).
-	DefaultSoftErrorLimit = 10
-	// DefaultHardErrorLimit is the number of -ERR replies after which the
-	// server closes the connection (Postfix smtpd_hard_error_limit).
-	DefaultHardErrorLimit = 20
-	// DefaultErrorDelay is the delay of each -ERR reply past the soft limit
-	// (Postfix smtpd_error_sleep_time).
-	DefaultErrorDelay = time.Second
 	// DefaultClientTimeout bounds every command of a Client.
 	DefaultClientTimeout = time.Minute
 )

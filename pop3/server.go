@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
@@ -19,10 +18,6 @@ import (
 // to Backend. Its zero value, with Backend set, is ready to use. Fields must
 // not be changed after Serve, ServeTLS or ServeConn is called. A Server is
 // safe for concurrent use.
-//
-// Every duration field and limit follows one rule: zero means the default
-// named after the field (DefaultIdleTimeout for IdleTimeout, ...), a negative
-// value means none.
 type Server struct {
 	// Addr is the address ListenAndServe listens on; "" means ":pop3"
 	// (port 110), or ":pop3s" (port 995) for ListenAndServeTLS.
@@ -40,15 +35,19 @@ type Server struct {
 	// password.
 	InsecureAuth bool
 
-	// Limits are the timeouts and limits of every connection: zero means
-	// the default (lineproto's, and DefaultIdleTimeout (10 minutes, RFC 1939 §3) for
-	// IdleTimeout), a negative value means none. A client over a limit gets
-	// the protocol's reply before the connection is closed.
+	// Limits are the timeouts and limits of every connection. For each
+	// field, zero means the default: DefaultIdleTimeout (10 minutes, RFC
+	// 1939 §3) for IdleTimeout, lineproto's Default constant named after
+	// the field for the others. A negative value means none. A client over
+	// a limit gets a "-ERR" reply before the connection is closed; a failed
+	// login waits AuthFailureDelay for its reply, or ErrorDelay if that is
+	// longer, never both.
 	lineproto.Limits
 	// AuthLimiter counts failed logins per client address and per account
-	// across connections, and makes further attempts wait. Nil means one of
-	// the server's own, lineproto.NewAuthLimiter(AuthFailureDelay); servers
-	// that share one (SMTP, POP3 and IMAP over one store) count together.
+	// across connections, and makes further attempts wait before their
+	// credentials are checked. Nil means one of the server's own,
+	// lineproto.NewAuthLimiter(AuthFailureDelay); servers that share one
+	// (SMTP, POP3 and IMAP over one store) count together.
 	AuthLimiter *lineproto.AuthLimiter
 
 	// Logger receives connection errors, refused input (escaped) and
@@ -59,48 +58,67 @@ type Server struct {
 	// passwords. Writes to it are serialised.
 	DebugWriter io.Writer
 
-	mu    sync.Mutex
-	ss    *sockserver.Server
-	debug io.Writer
+	mu  sync.Mutex
+	cfg *lineproto.Config
+	ss  *sockserver.Server
 }
 
-// implicitTLSConn marks a connection accepted by ServeTLS: ServeConn
-// starts TLS on it before the greeting.
-type implicitTLSConn struct{ net.Conn }
-
-type implicitTLSListener struct{ net.Listener }
-
-func (l implicitTLSListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return implicitTLSConn{c}, nil
-}
-
-// sock returns the sockserver.Server that runs s, made on first use from
-// s's fields.
-func (s *Server) sock() *sockserver.Server {
+// setup returns what the connections of s share and the sockserver.Server
+// that runs s, made on first use from s's fields, with the limits resolved
+// once.
+func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ss == nil {
-		s.ss = &sockserver.Server{
-			Handler:          sockserver.HandlerFunc(s.ServeConn),
-			Logger:           s.logger(),
-			IdleTimeout:      orNone(s.idleTimeout()),
-			WriteTimeout:     orNone(s.writeTimeout()),
-			MaxConns:         s.MaxConns,
-			MaxConnsPerIP:    s.MaxConnsPerIP,
-			MaxConnRatePerIP: s.MaxConnRatePerIP,
-			Reject:           s.reject,
+	if s.cfg == nil {
+		limits := s.Limits.Resolve(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
+		auth := s.AuthLimiter
+		if auth == nil {
+			auth = lineproto.NewAuthLimiter(limits.AuthFailureDelay)
 		}
+		var debug io.Writer
+		if s.DebugWriter != nil {
+			debug = sockserver.SyncWriter(s.DebugWriter)
+		}
+		s.cfg = &lineproto.Config{
+			Limits:      limits,
+			TLSConfig:   s.TLSConfig,
+			Logger:      s.logger(),
+			DebugWriter: debug,
+			Goodbye:     goodbye,
+			AuthLimiter: auth,
+		}
+		s.ss = limits.SockServer(sockserver.HandlerFunc(s.ServeConn), s.reject, s.logger())
 	}
-	return s.ss
+	return s.cfg, s.ss
+}
+
+func (s *Server) sock() *sockserver.Server {
+	_, ss := s.setup()
+	return ss
+}
+
+// goodbye returns the last line the server sends when it ends a session on
+// its own. A server going away or a client too slow is a temporary
+// condition of the server (RFC 3206 §4, SYS/TEMP). After a line too long
+// or the last failed login allowed, the -ERR reply to the command was the
+// last word; an HTTP request gets nothing.
+func goodbye(r lineproto.Reason) string {
+	switch r {
+	case lineproto.ReasonShutdown:
+		return "-ERR [SYS/TEMP] server shutting down"
+	case lineproto.ReasonIdleTimeout:
+		return "-ERR [SYS/TEMP] idle timeout"
+	case lineproto.ReasonCommandTimeout:
+		return "-ERR [SYS/TEMP] command timeout"
+	case lineproto.ReasonTooManyErrors:
+		return "-ERR too many errors, closing connection"
+	}
+	return ""
 }
 
 // reject sends the busy reply to a connection refused by a limit.
 func (s *Server) reject(nc net.Conn, err error) {
-	if _, ok := nc.(implicitTLSConn); ok {
+	if lineproto.IsImplicitTLS(nc) {
 		return // no TLS session to say it in
 	}
 	msg := "-ERR [SYS/TEMP] too many connections\r\n"
@@ -149,22 +167,19 @@ func (s *Server) Serve(l net.Listener) error {
 		l.Close()
 		return errors.New("pop3: Server.Backend is nil")
 	}
-	err := s.sock().Serve(l)
-	if errors.Is(err, sockserver.ErrServerClosed) {
-		return ErrServerClosed
-	}
-	return err
+	return s.sock().Serve(l)
 }
 
-// ServeTLS is Serve for implicit TLS (POP3S): each connection starts with a
-// TLS handshake, with s.TLSConfig, which must be set. The handshake must end
-// within CommandTimeout. STLS is not offered on these connections.
+// ServeTLS is Serve for implicit TLS (POP3S, RFC 8314): each connection
+// starts with a TLS handshake, with s.TLSConfig, which must be set. The
+// handshake must end within CommandTimeout. STLS is not offered on these
+// connections.
 func (s *Server) ServeTLS(l net.Listener) error {
 	if s.TLSConfig == nil {
 		l.Close()
 		return errors.New("pop3: ServeTLS needs Server.TLSConfig")
 	}
-	return s.Serve(implicitTLSListener{l})
+	return s.Serve(lineproto.ImplicitTLS(l))
 }
 
 // Shutdown shuts the server down gracefully: it stops accepting, sends
@@ -194,52 +209,4 @@ func (s *Server) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default()
-}
-
-// durationOr returns d, def if d is zero, or 0 (none) if d is negative.
-func durationOr(d, def time.Duration) time.Duration {
-	switch {
-	case d == 0:
-		return def
-	case d < 0:
-		return 0
-	}
-	return d
-}
-
-// orNone returns d, or -1 (sockserver's none) if d is zero.
-func orNone(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
-// limitOr returns n, def if n is zero, or 0 (none) if n is negative.
-func limitOr(n, def int) int {
-	switch {
-	case n == 0:
-		return def
-	case n < 0:
-		return 0
-	}
-	return n
-}
-
-func (s *Server) idleTimeout() time.Duration { return durationOr(s.IdleTimeout, DefaultIdleTimeout) }
-func (s *Server) commandTimeout() time.Duration {
-	return durationOr(s.CommandTimeout, DefaultCommandTimeout)
-}
-func (s *Server) writeTimeout() time.Duration { return durationOr(s.WriteTimeout, DefaultWriteTimeout) }
-
-func (s *Server) debugWriter() io.Writer {
-	if s.DebugWriter == nil {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.debug == nil {
-		s.debug = sockserver.SyncWriter(s.DebugWriter)
-	}
-	return s.debug
 }

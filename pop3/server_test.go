@@ -1,6 +1,7 @@
 package pop3_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -8,15 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/inetkit/inetkit/internal/prototest"
 	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/pop3/pop3test"
 )
@@ -1052,4 +1056,218 @@ type slowCloseSession struct{ pop3.Session }
 func (s slowCloseSession) Close() error {
 	time.Sleep(50 * time.Millisecond)
 	return s.Session.Close()
+}
+
+// TestConn_retrVerbatim: RETR and TOP send a message's octets as they are
+// (NUL, 8-bit, a CR inside a line: HARDENING P9), and TOP finds the end of
+// the header whatever the message looks like.
+func TestConn_retrVerbatim(t *testing.T) {
+	tests := []struct {
+		name, msg, cmd, want string
+	}{
+		{"nul and 8 bit", "a\x00b\xff\r\n", "RETR 1", "+OK 6 octets\r\na\x00b\xff\r\n.\r\n"},
+		{"inner cr", "a\rb\r\n", "RETR 1", "+OK 5 octets\r\na\rb\r\n.\r\n"},
+		{"empty", "", "RETR 1", "+OK 0 octets\r\n.\r\n"},
+		{"top header line with cr inside", "H: a\rb\r\n\r\nx\r\n", "TOP 1 0", "+OK top of message follows\r\nH: a\rb\r\n\r\n.\r\n"},
+		{"top empty header", "\r\nbody\r\n", "TOP 1 0", "+OK top of message follows\r\n\r\n.\r\n"},
+		{"top no body", "H: 1\r\nH: 2\r\n", "TOP 1 0", "+OK top of message follows\r\nH: 1\r\nH: 2\r\n.\r\n"},
+		{"top more than all", "H: 1\r\n\r\nb1\r\nb2", "TOP 1 5", "+OK top of message follows\r\nH: 1\r\n\r\nb1\r\nb2\r\n.\r\n"},
+		{"top stuffed", "H: 1\n\n.b1\n.\n", "TOP 1 2", "+OK top of message follows\r\nH: 1\r\n\r\n..b1\r\n..\r\n.\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, &rawBackend{msgs: []string{tc.msg}})
+			c, r := loggedIn(t, s)
+			c.Write([]byte(tc.cmd + "\r\nQUIT\r\n"))
+			got, _ := readAll(t, c, r)
+			if got, ok := strings.CutSuffix(got, "+OK inetkit POP3 server signing off (1 messages left)\r\n"); !ok || got != tc.want {
+				t.Errorf("%s of %q:\n%q\nwant:\n%q", tc.cmd, tc.msg, got, tc.want)
+			}
+		})
+	}
+}
+
+// pipeServer serves srv with ServeConn on one end of a net.Pipe, in a new
+// goroutine, and returns the other end, greeted. The connection is closed,
+// and ServeConn waited for, at the end of the test.
+func pipeServer(t *testing.T, srv *pop3.Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	cc, sc := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.ServeConn(t.Context(), sc)
+	}()
+	t.Cleanup(func() { cc.Close(); <-done })
+	return cc, prototest.Client(t, cc, `S: +OK inetkit POP3 server ready*`)
+}
+
+// TestConn_authFailureDelay: a failed login past SoftErrorLimit waits the
+// longer of AuthFailureDelay and ErrorDelay, not their sum (HARDENING P7
+// and G5 under one rule). The clock is synctest's, so the waits are exact.
+func TestConn_authFailureDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := &pop3.Server{
+			Backend:      pop3test.NewMaildrop("alice", "secret"),
+			InsecureAuth: true,
+			Limits: lineproto.Limits{
+				AuthFailureDelay: 100 * time.Millisecond,
+				ErrorDelay:       300 * time.Millisecond,
+				SoftErrorLimit:   1,
+			},
+			Logger: slog.New(slog.DiscardHandler),
+		}
+		c, r := pipeServer(t, srv)
+		step := func(script string) time.Duration {
+			start := time.Now()
+			prototest.Run(t, c, r, script)
+			return time.Since(start)
+		}
+		if d := step("C: PASS x\nS: -ERR USER first"); d != 0 {
+			t.Errorf("the first error reply took %v; want no delay", d)
+		}
+		step("C: USER alice\nS: +OK send PASS")
+		if d := step("C: PASS bad\nS: -ERR [AUTH] authentication failed"); d != 300*time.Millisecond {
+			t.Errorf("a failed login past the soft limit took %v; want 300ms, the longer delay", d)
+		}
+	})
+}
+
+// TestServer_authLimiter: failed logins are counted across connections, per
+// address and per account, and past the free failures every attempt, right
+// or wrong, waits before its credentials are checked (HARDENING P7 across
+// connections). Two servers sharing one AuthLimiter count together.
+func TestServer_authLimiter(t *testing.T) {
+	const base = 20 * time.Millisecond
+	limiter := lineproto.NewAuthLimiter(base)
+	md := pop3test.NewMaildrop("alice", "secret")
+	configure := func(s *pop3.Server) {
+		s.AuthFailureDelay = base
+		s.MaxAuthFailures = 1
+		s.AuthLimiter = limiter
+	}
+	s1 := newServer(t, md, configure)
+	s2 := newServer(t, md, configure)
+	var remote net.Addr
+	fail := func(s *pop3test.Server) {
+		t.Helper()
+		c, r := greeted(t, s)
+		remote = c.LocalAddr()
+		prototest.Run(t, c, r, `
+C: USER alice
+S: +OK send PASS
+C: PASS wrong
+S: -ERR [AUTH] authentication failed
+`)
+		if _, eof := readAll(t, c, r); !eof {
+			t.Fatal("the connection stayed open after MaxAuthFailures")
+		}
+	}
+	for range lineproto.DefaultAuthFreeFailures {
+		fail(s1)
+	}
+	if d := limiter.Delay(remote, "alice"); d != base {
+		t.Errorf("after %d failures Delay = %v; want %v", lineproto.DefaultAuthFreeFailures, d, base)
+	}
+	fail(s2)
+	if d := limiter.Delay(remote, "alice"); d != 2*base {
+		t.Errorf("after a further failure on the other server Delay = %v; want %v", d, 2*base)
+	}
+	// The right password waits too, and is forgiven.
+	c, r := greeted(t, s1)
+	start := time.Now()
+	prototest.Run(t, c, r, `
+C: USER alice
+S: +OK send PASS
+C: PASS secret
+S: +OK maildrop has 0 messages (0 octets)
+`)
+	if elapsed := time.Since(start); elapsed < 2*base {
+		t.Errorf("a login after %d failures took %v; want at least %v", lineproto.DefaultAuthFreeFailures+1, elapsed, 2*base)
+	}
+	if d := limiter.Delay(remote, "alice"); d != 0 {
+		t.Errorf("after a successful login Delay = %v; want 0", d)
+	}
+}
+
+// TestServer_ownAuthLimiter: with no AuthLimiter set, a server counts
+// failures across its connections itself, with waits starting at
+// AuthFailureDelay.
+func TestServer_ownAuthLimiter(t *testing.T) {
+	const base = 20 * time.Millisecond
+	md := pop3test.NewMaildrop("alice", "secret")
+	s := newServer(t, md, func(s *pop3.Server) {
+		s.AuthFailureDelay = base
+		s.MaxAuthFailures = 1
+	})
+	for range lineproto.DefaultAuthFreeFailures + 1 {
+		c, r := greeted(t, s)
+		prototest.Run(t, c, r, "C: USER alice\nS: +OK send PASS\nC: PASS wrong\nS: -ERR * authentication failed")
+	}
+	// The fourth failure waited base before its check, and the fifth
+	// attempt waits twice as long, before the credentials are checked.
+	c, r := greeted(t, s)
+	start := time.Now()
+	prototest.Run(t, c, r, "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: +OK*")
+	if elapsed := time.Since(start); elapsed < 2*base {
+		t.Errorf("a login after %d failures took %v; want at least %v", lineproto.DefaultAuthFreeFailures+1, elapsed, 2*base)
+	}
+}
+
+// TestConn_retrSlowReader: a client that reads a large message slowly but
+// steadily gets all of it, a message of one 2 MiB line included, because
+// the server writes it in bounded pieces, each with its own write deadline
+// (HARDENING G4 without cutting off honest clients). Over net.Pipe nothing
+// is buffered between the two; the clock is synctest's.
+func TestConn_retrSlowReader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		msg := "Subject: big\r\n\r\n" + strings.Repeat("x", 2<<20) + "\r\n"
+		srv := &pop3.Server{
+			Backend:      pop3test.NewMaildrop("alice", "secret", msg),
+			InsecureAuth: true,
+			Limits:       lineproto.Limits{WriteTimeout: 100 * time.Millisecond},
+			Logger:       slog.New(slog.DiscardHandler),
+		}
+		cc, sc := net.Pipe()
+		rec := &writeRecorder{Conn: sc}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			srv.ServeConn(t.Context(), rec)
+		}()
+		defer func() { cc.Close(); <-done }()
+		c, err := pop3.NewClient(slowConn{cc}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login("alice", "secret"); err != nil {
+			t.Fatal(err)
+		}
+		got := readString(t)(c.Retrieve(1))
+		if got != msg {
+			t.Errorf("Retrieve(1) returned %d octets; want %d", len(got), len(msg))
+		}
+		if rec.max > 64<<10 {
+			t.Errorf("the server wrote %d octets at once; want pieces of at most 64 KiB", rec.max)
+		}
+	})
+}
+
+// slowConn reads at most 16 KiB every 10ms.
+type slowConn struct{ net.Conn }
+
+func (c slowConn) Read(p []byte) (int, error) {
+	time.Sleep(10 * time.Millisecond)
+	return c.Conn.Read(p[:min(len(p), 16<<10)])
+}
+
+// writeRecorder records the largest write made to its Conn.
+type writeRecorder struct {
+	net.Conn
+	max int
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	w.max = max(w.max, len(p))
+	return w.Conn.Write(p)
 }
