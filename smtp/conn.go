@@ -1,21 +1,19 @@
 package smtp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
 
@@ -28,7 +26,8 @@ const (
 )
 
 // End-of-data states, exactly those of go-smtp's dataReader, so that the
-// guard and go-smtp always agree on where DATA ends.
+// guard and go-smtp always agree on where DATA ends
+// (TestGoSMTPContract_dataEnd checks it).
 const (
 	dataBeginLine = iota
 	dataDot
@@ -38,40 +37,37 @@ const (
 	dataEOF
 )
 
-const (
-	maxLineCap    = 64 << 10 // HARDENING G1: a line cap never exceeds 64 KiB
-	lingerTimeout = time.Second
-	lingerBytes   = 64 << 10
-	readBufSize   = 4096
-)
-
-var errLineTooLong = errors.New("smtp: line too long")
+// maxReplyBytes bounds the output of go-smtp the guard holds while it waits
+// for the end of a reply.
+const maxReplyBytes = 64 << 10
 
 // A conn sits between the client and go-smtp, which reads and writes
-// through it. It reads every command line itself, answers what it refuses,
-// and passes go-smtp one line at a time, so that go-smtp's buffer never
-// holds bytes the guard has not seen. It watches go-smtp's replies to know
-// whether DATA text, a BDAT chunk or an AUTH continuation comes next.
+// through it. It reads every command line itself, with lineproto's Reader,
+// answers what it refuses, and passes go-smtp one line at a time, so that
+// go-smtp's buffer never holds octets the guard has not seen. It watches
+// go-smtp's replies to know whether DATA text, a BDAT chunk or an AUTH
+// continuation comes next, and counts the errors among them.
 //
-// Read and Write are called only from the connection's go-smtp goroutine;
-// Close may be called from any goroutine.
+// Read, Write and Close are called only from the connection's go-smtp
+// goroutine.
 type conn struct {
-	srv    *Server
-	raw    net.Conn // from sockserver: deadlines, limits, shutdown
-	nc     net.Conn // raw, or a *tls.Conn over it
-	br     *bufio.Reader
-	ctx    context.Context
-	cancel context.CancelFunc
-	log    *slog.Logger
-	tlsOn  atomic.Bool
-	closed atomic.Bool
+	srv *Server
+	lc  *lineproto.Conn
+	raw net.Conn // as passed to ServeConn
+	ctx context.Context
+
+	// tlsOn and dataBare are also read by go-smtp's BDAT goroutine, through
+	// the session.
+	tlsOn atomic.Bool
 	// dataBare records a bare CR, bare LF or NUL in the DATA text on the
 	// wire, before go-smtp's unstuffing hides some of them.
 	dataBare atomic.Bool
 
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close
+
 	mode     int
 	pending  []byte // a line for go-smtp
-	line     []byte
 	dataSt   int
 	dataPrev byte
 	chunk    int64
@@ -79,53 +75,17 @@ type conn struct {
 	heloArg  string
 	greeted  bool
 	wbuf     []byte
-	errs     int
-	authFail int
 	dead     bool // the session is over: reads return EOF, writes vanish
 	sess     *session
 }
 
-func newConn(srv *Server, raw net.Conn, implicitTLS bool) *conn {
-	ctx, cancel := context.WithCancel(srv.baseCtx)
-	c := &conn{
-		srv:    srv,
-		raw:    raw,
-		nc:     raw,
-		ctx:    ctx,
-		cancel: cancel,
-		log:    srv.logger().With("remote", remoteString(raw)),
-	}
-	if implicitTLS {
-		c.nc = tls.Server(raw, srv.TLSConfig)
-		c.tlsOn.Store(true)
-	}
-	c.br = bufio.NewReaderSize(c.reader(c.nc), readBufSize)
+func newConn(s *Server, ctx context.Context, raw net.Conn, lc *lineproto.Conn) *conn {
+	c := &conn{srv: s, lc: lc, raw: raw, ctx: ctx, done: make(chan struct{})}
+	c.tlsOn.Store(lc.TLS())
 	return c
 }
 
-func remoteString(c net.Conn) string {
-	if a := c.RemoteAddr(); a != nil {
-		return a.String()
-	}
-	return ""
-}
-
-func (c *conn) reader(r io.Reader) io.Reader {
-	if c.srv.debug != nil {
-		return io.TeeReader(r, c.srv.debug)
-	}
-	return r
-}
-
-func (c *conn) maxLine() int {
-	n := c.srv.MaxLineBytes
-	if n <= 0 {
-		n = DefaultMaxLineBytes
-	}
-	return min(n, maxLineCap)
-}
-
-// Read gives go-smtp its next bytes: one command line, or DATA text up to
+// Read gives go-smtp its next octets: one command line, or DATA text up to
 // and including its end, or chunk octets.
 func (c *conn) Read(p []byte) (n int, err error) {
 	defer c.recoverPanic(&err)
@@ -143,113 +103,62 @@ func (c *conn) Read(p []byte) (n int, err error) {
 			return c.readData(p)
 		case modeChunk:
 			return c.readChunk(p)
-		case modeSASL:
-			line, err := c.readLine()
-			if err != nil {
-				c.readFailed(err)
-				continue
-			}
+		}
+		// A line ends in LF, with or without CR: a bare LF is taken as
+		// the end of a command line, as Postfix and go-smtp do.
+		line, err := c.lc.ReadLine(c.srv.maxLine)
+		if err != nil {
+			c.readFailed(err)
+			continue
+		}
+		if c.mode == modeSASL {
 			c.mode = modeCommand
 			c.pending = append(append(c.pending[:0], line...), '\r', '\n')
-		default:
-			line, err := c.readLine()
-			if err != nil {
-				c.readFailed(err)
-				continue
-			}
-			c.command(string(line))
+			continue
 		}
+		c.command(string(line))
 	}
 }
 
 func (c *conn) recoverPanic(err *error) {
 	if r := recover(); r != nil {
-		c.log.Error("panic in SMTP connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		c.lc.Log.Error("panic in SMTP connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		c.dead = true
 		*err = io.EOF
 	}
 }
 
-// readLine reads a line ending in LF (CRLF or bare LF, HARDENING G8) of at
-// most maxLine bytes and returns it without its ending. It fails as soon
-// as the cap is crossed, without waiting for the end of the line.
-func (c *conn) readLine() ([]byte, error) {
-	limit := c.maxLine()
-	c.line = c.line[:0]
-	// The first byte may take the idle timeout; the rest of the line must
-	// follow within CommandTimeout (HARDENING G2).
-	if c.br.Buffered() == 0 {
-		if _, err := c.br.Peek(1); err != nil {
-			return nil, err
-		}
-	}
-	if i := bytes.IndexByte(c.peekBuffered(), '\n'); i < 0 {
-		c.raw.SetReadDeadline(time.Now().Add(durationOr(c.srv.CommandTimeout, DefaultCommandTimeout)))
-		defer c.raw.SetReadDeadline(time.Time{})
-	}
-	for {
-		frag, err := c.br.ReadSlice('\n')
-		if len(c.line)+len(frag) > limit {
-			return nil, errLineTooLong
-		}
-		c.line = append(c.line, frag...)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, err
-		}
-	}
-	l := c.line[:len(c.line)-1]
-	if len(l) > 0 && l[len(l)-1] == '\r' {
-		l = l[:len(l)-1]
-	}
-	return l, nil
-}
-
-// peekBuffered returns the bytes already buffered, without reading.
-func (c *conn) peekBuffered() []byte {
-	b, _ := c.br.Peek(c.br.Buffered())
-	return b
-}
-
 // readFailed ends the session after a failed read, with the goodbye the
 // failure calls for.
 func (c *conn) readFailed(err error) {
-	switch {
-	case errors.Is(err, errLineTooLong):
-		c.log.Warn("line too long", "limit", c.maxLine())
-		c.send("500 5.5.2 Line too long\r\n")
-		c.hangup(true)
-	case errors.Is(err, sockserver.ErrServerClosed):
-		c.send("421 4.3.2 " + c.srv.domain + " Service shutting down\r\n")
-		c.hangup(false)
-	case isTimeout(err):
-		c.log.Info("idle timeout")
-		c.send("421 4.4.2 " + c.srv.domain + " Idle timeout, closing connection\r\n")
-		c.hangup(false)
-	default:
-		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-			c.log.Debug("read error", "err", err)
-		}
-		c.dead = true
-	}
+	c.lc.ReadFailed(err)
+	c.dead = true
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+// flushBeforeRaw sends the replies before a raw read that may block.
+func (c *conn) flushBeforeRaw() error {
+	if c.lc.Reader().Buffered() > 0 {
+		return nil
+	}
+	if err := c.lc.Flush(); err != nil {
+		c.dead = true
+		return err
+	}
+	return nil
 }
 
 // readData passes DATA text to go-smtp, stopping right after CRLF.CRLF.
 func (c *conn) readData(p []byte) (int, error) {
-	if c.br.Buffered() == 0 {
-		if _, err := c.br.Peek(1); err != nil {
-			c.readFailed(err)
-			return 0, err
-		}
+	if err := c.flushBeforeRaw(); err != nil {
+		return 0, err
 	}
-	buf, _ := c.br.Peek(min(len(p), c.br.Buffered()))
+	r := c.lc.Reader()
+	buf, err := r.Peek()
+	if err != nil {
+		c.readFailed(err)
+		return 0, err
+	}
+	buf = buf[:min(len(p), len(buf))]
 	i := 0
 	for i < len(buf) {
 		ch := buf[i]
@@ -261,16 +170,19 @@ func (c *conn) readData(p []byte) (int, error) {
 		i++
 		if c.dataSt == dataEOF {
 			c.mode = modeCommand
+			r.EndCommand()
 			break
 		}
 	}
 	copy(p, buf[:i])
-	c.br.Discard(i)
+	r.Skip(i)
 	return i, nil
 }
 
 // nextDataState is go-smtp's dataReader state machine: only CRLF.CRLF ends
-// DATA (HARDENING S1).
+// DATA, so that no other line ending (a bare LF or CR around the dot, as
+// in SMTP smuggling) can end a message where a receiver downstream would
+// not, or the reverse (RFC 5321 §4.1.1.4, §2.3.8).
 func nextDataState(st int, ch byte) int {
 	switch st {
 	case dataBeginLine:
@@ -305,18 +217,21 @@ func nextDataState(st int, ch byte) int {
 	return st
 }
 
+// readChunk passes the octets of a BDAT chunk to go-smtp.
 func (c *conn) readChunk(p []byte) (int, error) {
-	if c.br.Buffered() == 0 {
-		if _, err := c.br.Peek(1); err != nil {
-			c.readFailed(err)
-			return 0, err
-		}
+	if err := c.flushBeforeRaw(); err != nil {
+		return 0, err
 	}
-	n := int(min(int64(len(p)), int64(c.br.Buffered()), c.chunk))
-	n, _ = c.br.Read(p[:n])
+	r := c.lc.Reader()
+	n, err := r.Read(p[:min(int64(len(p)), c.chunk)])
+	if err != nil {
+		c.readFailed(err)
+		return 0, err
+	}
 	c.chunk -= int64(n)
 	if c.chunk == 0 {
 		c.mode = modeCommand
+		r.EndCommand()
 	}
 	return n, nil
 }
@@ -328,7 +243,7 @@ func (c *conn) command(line string) {
 	switch cmd.problem {
 	case problemNone:
 	case problemBadChar:
-		c.log.Warn("control character or invalid UTF-8 in command", "line", strconv.Quote(line))
+		c.lc.Log.Warn("control character or invalid UTF-8 in command", "line", lineproto.Quote([]byte(line)))
 		if cmd.verb == "MAIL" || cmd.verb == "RCPT" {
 			c.local(501, "5.1.7", "Bad address syntax: control character or invalid UTF-8")
 		} else {
@@ -336,9 +251,9 @@ func (c *conn) command(line string) {
 		}
 		return
 	case problemHTTP:
-		c.log.Warn("HTTP request on the SMTP port", "line", strconv.Quote(line))
-		c.send("221 2.7.0 Error: this is not an HTTP server, closing connection\r\n")
-		c.hangup(true)
+		c.lc.Log.Warn("HTTP request on the SMTP port", "line", lineproto.Quote([]byte(line)))
+		c.lc.Goodbye(lineproto.ReasonHTTP)
+		c.dead = true
 		return
 	case problemEmpty:
 		c.local(500, "5.5.2", "Syntax error: empty command")
@@ -357,6 +272,9 @@ func (c *conn) command(line string) {
 		case cmd.verb == "AUTH" && !c.authAllowed():
 			c.local(538, "5.7.11", "Encryption required for requested authentication mechanism")
 		default:
+			if cmd.verb == "MAIL" {
+				c.dataBare.Store(false) // a new message
+			}
 			c.forward(cmd)
 		}
 	case "BDAT":
@@ -366,7 +284,7 @@ func (c *conn) command(line string) {
 			// The size of the chunk that follows is unknown, so its octets
 			// could only be taken for commands: end the session instead.
 			c.local(501, "5.5.4", "Syntax: BDAT size [LAST], closing connection")
-			c.hangup(true)
+			c.hangup("")
 		case !c.greeted:
 			c.local(503, "5.5.1", "Send EHLO or HELO first")
 			c.discard(size)
@@ -379,7 +297,7 @@ func (c *conn) command(line string) {
 	case "RSET", "NOOP", "QUIT", "VRFY", "HELP", "EXPN", "TURN", "SEND", "SOML", "SAML":
 		c.forward(cmd)
 	default:
-		c.log.Info("unknown command", "line", strconv.Quote(line))
+		c.lc.Log.Info("unknown command", "line", lineproto.Quote([]byte(line)))
 		c.local(500, "5.5.1", "Command not recognized")
 	}
 }
@@ -398,9 +316,13 @@ func (c *conn) authAllowed() bool { return c.tlsOn.Load() || c.srv.InsecureAuth 
 // discard skips the octets of a chunk that is refused before go-smtp sees
 // it.
 func (c *conn) discard(n int64) {
-	if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
+	if c.dead || c.flushBeforeRaw() != nil {
+		return
+	}
+	if _, err := io.CopyN(io.Discard, c.lc.Reader(), n); err != nil {
 		c.readFailed(err)
 	}
+	c.lc.Reader().EndCommand()
 }
 
 // startTLS runs STARTTLS (RFC 3207) here rather than in go-smtp, so that
@@ -424,20 +346,12 @@ func (c *conn) startTLS(arg string) {
 	if c.dead {
 		return
 	}
-	sockserver.MarkBusy(c.raw)
-	// HARDENING S3/G13: whatever the client sent behind STARTTLS was sent
-	// in plaintext and must not be answered inside TLS.
-	if n := c.br.Buffered(); n > 0 {
-		c.log.Warn("discarding plaintext pipelined after STARTTLS", "bytes", n)
-	}
-	tc := tls.Server(c.raw, c.srv.TLSConfig)
-	if err := tc.HandshakeContext(c.ctx); err != nil {
-		c.log.Info("TLS handshake failed", "err", err)
+	// Whatever the client sent behind STARTTLS was sent in plaintext: it
+	// is discarded, never answered inside TLS (RFC 3207 §4.2).
+	if err := c.lc.StartTLS(); err != nil {
 		c.dead = true
 		return
 	}
-	c.nc = tc
-	c.br.Reset(c.reader(tc))
 	c.tlsOn.Store(true)
 	c.greeted = false // RFC 3207 §4.2: the client must send EHLO again
 }
@@ -452,7 +366,7 @@ func (c *conn) Write(p []byte) (n int, err error) {
 	for !c.dead {
 		end := replyEnd(c.wbuf)
 		if end < 0 {
-			if len(c.wbuf) > maxLineCap {
+			if len(c.wbuf) > maxReplyBytes {
 				end = len(c.wbuf)
 			} else {
 				break
@@ -472,7 +386,7 @@ func (c *conn) Write(p []byte) (n int, err error) {
 func replyEnd(b []byte) int {
 	start := 0
 	for {
-		i := indexByte(b[start:], '\n')
+		i := bytes.IndexByte(b[start:], '\n')
 		if i < 0 {
 			return -1
 		}
@@ -482,15 +396,6 @@ func replyEnd(b []byte) int {
 			return start
 		}
 	}
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func replyCode(b []byte) int {
@@ -521,18 +426,20 @@ func (c *conn) reply(r []byte) {
 			r = c.rewriteEHLO(r)
 		}
 	case verb == "DATA" && code == 354:
-		if n := c.br.Buffered(); n > 0 {
-			// HARDENING S2: text sent before 354 must never become the
-			// message.
-			c.log.Warn("unauthorized pipelining: text sent before 354", "bytes", n)
-			c.send("554 5.5.0 Error: SMTP protocol synchronization\r\n")
-			c.hangup(true)
+		if n := c.lc.Reader().Buffered(); n > 0 {
+			// Text sent before the 354 must never become the message
+			// (RFC 2920 §3.1: DATA is the last command of a group).
+			c.lc.Log.Warn("unauthorized pipelining: text sent before 354", "bytes", n)
+			c.hangup("554 5.5.0 Error: SMTP protocol synchronization")
 			return
 		}
 		c.mode, c.dataSt, c.dataPrev = modeData, dataBeginLine, '\n'
-		c.dataBare.Store(false)
 		c.emit(code, r, verb)
-		sockserver.MarkBusy(c.raw) // Shutdown lets the transfer finish
+		if !c.dead && c.lc.Flush() == nil {
+			// Shutdown lets the transfer finish. The mark lasts until
+			// the next write, so it follows the 354.
+			sockserver.MarkBusy(c.raw)
+		}
 		return
 	case verb == "AUTH" && code == 334:
 		c.mode = modeSASL
@@ -575,92 +482,61 @@ func (c *conn) rewriteEHLO(r []byte) []byte {
 
 // local sends a reply of the guard's own.
 func (c *conn) local(code int, enhanced, text string) {
-	c.emit(code, []byte(fmt.Sprintf("%d %s %s\r\n", code, enhanced, text)), "")
+	c.emit(code, fmt.Appendf(nil, "%d %s %s\r\n", code, enhanced, text), "")
 }
 
-// emit sends a reply to a command, counting errors (HARDENING G5) and
-// failed logins (S10), and ends the session when they reach their limits or
-// when the reply is a 421.
+// emit sends a reply to a command. Every 4xx and 5xx reply counts as an
+// error, and a 535 to AUTH as a failed login too: past the limits of
+// Server.Limits the reply is delayed, and at the last one the session ends
+// with "421 4.7.0". A 421 ends the session.
 func (c *conn) emit(code int, r []byte, verb string) {
-	if code >= 400 {
-		c.errs++
-		if soft := intOr(c.srv.SoftErrorLimit, DefaultSoftErrorLimit); soft > 0 && c.errs > soft {
-			c.sleep(durationOr(c.srv.ErrorDelay, DefaultErrorDelay))
-		}
-	}
-	c.send(string(r))
 	if c.dead {
 		return
 	}
-	if code == 421 {
-		c.hangup(false)
+	var v lineproto.Verdict
+	switch {
+	case code == 535 && verb == "AUTH":
+		v = c.lc.Counter.AuthFailure()
+	case code >= 400:
+		v = c.lc.Counter.Error()
+	}
+	if err := c.lc.Delay(v); err != nil {
+		c.dead = true
 		return
 	}
-	if code == 535 && verb == "AUTH" {
-		c.authFail++
-		if c.authFail >= intOr(c.srv.MaxAuthFailures, DefaultMaxAuthFailures) {
-			c.log.Warn("too many authentication failures", "failures", c.authFail)
-			c.send("421 4.7.0 " + c.srv.domain + " Too many authentication failures, closing connection\r\n")
-			c.hangup(true)
-			return
-		}
-	}
-	if hard := intOr(c.srv.HardErrorLimit, DefaultHardErrorLimit); hard > 0 && c.errs >= hard {
-		c.log.Warn("too many errors", "errors", c.errs)
-		c.send("421 4.7.0 " + c.srv.domain + " Too many errors, closing connection\r\n")
-		c.hangup(true)
-	}
-}
-
-func (c *conn) sleep(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-c.ctx.Done():
-	}
-}
-
-func (c *conn) send(s string) {
-	if c.dead {
-		return
-	}
-	if c.srv.debug != nil {
-		io.WriteString(c.srv.debug, s)
-	}
-	if _, err := io.WriteString(c.nc, s); err != nil {
-		c.log.Debug("write error", "err", err)
+	c.lc.Writer().Write(r)
+	switch {
+	case code == 421:
+		c.lc.Flush()
+		c.dead = true
+	case v.Close != lineproto.ReasonNone:
+		c.lc.Log.Warn("closing: "+v.Close.String(), "errors", c.lc.Counter.Errors(), "auth_failures", c.lc.Counter.AuthFailures())
+		c.lc.Goodbye(v.Close)
 		c.dead = true
 	}
 }
 
-// hangup ends the session. With linger, it first half-closes and reads
-// what the client is still sending for a moment, so that the client gets
-// the last reply rather than a reset (HARDENING T3).
-func (c *conn) hangup(linger bool) {
-	c.dead = true
-	if !linger {
+// hangup ends the session with line, if not "", after the replies
+// buffered, and reads what the client is still sending for a moment, so
+// that the client gets the last reply rather than a reset.
+func (c *conn) hangup(line string) {
+	if c.dead {
 		return
 	}
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		tc.CloseWrite()
-	} else if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
-	c.raw.SetReadDeadline(time.Now().Add(lingerTimeout))
-	io.CopyN(io.Discard, c.br, lingerBytes)
+	c.lc.Hangup(line)
+	c.dead = true
 }
 
-// Close closes the connection. It may be called from any goroutine.
+// Close sends what is buffered (the 221 to QUIT, say) and closes the
+// connection. go-smtp calls it once the session is over.
 func (c *conn) Close() error {
-	if c.closed.Swap(true) {
-		return nil
-	}
-	c.cancel()
-	return c.raw.Close()
+	var err error
+	c.closeOnce.Do(func() {
+		c.lc.Flush()
+		close(c.done)
+		err = c.raw.Close()
+	})
+	return err
 }
 
 func (c *conn) LocalAddr() net.Addr                { return c.raw.LocalAddr() }

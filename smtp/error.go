@@ -1,8 +1,9 @@
 package smtp
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/inetkit/inetkit/sockserver"
 )
 
 // EnhancedCode is an RFC 3463 enhanced status code, as {5, 1, 1}.
@@ -33,8 +34,13 @@ var (
 	// ErrNoSuchMailbox refuses a recipient that is not a local mailbox.
 	ErrNoSuchMailbox = &Error{Code: 550, EnhancedCode: EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
 	// ErrInsufficientStorage is the reply when the store is (nearly) full
-	// (RFC 5321 §4.2.2, HARDENING S13).
+	// (RFC 5321 §4.2.2, RFC 3463 §3.4): a Backend returns it from
+	// CheckRecipient, or from CheckSender to refuse a transaction at MAIL.
 	ErrInsufficientStorage = &Error{Code: 452, EnhancedCode: EnhancedCode{4, 3, 1}, Message: "Insufficient system storage"}
-	// ErrServerClosed is returned by Serve after Shutdown or Close.
-	ErrServerClosed = errors.New("smtp: server closed")
 )
+
+// ErrServerClosed is returned by [Server.Serve], [Server.ServeTLS] and the
+// ListenAndServe methods after [Server.Shutdown] or [Server.Close]. It is
+// sockserver.ErrServerClosed, the one value that every server built on
+// package sockserver returns, so that one errors.Is test covers them all.
+var ErrServerClosed = sockserver.ErrServerClosed

@@ -121,7 +121,7 @@ S: 250-smtptest.local Hello x
 			t.Errorf("STARTTLS offered inside TLS: %q", lines)
 		}
 	}
-	if !strings.Contains(logs.String(), "discarding plaintext pipelined after STARTTLS") {
+	if !strings.Contains(logs.String(), "discarded plaintext sent after the STARTTLS command") {
 		t.Errorf("no log line for the injection")
 	}
 }

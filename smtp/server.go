@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,8 +11,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
 
@@ -20,11 +19,12 @@ import (
 )
 
 // A Server accepts mail over SMTP and hands it to Backend. Its zero value,
-// with Backend set, is ready to use. Fields must not be changed after Serve
-// is called. A Server is safe for concurrent use.
+// with Backend set, is ready to use. Fields must not be changed after
+// Serve, ServeTLS or ServeConn is called. A Server is safe for concurrent
+// use.
 type Server struct {
 	// Addr is the address ListenAndServe listens on; "" means ":smtp"
-	// (":smtps" for ListenAndServeTLS).
+	// (port 25), or ":smtps" (port 465) for ListenAndServeTLS.
 	Addr string
 	// Domain is the host name in the greeting and in Received fields;
 	// "" means os.Hostname().
@@ -32,31 +32,41 @@ type Server struct {
 	// Backend checks logins and recipients and stores messages. It is
 	// required.
 	Backend Backend
-	// TLSConfig, if non-nil, enables STARTTLS; ServeTLS and
+	// TLSConfig, if non-nil, enables STARTTLS (RFC 3207); ServeTLS and
 	// ListenAndServeTLS require it.
 	TLSConfig *tls.Config
 	// InsecureAuth allows AUTH on connections without TLS. Otherwise AUTH
 	// is neither advertised nor accepted there (538 5.7.11, RFC 4954 §4).
 	InsecureAuth bool
-	// StrictLineEndings refuses messages holding a bare CR, a bare LF or
-	// a NUL with 550 5.5.2 (HARDENING S1 option (a)). When false they are stored as
-	// sent; either way only CRLF.CRLF ends DATA.
+	// StrictLineEndings refuses messages holding a bare CR, a bare LF or a
+	// NUL with 550 5.5.2, as RFC 5321 §2.3.8 allows, so that no receiver
+	// downstream can read such a message differently. When false they are
+	// stored as sent. Either way only CRLF.CRLF ends DATA.
 	StrictLineEndings bool
 
-	// MaxMessageBytes limits the size of a message; zero means
-	// DefaultMaxMessageBytes and a negative value no limit.
+	// MaxMessageBytes limits the size of a message (552 5.3.4, advertised
+	// with SIZE, RFC 1870); zero means DefaultMaxMessageBytes and a
+	// negative value no limit.
 	MaxMessageBytes int64
 	// MaxRecipients limits RCPT commands per transaction (452 4.5.3);
 	// zero means DefaultMaxRecipients and a negative value no limit.
 	MaxRecipients int
-	// MaxLineBytes limits a command line, CRLF included (500 5.5.2 and
-	// close); zero means DefaultMaxLineBytes.
+	// MaxLineBytes limits a command line, CRLF included: a longer one gets
+	// "500 5.5.2 Line too long" and the connection is closed, without
+	// waiting for the end of the line. Zero means DefaultMaxLineBytes; it
+	// cannot exceed lineproto.DefaultReadBufferBytes (4096), and a larger or
+	// negative value means that.
 	MaxLineBytes int
 
 	// Limits are the timeouts and limits of every connection: zero means
-	// the default (lineproto's, and DefaultIdleTimeout (5 minutes, RFC 5321 §4.5.3.2) for
-	// IdleTimeout), a negative value means none. A client over a limit gets
-	// the protocol's reply before the connection is closed.
+	// the default (lineproto's, and DefaultIdleTimeout for IdleTimeout), a
+	// negative value means none. A client over a limit gets a reply before
+	// the connection is closed: "421 4.4.2" after IdleTimeout or
+	// CommandTimeout, "421 4.7.0" after HardErrorLimit error replies or
+	// MaxAuthFailures failed AUTH commands, and "421 4.7.0" if it connects
+	// beyond MaxConns or MaxConnsPerIP. Every 4xx or 5xx reply counts as an
+	// error; a failed AUTH waits the longer of AuthFailureDelay and
+	// ErrorDelay.
 	lineproto.Limits
 	// AuthLimiter counts failed logins per client address and per account
 	// across connections, and makes further attempts wait. Nil means one of
@@ -64,26 +74,25 @@ type Server struct {
 	// that share one (SMTP, POP3 and IMAP over one store) count together.
 	AuthLimiter *lineproto.AuthLimiter
 
-	// Logger receives connection errors, bad input (escaped) and backend
-	// failures. Nil means slog.Default().
+	// Logger receives connection errors, refused input (escaped) and
+	// backend errors. Nil means slog.Default().
 	Logger *slog.Logger
-	// DebugWriter, if non-nil, receives a copy of all plaintext traffic of
-	// every connection (it may include passwords).
+	// DebugWriter, if non-nil, receives a copy of every octet read and
+	// written on every connection, after TLS decryption. It includes
+	// passwords. Writes to it are serialised.
 	DebugWriter io.Writer
 
-	setupOnce sync.Once
-	domain    string
-	ss        *sockserver.Server
-	gs        *gosmtp.Server
-	debug     io.Writer
-	baseCtx   context.Context
-	cancel    context.CancelFunc
-
-	mu      sync.Mutex
-	closing atomic.Bool
-	serveWG sync.WaitGroup
+	setupOnce       sync.Once
+	domain          string
+	maxLine         int
+	maxMessageBytes int64
+	maxRecipients   int
+	authLimiter     *lineproto.AuthLimiter
+	conf            lineproto.Config
+	ss              *sockserver.Server
 }
 
+// setup resolves the fields of s into what its connections use, once.
 func (s *Server) setup() {
 	s.setupOnce.Do(func() {
 		s.domain = s.Domain
@@ -93,56 +102,77 @@ func (s *Server) setup() {
 				s.domain = "localhost"
 			}
 		}
-		s.baseCtx, s.cancel = context.WithCancel(context.Background())
+		s.maxLine = lineproto.DefaultReadBufferBytes
+		if s.MaxLineBytes == 0 {
+			s.maxLine = DefaultMaxLineBytes
+		} else if s.MaxLineBytes > 0 {
+			s.maxLine = min(s.MaxLineBytes, s.maxLine)
+		}
+		s.maxMessageBytes = limitOr(s.MaxMessageBytes, DefaultMaxMessageBytes)
+		s.maxRecipients = int(limitOr(int64(s.MaxRecipients), DefaultMaxRecipients))
+		limits := s.Limits.Resolve(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
+		s.authLimiter = s.AuthLimiter
+		if s.authLimiter == nil {
+			s.authLimiter = lineproto.NewAuthLimiter(limits.AuthFailureDelay)
+		}
+		var debug io.Writer
 		if s.DebugWriter != nil {
-			s.debug = sockserver.SyncWriter(s.DebugWriter)
+			debug = sockserver.SyncWriter(s.DebugWriter)
 		}
-		s.ss = &sockserver.Server{
-			Handler:          sockserver.HandlerFunc(func(context.Context, net.Conn) error { return nil }),
-			Logger:           s.logger(),
-			IdleTimeout:      durationOr(s.IdleTimeout, DefaultIdleTimeout),
-			WriteTimeout:     durationOr(s.WriteTimeout, DefaultWriteTimeout),
-			MaxConns:         s.MaxConns,
-			MaxConnsPerIP:    s.MaxConnsPerIP,
-			MaxConnRatePerIP: s.MaxConnRatePerIP,
-			Reject: func(c net.Conn, err error) {
-				io.WriteString(c, "421 4.7.0 Too many connections, try again later\r\n")
-			},
+		s.conf = lineproto.Config{
+			Limits:      limits,
+			TLSConfig:   s.TLSConfig,
+			Logger:      s.logger(),
+			DebugWriter: debug,
+			Goodbye:     s.goodbye,
+			AuthLimiter: s.authLimiter,
 		}
-		gs := gosmtp.NewServer(gosmtp.BackendFunc(s.newSession))
-		gs.Domain = s.domain
-		gs.MaxLineLength = 0 // the guard in conn.go caps lines
-		gs.MaxMessageBytes = max(0, int64Or(s.MaxMessageBytes, DefaultMaxMessageBytes))
-		gs.MaxRecipients = max(0, intOr(s.MaxRecipients, DefaultMaxRecipients))
-		gs.AllowInsecureAuth = true // the guard decides where AUTH is allowed
-		gs.EnableSMTPUTF8 = true
-		gs.ErrorLog = slogLogger{s.logger()}
-		s.gs = gs
+		s.ss = limits.SockServer(s, s.reject, s.logger())
 	})
 }
 
-func durationOr(d, def time.Duration) time.Duration {
+// limitOr returns n, def if n is zero, or 0 (none) if n is negative.
+func limitOr(n, def int64) int64 {
 	switch {
-	case d == 0:
+	case n == 0:
 		return def
-	case d < 0:
+	case n < 0:
 		return 0
 	}
-	return d
-}
-
-func intOr(n, def int) int {
-	if n == 0 {
-		return def
-	}
 	return n
 }
 
-func int64Or(n, def int64) int64 {
-	if n == 0 {
-		return def
+// goodbye is the last reply of a session the server ends for r.
+func (s *Server) goodbye(r lineproto.Reason) string {
+	switch r {
+	case lineproto.ReasonShutdown:
+		return "421 4.3.2 " + s.domain + " Service shutting down"
+	case lineproto.ReasonIdleTimeout:
+		return "421 4.4.2 " + s.domain + " Idle timeout, closing connection"
+	case lineproto.ReasonCommandTimeout:
+		return "421 4.4.2 " + s.domain + " Command timeout, closing connection"
+	case lineproto.ReasonLineTooLong:
+		return "500 5.5.2 Line too long"
+	case lineproto.ReasonTooManyErrors:
+		return "421 4.7.0 " + s.domain + " Too many errors, closing connection"
+	case lineproto.ReasonTooManyAuthFailures:
+		return "421 4.7.0 " + s.domain + " Too many authentication failures, closing connection"
+	case lineproto.ReasonHTTP:
+		return "221 2.7.0 Error: this is not an HTTP server, closing connection"
 	}
-	return n
+	return ""
+}
+
+// reject sends the busy reply to a connection refused by a limit.
+func (s *Server) reject(nc net.Conn, err error) {
+	if lineproto.IsImplicitTLS(nc) {
+		return // no TLS session to say it in
+	}
+	msg := "421 4.7.0 Too many connections, try again later\r\n"
+	if errors.Is(err, sockserver.ErrServerClosed) {
+		msg = "421 4.3.2 Service shutting down\r\n"
+	}
+	io.WriteString(nc, msg)
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -156,140 +186,151 @@ func (s *Server) logger() *slog.Logger {
 // It always returns a non-nil error: ErrServerClosed after Shutdown or
 // Close.
 func (s *Server) ListenAndServe() error {
-	addr := s.Addr
-	if addr == "" {
-		addr = ":smtp"
-	}
-	return s.listenAndServe(addr, false)
-}
-
-// ListenAndServeTLS listens on s.Addr and serves SMTP over implicit TLS
-// (RFC 8314) with s.TLSConfig until Shutdown or Close. It always returns a
-// non-nil error: ErrServerClosed after Shutdown or Close.
-func (s *Server) ListenAndServeTLS() error {
-	addr := s.Addr
-	if addr == "" {
-		addr = ":smtps"
-	}
-	return s.listenAndServe(addr, true)
-}
-
-func (s *Server) listenAndServe(addr string, implicitTLS bool) error {
-	if s.closing.Load() {
-		return ErrServerClosed
-	}
-	lc := net.ListenConfig{KeepAlive: -1}
-	l, err := lc.Listen(context.Background(), "tcp", addr)
+	l, err := listen(cmp.Or(s.Addr, ":smtp"))
 	if err != nil {
 		return err
 	}
-	return s.serve(l, implicitTLS)
+	return s.Serve(l)
 }
 
-// Serve accepts connections on l and serves SMTP on each. It closes l when
-// it returns, and always returns a non-nil error: ErrServerClosed after
+// ListenAndServeTLS listens on s.Addr and serves SMTP over implicit TLS
+// (RFC 8314) with s.TLSConfig, which must be set, until Shutdown or Close.
+// It always returns a non-nil error: ErrServerClosed after Shutdown or
+// Close.
+func (s *Server) ListenAndServeTLS() error {
+	if s.TLSConfig == nil {
+		return errors.New("smtp: ListenAndServeTLS needs Server.TLSConfig")
+	}
+	l, err := listen(cmp.Or(s.Addr, ":smtps"))
+	if err != nil {
+		return err
+	}
+	return s.ServeTLS(l)
+}
+
+func listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1} // idle timeouts end dead connections
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+// Serve accepts connections on l and serves SMTP on each in a new
+// goroutine, with the limits and timeouts of s. Serve closes l when it
+// returns. It always returns a non-nil error: ErrServerClosed after
 // Shutdown or Close.
-func (s *Server) Serve(l net.Listener) error { return s.serve(l, false) }
-
-// ServeTLS is Serve for implicit TLS (RFC 8314, port 465): every
-// connection starts with a TLS handshake using s.TLSConfig.
-func (s *Server) ServeTLS(l net.Listener) error { return s.serve(l, true) }
-
-func (s *Server) serve(l net.Listener, implicitTLS bool) error {
+func (s *Server) Serve(l net.Listener) error {
 	if s.Backend == nil {
 		l.Close()
 		return errors.New("smtp: Server.Backend is nil")
 	}
-	if implicitTLS && s.TLSConfig == nil {
+	s.setup()
+	return s.ss.Serve(l)
+}
+
+// ServeTLS is Serve for implicit TLS (RFC 8314, port 465): every
+// connection starts with a TLS handshake with s.TLSConfig, which must be
+// set, and which must end within CommandTimeout. STARTTLS is not offered on
+// these connections.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.TLSConfig == nil {
 		l.Close()
 		return errors.New("smtp: ServeTLS needs Server.TLSConfig")
 	}
-	s.setup()
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		l.Close()
-		return ErrServerClosed
-	}
-	s.serveWG.Add(1)
-	s.mu.Unlock()
-	defer s.serveWG.Done()
-
-	gl := &listener{Listener: s.ss.WrapListener(l), srv: s, implicitTLS: implicitTLS}
-	err := s.gs.Serve(gl)
-	gl.Close()
-	if s.closing.Load() {
-		return ErrServerClosed
-	}
-	if err == nil {
-		err = ErrServerClosed
-	}
-	return err
+	return s.Serve(lineproto.ImplicitTLS(l))
 }
 
-// Shutdown shuts the server down gracefully (STYLE §3.6): it stops
-// accepting, sends "421 4.3.2" to every session waiting for a command and
-// closes it, and lets a command in progress (a DATA transfer, say) finish
-// before closing that session. If ctx expires first, Shutdown closes the
-// remaining connections, as Close does, and returns ctx.Err().
+// ServeConn serves SMTP on conn until the client quits or the connection
+// fails, and closes conn. It implements sockserver.Handler: Serve calls it
+// for every connection it accepts. Call it directly only for a connection
+// accepted some other way (from inetd, or a net.Pipe in a test); such a
+// connection gets the timeouts of s but is not counted against the
+// connection limits, nor closed by Shutdown or Close. A connection that is
+// a *tls.Conn (or wraps one, through a NetConn method) counts as
+// encrypted; one from a listener made by lineproto.ImplicitTLS starts with
+// a TLS handshake.
+//
+// ctx is passed to the Backend; when it is cancelled the connection ends.
+// ServeConn returns an error only if s has no Backend: what goes wrong
+// with the client is logged.
+func (s *Server) ServeConn(ctx context.Context, conn net.Conn) error {
+	if s.Backend == nil {
+		conn.Close()
+		return errors.New("smtp: Server.Backend is nil")
+	}
+	s.setup()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	lc, err := lineproto.NewConn(ctx, conn, &s.conf)
+	if err != nil {
+		return nil // a failed TLS handshake, logged
+	}
+	c := newConn(s, ctx, conn, lc)
+	// go-smtp serves connections only from its accept loop: it gets a
+	// listener that yields c and then waits for c to be closed. Each
+	// connection has its own gosmtp.Server, which keeps every listener
+	// it has served.
+	gs := s.goSMTP()
+	gs.Serve(&oneConnListener{c: c})
+	gs.Shutdown(context.Background()) // waits for go-smtp's goroutine
+	return nil
+}
+
+// goSMTP returns the go-smtp server of one connection.
+func (s *Server) goSMTP() *gosmtp.Server {
+	gs := gosmtp.NewServer(gosmtp.BackendFunc(s.newSession))
+	gs.Domain = s.domain
+	gs.MaxLineLength = 0 // the guard in conn.go caps lines
+	gs.MaxMessageBytes = s.maxMessageBytes
+	gs.MaxRecipients = s.maxRecipients
+	gs.AllowInsecureAuth = true // the guard decides where AUTH is allowed
+	gs.EnableSMTPUTF8 = true
+	gs.ErrorLog = slogLogger{s.logger()}
+	return gs
+}
+
+// oneConnListener yields one connection, then waits for it to be closed.
+// Its methods are called from the goroutine of go-smtp's accept loop.
+type oneConnListener struct {
+	c    *conn
+	sent bool
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	if !l.sent {
+		l.sent = true
+		return l.c, nil
+	}
+	<-l.c.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Addr() net.Addr { return l.c.LocalAddr() }
+
+// Shutdown shuts the server down gracefully: it stops accepting, sends
+// "421 4.3.2" to every session waiting for a command and closes it, and
+// lets a command in progress (a DATA transfer, say) finish before closing
+// that session. If ctx expires first, Shutdown closes the remaining
+// connections, as Close does, and returns ctx.Err(). The Server cannot be
+// reused.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.setup()
-	s.beginClose()
-	ssErr := s.ss.Shutdown(ctx) // closes listeners, interrupts idle sessions
-	s.serveWG.Wait()
-	done := make(chan struct{})
-	go func() {
-		s.gs.Shutdown(context.Background()) // waits for go-smtp's sessions
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.ss.Close()
-		<-done
-		err = ctx.Err()
-	}
-	s.cancel()
-	if err == nil && ssErr != nil {
-		err = ssErr
-	}
-	return err
+	return s.ss.Shutdown(ctx)
 }
 
 // Close closes the listeners and every connection immediately, cancels the
 // contexts passed to Backend, and waits for the sessions to end. A message
-// in transfer is not delivered.
+// in transfer is not delivered. For a graceful shutdown use Shutdown.
 func (s *Server) Close() error {
 	s.setup()
-	s.beginClose()
-	s.cancel()
-	s.ss.Close()
-	s.serveWG.Wait()
-	s.gs.Shutdown(context.Background())
-	return nil
+	return s.ss.Close()
 }
 
-func (s *Server) beginClose() {
-	s.mu.Lock()
-	s.closing.Store(true)
-	s.mu.Unlock()
-}
-
-// listener turns the connections accepted through sockserver into guarded
-// connections for go-smtp.
-type listener struct {
-	net.Listener
-	srv         *Server
-	implicitTLS bool
-}
-
-func (l *listener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return newConn(l.srv, c, l.implicitTLS), nil
+// Stats returns the counters of the connections served by Serve and
+// ServeTLS.
+func (s *Server) Stats() sockserver.Stats {
+	s.setup()
+	return s.ss.Stats()
 }
 
 // slogLogger adapts slog to go-smtp's Logger.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // A SenderChecker is a Backend that also checks MAIL FROM, for example to
@@ -161,7 +163,7 @@ func (sess *session) Data(r io.Reader) error {
 	}
 	body := msg.Bytes()[len(trace):]
 	if sess.srv.StrictLineEndings && (sess.c.dataBare.Load() || hasBareLineEnding(body)) {
-		sess.c.log.Info("message refused: bare CR, LF or NUL")
+		sess.c.lc.Log.Info("message refused: bare CR, LF or NUL")
 		return errBareLineEnding
 	}
 	if len(env.To) == 0 {
@@ -289,9 +291,16 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// replyError turns a Backend error into the reply go-smtp sends: a *Error
-// verbatim, anything else "451 4.3.0" with the error logged (STYLE §3.4).
-// This is the only place that maps errors to replies.
+// replyError turns an error of the Backend in operation op into the reply
+// go-smtp sends. It is the only place that maps errors to replies:
+//
+//   - a *Error with a 4xx or 5xx code, or an error wrapping one, is sent as
+//     it is, its text kept on one line;
+//   - the cancellation of the connection's context (the server closing) is
+//     "421 4.3.2";
+//   - anything else is logged, and the client gets a temporary failure, so
+//     that a message is never acknowledged and then lost: "454 4.7.0" to
+//     AUTH (RFC 4954 §6), "451 4.3.0" to the other commands.
 func (s *Server) replyError(c *conn, op string, err error) *gosmtp.SMTPError {
 	var e *Error
 	if errors.As(err, &e) && e.Code >= 400 && e.Code <= 599 {
@@ -300,9 +309,15 @@ func (s *Server) replyError(c *conn, op string, err error) *gosmtp.SMTPError {
 	if errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
 		return &gosmtp.SMTPError{Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down"}
 	}
-	c.log.Error("backend error", "op", op, "err", err)
+	c.lc.Log.Error("backend error", "op", op, "err", err)
+	if op == opLogin {
+		return &gosmtp.SMTPError{Code: 454, EnhancedCode: gosmtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
+	}
 	return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Internal server error, try again later"}
 }
+
+// opLogin is the operation of Backend.Login, for replyError.
+const opLogin = "login"
 
 // replyText keeps a reply on one line.
 func replyText(s string) string {
@@ -324,43 +339,45 @@ func (sess *session) Auth(mech string) (sasl.Server, error) {
 	switch mech {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, username, password string) error {
-			if identity != "" && identity != username {
-				return sess.loginFailed(username, ErrAuthFailed)
-			}
-			return sess.login(username, password)
+			return sess.login(identity, username, password)
 		}), nil
 	case sasl.Login:
-		return &loginServer{authenticate: sess.login}, nil
+		return &loginServer{authenticate: func(username, password string) error {
+			return sess.login("", username, password)
+		}}, nil
 	}
 	return nil, gosmtp.ErrAuthUnknownMechanism
 }
 
-var errAuthTemporary = &gosmtp.SMTPError{Code: 454, EnhancedCode: gosmtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
-
-func (sess *session) login(username, password string) error {
-	err := sess.srv.Backend.Login(sess.c.ctx, username, password)
-	if err == nil {
+// login checks AUTH credentials with the Backend. Before the check it waits
+// as long as the server's AuthLimiter says, for the client's address and
+// the account, whatever the password; a failure counts there, and a
+// success forgives both. An identity other than the user name (RFC 4616
+// §2) is refused: the server does not act for another user.
+func (sess *session) login(identity, username, password string) error {
+	c, lim := sess.c, sess.srv.authLimiter
+	if err := lim.Wait(c.ctx, c.RemoteAddr(), username); err != nil {
+		return sess.srv.replyError(c, opLogin, err)
+	}
+	var err error = ErrAuthFailed
+	if identity == "" || identity == username {
+		err = sess.srv.Backend.Login(c.ctx, username, password)
+	}
+	var e *Error
+	switch {
+	case err == nil:
+		lim.Succeeded(c.RemoteAddr(), username)
 		sess.mu.Lock()
 		sess.env.AuthUser = username
 		sess.mu.Unlock()
 		return nil
+	case errors.As(err, &e) && e.Code >= 500 && e.Code <= 599:
+		// The guard delays the reply and counts it against
+		// MaxAuthFailures.
+		lim.Failed(c.RemoteAddr(), username)
+		c.lc.Log.Info("authentication failed", "user", lineproto.Quote([]byte(username)))
 	}
-	var e *Error
-	if errors.As(err, &e) && e.Code >= 500 && e.Code <= 599 {
-		return sess.loginFailed(username, e)
-	}
-	if errors.As(err, &e) && e.Code >= 400 && e.Code <= 499 {
-		return sess.srv.replyError(sess.c, "login", err)
-	}
-	sess.c.log.Error("backend error", "op", "login", "err", err)
-	return errAuthTemporary
-}
-
-// loginFailed delays a failed login (HARDENING S10) and returns its reply.
-func (sess *session) loginFailed(username string, e *Error) error {
-	sess.c.log.Info("authentication failed", "user", fmt.Sprintf("%q", username))
-	sess.c.sleep(durationOr(sess.srv.AuthFailureDelay, DefaultAuthFailureDelay))
-	return sess.srv.replyError(sess.c, "login", e)
+	return sess.srv.replyError(c, opLogin, err)
 }
 
 // loginServer is the server side of the LOGIN mechanism

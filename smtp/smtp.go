@@ -19,13 +19,17 @@
 // message only after [Backend.Deliver] returned nil. Received and
 // Return-Path header fields (RFC 5321 §4.4) are prepended to every message.
 //
-// A guard between the network and go-smtp reads every command line first:
-// it caps line length, refuses control characters in commands and
-// envelope addresses, closes connections that speak HTTP, counts errors
-// and failed logins, handles STARTTLS itself (discarding plaintext pipelined
-// behind it), and sends the 421 goodbyes for idle timeouts and shutdown.
-// The accept loop, connection limits, deadlines and graceful shutdown come
-// from package sockserver.
+// A guard between the network and go-smtp reads every command line first,
+// with package lineproto: it caps line length, bounds the wait for a
+// command and the time a command may take to arrive, refuses control
+// characters in commands and envelope addresses, closes connections that
+// speak HTTP, counts errors and failed logins (delaying replies, and failed
+// logins across connections), handles STARTTLS itself (discarding plaintext
+// pipelined behind it, RFC 3207 §4.2), refuses a message sent before the
+// 354 reply to DATA (RFC 2920 §3.1), ends DATA only at CRLF.CRLF (RFC 5321
+// §4.1.1.4), and sends the 421 goodbyes for timeouts and shutdown. The
+// accept loop, connection limits and graceful shutdown come from package
+// sockserver.
 //
 // Use [Dial], [DialTLS], [DialStartTLS] or [NewClient] for the client side,
 // or [SendMail] to send one message. Package smtptest runs a Server
@@ -34,7 +38,9 @@ package smtp
 
 import "time"
 
-// Defaults for the zero values of [Server] fields.
+// Defaults for the zero values of [Server] fields. The other limits are
+// lineproto's (lineproto.DefaultCommandTimeout, ...), shared by every
+// server of the module.
 const (
 	// DefaultMaxMessageBytes is the default message size limit, advertised
 	// with SIZE (RFC 1870).
@@ -46,26 +52,8 @@ const (
 	// included: RFC 5321 §4.5.3.1.4 sets 512 octets, and extensions make
 	// lines longer, so this is as generous as Postfix's line_length_limit.
 	DefaultMaxLineBytes = 2000
-	// DefaultIdleTimeout bounds every read: RFC 5321 §4.5.3.2.7 asks a
-	// server to wait at least 5 minutes for the next command.
+	// DefaultIdleTimeout is how long the server waits for the next command,
+	// and for each read of a message: RFC 5321 §4.5.3.2.7 asks a server to
+	// wait at least 5 minutes.
 	DefaultIdleTimeout = 5 * time.Minute
-	// DefaultCommandTimeout bounds the arrival of one command line once
-	// its first byte is in (HARDENING G2, as go-imap's 30 s).
-	DefaultCommandTimeout = 30 * time.Second
-	// DefaultWriteTimeout bounds every write.
-	DefaultWriteTimeout = time.Minute
-	// DefaultAuthFailureDelay is how long every failed AUTH is delayed.
-	DefaultAuthFailureDelay = time.Second
-	// DefaultMaxAuthFailures is how many failed AUTH commands end a
-	// connection.
-	DefaultMaxAuthFailures = 3
-	// DefaultSoftErrorLimit is the number of error replies after which
-	// every further error reply is delayed by ErrorDelay (Postfix
-	// smtpd_soft_error_limit).
-	DefaultSoftErrorLimit = 10
-	// DefaultHardErrorLimit is the number of error replies that ends a
-	// connection with 421 (Postfix smtpd_hard_error_limit).
-	DefaultHardErrorLimit = 20
-	// DefaultErrorDelay is the delay of error replies past the soft limit.
-	DefaultErrorDelay = time.Second
 )
