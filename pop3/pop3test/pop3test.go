@@ -6,35 +6,28 @@ package pop3test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"sync"
+	"crypto/tls"
 	"time"
 
-	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/internal/testserver"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/pop3"
 )
 
 // A Server is a POP3 server listening on a loopback port, for tests. Close
-// may be called from any goroutine, but not while Start or StartTLS runs.
+// may be called from any goroutine, but not while a Start method runs.
 type Server struct {
-	// Addr is the host:port of the listener. Start and StartTLS set it.
+	// Addr is the host:port of the listener. The Start methods set it.
 	Addr string
-	// Config is the server. It may be changed before Start or StartTLS.
+	// Config is the server. It may be changed before a Start method is
+	// called.
 	Config *pop3.Server
 
-	tls    bool
-	done   chan struct{} // closed when Serve has returned
-	err    error         // what Serve returned, once done is closed
-	once   sync.Once
-	closed bool
+	run testserver.Run
 }
 
-// NewServer starts and returns a new Server serving be. The caller should
-// call Close when finished, to shut it down.
+// NewServer starts and returns a new Server serving be, in plain POP3. The
+// caller should call Close when finished, to shut it down.
 func NewServer(be pop3.Backend) *Server {
 	s := NewUnstartedServer(be)
 	s.Start()
@@ -43,95 +36,93 @@ func NewServer(be pop3.Backend) *Server {
 
 // NewUnstartedServer returns a new Server serving be but doesn't start it.
 // Its Config has InsecureAuth set (the listener is on loopback),
-// AuthFailureDelay 10 ms so that tests of failed logins stay fast, and a
-// Logger that discards.
+// AuthFailureDelay and ErrorDelay of 10 ms so that tests of failed logins
+// and error replies stay fast, and a Logger that writes errors only, to
+// standard error.
 //
-// After changing its configuration, the caller should call Start or
-// StartTLS. The caller should call Close when finished, to shut it down.
+// After changing its configuration, the caller should call Start, StartTLS
+// or StartSTARTTLS. The caller should call Close when finished, to shut it
+// down.
 func NewUnstartedServer(be pop3.Backend) *Server {
 	return &Server{Config: &pop3.Server{
 		Backend:      be,
 		InsecureAuth: true,
-		Limits:       lineproto.Limits{AuthFailureDelay: 10 * time.Millisecond},
-		Logger:       slog.New(slog.DiscardHandler),
+		Limits: lineproto.Limits{
+			AuthFailureDelay: 10 * time.Millisecond,
+			ErrorDelay:       10 * time.Millisecond,
+		},
+		Logger: testserver.Logger(),
 	}}
 }
 
-// Start starts a server from NewUnstartedServer, serving plain POP3 (with
-// STLS if Config.TLSConfig is set). It panics if the server cannot listen,
-// or was started or closed before.
+// Start starts a server from NewUnstartedServer, serving plain POP3, with
+// STLS offered if Config.TLSConfig is set. It panics if the server cannot
+// listen, or was started or closed before.
 func (s *Server) Start() {
-	s.start(false)
+	s.start(testserver.Plain)
 }
 
 // StartTLS starts a server from NewUnstartedServer serving POP3 over
-// implicit TLS (POP3S), with Config.TLSConfig, which defaults to a
-// certificate for localhost and 127.0.0.1 that Client trusts. It panics if
-// the server cannot listen, or was started or closed before.
+// implicit TLS (POP3S, RFC 8314), as httptest.Server.StartTLS does for
+// HTTPS, with Config.TLSConfig, which defaults to a certificate for
+// localhost and 127.0.0.1 that Client and ClientTLSConfig trust. It panics
+// if the server cannot listen, or was started or closed before.
 func (s *Server) StartTLS() {
 	if s.Config.TLSConfig == nil {
-		s.Config.TLSConfig = testcert.ServerConfig()
+		s.Config.TLSConfig = testserver.ServerTLSConfig()
 	}
-	s.start(true)
+	s.start(testserver.ImplicitTLS)
 }
 
-func (s *Server) start(tls bool) {
-	if s.done != nil {
-		panic("pop3test: server already started")
+// StartSTARTTLS starts a server from NewUnstartedServer serving plain POP3
+// with STLS (RFC 2595) offered, with Config.TLSConfig, which defaults to the
+// certificate of StartTLS. Client then starts TLS with STLS before it
+// returns. It panics if the server cannot listen, or was started or closed
+// before.
+func (s *Server) StartSTARTTLS() {
+	if s.Config.TLSConfig == nil {
+		s.Config.TLSConfig = testserver.ServerTLSConfig()
 	}
-	if s.closed {
-		panic("pop3test: server already closed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		if l, err = net.Listen("tcp6", "[::1]:0"); err != nil {
-			panic(fmt.Sprintf("pop3test: failed to listen on a loopback port: %v", err))
-		}
-	}
-	s.Addr, s.tls = l.Addr().String(), tls
-	s.done = make(chan struct{})
-	serve := s.Config.Serve
-	if tls {
-		serve = s.Config.ServeTLS
-	}
-	go func() {
-		defer close(s.done)
-		s.err = serve(l)
-	}()
+	s.start(testserver.STARTTLS)
+}
+
+func (s *Server) start(mode testserver.Mode) {
+	s.run.Start("pop3test", s.Config, mode)
+	s.Addr = s.run.Addr
 }
 
 // Close shuts down the server with Config.Close, which closes every
 // connection, and waits for Serve to return. It panics if Serve returned
 // anything but pop3.ErrServerClosed: the server stopped by itself. Closing a
-// server that was closed before does nothing.
+// server that was closed before, or never started, does nothing.
 func (s *Server) Close() {
-	s.once.Do(func() {
-		s.closed = true
-		if s.done == nil {
-			return
-		}
-		s.Config.Close()
-		<-s.done
-		if !errors.Is(s.err, pop3.ErrServerClosed) {
-			panic("pop3test: Serve returned before Close: " + s.err.Error())
-		}
-	})
+	s.run.Close(s.Config)
 }
 
-// Client returns a client connected to the server, over TLS if it was
-// started with StartTLS. A nil opts, or one without TLSConfig, trusts the
-// certificate of StartTLS, also for a later StartTLS on the client.
+// Client returns a client connected to the server as it was started: over
+// implicit TLS after StartTLS, over TLS started with STLS after
+// StartSTARTTLS, in plain POP3 after Start. A nil opts, or one without
+// TLSConfig, trusts the certificate of StartTLS and StartSTARTTLS, also for
+// a later StartTLS on the client.
 func (s *Server) Client(opts *pop3.ClientOptions) (*pop3.Client, error) {
 	var o pop3.ClientOptions
 	if opts != nil {
 		o = *opts
 	}
 	if o.TLSConfig == nil {
-		o.TLSConfig = testcert.ClientConfig()
+		o.TLSConfig = s.ClientTLSConfig()
 	}
 	ctx := context.Background()
-	if s.tls {
+	switch s.run.Mode {
+	case testserver.ImplicitTLS:
 		return pop3.DialTLS(ctx, s.Addr, &o)
+	case testserver.STARTTLS:
+		return pop3.DialStartTLS(ctx, s.Addr, &o)
 	}
 	return pop3.Dial(ctx, s.Addr, &o)
 }
+
+// ClientTLSConfig returns a new client TLS configuration that trusts the
+// certificate of StartTLS and StartSTARTTLS, for clients other than
+// Client's.
+func (s *Server) ClientTLSConfig() *tls.Config { return testserver.ClientTLSConfig() }

@@ -1,10 +1,12 @@
 package pop3test_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/inetkit/inetkit/internal/testcert"
 	"github.com/inetkit/inetkit/pop3"
@@ -132,4 +134,99 @@ func TestServer_closeTwice(t *testing.T) {
 	s.Close()
 	u := pop3test.NewUnstartedServer(pop3test.NewMaildrop("u", "p"))
 	u.Close() // never started
+}
+
+func TestServer_StartSTARTTLS(t *testing.T) {
+	s := pop3test.NewUnstartedServer(pop3test.NewMaildrop("alice", "secret", "a\r\n"))
+	s.Config.InsecureAuth = false
+	s.StartSTARTTLS()
+	defer s.Close()
+	// Client has started TLS with STLS already.
+	c, err := s.Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.StartTLS(nil); err == nil {
+		t.Error("StartTLS on the client of StartSTARTTLS succeeded; want TLS active already")
+	}
+	if err := c.Login("alice", "secret"); err != nil {
+		t.Fatalf("Login after STLS = %v", err)
+	}
+	// A plain client is offered STLS, and gets TLS with ClientTLSConfig.
+	p, err := pop3.Dial(t.Context(), s.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	caps, err := p.Capabilities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := caps["STLS"]; !ok {
+		t.Errorf("CAPA of StartSTARTTLS = %v; want STLS", caps)
+	}
+	if err := p.StartTLS(s.ClientTLSConfig()); err != nil {
+		t.Errorf("StartTLS with ClientTLSConfig = %v", err)
+	}
+}
+
+func TestServer_startPlain(t *testing.T) {
+	s := pop3test.NewServer(pop3test.NewMaildrop("alice", "secret"))
+	defer s.Close()
+	c, err := s.Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	caps, err := c.Capabilities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := caps["STLS"]; ok {
+		t.Errorf("CAPA of Start without TLSConfig = %v; want no STLS", caps)
+	}
+	if _, ok := caps["USER"]; !ok {
+		t.Errorf("CAPA = %v; want USER (InsecureAuth)", caps)
+	}
+}
+
+func TestServer_ClientTLSConfig(t *testing.T) {
+	s := pop3test.NewUnstartedServer(pop3test.NewMaildrop("alice", "secret"))
+	s.StartTLS()
+	defer s.Close()
+	conn, err := tls.Dial("tcp", s.Addr, s.ClientTLSConfig())
+	if err != nil {
+		t.Fatalf("tls.Dial with ClientTLSConfig = %v", err)
+	}
+	c, err := pop3.NewClient(conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Errorf("Quit = %v", err)
+	}
+}
+
+func TestNewUnstartedServer(t *testing.T) {
+	s := pop3test.NewUnstartedServer(pop3test.NewMaildrop("u", "p"))
+	cfg := s.Config
+	if !cfg.InsecureAuth || cfg.AuthFailureDelay != 10*time.Millisecond || cfg.ErrorDelay != 10*time.Millisecond || cfg.Logger == nil {
+		t.Errorf("Config = InsecureAuth %v, AuthFailureDelay %v, ErrorDelay %v, Logger %v; want true, 10ms, 10ms, a logger",
+			cfg.InsecureAuth, cfg.AuthFailureDelay, cfg.ErrorDelay, cfg.Logger)
+	}
+	if s.Addr != "" {
+		t.Errorf("Addr = %q before Start", s.Addr)
+	}
+}
+
+func TestServer_startTwice(t *testing.T) {
+	s := pop3test.NewServer(pop3test.NewMaildrop("u", "p"))
+	defer s.Close()
+	defer func() {
+		if recover() == nil {
+			t.Error("a second Start did not panic")
+		}
+	}()
+	s.StartTLS()
 }
