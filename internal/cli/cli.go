@@ -27,6 +27,9 @@ type env struct {
 	// ran is set once a command's run function starts: an error before that
 	// is a usage error.
 	ran bool
+
+	// services are the services of `inetkit serve`; nil means services.
+	services []service
 }
 
 // usageError is a mistake in the command line; Main prints it with a usage
@@ -43,7 +46,12 @@ func usagef(format string, args ...any) error {
 // Main runs the inetkit command with args (without the program name) and
 // returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return (&env{stdin: stdin, stdout: stdout, stderr: stderr}).main(ctx, args)
+}
+
+// main is Main in e, which a test may have given other services.
+func (e *env) main(ctx context.Context, args []string) int {
+	stderr := e.stderr
 	root := newRootCmd(e)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)

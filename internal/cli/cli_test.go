@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,19 +54,46 @@ func parseArgs(t *testing.T, args ...string) (*serveOptions, *sendOptions, error
 	return serveGot, sendGot, err
 }
 
-func defaultServeOptions() serveOptions {
-	return serveOptions{
-		services:     services,
-		log:          logOptions{format: "text"},
-		mode:         upper.ModeOneshot,
-		readSize:     1024,
-		maxLineBytes: 64 << 10,
-		idleTimeout:  10 * time.Second,
-		writeTimeout: 10 * time.Second,
-		maxConns:     10000,
-		drain:        10 * time.Second,
-		udpBurst:     200,
-		// maxConnsPerIP, udpRate and udpByteRate: auto (the zero autoInt).
+// serveView is what TestServeArgs checks of serveOptions: the options of
+// serve itself and the configurations of tcp and udp.
+type serveView struct {
+	services      []string
+	log           logOptions
+	maxConns      int
+	maxConnsPerIP autoInt
+	drain         time.Duration
+	debugAddr     string
+	addr          string // tcp's and udp's
+	tcp           tcpConfig
+	udp           udpConfig
+}
+
+func viewOf(o *serveOptions) serveView {
+	tcp := *o.configs["tcp"].(*tcpConfig)
+	udp := *o.configs["udp"].(*udpConfig)
+	v := serveView{
+		services: o.services, log: o.log, maxConns: o.maxConns, maxConnsPerIP: o.maxConnsPerIP,
+		drain: o.drain, debugAddr: o.debugAddr, addr: tcp.upper.addr, tcp: tcp, udp: udp,
+	}
+	v.tcp.upper, v.udp.upper = nil, nil
+	return v
+}
+
+func defaultServeView() serveView {
+	return serveView{
+		services: []string{"tcp", "udp", "smtp", "pop3", "imap"},
+		log:      logOptions{format: "text"},
+		maxConns: 10000,
+		drain:    10 * time.Second,
+		// maxConnsPerIP, udp.rate and udp.byteRate: auto (the zero autoInt).
+		tcp: tcpConfig{
+			mode:         upper.ModeOneshot,
+			readSize:     1024,
+			maxLineBytes: 64 << 10,
+			idleTimeout:  10 * time.Second,
+			writeTimeout: 10 * time.Second,
+		},
+		udp: udpConfig{burst: 200},
 	}
 }
 
@@ -73,38 +101,39 @@ func TestServeArgs(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		want func(o *serveOptions)
+		want func(o *serveView)
 	}{
-		{"defaults", nil, func(*serveOptions) {}},
-		{"tcp line on ::1", []string{"tcp", "--mode", "line", "--addr", "[::1]:7000"}, func(o *serveOptions) {
+		{"defaults", nil, func(*serveView) {}},
+		{"tcp line on ::1", []string{"tcp", "--mode", "line", "--addr", "[::1]:7000"}, func(o *serveView) {
 			o.services = []string{"tcp"}
-			o.mode = upper.ModeLine
+			o.tcp.mode = upper.ModeLine
 			o.addr = "[::1]:7000"
 		}},
-		{"udp only", []string{"udp"}, func(o *serveOptions) { o.services = []string{"udp"} }},
-		{"order kept", []string{"udp", "tcp"}, func(o *serveOptions) { o.services = []string{"udp", "tcp"} }},
-		{"stream mode", []string{"--mode=stream"}, func(o *serveOptions) { o.mode = upper.ModeStream }},
+		{"udp only", []string{"udp"}, func(o *serveView) { o.services = []string{"udp"} }},
+		{"order kept", []string{"udp", "tcp"}, func(o *serveView) { o.services = []string{"udp", "tcp"} }},
+		{"stream mode", []string{"--mode=stream"}, func(o *serveView) { o.tcp.mode = upper.ModeStream }},
 		{"sizes and timeouts", []string{
 			"--read-size", "10", "--max-line-bytes", "20", "--idle-timeout", "500ms",
 			"--write-timeout", "0", "--drain", "5s", "--max-conns", "0",
-		}, func(o *serveOptions) {
-			o.readSize, o.maxLineBytes = 10, 20
-			o.idleTimeout, o.writeTimeout, o.drain = 500*time.Millisecond, 0, 5*time.Second
+		}, func(o *serveView) {
+			o.tcp.readSize, o.tcp.maxLineBytes = 10, 20
+			o.tcp.idleTimeout, o.tcp.writeTimeout, o.drain = 500*time.Millisecond, 0, 5*time.Second
 			o.maxConns = 0
 		}},
 		{"limits set", []string{
 			"--max-conns-per-ip", "5", "--udp-rate", "0", "--udp-burst", "7", "--udp-byte-rate", "1000",
-		}, func(o *serveOptions) {
+		}, func(o *serveView) {
 			o.maxConnsPerIP = autoInt{set: true, v: 5}
-			o.udpRate = autoInt{set: true, v: 0}
-			o.udpBurst = 7
-			o.udpByteRate = autoInt{set: true, v: 1000}
+			o.udp.rate = autoInt{set: true, v: 0}
+			o.udp.burst = 7
+			o.udp.byteRate = autoInt{set: true, v: 1000}
 		}},
-		{"limits auto again", []string{"--udp-rate", "3", "--udp-rate", "auto"}, func(*serveOptions) {}},
-		{"json quiet", []string{"--log-format", "json", "-q"}, func(o *serveOptions) {
+		{"limits auto again", []string{"--udp-rate", "3", "--udp-rate", "auto"}, func(*serveView) {}},
+		{"json quiet", []string{"--log-format", "json", "-q"}, func(o *serveView) {
 			o.log = logOptions{format: "json", quiet: true}
 		}},
-		{"any address", []string{"--addr", ":6666"}, func(o *serveOptions) { o.addr = ":6666" }},
+		{"any address", []string{"--addr", ":6666"}, func(o *serveView) { o.addr = ":6666" }},
+		{"debug", []string{"--debug-addr", "127.0.0.1:0"}, func(o *serveView) { o.debugAddr = "127.0.0.1:0" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,26 +144,36 @@ func TestServeArgs(t *testing.T) {
 			if got == nil {
 				t.Fatalf("serve %q: runF not called", tc.args)
 			}
-			want := defaultServeOptions()
+			want := defaultServeView()
 			tc.want(&want)
-			got.mail = mailOptions{} // TestServeMailArgs checks these
-			if !reflect.DeepEqual(*got, want) {
-				t.Errorf("serve %q options:\n got %+v\nwant %+v", tc.args, *got, want)
+			if v := viewOf(got); !reflect.DeepEqual(v, want) {
+				t.Errorf("serve %q options:\n got %+v\nwant %+v", tc.args, v, want)
 			}
 		})
 	}
 }
 
 func TestServeMailArgs(t *testing.T) {
+	mailConfigs := func(o *serveOptions) map[string]*mailConfig {
+		m := make(map[string]*mailConfig)
+		for _, name := range []string{"smtp", "pop3", "imap"} {
+			m[name] = o.configs[name].(*mailConfig)
+		}
+		return m
+	}
 	got, _, err := parseArgs(t, "serve")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := got.mail
+	mcs := mailConfigs(got)
 	for name, want := range map[string]string{"smtp": "127.0.0.1:2525", "pop3": "127.0.0.1:1110", "imap": "127.0.0.1:1143"} {
-		if *m.addr[name] != want || *m.tlsAddr[name] != "" {
-			t.Errorf("default %s addresses = %q, %q; want %q and no implicit TLS", name, *m.addr[name], *m.tlsAddr[name], want)
+		if c := mcs[name]; c.addr != want || c.tlsAddr != "" {
+			t.Errorf("default %s addresses = %q, %q; want %q and no implicit TLS", name, c.addr, c.tlsAddr, want)
 		}
+	}
+	m := mcs["smtp"].mail
+	if mcs["pop3"].mail != m || mcs["imap"].mail != m {
+		t.Errorf("the mail services have different mailOptions; want the one they share")
 	}
 	if m.data != "./inetkit-data" || m.auth != "auto" || m.maxMessageBytes != 32<<20 {
 		t.Errorf("defaults: data %q auth %q max-message-bytes %d", m.data, m.auth, m.maxMessageBytes)
@@ -143,12 +182,14 @@ func TestServeMailArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m = got.mail
-	if *m.addr["smtp"] != "0.0.0.0:25" || *m.tlsAddr["smtp"] != ":465" || m.data != "/d" || m.auth != "accounts" || m.tlsCert != "c" || m.tlsKey != "k" {
-		t.Errorf("parsed mail options %+v", m)
+	mcs = mailConfigs(got)
+	m = mcs["smtp"].mail
+	if c := mcs["smtp"]; c.addr != "0.0.0.0:25" || c.tlsAddr != ":465" || m.data != "/d" || m.auth != "accounts" || m.tlsCert != "c" || m.tlsKey != "k" {
+		t.Errorf("parsed smtp options %+v, mail options %+v", *c, *m)
 	}
-	if addrs := got.mailListenAddrs(); !reflect.DeepEqual(addrs, []string{"0.0.0.0:25", ":465"}) {
-		t.Errorf("mailListenAddrs() = %q", addrs)
+	selected := func(name string) bool { return slices.Contains(got.services, name) }
+	if addrs := m.listenAddrs(selected); !reflect.DeepEqual(addrs, []string{"0.0.0.0:25", ":465"}) {
+		t.Errorf("listenAddrs() = %q", addrs)
 	}
 }
 
@@ -158,11 +199,12 @@ func TestServeDefaultAddrAndLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"tcp", "udp"} {
-		if a := got.addrOf(s); a != "127.0.0.1:6666" {
-			t.Errorf("addrOf(%q) = %q; want 127.0.0.1:6666 (the tutorial's, loopback only: HARDENING U9)", s, a)
+		if a := upperOf(got, s).addrOf(); a != "127.0.0.1:6666" {
+			t.Errorf("%s address = %q; want 127.0.0.1:6666 (the tutorial's, loopback only: HARDENING U9)", s, a)
 		}
 	}
-	for name, a := range map[string]autoInt{"max-conns-per-ip": got.maxConnsPerIP, "udp-rate": got.udpRate, "udp-byte-rate": got.udpByteRate} {
+	udp := got.configs["udp"].(*udpConfig)
+	for name, a := range map[string]autoInt{"max-conns-per-ip": got.maxConnsPerIP, "udp-rate": udp.rate, "udp-byte-rate": udp.byteRate} {
 		if a.String() != "auto" || a.or(64) != 64 {
 			t.Errorf("--%s default = %s, or(64) = %d; want auto, 64", name, a.String(), a.or(64))
 		}
@@ -171,9 +213,20 @@ func TestServeDefaultAddrAndLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := got.addrOf("udp"); a != "[::1]:7000" {
-		t.Errorf("with --addr, addrOf(udp) = %q; want [::1]:7000", a)
+	if a := upperOf(got, "udp").addrOf(); a != "[::1]:7000" {
+		t.Errorf("with --addr, the udp address = %q; want [::1]:7000", a)
 	}
+}
+
+// upperOf returns the options that the tcp or udp service was given.
+func upperOf(o *serveOptions, service string) *upperOptions {
+	switch c := o.configs[service].(type) {
+	case *tcpConfig:
+		return c.upper
+	case *udpConfig:
+		return c.upper
+	}
+	return nil
 }
 
 func TestIsLoopback(t *testing.T) {
@@ -234,6 +287,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"bad mode", []string{"--mode", "chunked"}, `invalid argument "chunked" for "--mode"`},
 		{"bad service", []string{"tcp", "gopherx"}, `unknown service "gopherx"`},
 		{"bad mail addr", []string{"--imap-addr", "1143"}, `--imap-addr "1143": want HOST:PORT`},
+		{"bad implicit-TLS addr", []string{"--pop3s-addr", "995"}, `--pop3s-addr "995": want HOST:PORT`},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
 		{"bad auth", []string{"--auth", "none"}, "--auth must be auto, any or accounts"},
 		{"bad log format", []string{"--log-format", "xml"}, `--log-format must be text or json, not "xml"`},

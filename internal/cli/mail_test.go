@@ -14,6 +14,9 @@ import (
 	"time"
 )
 
+// mailServices are the services over the mail store.
+var mailServices = []string{"smtp", "pop3", "imap"}
+
 // mailServe runs `inetkit serve smtp pop3 imap` in process on free ports
 // over a store in a temporary directory, and returns it with its data
 // directory.

@@ -7,48 +7,97 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/inetkit/inetkit/sockserver"
-	"github.com/inetkit/inetkit/upper"
 )
 
-// services are the names `inetkit serve` knows, in the order it starts them.
-var services = []string{"tcp", "udp", "smtp", "pop3", "imap"}
+// A service is a server that `inetkit serve` can run. Each is defined in a
+// file of its own (serve_upper.go: tcp and udp; serve_smtp.go, serve_pop3.go
+// and serve_imap.go: the mail servers, over the store of serve_mail.go) and
+// listed in services.
+type service struct {
+	// name selects the service on the command line and names it in logs.
+	name string
+	// newConfig registers the service's flags on f and returns the
+	// configuration they fill in. It is called once for each serve command,
+	// whether or not the command line selects the service. Flags that
+	// several services share are registered through sharedFlags.
+	newConfig func(f *serveFlags) serviceConfig
+}
 
-// defaultAddr is each service's address: the tutorial's 127.0.0.1:6666.
-var defaultAddr = map[string]string{
-	"tcp": "127.0.0.1:6666",
-	"udp": "127.0.0.1:6666",
+// A serviceConfig is a service as one command line configures it.
+type serviceConfig interface {
+	// validate checks the service's flags once they are parsed. It is
+	// called for every service, selected or not, so that a mistake in a
+	// flag is reported whatever the services named.
+	validate() error
+	// start listens on the service's addresses and returns the runner that
+	// serves them. log names the service. An error names the service or
+	// the listener that failed ("smtp: listen tcp …").
+	start(ctx context.Context, se *serveEnv, log *slog.Logger) (runner, error)
+}
+
+// services are the services of `inetkit serve`, in the order it starts
+// them. Adding one is adding a file that defines it, and its line here.
+var services = []service{
+	tcpService,
+	udpService,
+	smtpService,
+	pop3Service,
+	imapService,
+}
+
+// serviceNames returns the names of list, in its order.
+func serviceNames(list []service) []string {
+	names := make([]string, len(list))
+	for i, s := range list {
+		names[i] = s.name
+	}
+	return names
+}
+
+// serveFlags is the flag set of one serve command, as the services see it
+// while they register their flags.
+type serveFlags struct {
+	*pflag.FlagSet
+	groups map[reflect.Type]any // by type: see sharedFlags
+}
+
+// sharedFlags returns the group of flags of type *T that several services
+// share (the tcp and udp --addr, the mail store's --data), registering them
+// with add the first time a service of this command asks for it.
+func sharedFlags[T any](f *serveFlags, add func(*pflag.FlagSet) *T) *T {
+	key := reflect.TypeFor[T]()
+	if g, ok := f.groups[key]; ok {
+		return g.(*T)
+	}
+	g := add(f.FlagSet)
+	f.groups[key] = g
+	return g
 }
 
 type serveOptions struct {
-	services []string
-	addr     string
+	services []string // selected, in the order named
 	log      logOptions
 
-	mode          upper.Mode
-	readSize      int
-	maxLineBytes  int
-	idleTimeout   time.Duration
-	writeTimeout  time.Duration
+	// Limits that the tcp service and the mail services share.
 	maxConns      int
 	maxConnsPerIP autoInt
-	drain         time.Duration
 
-	udpRate     autoInt
-	udpBurst    int
-	udpByteRate autoInt
-
+	drain     time.Duration
 	debugAddr string
 
-	mail mailOptions
+	all     []string                 // every service, in start order
+	configs map[string]serviceConfig // by service name
 }
 
 // autoInt is an int flag whose default, "auto", depends on where the server
@@ -89,11 +138,15 @@ func (a *autoInt) or(def int) int {
 }
 
 func newServeCmd(e *env, runF func(context.Context, *serveOptions) error) *cobra.Command {
-	o := &serveOptions{mail: mailOptions{addr: map[string]*string{}, tlsAddr: map[string]*string{}}}
+	list := e.services
+	if list == nil {
+		list = services
+	}
+	o := &serveOptions{all: serviceNames(list), configs: make(map[string]serviceConfig, len(list))}
 	cmd := &cobra.Command{
 		Use:   "serve [SERVICE...]",
 		Short: "Run servers (all of them when none is named)",
-		Long: `Run the named servers, or all of them: ` + strings.Join(services, ", ") + `.
+		Long: `Run the named servers, or all of them: ` + strings.Join(o.all, ", ") + `.
 
 tcp and udp are the tutorial's uppercase service on 127.0.0.1:6666: each
 request is answered with its text upper-cased, exactly as Python's str.upper()
@@ -128,8 +181,8 @@ within --drain; inetkit then exits 0.`,
   inetkit serve smtp --smtp-addr 0.0.0.0:25 --smtps-addr 0.0.0.0:465`,
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, a := range args {
-				if !slices.Contains(services, a) {
-					return usagef("unknown service %q (want %s)", a, strings.Join(services, ", "))
+				if !slices.Contains(o.all, a) {
+					return usagef("unknown service %q (want %s)", a, strings.Join(o.all, ", "))
 				}
 			}
 			return nil
@@ -137,7 +190,7 @@ within --drain; inetkit then exits 0.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.services = args
 			if len(args) == 0 {
-				o.services = services
+				o.services = o.all
 			}
 			if err := o.validate(); err != nil {
 				return err
@@ -149,56 +202,25 @@ within --drain; inetkit then exits 0.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", "", "HOST:PORT of the tcp and udp services (default 127.0.0.1:6666)")
-	for _, name := range mailServices {
-		o.mail.addr[name] = f.String(name+"-addr", defaultMailAddr[name], "HOST:PORT of the "+name+" service (STARTTLS)")
-		o.mail.tlsAddr[name] = f.String(name+"s-addr", "", "HOST:PORT of an implicit-TLS "+name+"s listener (none when empty)")
+	sf := &serveFlags{FlagSet: f, groups: make(map[reflect.Type]any)}
+	for _, s := range list {
+		o.configs[s.name] = s.newConfig(sf)
 	}
-	f.StringVar(&o.mail.data, "data", defaultDataDir, "data directory: the mail store and the TLS files")
-	f.StringVar(&o.mail.tlsCert, "tls-cert", "", "PEM certificate chain for TLS (default: made by the local CA in --data)")
-	f.StringVar(&o.mail.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	f.StringVar(&o.mail.auth, "auth", "auto", "mail logins: any (loopback only), accounts, or auto (any when every mail listener is on loopback)")
-	f.StringVar(&o.mail.hostname, "hostname", "localhost", "the host name the mail servers greet with")
-	f.Int64Var(&o.mail.maxMessageBytes, "max-message-bytes", 32<<20, "largest message SMTP accepts")
-	f.Var(&o.mode, "mode", "TCP mode: oneshot, stream or line")
-	f.IntVar(&o.readSize, "read-size", upper.DefaultReadSize, "bytes of the one read in oneshot mode")
-	f.IntVar(&o.maxLineBytes, "max-line-bytes", upper.DefaultMaxLineBytes, "longest line in line mode")
-	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "close a TCP connection that sends nothing for this long")
-	f.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "close a TCP connection whose client does not read for this long")
 	f.IntVar(&o.maxConns, "max-conns", sockserver.DefaultMaxConns, "most TCP connections open at once, per service; 0: no limit")
 	f.Var(&o.maxConnsPerIP, "max-conns-per-ip", "most TCP connections open at once from one address; 0: no limit")
 	f.DurationVar(&o.drain, "drain", 10*time.Second, "on SIGINT/SIGTERM, how long exchanges in flight may take to finish")
-	f.Var(&o.udpRate, "udp-rate", "most UDP replies per second to one address; 0: no limit")
-	f.IntVar(&o.udpBurst, "udp-burst", 200, "UDP replies one address may get in a burst above --udp-rate")
-	f.Var(&o.udpByteRate, "udp-byte-rate", "most UDP reply bytes per second in all; 0: no limit")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "HOST:PORT serving runtime and server statistics as JSON at /debug/vars (off when empty)")
 	o.log.addFlags(cmd)
 	return cmd
 }
 
 func (o *serveOptions) validate() error {
-	if o.readSize <= 0 || o.readSize > 1<<20 {
-		return usagef("--read-size must be between 1 and 1048576")
-	}
-	if o.maxLineBytes <= 0 {
-		return usagef("--max-line-bytes must be positive")
-	}
-	if o.addr != "" {
-		if _, _, err := net.SplitHostPort(o.addr); err != nil {
-			return usagef("--addr %q: want HOST:PORT", o.addr)
+	for _, name := range o.all {
+		if err := o.configs[name].validate(); err != nil {
+			return err
 		}
 	}
-	if err := o.mail.validate(); err != nil {
-		return err
-	}
 	return o.log.validate()
-}
-
-func (o *serveOptions) addrOf(service string) string {
-	if o.addr != "" {
-		return o.addr
-	}
-	return defaultAddr[service]
 }
 
 // isLoopback reports whether addr (HOST:PORT) listens only on a loopback
@@ -215,39 +237,81 @@ func isLoopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// validAddr returns a usage error naming flag unless addr is HOST:PORT or
+// empty.
+func validAddr(flag, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return usagef("--%s %q: want HOST:PORT", flag, addr)
+	}
+	return nil
+}
+
 // runner is a server as `inetkit serve` drives it.
 type runner struct {
-	name     string
-	serve    func() error
+	name  string
+	serve func() error // returns nil or an error wrapping sockserver.ErrServerClosed once shut down
+	// shutdown stops the server gracefully, closing what is left of its
+	// connections when ctx expires; it also releases the listeners of a
+	// server whose serve was never called.
 	shutdown func(context.Context) error
 	stats    func() any // the server's counters, for --debug-addr
 }
 
+// serveEnv is what the services of one `inetkit serve` share while they
+// run: the options, the log, and what several services open once (the mail
+// store).
+type serveEnv struct {
+	opts   *serveOptions
+	log    *slog.Logger
+	shared map[reflect.Type]any // by type: see sharedState
+	// cleanups run, last first, once every service has stopped.
+	cleanups []func()
+}
+
+// selected reports whether the command line selected the named service.
+func (se *serveEnv) selected(name string) bool { return slices.Contains(se.opts.services, name) }
+
+// sharedState returns the value of type *T that several services share,
+// opening it with open when the first of them starts. open may register a
+// cleanup with se.afterStop.
+func sharedState[T any](se *serveEnv, open func() (*T, error)) (*T, error) {
+	key := reflect.TypeFor[T]()
+	if v, ok := se.shared[key]; ok {
+		return v.(*T), nil
+	}
+	v, err := open()
+	if err != nil {
+		return nil, err
+	}
+	se.shared[key] = v
+	return v, nil
+}
+
+// afterStop registers f to run once every service has stopped.
+func (se *serveEnv) afterStop(f func()) { se.cleanups = append(se.cleanups, f) }
+
+func (se *serveEnv) runCleanups() {
+	for _, f := range slices.Backward(se.cleanups) {
+		f()
+	}
+	se.cleanups = nil
+}
+
 func runServe(ctx context.Context, e *env, o *serveOptions) error {
 	log := o.log.logger(e.stderr)
+	se := &serveEnv{opts: o, log: log, shared: make(map[reflect.Type]any)}
 	var runners []runner
-	var me *mailEnv
 	defer func() {
 		for _, r := range runners {
 			r.shutdown(context.Background()) // release sockets after a failed start
 		}
-		if me != nil {
-			me.store.Close() // after every server that uses it has stopped
-		}
+		se.runCleanups() // after every server that uses the store has stopped
 	}()
 	for _, name := range o.services {
-		var r runner
-		var err error
-		if slices.Contains(mailServices, name) {
-			if me == nil {
-				if me, err = o.openMail(ctx, log); err != nil {
-					return err
-				}
-			}
-			r, err = o.newMailRunner(ctx, name, me, log.With("service", name))
-		} else {
-			r, err = o.newRunner(ctx, name, log)
-		}
+		r, err := o.configs[name].start(ctx, se, log.With("service", name))
 		if err != nil {
 			return err
 		}
@@ -294,58 +358,6 @@ func runServe(ctx context.Context, e *env, o *serveOptions) error {
 		log.Info("stopped")
 	}
 	return err
-}
-
-func (o *serveOptions) newRunner(ctx context.Context, name string, log *slog.Logger) (runner, error) {
-	addr := o.addrOf(name)
-	log = log.With("service", name)
-	loopback := isLoopback(addr)
-	switch name {
-	case "tcp":
-		srv := &sockserver.Server{
-			Addr:          addr,
-			Handler:       &upper.Handler{Mode: o.mode, ReadSize: o.readSize, MaxLineBytes: o.maxLineBytes, Logger: log},
-			Logger:        log,
-			IdleTimeout:   negIfZero(o.idleTimeout),
-			WriteTimeout:  negIfZero(o.writeTimeout),
-			MaxConns:      o.maxConns,
-			MaxConnsPerIP: o.maxConnsPerIP.or(cond(loopback, 0, 64)),
-		}
-		if o.maxConns == 0 {
-			srv.MaxConns = -1
-		}
-		l, err := srv.Listen(ctx)
-		if err != nil {
-			return runner{}, fmt.Errorf("%s: %w", name, err)
-		}
-		log.Info("waiting for clients", "addr", l.Addr().String(), "mode", o.mode.String())
-		return runner{name: name, serve: func() error { return srv.Serve(l) }, shutdown: func(ctx context.Context) error {
-			err := srv.Shutdown(ctx)
-			l.Close() // in case Serve never started
-			return err
-		}, stats: func() any { return srv.Stats() }}, nil
-	case "udp":
-		srv := &sockserver.PacketServer{
-			Addr:          addr,
-			Handler:       &upper.PacketHandler{Logger: log},
-			Logger:        log,
-			RateLimit:     float64(o.udpRate.or(cond(loopback, 0, 100))),
-			RateBurst:     o.udpBurst,
-			ByteRateLimit: float64(o.udpByteRate.or(cond(loopback, 0, 1_000_000))),
-		}
-		pc, err := srv.Listen(ctx)
-		if err != nil {
-			return runner{}, fmt.Errorf("%s: %w", name, err)
-		}
-		log.Info("waiting for clients", "addr", pc.LocalAddr().String())
-		return runner{name: name, serve: func() error { return srv.Serve(pc) }, shutdown: func(ctx context.Context) error {
-			pc.SetReadDeadline(time.Unix(1, 0)) // before Serve started, Shutdown has no socket to wake
-			err := srv.Shutdown(ctx)
-			pc.Close()
-			return err
-		}, stats: func() any { return srv.Stats() }}, nil
-	}
-	return runner{}, usagef("unknown service %q", name)
 }
 
 // negIfZero maps a flag's 0 ("no limit") to sockserver's negative "no limit".

@@ -5,13 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync/atomic"
+
+	"github.com/spf13/pflag"
 
 	"github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/tlsca"
@@ -22,37 +21,36 @@ import (
 	"github.com/inetkit/inetkit/store"
 )
 
-// mailServices are the services that share the store.
-var mailServices = []string{"smtp", "pop3", "imap"}
-
-// mailOptions are the flags of the mail services.
+// mailOptions are the flags that the mail services share: the store, TLS,
+// the login policy.
 type mailOptions struct {
 	data            string
-	addr            map[string]*string // service → HOST:PORT (plain listener, STARTTLS)
-	tlsAddr         map[string]*string // service → HOST:PORT of the implicit-TLS listener, "" for none
 	tlsCert, tlsKey string
 	auth            string // auto, any or accounts
 	hostname        string
+	// maxMessageBytes is SMTP's limit, and sizes the free space the store
+	// keeps.
 	maxMessageBytes int64
+
+	// services are the mail services, selected or not, whose listeners
+	// decide the login policy.
+	services []*mailConfig
 }
 
-var defaultMailAddr = map[string]string{
-	"smtp": "127.0.0.1:2525",
-	"pop3": "127.0.0.1:1110",
-	"imap": "127.0.0.1:1143",
+func mailFlags(f *serveFlags) *mailOptions {
+	return sharedFlags(f, func(fs *pflag.FlagSet) *mailOptions {
+		o := new(mailOptions)
+		fs.StringVar(&o.data, "data", defaultDataDir, "data directory: the mail store and the TLS files")
+		fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS (default: made by the local CA in --data)")
+		fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+		fs.StringVar(&o.auth, "auth", "auto", "mail logins: any (loopback only), accounts, or auto (any when every mail listener is on loopback)")
+		fs.StringVar(&o.hostname, "hostname", "localhost", "the host name the mail servers greet with")
+		fs.Int64Var(&o.maxMessageBytes, "max-message-bytes", 32<<20, "largest message SMTP accepts")
+		return o
+	})
 }
 
 func (o *mailOptions) validate() error {
-	for _, m := range []map[string]*string{o.addr, o.tlsAddr} {
-		for name, a := range m {
-			if *a == "" {
-				continue
-			}
-			if _, _, err := net.SplitHostPort(*a); err != nil {
-				return usagef("--%s-addr %q: want HOST:PORT", name, *a)
-			}
-		}
-	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key go together")
 	}
@@ -64,31 +62,34 @@ func (o *mailOptions) validate() error {
 	return nil
 }
 
-// mailEnv is what the mail services of one `inetkit serve` share.
-type mailEnv struct {
-	store *store.Store
-	tls   *tls.Config
-}
-
-// listenAddrs returns the addresses the named mail services listen on.
-func (o *serveOptions) mailListenAddrs() []string {
+// listenAddrs returns the addresses that the selected mail services listen
+// on.
+func (o *mailOptions) listenAddrs(selected func(name string) bool) []string {
 	var addrs []string
-	for _, name := range o.services {
-		if a, ok := o.mail.addr[name]; ok {
-			addrs = append(addrs, *a)
-			if t := *o.mail.tlsAddr[name]; t != "" {
-				addrs = append(addrs, t)
+	for _, c := range o.services {
+		if selected(c.name) {
+			addrs = append(addrs, c.addr)
+			if c.tlsAddr != "" {
+				addrs = append(addrs, c.tlsAddr)
 			}
 		}
 	}
 	return addrs
 }
 
+// mailEnv is what the mail services of one `inetkit serve` share.
+type mailEnv struct {
+	store *store.Store
+	tls   *tls.Config
+}
+
 // openMail opens the store and the TLS configuration, and decides the login
 // policy: any login when every mail listener is on loopback (unless --auth
-// accounts), real accounts otherwise.
-func (o *serveOptions) openMail(ctx context.Context, log *slog.Logger) (*mailEnv, error) {
-	addrs := o.mailListenAddrs()
+// accounts), real accounts otherwise. The store is closed once every
+// service has stopped.
+func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, error) {
+	log := se.log
+	addrs := o.listenAddrs(se.selected)
 	allLoopback := true
 	var hosts []string
 	for _, a := range addrs {
@@ -104,14 +105,16 @@ func (o *serveOptions) openMail(ctx context.Context, log *slog.Logger) (*mailEnv
 			hosts = append(hosts, h)
 		}
 	}
-	anyLogin := o.mail.auth == "any" || (o.mail.auth == "auto" && allLoopback)
+	anyLogin := o.auth == "any" || (o.auth == "auto" && allLoopback)
 	if anyLogin && !allLoopback {
 		return nil, usagef("--auth any is allowed only when every mail listener is on a loopback address")
 	}
-	st, err := store.Open(o.mail.data, &store.Options{
-		Exclusive:    true,
-		AnyLogin:     anyLogin,
-		MinFreeBytes: o.mail.maxMessageBytes * 3 / 2, // HARDENING C15
+	st, err := store.Open(o.data, &store.Options{
+		Exclusive: true,
+		AnyLogin:  anyLogin,
+		// Room for a message of the largest size, with its indexes
+		// (HARDENING C15).
+		MinFreeBytes: o.maxMessageBytes * 3 / 2,
 		Logger:       log,
 	})
 	if err != nil {
@@ -120,7 +123,7 @@ func (o *serveOptions) openMail(ctx context.Context, log *slog.Logger) (*mailEnv
 	if !anyLogin {
 		ok, err := st.HasAccounts(ctx)
 		if err == nil && !ok {
-			err = fmt.Errorf("mail listeners on a non-loopback address need accounts: add one with 'inetkit user add --data %s ADDRESS'", o.mail.data)
+			err = fmt.Errorf("mail listeners on a non-loopback address need accounts: add one with 'inetkit user add --data %s ADDRESS'", o.data)
 		}
 		if err != nil {
 			st.Close()
@@ -128,11 +131,11 @@ func (o *serveOptions) openMail(ctx context.Context, log *slog.Logger) (*mailEnv
 		}
 	}
 	me := &mailEnv{store: st}
-	if o.mail.tlsCert != "" {
-		me.tls, err = tlsca.LoadFiles(o.mail.tlsCert, o.mail.tlsKey)
+	if o.tlsCert != "" {
+		me.tls, err = tlsca.LoadFiles(o.tlsCert, o.tlsKey)
 	} else {
 		var res *tlsca.Result
-		res, err = tlsca.Load(filepath.Join(o.mail.data, "tls"), hosts)
+		res, err = tlsca.Load(filepath.Join(o.data, "tls"), hosts)
 		if err == nil {
 			me.tls = res.Config
 			abs, _ := filepath.Abs(res.CAPath)
@@ -147,56 +150,88 @@ func (o *serveOptions) openMail(ctx context.Context, log *slog.Logger) (*mailEnv
 		st.Close()
 		return nil, err
 	}
-	log.Info("mail store", "data", o.mail.data, "logins", map[bool]string{true: "any (loopback only)", false: "accounts"}[anyLogin])
+	log.Info("mail store", "data", o.data, "logins", map[bool]string{true: "any (loopback only)", false: "accounts"}[anyLogin])
+	se.afterStop(func() { st.Close() }) // after every server that uses it
 	return me, nil
 }
 
-// mailServer is what the three mail servers have in common.
+// mailServer is what the mail servers have in common.
 type mailServer interface {
 	Serve(net.Listener) error
 	ServeTLS(net.Listener) error
 	Shutdown(context.Context) error
 }
 
-// newMailRunner makes the runner of one mail service: its plain listener
-// and, when asked for, its implicit-TLS one.
-func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailEnv, log *slog.Logger) (runner, error) {
-	addr := *o.mail.addr[name]
-	tlsAddr := *o.mail.tlsAddr[name]
-	insecure := isLoopback(addr) && (tlsAddr == "" || isLoopback(tlsAddr))
-	perIP := o.maxConnsPerIP.or(cond(insecure, 0, 30)) // HARDENING C2
-	maxConns := cond(o.maxConns == 0, -1, o.maxConns)
-	rate := cond(insecure, 0.0, 5.0) // 300 a minute per address: HARDENING C3
-	limits := lineproto.Limits{MaxConns: maxConns, MaxConnsPerIP: perIP, MaxConnRatePerIP: rate}
-	var srv mailServer
-	switch name {
-	case "smtp":
-		var backend smtp.Backend = me.store.SMTPBackend()
-		if n, err := strconv.Atoi(os.Getenv(killAfterDeliveryEnv)); err == nil && n > 0 {
-			log.Warn("test hook: the process kills itself after a delivery, before its 250", killAfterDeliveryEnv, n)
-			kb := &killAfterDelivery{Backend: backend}
-			kb.left.Store(int64(n))
-			backend = kb
-		}
-		srv = &smtp.Server{
-			Domain: o.mail.hostname, Backend: backend, TLSConfig: me.tls,
-			InsecureAuth: insecure, MaxMessageBytes: o.mail.maxMessageBytes,
-			// Off loopback a bare CR or LF in DATA refuses the message
-			// (HARDENING S1's recommendation (a)); on loopback it is kept,
-			// as sent, for tests of odd clients.
-			StrictLineEndings: !insecure,
-			Limits:            limits, Logger: log,
-		}
-	case "pop3":
-		srv = &pop3.Server{
-			Backend: me.store.POP3Backend(), TLSConfig: me.tls, InsecureAuth: insecure,
-			Limits: limits, Logger: log,
-		}
-	case "imap":
-		srv = &imap.Server{
-			Backend: me.store.IMAPBackend(), TLSConfig: me.tls, InsecureAuth: insecure,
-			Limits: limits, Logger: log,
-		}
+// mailServerConfig is what a mail service builds its server from.
+type mailServerConfig struct {
+	*mailEnv
+	opts *mailOptions
+	// insecure is set when every listener of the service is on loopback:
+	// logins without TLS are allowed, and the per-address limits are off.
+	insecure bool
+	limits   lineproto.Limits
+	log      *slog.Logger
+}
+
+// mailService returns the service of a mail server over the shared store:
+// it listens on --NAME-addr, defaultAddr unless given, with STARTTLS, and on
+// --NAMEs-addr with implicit TLS (RFC 8314) when given. newServer makes the
+// server.
+func mailService(name, defaultAddr string, newServer func(*mailServerConfig) (mailServer, error)) service {
+	return service{name: name, newConfig: func(f *serveFlags) serviceConfig {
+		c := &mailConfig{name: name, mail: mailFlags(f), newServer: newServer}
+		c.mail.services = append(c.mail.services, c)
+		f.StringVar(&c.addr, name+"-addr", defaultAddr, "HOST:PORT of the "+name+" service (STARTTLS)")
+		f.StringVar(&c.tlsAddr, name+"s-addr", "", "HOST:PORT of an implicit-TLS "+name+"s listener (none when empty)")
+		return c
+	}}
+}
+
+// mailConfig is a mail service as the command line configures it.
+type mailConfig struct {
+	name      string
+	mail      *mailOptions
+	addr      string // plain listener, STARTTLS
+	tlsAddr   string // implicit-TLS listener, "" for none
+	newServer func(*mailServerConfig) (mailServer, error)
+}
+
+var _ serviceConfig = (*mailConfig)(nil)
+
+func (c *mailConfig) validate() error {
+	if err := validAddr(c.name+"-addr", c.addr); err != nil {
+		return err
+	}
+	if err := validAddr(c.name+"s-addr", c.tlsAddr); err != nil {
+		return err
+	}
+	return c.mail.validate()
+}
+
+// start makes the runner of one mail service: its plain listener and, when
+// asked for, its implicit-TLS one.
+func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) (runner, error) {
+	me, err := sharedState(se, func() (*mailEnv, error) { return c.mail.openMail(ctx, se) })
+	if err != nil {
+		return runner{}, err
+	}
+	o := se.opts
+	insecure := isLoopback(c.addr) && (c.tlsAddr == "" || isLoopback(c.tlsAddr))
+	srv, err := c.newServer(&mailServerConfig{
+		mailEnv:  me,
+		opts:     c.mail,
+		insecure: insecure,
+		limits: lineproto.Limits{
+			MaxConns: cond(o.maxConns == 0, -1, o.maxConns),
+			// Off loopback, 30 connections at once from one address and
+			// 300 new ones a minute, as mox allows (HARDENING C2, C3).
+			MaxConnsPerIP:    o.maxConnsPerIP.or(cond(insecure, 0, 30)),
+			MaxConnRatePerIP: cond(insecure, 0.0, 5.0),
+		},
+		log: log,
+	})
+	if err != nil {
+		return runner{}, fmt.Errorf("%s: %w", c.name, err)
 	}
 	var ls []net.Listener
 	closeAll := func() {
@@ -205,23 +240,23 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 		}
 	}
 	lc := net.ListenConfig{KeepAlive: -1}
-	l, err := lc.Listen(ctx, "tcp", addr)
+	l, err := lc.Listen(ctx, "tcp", c.addr)
 	if err != nil {
-		return runner{}, fmt.Errorf("%s: %w", name, err)
+		return runner{}, fmt.Errorf("%s: %w", c.name, err)
 	}
 	ls = append(ls, l)
 	log.Info("waiting for clients", "addr", l.Addr().String(), "tls", "starttls")
-	if tlsAddr != "" {
-		tl, err := lc.Listen(ctx, "tcp", tlsAddr)
+	if c.tlsAddr != "" {
+		tl, err := lc.Listen(ctx, "tcp", c.tlsAddr)
 		if err != nil {
 			closeAll()
-			return runner{}, fmt.Errorf("%ss: %w", name, err)
+			return runner{}, fmt.Errorf("%ss: %w", c.name, err)
 		}
 		ls = append(ls, tl)
 		log.Info("waiting for clients", "addr", tl.Addr().String(), "tls", "implicit")
 	}
 	r := runner{
-		name: name,
+		name: c.name,
 		shutdown: func(ctx context.Context) error {
 			err := srv.Shutdown(ctx)
 			closeAll()
@@ -253,29 +288,10 @@ func (o *serveOptions) newMailRunner(ctx context.Context, name string, me *mailE
 	return r, nil
 }
 
+// isServerClosed reports whether err is the ErrServerClosed of a mail
+// server: imap's is sockserver.ErrServerClosed, smtp and pop3 still have
+// their own.
 func isServerClosed(err error) bool {
-	return errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, pop3.ErrServerClosed) ||
-		errors.Is(err, imap.ErrServerClosed) || errors.Is(err, sockserver.ErrServerClosed)
-}
-
-// killAfterDeliveryEnv names the test hook of HARDENING X1: set to N, it
-// makes the process kill itself (SIGKILL) right after the Nth message is
-// durable and before the client is told 250. Only tests set it.
-const killAfterDeliveryEnv = "INETKIT_TEST_KILL_AFTER_DELIVERY"
-
-// killAfterDelivery is the smtp.Backend of that hook.
-type killAfterDelivery struct {
-	smtp.Backend
-	left atomic.Int64
-}
-
-func (b *killAfterDelivery) Deliver(ctx context.Context, env *smtp.Envelope, msg io.Reader) error {
-	err := b.Backend.Deliver(ctx, env, msg)
-	if err == nil && b.left.Add(-1) == 0 {
-		if p, ferr := os.FindProcess(os.Getpid()); ferr == nil {
-			p.Kill()
-		}
-		select {} // the 250 must not go out before the signal lands
-	}
-	return err
+	return errors.Is(err, sockserver.ErrServerClosed) || errors.Is(err, smtp.ErrServerClosed) ||
+		errors.Is(err, pop3.ErrServerClosed) || errors.Is(err, imap.ErrServerClosed)
 }

@@ -101,11 +101,19 @@ type mainServer struct {
 // address. The test's cleanup cancels ctx and waits for Main to return.
 func startMain(t *testing.T, services []string, args ...string) *mainServer {
 	t.Helper()
+	return startMainEnv(t, &env{}, services, args...)
+}
+
+// startMainEnv is startMain with the services and stop bound of e (its
+// stdio is replaced).
+func startMainEnv(t *testing.T, e *env, services []string, args ...string) *mainServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &mainServer{stderr: newSyncBuffer(), cancel: cancel, done: make(chan struct{})}
+	e.stdin, e.stdout, e.stderr = strings.NewReader(""), io.Discard, s.stderr
 	go func() {
 		defer close(s.done)
-		s.code = Main(ctx, args, strings.NewReader(""), io.Discard, s.stderr)
+		s.code = e.main(ctx, args)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -240,7 +248,7 @@ func allServices(t *testing.T) []string {
 }
 
 func TestServeCancel(t *testing.T) {
-	srv := startMain(t, services, append([]string{"serve"}, allServices(t)...)...)
+	srv := startMain(t, serviceNames(services), append([]string{"serve"}, allServices(t)...)...)
 	code := srv.stop(t)
 	log := srv.stderr.String()
 	if code != exitOK {
@@ -268,7 +276,7 @@ func TestServeCancel(t *testing.T) {
 }
 
 func TestServeJSONLog(t *testing.T) {
-	srv := startMain(t, services, append([]string{"serve", "--log-format", "json"}, allServices(t)...)...)
+	srv := startMain(t, serviceNames(services), append([]string{"serve", "--log-format", "json"}, allServices(t)...)...)
 	for _, network := range []string{"tcp", "udp"} {
 		code, stdout, _ := runMain(t, "", "send", network+"://"+srv.addrs[network], "hello")
 		if code != exitOK || stdout != "HELLO\n" {
