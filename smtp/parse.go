@@ -4,14 +4,16 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // Problems parseCommand finds in a command line.
 const (
 	problemNone    = iota
 	problemEmpty   // an empty line
-	problemBadChar // a control character or invalid UTF-8 (HARDENING G7, S7)
-	problemHTTP    // an HTTP request line (HARDENING G6)
+	problemBadChar // a control character or invalid UTF-8
+	problemHTTP    // an HTTP request line: a browser or a cross-protocol attack
 )
 
 // A command is a parsed command line: the verb in upper case and the
@@ -20,13 +22,6 @@ type command struct {
 	verb    string
 	arg     string
 	problem int
-}
-
-// httpMethods are the request methods that mark a line as HTTP: Postfix's
-// smtpd_forbidden_commands, extended to every method of RFC 9110.
-var httpMethods = map[string]bool{
-	"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true,
-	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true,
 }
 
 // parseCommand splits a command line (without its line ending) into verb
@@ -40,7 +35,7 @@ func parseCommand(line string) command {
 		cmd.problem = problemEmpty
 	case hasBadChar(line):
 		cmd.problem = problemBadChar
-	case isHTTP(line):
+	case lineproto.IsHTTPRequest([]byte(line)):
 		cmd.problem = problemHTTP
 	}
 	return cmd
@@ -59,19 +54,6 @@ func hasBadChar(s string) bool {
 		}
 	}
 	return false
-}
-
-// isHTTP reports whether line looks like an HTTP request line: it starts
-// with a method name in upper case, or ends in an HTTP version.
-func isHTTP(line string) bool {
-	f := strings.Fields(line)
-	if len(f) == 0 {
-		return false
-	}
-	if httpMethods[f[0]] {
-		return true
-	}
-	return len(f) == 3 && strings.HasPrefix(strings.ToUpper(f[2]), "HTTP/")
 }
 
 // parseBDAT parses the argument of BDAT (RFC 3030 §2): "size" or
