@@ -3,58 +3,66 @@ package imap
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
 
-// Errors that end a connection; imapserver logs them.
-var (
-	errCommandTooLong = errors.New("imap: command too long")
-	errLiteralTooBig  = errors.New("imap: literal too big")
-	errProtocol       = errors.New("imap: protocol violation")
-	errAuthFailures   = errors.New("imap: too many authentication failures")
-	errTooManyErrors  = errors.New("imap: too many errors")
-)
+// errClosed is what imapserver reads once the guard has ended a connection;
+// the guard has logged why, so imapserver need not (it does not log
+// net.ErrClosed).
+var errClosed = fmt.Errorf("imap: connection ended by the server: %w", net.ErrClosed)
 
-const readChunk = 4096
+// maxNesting is the deepest nesting of parenthesised lists the guard lets
+// through, far more than any command needs (a SEARCH program, a FETCH of
+// BODY[HEADER.FIELDS (...)]) and less than the depth at which go-imap's
+// parser gives up, which it answers with "NO [SERVERBUG]" (maxListDepth,
+// 1000).
+const maxNesting = 100
 
 // conn is the guard in front of go-imap's imapserver: the net.Conn that
-// imapserver reads from. It reads the client's bytes a line at a time
-// (HARDENING I1–I5, I8, G1, G6): a line is handed to imapserver only once it
-// is complete and checked; a literal announced at the end of a line ("{N}",
+// imapserver reads from. It reads the client's bytes a line at a time with
+// a lineproto.Reader: a line is handed to imapserver only once it is
+// complete and checked; a literal announced at the end of a line ("{N}",
 // "{N+}") is checked against the limits before imapserver sees it, and then
-// passed through without buffering. Because imapserver serves one command at
-// a time and reads the next line only after answering the previous one, the
-// guard can answer a rejected line itself when imapserver asks for more.
+// passed through. Because imapserver serves one command at a time and reads
+// the next line only after answering the previous one, the guard can answer
+// a rejected line itself when imapserver asks for more.
+//
+// Every read has a deadline: IdleTimeout while waiting for a command (and
+// for the DONE that ends IDLE), CommandTimeout from a command's first octet
+// to its last line, LiteralReadTimeout for a literal (and the command's
+// deadline too, unless it is an APPEND message, after which the rest of the
+// command has a new CommandTimeout), or imapserver's own deadline if sooner
+// (30 seconds for a command before login).
 //
 // It watches imapserver's replies just enough to stay in step: a "+"
 // continuation means a synchronising literal was accepted, and a tagged reply
 // ends the command (and IDLE or AUTHENTICATE, whose lines are passed raw).
-// It also counts the error replies, BAD or NO, its own and imapserver's
-// (HARDENING G5): past SoftErrorLimit each is delayed by ErrorDelay, and
-// at HardErrorLimit the connection is closed after the reply.
+// It also counts the error replies, BAD, its own and imapserver's, and NO to
+// LOGIN or AUTHENTICATE, with a lineproto.Counter: past SoftErrorLimit each
+// is delayed by ErrorDelay, and at HardErrorLimit the connection is closed
+// after the reply.
 //
 // It also performs STARTTLS itself: imapserver would wrap the connection in
 // TLS below the guard. After the handshake a new conn, over the TLS
-// connection, is handed to the imapserver for TLS connections, and this one
-// reports EOF.
+// connection and with the same Reader and Counter, is handed to the
+// imapserver for TLS connections, and this one reports EOF.
 //
 // Read, SetReadDeadline and the unexported read-side state belong to the
 // goroutine of imapserver that serves the connection; Write may also be
 // called by a session's Idle goroutine.
 type conn struct {
 	net.Conn          // what imapserver reads and writes: raw, or TLS over raw
-	raw      net.Conn // the sockserver connection
+	raw      net.Conn // the connection served
 	srv      *Server
 	ctx      context.Context
 	log      *slog.Logger
@@ -64,39 +72,38 @@ type conn struct {
 	next     *conn // the STARTTLS successor; set before done is closed
 
 	// Read side.
-	buf         []byte // readChunk bytes, allocated on first use
-	in          []byte // bytes read from Conn and not yet processed
-	out         []byte // a checked line, for imapserver
-	lit         int64  // bytes of the current literal still to pass
-	litDeadline time.Time
-	litPending  int64 // size of a literal announced by the last line; -1 if none
-	litSync     bool
-	cont        bool // the next line continues the current command
-	raw2        bool // IDLE or AUTHENTICATE: lines go to imapserver unchecked
-	cur         command
-	err         error // sticky read error
-	applied     time.Time
-	closeOnce   sync.Once
-	migrated    bool
+	r          *lineproto.Reader
+	out        []byte // a checked line, for imapserver
+	outBuf     []byte // where out is kept
+	lit        int64  // bytes of the current literal still to pass
+	litMsg     bool   // the current literal is an APPEND message
+	litPending int64  // size of a literal announced by the last line; -1 if none
+	litSync    bool
+	litIsMsg   bool // the announced literal is an APPEND message
+	cont       bool // the next line continues the current command
+	raw2       bool // IDLE or AUTHENTICATE: lines go to imapserver unchecked
+	cur        command
+	err        error // sticky read error
+	closeOnce  sync.Once
+	migrated   bool
 
 	// Shared with Write and the session.
-	mu        sync.Mutex
-	handlerRD time.Time     // read deadline set by imapserver
-	watchTag  string        // tag of the command whose reply ends it
-	ended     bool          // a reply tagged watchTag was written
-	contSeen  bool          // a "+" continuation was written
-	capsPhase int           // 0: before login, 1: login reply pending, 2: after
-	byeReason string        // say "* BYE byeReason" at the next read and close
-	byeErr    error         // the error that ends the connection then
-	errTag    string        // tag of the command whose tagged reply is not yet seen
-	errNO     bool          // a NO to that command counts as an error (a failed login)
-	errs      int           // error replies so far
-	credit    time.Duration // delay already spent on the pending reply (a failed login)
-	outLit    int64         // bytes of a literal in imapserver's output still to pass
-	outMid    bool          // imapserver's output is in the middle of a line
-	outTail   []byte        // the end of that line, to find a literal announced
-	skipHello bool          // drop the greeting of a STARTTLS successor
-	wdead     bool          // a fatal error was reported; no more writes
+	mu          sync.Mutex
+	handlerRD   time.Time         // read deadline set by imapserver
+	counter     lineproto.Counter // error replies and failed logins
+	watchTag    string            // tag of the command whose reply ends it
+	ended       bool              // a reply tagged watchTag was written
+	contSeen    bool              // a "+" continuation was written
+	capsPhase   int               // 0: before login, 1: login reply pending, 2: after
+	bye         lineproto.Reason  // say its goodbye at the next read and close
+	errTag      string            // tag of the command whose tagged reply is not yet seen
+	errNO       bool              // a NO to that command counts as an error (LOGIN, AUTHENTICATE)
+	authCounted bool              // the session counted that NO as a failed login already
+	outLit      int64             // bytes of a literal in imapserver's output still to pass
+	outMid      bool              // imapserver's output is in the middle of a line
+	outTail     []byte            // the end of that line, to find a literal announced
+	skipHello   bool              // drop the greeting of a STARTTLS successor
+	wdead       bool              // a fatal error was reported; no more writes
 }
 
 // command is what the guard knows of the command being read.
@@ -104,27 +111,54 @@ type command struct {
 	tag        string
 	name       string // upper case; "UID FETCH" for UID commands
 	bytes      int    // lines and buffered literals so far
+	depth      int    // parentheses open at the end of the lines so far
 	swallow    bool   // answered by the guard (ID): not passed on
 	appendMsg  bool   // the APPEND message literal has been seen
 	idBadInput bool
 }
 
-func newConn(ctx context.Context, srv *Server, raw, inner net.Conn, isTLS, skipHello bool) *conn {
-	return &conn{
+// newConn returns the guard of raw, which imapserver reads as inner (raw,
+// or TLS over raw), reading with r, or a new Reader if r is nil.
+func newConn(ctx context.Context, srv *Server, raw, inner net.Conn, r *lineproto.Reader) *conn {
+	g := &conn{
 		Conn:       inner,
 		raw:        raw,
 		srv:        srv,
 		ctx:        ctx,
-		log:        srv.logger().With("remote", raw.RemoteAddr().String()),
-		isTLS:      isTLS,
+		log:        srv.logger().With("remote", lineproto.RemoteString(raw)),
+		isTLS:      lineproto.IsTLS(inner),
 		done:       make(chan struct{}),
 		litPending: -1,
-		skipHello:  skipHello,
+		counter:    lineproto.NewCounter(srv.limits),
 	}
+	if r == nil {
+		r = lineproto.NewReader(readDeadline{inner, g}, inner, srv.maxLineBytes(), srv.limits.IdleTimeout, srv.limits.CommandTimeout)
+	} else {
+		r.Reset(readDeadline{inner, g}, inner)
+	}
+	g.r = r
+	return g
+}
+
+// readDeadline is the connection the guard's Reader sets its read deadlines
+// on: each is the earlier of the Reader's and imapserver's.
+type readDeadline struct {
+	net.Conn
+	g *conn
+}
+
+func (d readDeadline) SetReadDeadline(t time.Time) error {
+	d.g.mu.Lock()
+	h := d.g.handlerRD
+	d.g.mu.Unlock()
+	if !h.IsZero() && (t.IsZero() || h.Before(t)) {
+		t = h
+	}
+	return d.Conn.SetReadDeadline(t)
 }
 
 // Close closes the connection, unless it is being handed over to TLS, and
-// tells serveConn that imapserver is done with it.
+// tells ServeConn that imapserver is done with it.
 func (g *conn) Close() error {
 	var err error
 	g.closeOnce.Do(func() {
@@ -139,13 +173,13 @@ func (g *conn) Close() error {
 	return err
 }
 
-// SetReadDeadline records imapserver's deadline; the guard applies it, or the
-// literal deadline if sooner, before each read.
+// SetReadDeadline records imapserver's deadline; the guard's Reader applies
+// it, or its own if sooner, before each read.
 func (g *conn) SetReadDeadline(t time.Time) error {
 	g.mu.Lock()
 	g.handlerRD = t
 	g.mu.Unlock()
-	return g.applyDeadline()
+	return nil
 }
 
 // SetDeadline sets both deadlines.
@@ -156,20 +190,6 @@ func (g *conn) SetDeadline(t time.Time) error {
 	return g.SetReadDeadline(t)
 }
 
-func (g *conn) applyDeadline() error {
-	g.mu.Lock()
-	d := g.handlerRD
-	g.mu.Unlock()
-	if g.lit > 0 && (d.IsZero() || g.litDeadline.Before(d)) {
-		d = g.litDeadline
-	}
-	if d.Equal(g.applied) {
-		return nil
-	}
-	g.applied = d
-	return g.Conn.SetReadDeadline(d)
-}
-
 // loggedIn is called by the session after a successful login.
 func (g *conn) loggedIn() {
 	g.mu.Lock()
@@ -177,57 +197,32 @@ func (g *conn) loggedIn() {
 	g.mu.Unlock()
 }
 
-// byeAfterReply makes the next read say "* BYE reason" and end the
-// connection with err, unless a BYE is pending already.
-func (g *conn) byeAfterReply(reason string, err error) {
+// byeLocked makes the next read say the goodbye for r and end the
+// connection, unless a goodbye is pending already. The caller holds g.mu.
+func (g *conn) byeLocked(r lineproto.Reason) {
+	if g.bye == lineproto.ReasonNone {
+		g.bye = r
+	}
+}
+
+// countLocked applies the verdict of the counter on an error reply and
+// returns how long to delay the reply. The caller holds g.mu.
+func (g *conn) countLocked(v lineproto.Verdict) time.Duration {
+	if v.Close != lineproto.ReasonNone {
+		g.byeLocked(v.Close)
+	}
+	return v.Delay
+}
+
+// authFailed counts a failed login, whose NO reply is not to be counted
+// again, and returns how long the reply waits: the longer of
+// AuthFailureDelay and the error delay. At MaxAuthFailures (or
+// HardErrorLimit) the connection ends after the reply.
+func (g *conn) authFailed() (delay time.Duration, failures int) {
 	g.mu.Lock()
-	g.byeAfterReplyLocked(reason, err)
-	g.mu.Unlock()
-}
-
-func (g *conn) byeAfterReplyLocked(reason string, err error) {
-	if g.byeReason == "" {
-		g.byeReason, g.byeErr = reason, err
-	}
-}
-
-// credited records that the reply to the current command has already been
-// delayed by d (a failed login, by AuthFailureDelay): an error delay is
-// shortened by as much, so that the reply waits the longer of the two, not
-// their sum.
-func (g *conn) credited(d time.Duration) {
-	g.mu.Lock()
-	g.credit += d
-	g.mu.Unlock()
-}
-
-// countErrorLocked counts an error reply (HARDENING G5) and returns how long
-// to delay it. At HardErrorLimit it arranges for the connection to end after
-// the reply. The caller holds g.mu.
-func (g *conn) countErrorLocked() time.Duration {
-	g.errs++
-	var d time.Duration
-	if soft := g.srv.softErrorLimit(); soft > 0 && g.errs > soft {
-		d = max(g.srv.errorDelay()-g.credit, 0)
-	}
-	g.credit = 0
-	if hard := g.srv.hardErrorLimit(); hard > 0 && g.errs >= hard {
-		g.byeAfterReplyLocked("Too many errors", errTooManyErrors)
-	}
-	return d
-}
-
-// sleep waits for d, or until the connection's context ends.
-func (g *conn) sleep(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-g.ctx.Done():
-	}
+	defer g.mu.Unlock()
+	g.authCounted = true
+	return g.countLocked(g.counter.AuthFailure()), g.counter.AuthFailures()
 }
 
 // setErrTag notes the tag of a command handed to imapserver, whose tagged
@@ -238,7 +233,7 @@ func (g *conn) setErrTag(tag, name string) {
 	g.mu.Lock()
 	g.errTag = tag
 	g.errNO = name == "LOGIN" || name == "AUTHENTICATE"
-	g.credit = 0
+	g.authCounted = false
 	g.mu.Unlock()
 }
 
@@ -272,7 +267,7 @@ func (g *conn) Write(p []byte) (int, error) {
 	}
 	var delay time.Duration
 	if g.scanOutputLocked(p) {
-		delay = g.countErrorLocked()
+		delay = g.countLocked(g.counter.Error())
 	}
 	if g.capsPhase < 2 {
 		if q, ok := addIDCap(p); ok {
@@ -289,7 +284,7 @@ func (g *conn) Write(p []byte) (int, error) {
 	// imapserver writes one response at a time, and flushes at each line
 	// end: a tagged reply starts a Write, and nothing else is written while
 	// it waits here.
-	g.sleep(delay)
+	lineproto.Sleep(g.ctx, delay)
 	if _, err := g.Conn.Write(p); err != nil {
 		return 0, err
 	}
@@ -302,8 +297,9 @@ const maxOutTail = 32
 
 // scanOutputLocked follows imapserver's output line by line, passing over
 // the literals it announces (so that message text is never taken for a
-// reply), and reports whether p has the tagged BAD reply (or NO to a login)
-// to the command being served. The caller holds g.mu.
+// reply), and reports whether p has the tagged BAD reply (or NO to a login
+// not counted as a failed login already) to the command being served. The
+// caller holds g.mu.
 func (g *conn) scanOutputLocked(p []byte) (isErr bool) {
 	for len(p) > 0 {
 		if g.outLit > 0 {
@@ -315,7 +311,8 @@ func (g *conn) scanOutputLocked(p []byte) (isErr bool) {
 		if !g.outMid && g.errTag != "" {
 			if rest, ok := bytes.CutPrefix(p, []byte(g.errTag+" ")); ok {
 				g.errTag = ""
-				isErr = bytes.HasPrefix(rest, []byte("BAD")) || g.errNO && bytes.HasPrefix(rest, []byte("NO"))
+				isErr = bytes.HasPrefix(rest, []byte("BAD")) ||
+					g.errNO && !g.authCounted && bytes.HasPrefix(rest, []byte("NO"))
 			}
 		}
 		i := bytes.IndexByte(p, '\n')
@@ -405,22 +402,54 @@ func (g *conn) reply(lines ...string) error {
 	return err
 }
 
+// byeText returns the text of the "* BYE" with which the server ends a
+// session for r (RFC 3501 §7.1.5), or "" to close it without one.
+func byeText(r lineproto.Reason) string {
+	switch r {
+	case lineproto.ReasonShutdown:
+		return "[UNAVAILABLE] Server shutting down"
+	case lineproto.ReasonIdleTimeout:
+		return "Autologout; idle for too long"
+	case lineproto.ReasonCommandTimeout:
+		return "Timed out waiting for the rest of the command"
+	case lineproto.ReasonLineTooLong:
+		return "[TOOBIG] Command too long"
+	case lineproto.ReasonTooManyErrors:
+		return "Too many errors"
+	case lineproto.ReasonTooManyAuthFailures:
+		return "Too many authentication failures"
+	}
+	return ""
+}
+
+// goodbye ends the connection for r, with its "* BYE".
+func (g *conn) goodbye(r lineproto.Reason) {
+	var lines []string
+	if text := byeText(r); text != "" {
+		lines = append(lines, "* BYE "+text+"\r\n")
+	}
+	logMsg := r.String()
+	if r == lineproto.ReasonShutdown {
+		logMsg = ""
+	}
+	g.fatal(logMsg, lines...)
+}
+
 // fatal says "* BYE" (after the optional tagged reply), logs, and ends the
-// connection: reads return err, writes fail, and the socket is closed so that
-// the client sees EOF at once.
-func (g *conn) fatal(err error, logMsg string, lines ...string) error {
+// connection: reads return errClosed, writes fail, and the socket is closed
+// so that the client sees EOF at once.
+func (g *conn) fatal(logMsg string, lines ...string) {
 	if len(lines) > 0 {
 		g.reply(lines...)
 	}
 	g.mu.Lock()
 	g.wdead = true
 	g.mu.Unlock()
-	g.err = err
+	g.err = errClosed
 	if logMsg != "" {
 		g.log.Info("imap: closing connection: " + logMsg)
 	}
 	g.raw.Close()
-	return err
 }
 
 // Read hands imapserver the next checked line, or literal bytes.
@@ -446,10 +475,13 @@ func (g *conn) Read(p []byte) (int, error) {
 		if g.settle() {
 			continue
 		}
-		atStart := len(g.in) == 0
-		line, err := g.readLine()
+		limit := g.srv.maxLineBytes()
+		if g.cont {
+			limit -= g.cur.bytes
+		}
+		line, err := g.r.ReadLine(limit)
 		if err != nil {
-			g.readError(err, atStart)
+			g.readError(err)
 			continue
 		}
 		g.handleLine(line)
@@ -461,10 +493,10 @@ func (g *conn) Read(p []byte) (int, error) {
 // AUTHENTICATE is over. It reports whether a literal now follows.
 func (g *conn) settle() bool {
 	g.mu.Lock()
-	bye, byeErr, ended, contSeen := g.byeReason, g.byeErr, g.ended, g.contSeen
+	bye, ended, contSeen := g.bye, g.ended, g.contSeen
 	g.mu.Unlock()
-	if bye != "" {
-		g.fatal(byeErr, bye, "* BYE "+bye+"\r\n")
+	if bye != lineproto.ReasonNone {
+		g.goodbye(bye)
 		return true
 	}
 	if g.litPending >= 0 {
@@ -478,7 +510,7 @@ func (g *conn) settle() bool {
 			g.endCommand()
 			return false
 		}
-		g.startLiteral(size)
+		g.startLiteral(size, g.litIsMsg)
 		return size > 0
 	}
 	if g.raw2 && ended {
@@ -487,19 +519,39 @@ func (g *conn) settle() bool {
 	return false
 }
 
-func (g *conn) startLiteral(size int64) {
+// startLiteral starts passing a literal of size octets: within
+// LiteralReadTimeout, and within the command's deadline unless it is an
+// APPEND message.
+func (g *conn) startLiteral(size int64, msg bool) {
 	g.cont = true
+	g.r.Continue()
 	if size == 0 {
+		g.literalDone(msg)
 		return
 	}
-	g.lit = size
-	g.litDeadline = time.Now().Add(g.srv.literalReadTimeout())
+	g.lit, g.litMsg = size, msg
+	d := time.Now().Add(g.srv.literalReadTimeout())
+	if cd := g.r.CommandDeadline(); !msg && !cd.IsZero() && cd.Before(d) {
+		d = cd
+	}
+	g.r.SetDeadline(d)
+}
+
+// literalDone is called once a literal has been passed: the rest of the
+// command has what is left of its CommandTimeout, or a new one after an
+// APPEND message.
+func (g *conn) literalDone(msg bool) {
+	g.r.SetDeadline(time.Time{})
+	if msg {
+		g.r.ContinueAnew()
+	}
 }
 
 func (g *conn) endCommand() {
 	g.cont = false
 	g.raw2 = false
 	g.cur = command{}
+	g.r.EndCommand()
 	g.mu.Lock()
 	g.watchTag = ""
 	g.ended = false
@@ -520,136 +572,73 @@ func (g *conn) watch(tag string) {
 func (g *conn) readLiteral(p []byte) (int, error) {
 	if g.cur.swallow {
 		for g.lit > 0 {
-			if len(g.in) == 0 {
-				if err := g.fill(); err != nil {
-					g.readError(err, false)
-					return 0, g.err
-				}
+			b, err := g.r.Peek()
+			if err != nil {
+				g.readError(err)
+				return 0, g.err
 			}
-			k := min(int64(len(g.in)), g.lit)
-			g.in = g.in[k:]
+			k := min(int64(len(b)), g.lit)
+			g.r.Skip(int(k))
 			g.lit -= k
 		}
+		g.literalDone(false)
 		return 0, nil
 	}
 	if int64(len(p)) > g.lit {
 		p = p[:g.lit]
 	}
-	var n int
-	if len(g.in) > 0 {
-		n = copy(p, g.in)
-		g.in = g.in[n:]
-	} else {
-		if err := g.applyDeadline(); err != nil {
-			return 0, err
-		}
-		var err error
-		n, err = g.Conn.Read(p)
-		if n == 0 && err != nil {
-			g.readError(err, false)
-			return 0, g.err
-		}
+	n, err := g.r.Read(p)
+	if n == 0 && err != nil {
+		g.readError(err)
+		return 0, g.err
 	}
 	g.lit -= int64(n)
 	if g.lit == 0 {
-		g.applyDeadline()
+		g.literalDone(g.litMsg)
 	}
 	return n, nil
 }
 
-// fill reads more bytes from the client into g.in.
-func (g *conn) fill() error {
-	if g.buf == nil {
-		g.buf = make([]byte, readChunk)
-	}
-	if cap(g.in)-len(g.in) < readChunk/4 {
-		if len(g.in) <= len(g.buf)/2 {
-			n := copy(g.buf, g.in)
-			g.in = g.buf[:n]
-		} else {
-			nb := make([]byte, len(g.in), 2*len(g.in)+readChunk)
-			copy(nb, g.in)
-			g.in = nb
-		}
-	}
-	if err := g.applyDeadline(); err != nil {
-		return err
-	}
-	n, err := g.Conn.Read(g.in[len(g.in):cap(g.in)])
-	g.in = g.in[:len(g.in)+n]
-	if n > 0 {
-		return nil
-	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
-}
-
-// readLine returns the next line, LF included, within what is left of the
-// command's budget.
-func (g *conn) readLine() ([]byte, error) {
-	limit := g.srv.maxLineBytes()
-	if g.cont {
-		limit -= g.cur.bytes
-	}
-	for {
-		if i := bytes.IndexByte(g.in, '\n'); i >= 0 {
-			if i+1 > limit {
-				return nil, errCommandTooLong
-			}
-			line := g.in[:i+1]
-			g.in = g.in[i+1:]
-			return line, nil
-		}
-		if len(g.in) >= limit {
-			return nil, errCommandTooLong
-		}
-		if err := g.fill(); err != nil {
-			return nil, err
-		}
-	}
-}
-
 // readError ends the connection after a failed read, with the BYE that
 // suits it.
-func (g *conn) readError(err error, atStart bool) {
-	var ne net.Error
+func (g *conn) readError(err error) {
+	r := lineproto.Classify(err, g.cont || g.r.InCommand())
 	switch {
-	case errors.Is(err, errCommandTooLong):
-		g.fatal(err, "command longer than the limit", "* BYE [TOOBIG] Command too long\r\n")
-	case errors.Is(err, sockserver.ErrServerClosed):
-		g.fatal(ErrServerClosed, "", "* BYE [UNAVAILABLE] Server shutting down\r\n")
-	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		switch {
-		case g.lit > 0:
-			g.fatal(err, "literal timed out", "* BYE Timed out waiting for literal data\r\n")
-		case atStart && !g.cont:
-			g.fatal(err, "", "* BYE Autologout; idle for too long\r\n")
-		default:
-			g.fatal(err, "command timed out", "* BYE Timed out waiting for the rest of the command\r\n")
-		}
-	default:
+	case r == lineproto.ReasonClosed:
 		g.err = err
+	case g.lit > 0 && (r == lineproto.ReasonIdleTimeout || r == lineproto.ReasonCommandTimeout):
+		g.fatal("literal timed out", "* BYE Timed out waiting for literal data\r\n")
+	default:
+		g.goodbye(r)
 	}
 }
 
-// handleLine checks a line and hands it to imapserver, or answers it.
+// pass hands line, and a CRLF, to imapserver.
+func (g *conn) pass(line []byte) {
+	g.outBuf = append(append(g.outBuf[:0], line...), '\r', '\n')
+	g.out = g.outBuf
+}
+
+// handleLine checks a line, without its line ending, and hands it to
+// imapserver, or answers it.
 func (g *conn) handleLine(line []byte) {
 	if g.raw2 {
-		g.out = line
+		g.pass(line)
+		if g.cur.name == "AUTHENTICATE" {
+			g.r.Continue() // the SASL exchange is one command
+		}
 		return
 	}
 	first := !g.cont
 	if first {
 		g.cur = command{}
 	}
-	g.cur.bytes += len(line)
-	body := bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	g.cur.bytes += len(line) + len("\r\n")
 	if first {
-		tag, name, ok := parseCommand(body)
-		if isHTTPRequest(body) {
-			g.fatal(errProtocol, "HTTP request "+clip(body))
+		tag, name, ok := parseCommand(line)
+		// Before login only: "a1 DELETE HTTP/old" is a command.
+		if !g.authenticated() && lineproto.IsHTTPRequest(line) {
+			g.fatal("HTTP request " + clip(line))
 			return
 		}
 		if !ok {
@@ -658,11 +647,17 @@ func (g *conn) handleLine(line []byte) {
 		}
 		g.cur.tag, g.cur.name = tag, name
 	}
-	if bytes.IndexByte(body, 0) >= 0 {
+	if bytes.IndexByte(line, 0) >= 0 {
 		g.refuse(line, g.cur.tag+" BAD [CLIENTBUG] NUL byte in command\r\n")
 		return
 	}
-	info := parseLine(body)
+	// RFC 3501 §9: CR only ends a line, but in a literal; go-imap's parser
+	// would take it into a quoted string, or lose its place in the line.
+	if bytes.IndexByte(line, '\r') >= 0 {
+		g.refuse(line, g.cur.tag+" BAD [CLIENTBUG] CR not followed by LF\r\n")
+		return
+	}
+	info := parseLine(line)
 	switch {
 	case info.unterminated:
 		g.refuse(line, g.cur.tag+" BAD [CLIENTBUG] Unterminated quoted string\r\n")
@@ -670,11 +665,15 @@ func (g *conn) handleLine(line []byte) {
 	case info.malformed:
 		g.refuse(line, g.cur.tag+" BAD [CLIENTBUG] Invalid literal\r\n")
 		return
+	case g.cur.depth+info.deepest > maxNesting:
+		g.refuse(line, g.cur.tag+" BAD [CLIENTBUG] Parentheses nested too deeply\r\n")
+		return
 	}
+	g.cur.depth = max(g.cur.depth+info.depth, 0)
+	isMsg := false
 	if info.literal >= 0 || info.tooBig {
 		limit := int64(min(maxBufferedLiteral, g.srv.maxLineBytes()-g.cur.bytes))
-		isMsg := false
-		if g.cur.name == "APPEND" && !g.cur.appendMsg && !(first && appendMailboxLiteral(body, g.cur.tag)) {
+		if g.cur.name == "APPEND" && !g.cur.appendMsg && !(first && appendMailboxLiteral(line, g.cur.tag)) {
 			isMsg = true
 			limit = g.srv.maxLiteralBytes()
 			if g.sess != nil {
@@ -683,7 +682,8 @@ func (g *conn) handleLine(line []byte) {
 		}
 		if info.tooBig || info.literal > limit {
 			if info.nonSync {
-				g.fatal(errLiteralTooBig, "non-synchronizing literal too big: "+clip(body),
+				g.log.Info("imap: non-synchronizing literal too big", "line", clip(line))
+				g.fatal("literal too big",
 					g.cur.tag+" BAD [TOOBIG] Literal too big\r\n",
 					"* BYE [TOOBIG] Literal too big\r\n")
 				return
@@ -699,14 +699,14 @@ func (g *conn) handleLine(line []byte) {
 	}
 	if first {
 		switch {
-		case g.cur.name == "STARTTLS" && len(body) == len(g.cur.tag)+len(" STARTTLS"):
+		case g.cur.name == "STARTTLS" && len(line) == len(g.cur.tag)+len(" STARTTLS"):
 			if g.srv.TLSConfig != nil && !g.isTLS && !g.authenticated() {
 				g.startTLS()
 				return
 			}
 		case g.cur.name == "ID":
 			g.cur.swallow = true
-			rest := strings.ToUpper(string(body[len(g.cur.tag)+len(" ID"):]))
+			rest := strings.ToUpper(string(line[len(g.cur.tag)+len(" ID"):]))
 			g.cur.idBadInput = !strings.HasPrefix(rest, " (") && rest != " NIL"
 		case g.cur.name == "IDLE" || g.cur.name == "AUTHENTICATE":
 			g.raw2 = true
@@ -718,7 +718,7 @@ func (g *conn) handleLine(line []byte) {
 			if !info.nonSync {
 				g.reply("+ Ready for literal data\r\n")
 			}
-			g.startLiteral(info.literal)
+			g.startLiteral(info.literal, false)
 			return
 		}
 		g.answerID()
@@ -727,16 +727,20 @@ func (g *conn) handleLine(line []byte) {
 	if first {
 		g.setErrTag(g.cur.tag, g.cur.name)
 	}
-	g.out = line
+	g.pass(line)
 	if info.literal >= 0 {
 		g.litPending = info.literal
 		g.litSync = !info.nonSync
+		g.litIsMsg = isMsg
 		if !g.raw2 {
 			g.watch(g.cur.tag)
 		}
 		return
 	}
-	if !g.raw2 {
+	switch {
+	case g.raw2 && g.cur.name == "AUTHENTICATE":
+		g.r.Continue() // the SASL exchange is one command
+	case !g.raw2:
 		g.endCommand()
 	}
 }
@@ -745,7 +749,8 @@ func (g *conn) handleLine(line []byte) {
 // of a command cannot be answered alone: the connection ends.
 func (g *conn) refuse(line []byte, reply string) {
 	if g.cont {
-		g.fatal(errProtocol, "bad command continuation: "+clip(line), "* BYE [CLIENTBUG] "+strings.TrimSpace(reply[strings.Index(reply, "]")+1:])+"\r\n")
+		g.log.Info("imap: bad command continuation", "line", clip(line))
+		g.fatal("protocol violation", "* BYE [CLIENTBUG] "+strings.TrimSpace(reply[strings.Index(reply, "]")+1:])+"\r\n")
 		return
 	}
 	g.log.Info("imap: refused command", "line", clip(line), "reply", strings.TrimSpace(reply))
@@ -757,9 +762,9 @@ func (g *conn) refuse(line []byte, reply string) {
 // as imapserver's are.
 func (g *conn) errorReply(reply string) {
 	g.mu.Lock()
-	d := g.countErrorLocked()
+	d := g.countLocked(g.counter.Error())
 	g.mu.Unlock()
-	g.sleep(d)
+	lineproto.Sleep(g.ctx, d)
 	g.reply(reply)
 }
 
@@ -784,9 +789,11 @@ func (g *conn) answerID() {
 	g.reply("* ID (\"name\" \"inetkit\")\r\n", tag+" OK ID completed\r\n")
 }
 
-// startTLS answers STARTTLS, discards any plaintext sent after it (HARDENING
-// I6), performs the handshake and hands a new conn over the TLS connection to
-// the imapserver for TLS connections; this one then reports EOF.
+// startTLS answers STARTTLS, discards any plaintext sent after it (RFC 3501
+// §6.2.1 says that the client waits for the reply, so that it can only be an
+// injection, CVE-2011-0411), performs the handshake within CommandTimeout
+// and hands a new conn over the TLS connection to the imapserver for TLS
+// connections; this one then reports EOF.
 func (g *conn) startTLS() {
 	tag := g.cur.tag
 	g.endCommand()
@@ -794,25 +801,24 @@ func (g *conn) startTLS() {
 		g.err = err
 		return
 	}
-	if len(g.in) > 0 {
-		g.log.Warn("imap: discarding plaintext sent after STARTTLS", "bytes", len(g.in))
-		g.in = nil
-	}
+	sockserver.MarkBusy(g.raw) // the handshake finishes even during Shutdown
 	g.mu.Lock()
 	g.handlerRD = time.Time{}
+	counter := g.counter
 	g.mu.Unlock()
-	g.applyDeadline()
-	tc := tls.Server(g.Conn, g.srv.TLSConfig)
-	hctx, cancel := context.WithTimeout(g.ctx, handshakeTimeout)
-	err := tc.HandshakeContext(hctx)
-	cancel()
+	tc, n, err := lineproto.StartTLS(g.ctx, g.r, g.Conn, g.srv.TLSConfig, g.srv.limits.CommandTimeout, nil)
+	if n > 0 {
+		g.log.Warn("imap: discarded plaintext sent after STARTTLS", "bytes", n)
+	}
 	if err != nil {
-		g.fatal(err, "STARTTLS handshake failed: "+err.Error())
+		g.fatal("STARTTLS handshake failed: " + err.Error())
 		return
 	}
-	next := newConn(g.ctx, g.srv, g.raw, tc, true, true)
+	next := newConn(g.ctx, g.srv, g.raw, tc, g.r)
+	next.skipHello = true
+	next.counter = counter
 	if !g.srv.secureL.deliver(g.ctx, next) {
-		g.fatal(ErrServerClosed, "")
+		g.fatal("")
 		return
 	}
 	g.next = next
@@ -869,20 +875,6 @@ func appendMailboxLiteral(body []byte, tag string) bool {
 	return len(rest) > 1 && rest[0] == ' ' && rest[1] == '{'
 }
 
-// isHTTPRequest reports whether a first line looks like an HTTP request line
-// (HARDENING G6).
-func isHTTPRequest(body []byte) bool {
-	i := bytes.IndexByte(body, ' ')
-	if i < 0 {
-		return false
-	}
-	switch string(body[:i]) {
-	case "GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE":
-		return bytes.Contains(body[i:], []byte(" HTTP/"))
-	}
-	return false
-}
-
 // lineInfo is what parseLine finds in a line.
 type lineInfo struct {
 	literal      int64 // size of the literal announced at the end; -1 if none
@@ -890,11 +882,14 @@ type lineInfo struct {
 	tooBig       bool  // a literal whose size does not fit in an int64
 	malformed    bool  // "{}", "{-1}", "{1a}"
 	unterminated bool  // a quoted string runs to the end of the line
+	depth        int   // parentheses opened and not closed (negative if more closed)
+	deepest      int   // the most parentheses open at any point
 }
 
-// parseLine scans a line (without its line end) for quoted strings and a
-// literal announced at its end: a "{" outside quotes whose text runs to a
-// "}" ending the line, with no space in between.
+// parseLine scans a line (without its line end) for quoted strings,
+// parentheses outside them, and a literal announced at its end: a "{"
+// outside quotes whose text runs to a "}" ending the line, with no space in
+// between.
 func parseLine(body []byte) lineInfo {
 	info := lineInfo{literal: -1}
 	quoted, brace := false, -1
@@ -905,10 +900,16 @@ func parseLine(body []byte) lineInfo {
 			i++
 		case c == '"':
 			quoted = !quoted
-		case !quoted && c == '{':
+		case quoted:
+		case c == '{':
 			brace = i
-		case !quoted && c == ' ':
+		case c == ' ':
 			brace = -1
+		case c == '(':
+			info.depth++
+			info.deepest = max(info.deepest, info.depth)
+		case c == ')':
+			info.depth--
 		}
 	}
 	if quoted {

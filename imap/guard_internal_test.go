@@ -3,13 +3,14 @@ package imap
 import (
 	"bytes"
 	"context"
-	"github.com/inetkit/inetkit/lineproto"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 func TestParseLine(t *testing.T) {
@@ -20,7 +21,9 @@ func TestParseLine(t *testing.T) {
 		{"a NOOP", lineInfo{literal: -1}},
 		{"a LOGIN {5}", lineInfo{literal: 5}},
 		{"a LOGIN {5+}", lineInfo{literal: 5, nonSync: true}},
-		{"a APPEND INBOX (\\Seen) ~{0}", lineInfo{literal: 0}},
+		{"a APPEND INBOX (\\Seen) ~{0}", lineInfo{literal: 0, deepest: 1}},
+		{"a SEARCH ((ALL) (\"(\"", lineInfo{literal: -1, depth: 2, deepest: 2}},
+		{"a FETCH 1 (BODY[HEADER.FIELDS (A B)]))", lineInfo{literal: -1, depth: -1, deepest: 2}},
 		{`a LOGIN "{5}"`, lineInfo{literal: -1}},
 		{`a LOGIN "x\"y" {12}`, lineInfo{literal: 12}},
 		{`a LOGIN "x\\" {3}`, lineInfo{literal: 3}},
@@ -104,7 +107,7 @@ func FuzzParseLine(f *testing.F) {
 // FuzzGuard feeds arbitrary client bytes to the guard, read as imapserver
 // would read it (without its replies: every synchronising literal counts as
 // refused), and checks that it ends, passes no more bytes than it got, and
-// keeps its buffer within the line limit.
+// never hands imapserver a line with a CR or NUL in it.
 func FuzzGuard(f *testing.F) {
 	for _, s := range []string{
 		"a1 NOOP\r\n",
@@ -127,9 +130,10 @@ func FuzzGuard(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		srv := &Server{MaxLineBytes: 256, MaxLiteralBytes: 1024, LiteralReadTimeout: time.Second}
+		srv.limits = lineproto.Limits{ErrorDelay: -1}.Resolve(lineproto.Limits{IdleTimeout: time.Second})
 		a, b := net.Pipe()
 		defer b.Close()
-		g := newConn(context.Background(), srv, a, a, false, false)
+		g := newConn(context.Background(), srv, a, a, nil)
 		defer g.Close()
 		go func() {
 			b.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -145,8 +149,8 @@ func FuzzGuard(f *testing.F) {
 				t.Fatalf("Read returned %d", n)
 			}
 			total += n
-			if max := 2*srv.maxLineBytes() + readChunk; cap(g.in) > max {
-				t.Fatalf("buffer grew to %d bytes; limit %d", cap(g.in), max)
+			if g.lit == 0 && bytes.ContainsAny(buf[:n], "\x00") {
+				t.Fatalf("guard passed a NUL outside a literal: %q", buf[:n])
 			}
 			if err != nil {
 				break
@@ -207,29 +211,39 @@ func TestScanOutput(t *testing.T) {
 	}
 }
 
-// A failed login's AuthFailureDelay counts towards the error delay of its NO
-// reply: the reply waits the longer of the two, not their sum.
-func TestCountErrorCredit(t *testing.T) {
-	g := &conn{srv: &Server{Limits: lineproto.Limits{SoftErrorLimit: 1, HardErrorLimit: 4, ErrorDelay: time.Second}}}
-	if d := g.countErrorLocked(); d != 0 {
-		t.Errorf("error 1 (at the soft limit): delay %v; want 0", d)
+// A failed login is counted once, by the session, and its reply waits the
+// longer of AuthFailureDelay and the error delay, not their sum; the NO that
+// imapserver then writes is not counted again. A NO to LOGIN that is not a
+// failed login (LOGINDISABLED) is counted as an error reply.
+func TestConn_authFailedCountedOnce(t *testing.T) {
+	limits := lineproto.Limits{SoftErrorLimit: 1, HardErrorLimit: 3, ErrorDelay: time.Second, AuthFailureDelay: 300 * time.Millisecond, MaxAuthFailures: 10}
+	g := &conn{counter: lineproto.NewCounter(limits.Resolve(lineproto.Limits{}))}
+	g.setErrTag("a1", "LOGIN")
+	if d, n := g.authFailed(); d != 300*time.Millisecond || n != 1 {
+		t.Errorf("failure 1 (error 1, at the soft limit): delay %v, failures %d; want 300ms, 1", d, n)
 	}
-	g.credited(300 * time.Millisecond)
-	if d := g.countErrorLocked(); d != 700*time.Millisecond {
-		t.Errorf("error 2 after a 300 ms login delay: delay %v; want 700ms", d)
+	if g.scanOutputLocked([]byte("a1 NO [AUTHENTICATIONFAILED] Invalid\r\n")) {
+		t.Error("the NO of a failed login counted again")
 	}
-	g.credited(2 * time.Second)
-	if d := g.countErrorLocked(); d != 0 {
-		t.Errorf("error 3 after a 2 s login delay: delay %v; want 0", d)
+	g.setErrTag("a2", "LOGIN")
+	if d, _ := g.authFailed(); d != time.Second {
+		t.Errorf("failure 2 (error 2, past the soft limit): delay %v; want 1s, the longer", d)
 	}
-	if g.byeReason != "" {
-		t.Errorf("BYE %q before the hard limit", g.byeReason)
+	g.scanOutputLocked([]byte("a2 NO [AUTHENTICATIONFAILED] Invalid\r\n"))
+	g.setErrTag("a3", "LOGIN")
+	if !g.scanOutputLocked([]byte("a3 NO [PRIVACYREQUIRED] TLS is required\r\n")) {
+		t.Error("a NO to LOGIN without a failed login was not counted")
 	}
-	if d := g.countErrorLocked(); d != time.Second {
-		t.Errorf("error 4: delay %v; want 1s (the credit is used up)", d)
+	if got := g.counter.Errors(); got != 2 {
+		t.Errorf("errors counted by the session = %d; want 2", got)
 	}
-	if g.byeReason == "" || g.byeErr != errTooManyErrors {
-		t.Errorf("at the hard limit: BYE %q, %v; want Too many errors", g.byeReason, g.byeErr)
+	if g.bye != lineproto.ReasonNone {
+		t.Errorf("goodbye %v before the hard limit", g.bye)
+	}
+	g.setErrTag("a4", "LOGIN")
+	g.authFailed()
+	if g.bye != lineproto.ReasonTooManyErrors {
+		t.Errorf("at the hard limit: goodbye %v; want too many errors", g.bye)
 	}
 }
 

@@ -18,7 +18,8 @@ import (
 	"github.com/inetkit/inetkit/sockserver"
 )
 
-// Defaults for the zero values of [Server] fields.
+// Defaults for the zero values of [Server] fields. The defaults of the
+// other limits are lineproto's.
 const (
 	// DefaultIdleTimeout bounds the wait for a command, and IDLE: RFC 3501
 	// §5.4 asks for an inactivity autologout timer of at least 30 minutes.
@@ -34,75 +35,70 @@ const (
 	DefaultMaxLineBytes = 50 * 1024
 	// DefaultMaxLiteralBytes bounds an APPEND message.
 	DefaultMaxLiteralBytes = 64 << 20
-	// DefaultAuthFailureDelay delays each failed LOGIN or AUTHENTICATE
-	// (Dovecot waits 2 s, mox and vsftpd 1 s).
-	DefaultAuthFailureDelay = time.Second
-	// DefaultMaxAuthFailures is the number of failed logins after which the
-	// connection is closed.
-	DefaultMaxAuthFailures = 3
-	// DefaultSoftErrorLimit is the number of error replies (BAD or NO to a
-	// command) after which each further one is delayed by ErrorDelay
-	// (Postfix smtpd_soft_error_limit).
-	DefaultSoftErrorLimit = 10
-	// DefaultHardErrorLimit is the number of error replies after which the
-	// connection is closed (Postfix smtpd_hard_error_limit).
-	DefaultHardErrorLimit = 20
-	// DefaultErrorDelay is the delay of each error reply past the soft
-	// limit (Postfix smtpd_error_sleep_time).
-	DefaultErrorDelay = time.Second
 
 	// maxBufferedLiteral is the largest literal go-imap reads into memory
 	// (checkBufferedLiteral), and RFC 7888's limit for LITERAL-.
 	maxBufferedLiteral = 4096
-	// handshakeTimeout bounds a TLS handshake.
-	handshakeTimeout = 30 * time.Second
 )
 
 // A Server serves IMAP connections, delegating storage to Backend. Its zero
 // value, with Backend set, is ready to use. Fields must not be changed after
-// Serve is called. A Server is safe for concurrent use.
+// Serve, ServeTLS or ServeConn is called. A Server is safe for concurrent
+// use.
 //
 // Each connection is served by go-imap's imapserver behind a guard that reads
 // the client's bytes first: it enforces MaxLineBytes and MaxLiteralBytes
-// before go-imap allocates anything, answers ID, performs STARTTLS itself (so
-// that the decrypted stream is guarded too) and says "* BYE" before closing
-// an idle or misbehaving connection.
+// before go-imap allocates anything, bounds every command by CommandTimeout
+// and every literal by LiteralReadTimeout, answers ID, performs STARTTLS
+// itself (so that the decrypted stream is guarded too) and says "* BYE"
+// before closing an idle or misbehaving connection.
 type Server struct {
 	// Addr is the address ListenAndServe listens on; "" means ":143", or
 	// ":993" for ListenAndServeTLS.
 	Addr string
 	// Backend opens a Session for each connection. It is required.
 	Backend Backend
-	// TLSConfig enables STARTTLS, ListenAndServeTLS and ServeTLS.
+	// TLSConfig enables STARTTLS (RFC 3501 §6.2.1) and is used by ServeTLS
+	// and ListenAndServeTLS.
 	TLSConfig *tls.Config
 	// InsecureAuth allows LOGIN and AUTHENTICATE without TLS. When false and
 	// the connection is not TLS, the server advertises LOGINDISABLED and
-	// answers LOGIN with "NO [PRIVACYREQUIRED]".
+	// answers LOGIN with "NO [PRIVACYREQUIRED]" (RFC 3501 §6.2.3, RFC 8314
+	// §5.4).
 	InsecureAuth bool
 
 	// LiteralReadTimeout bounds the reception of one literal (an APPEND
 	// message, say); a client that stalls is sent "* BYE" and nothing is
-	// appended. Zero means DefaultLiteralReadTimeout.
+	// appended. A literal other than an APPEND message is bounded by the
+	// command's CommandTimeout too. Zero or a negative value means
+	// DefaultLiteralReadTimeout; go-imap allows an APPEND message no more
+	// than that either.
 	LiteralReadTimeout time.Duration
 	// MaxLineBytes bounds one command: the bytes of its lines and of its
 	// literals other than the APPEND message. A longer command line gets
 	// "* BYE [TOOBIG]" and the connection is closed; a literal that does not
-	// fit gets "NO [TOOBIG]". Zero, or a value above DefaultMaxLineBytes,
-	// means DefaultMaxLineBytes.
+	// fit gets "NO [TOOBIG]". Zero, a negative value or a value above
+	// DefaultMaxLineBytes means DefaultMaxLineBytes. Each connection has a
+	// buffer of this size.
 	MaxLineBytes int
 	// MaxLiteralBytes bounds an APPEND message; the session's own
-	// AppendLimit, if lower, applies. Zero means DefaultMaxLiteralBytes.
+	// AppendLimit, if lower, applies. Zero or a negative value means
+	// DefaultMaxLiteralBytes.
 	MaxLiteralBytes int64
 
 	// Limits are the timeouts and limits of every connection: zero means
 	// the default (lineproto's, and DefaultIdleTimeout, 30 minutes, RFC 3501
-	// §5.4, for IdleTimeout), a negative value means none. A client over a
-	// limit gets the protocol's reply before the connection is closed.
+	// §5.4, for IdleTimeout), a negative value means none. CommandTimeout
+	// bounds each command from its first octet to its last line, before and
+	// after login, and the TLS handshake; the DONE that ends IDLE is waited
+	// for IdleTimeout. A client over a limit gets the protocol's reply
+	// before the connection is closed.
 	lineproto.Limits
 	// AuthLimiter counts failed logins per client address and per account
-	// across connections, and makes further attempts wait. Nil means one of
-	// the server's own, lineproto.NewAuthLimiter(AuthFailureDelay); servers
-	// that share one (SMTP, POP3 and IMAP over one store) count together.
+	// across connections, and makes further attempts wait before their
+	// credentials are checked. Nil means one of the server's own,
+	// lineproto.NewAuthLimiter(AuthFailureDelay); servers that share one
+	// (SMTP, POP3 and IMAP over one store) count together.
 	AuthLimiter *lineproto.AuthLimiter
 
 	// Logger receives connection errors and rejected input. Nil means
@@ -112,14 +108,16 @@ type Server struct {
 	// passwords included.
 	DebugWriter io.Writer
 
-	once      sync.Once
-	sock      *sockserver.Server
-	plain     *imapserver.Server // connections not (yet) in TLS
-	secure    *imapserver.Server // TLS connections: auth allowed, no STARTTLS
-	plainL    *chanListener
-	secureL   *chanListener
-	wg        sync.WaitGroup // imapserver.Serve loops
-	closeOnce sync.Once
+	once        sync.Once
+	limits      lineproto.Limits // Limits, resolved
+	authLimiter *lineproto.AuthLimiter
+	sock        *sockserver.Server
+	plain       *imapserver.Server // connections not (yet) in TLS
+	secure      *imapserver.Server // TLS connections: auth allowed, no STARTTLS
+	plainL      *chanListener
+	secureL     *chanListener
+	wg          sync.WaitGroup // imapserver.Serve loops
+	closeOnce   sync.Once
 }
 
 // caps is what the server advertises; imapserver adds STARTTLS, AUTH=PLAIN or
@@ -136,33 +134,14 @@ var caps = imap.CapSet{
 	imap.CapChildren:    {},
 }
 
-type tlsContextKey struct{}
-
-// tlsListener marks a listener whose connections start with a TLS handshake.
-type tlsListener struct{ net.Listener }
-
 func (s *Server) init() {
 	s.once.Do(func() {
-		s.sock = &sockserver.Server{
-			Addr:             s.Addr,
-			Handler:          sockserver.HandlerFunc(s.serveConn),
-			Logger:           s.logger(),
-			IdleTimeout:      s.IdleTimeout,
-			WriteTimeout:     s.WriteTimeout,
-			MaxConns:         s.MaxConns,
-			MaxConnsPerIP:    s.MaxConnsPerIP,
-			MaxConnRatePerIP: s.MaxConnRatePerIP,
-			Reject:           reject,
-			BaseContext: func(l net.Listener) context.Context {
-				if _, ok := l.(tlsListener); ok {
-					return context.WithValue(context.Background(), tlsContextKey{}, true)
-				}
-				return context.Background()
-			},
+		s.limits = s.Limits.Resolve(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
+		s.authLimiter = s.AuthLimiter
+		if s.authLimiter == nil {
+			s.authLimiter = lineproto.NewAuthLimiter(s.limits.AuthFailureDelay)
 		}
-		if s.IdleTimeout == 0 {
-			s.sock.IdleTimeout = DefaultIdleTimeout
-		}
+		s.sock = s.limits.SockServer(sockserver.HandlerFunc(s.ServeConn), reject, s.logger())
 		logger := imapLogger{s.logger()}
 		s.plain = imapserver.New(&imapserver.Options{
 			NewSession:   s.newSession,
@@ -186,12 +165,17 @@ func (s *Server) init() {
 	})
 }
 
+// reject says why a connection refused by a limit is closed, unless it
+// expects TLS first.
 func reject(c net.Conn, err error) {
-	if errors.Is(err, sockserver.ErrServerClosed) {
-		io.WriteString(c, "* BYE [UNAVAILABLE] Server shutting down\r\n")
-		return
+	if lineproto.IsImplicitTLS(c) {
+		return // no TLS session to say it in
 	}
-	io.WriteString(c, "* BYE [UNAVAILABLE] Too many connections\r\n")
+	text := "[UNAVAILABLE] Too many connections"
+	if errors.Is(err, sockserver.ErrServerClosed) {
+		text = byeText(lineproto.ReasonShutdown)
+	}
+	io.WriteString(c, "* BYE "+text+"\r\n")
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -220,47 +204,6 @@ func (s *Server) literalReadTimeout() time.Duration {
 		return DefaultLiteralReadTimeout
 	}
 	return s.LiteralReadTimeout
-}
-
-func (s *Server) authFailureDelay() time.Duration {
-	switch {
-	case s.AuthFailureDelay == 0:
-		return DefaultAuthFailureDelay
-	case s.AuthFailureDelay < 0:
-		return 0
-	}
-	return s.AuthFailureDelay
-}
-
-func (s *Server) maxAuthFailures() int {
-	if s.MaxAuthFailures == 0 {
-		return DefaultMaxAuthFailures
-	}
-	return s.MaxAuthFailures
-}
-
-func (s *Server) softErrorLimit() int { return limitOr(s.SoftErrorLimit, DefaultSoftErrorLimit) }
-func (s *Server) hardErrorLimit() int { return limitOr(s.HardErrorLimit, DefaultHardErrorLimit) }
-
-func (s *Server) errorDelay() time.Duration {
-	switch {
-	case s.ErrorDelay == 0:
-		return DefaultErrorDelay
-	case s.ErrorDelay < 0:
-		return 0
-	}
-	return s.ErrorDelay
-}
-
-// limitOr returns n, def if n is zero, or 0 (none) if n is negative.
-func limitOr(n, def int) int {
-	switch {
-	case n == 0:
-		return def
-	case n < 0:
-		return 0
-	}
-	return n
 }
 
 // ListenAndServe listens on s.Addr (":143" if empty) and serves
@@ -301,6 +244,7 @@ func listen(addr, def string) (net.Listener, error) {
 // ErrServerClosed after Shutdown or Close.
 func (s *Server) Serve(l net.Listener) error {
 	if s.Backend == nil {
+		l.Close()
 		return errors.New("imap: Server.Backend is nil")
 	}
 	s.init()
@@ -308,23 +252,21 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // ServeTLS is like Serve, but each connection starts with a TLS handshake
-// using s.TLSConfig (implicit TLS, port 993).
+// using s.TLSConfig (implicit TLS, port 993, RFC 8314), which must end within
+// CommandTimeout. STARTTLS is not offered on these connections.
 func (s *Server) ServeTLS(l net.Listener) error {
 	if s.TLSConfig == nil {
+		l.Close()
 		return errors.New("imap: ServeTLS needs Server.TLSConfig")
 	}
-	if s.Backend == nil {
-		return errors.New("imap: Server.Backend is nil")
-	}
-	s.init()
-	return s.sock.Serve(tlsListener{l})
+	return s.Serve(lineproto.ImplicitTLS(l))
 }
 
 // Shutdown shuts the server down gracefully: it closes the listeners, sends
 // "* BYE" to every connection waiting for a command (or in IDLE) and closes
 // it, and waits for the connections in the middle of a command to finish it.
 // If ctx expires first, Shutdown closes the remaining connections, as Close
-// does, and returns ctx.Err().
+// does, and returns ctx.Err(). The Server cannot be reused.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	err := s.sock.Shutdown(ctx)
@@ -341,6 +283,13 @@ func (s *Server) Close() error {
 	return err
 }
 
+// Stats returns the counters of the connections served by Serve and
+// ServeTLS.
+func (s *Server) Stats() sockserver.Stats {
+	s.init()
+	return s.sock.Stats()
+}
+
 // stop ends the imapserver accept loops once every connection has ended.
 func (s *Server) stop() {
 	s.closeOnce.Do(func() {
@@ -352,25 +301,47 @@ func (s *Server) stop() {
 	})
 }
 
-// serveConn is the sockserver handler: it hands the connection, behind its
-// guard, to the imapserver for plaintext or for TLS connections, and waits
-// until imapserver is done with it (and with its STARTTLS successor).
-func (s *Server) serveConn(ctx context.Context, nc net.Conn) error {
-	inner := nc
-	isTLS := ctx.Value(tlsContextKey{}) != nil
-	if isTLS {
-		tc := tls.Server(nc, s.TLSConfig)
-		hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
+// ServeConn serves IMAP on conn until the client logs out or the connection
+// fails, and closes conn. It implements sockserver.Handler: Serve calls it
+// for every connection it accepts. Call it directly only for a connection
+// accepted some other way (from inetd, or a net.Pipe in a test); such a
+// connection gets the timeouts of s but is not counted against the
+// connection limits, nor sent "* BYE" by Shutdown (Shutdown and Close close
+// it once the connections of Serve have ended). A connection that is a
+// *tls.Conn (or wraps one, through a NetConn method) counts as encrypted;
+// one from a lineproto.ImplicitTLS listener starts with a TLS handshake,
+// with s.TLSConfig. Either handshake must end within CommandTimeout.
+//
+// When ctx is cancelled the connection is closed. After Shutdown or Close,
+// ServeConn closes conn and returns ErrServerClosed.
+func (s *Server) ServeConn(ctx context.Context, conn net.Conn) error {
+	defer conn.Close()
+	if s.Backend == nil {
+		return errors.New("imap: Server.Backend is nil")
+	}
+	s.init()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	inner := conn
+	if lineproto.IsImplicitTLS(conn) {
+		tc, err := lineproto.Handshake(ctx, conn, s.TLSConfig, s.limits.CommandTimeout)
+		if err != nil {
+			return err
+		}
+		inner = tc
+	} else if tc := lineproto.TLSConn(conn); tc != nil {
+		if d := s.limits.CommandTimeout; d > 0 {
+			tc.SetDeadline(time.Now().Add(d))
+		}
+		err := tc.HandshakeContext(ctx)
+		tc.SetDeadline(time.Time{})
 		if err != nil {
 			return fmt.Errorf("imap: TLS handshake: %w", err)
 		}
-		inner = tc
 	}
-	g := newConn(ctx, s, nc, inner, isTLS, false)
+	g := newConn(ctx, s, conn, inner, nil)
 	l := s.plainL
-	if isTLS {
+	if g.isTLS {
 		l = s.secureL
 	}
 	if !l.deliver(ctx, g) {

@@ -1,15 +1,20 @@
 package imap
 
 import (
+	"errors"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
-// session wraps a Backend's Session: it delays failed logins and counts them
-// (HARDENING I15), tells the guard when the client has logged in, bounds
-// APPEND by MaxLiteralBytes, and offers the extensions imapserver requires of
-// an IMAP4rev2 session (NAMESPACE, MOVE) even if the Backend's Session lacks
-// them. It hides SessionSASL, so that AUTHENTICATE goes through Login too.
+// session wraps a Backend's Session: it makes logins wait for the
+// AuthLimiter, delays failed logins and counts them, tells the guard when
+// the client has logged in, bounds APPEND by MaxLiteralBytes, and offers the
+// extensions imapserver requires of an IMAP4rev2 session (NAMESPACE, MOVE)
+// even if the Backend's Session lacks them. It hides SessionSASL, so that
+// AUTHENTICATE goes through Login too.
 //
 // IDLE is the Backend's own: its Session's Idle must write the updates queued
 // before it was called, as well as those that come while it runs (go-imap's
@@ -17,8 +22,7 @@ import (
 // on a goroutine of its own and recovers its panics.
 type session struct {
 	imapserver.Session
-	g        *conn
-	failures int
+	g *conn
 }
 
 var (
@@ -26,29 +30,34 @@ var (
 	_ imapserver.SessionAppendLimit = (*session)(nil)
 )
 
-// Login calls the Backend's Login; a failure is delayed by AuthFailureDelay,
-// and after MaxAuthFailures failures the guard ends the connection once the
-// reply is sent. The guard counts the NO reply as an error too; if it is
-// past SoftErrorLimit the reply waits the longer of AuthFailureDelay and
-// ErrorDelay, not their sum.
+// Login calls the Backend's Login, for LOGIN and AUTHENTICATE PLAIN. First
+// it waits as long as the AuthLimiter says, for right and wrong passwords
+// alike. A failure (an error with the code AUTHENTICATIONFAILED, such as
+// ErrAuthFailed) is counted by the AuthLimiter and by the connection's
+// counter, and its reply waits the longer of AuthFailureDelay and the error
+// delay; at MaxAuthFailures the guard ends the connection once the reply is
+// sent. Another error is a NO like any other.
 func (sess *session) Login(username, password string) error {
+	g := sess.g
+	remote := g.raw.RemoteAddr()
+	lim := g.srv.authLimiter
+	if err := lim.Wait(g.ctx, remote, username); err != nil {
+		return err
+	}
 	err := sess.Session.Login(username, password)
 	if err == nil {
-		sess.g.loggedIn()
+		lim.Succeeded(remote, username)
+		g.loggedIn()
 		return nil
 	}
-	sess.failures++
-	srv := sess.g.srv
-	sess.g.log.Info("imap: login failed", "user", username, "failures", sess.failures)
-	if d := srv.authFailureDelay(); d > 0 {
-		sess.g.sleep(d)
-		// The NO reply counts as an error (HARDENING G5), but its error
-		// delay is what is left of ErrorDelay after this one.
-		sess.g.credited(d)
+	var ie *imap.Error
+	if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeAuthenticationFailed {
+		return err
 	}
-	if max := srv.maxAuthFailures(); max > 0 && sess.failures >= max {
-		sess.g.byeAfterReply("Too many authentication failures", errAuthFailures)
-	}
+	lim.Failed(remote, username)
+	delay, failures := g.authFailed()
+	g.log.Info("imap: login failed", "user", username, "failures", failures)
+	lineproto.Sleep(g.ctx, delay)
 	return err
 }
 
