@@ -23,6 +23,7 @@ import (
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/pop3/pop3test"
+	"github.com/inetkit/inetkit/sockserver"
 )
 
 func TestConn_authorization(t *testing.T) {
@@ -665,6 +666,7 @@ func TestConn_http(t *testing.T) {
 		"POST / HTTP/1.1\r\nHost: x\r\n\r\n",
 		"CONNECT x:110 HTTP/1.1\r\n\r\n",
 		"HEAD /index.html HTTP/1.0\r\n\r\n",
+		"GET /index.html\r\n", // HTTP/0.9
 	} {
 		c, r := greeted(t, s)
 		c.Write([]byte(req))
@@ -673,6 +675,17 @@ func TestConn_http(t *testing.T) {
 			t.Errorf("%q got %q, EOF %v; want EOF and nothing", req, got, eof)
 		}
 	}
+	// A password of four words, one of them like an HTTP version, is a
+	// password.
+	c, r := greeted(t, s)
+	prototest.Run(t, c, r, `
+C: USER alice
+S: +OK send PASS
+C: PASS my HTTP/1.1 password
+S: -ERR * authentication failed
+C: NOOP
+S: -ERR command not valid in this state
+`)
 }
 
 // TestConn_badBytes is HARDENING G7: NUL and invalid UTF-8 get -ERR, are
@@ -938,8 +951,8 @@ func TestServer_serveAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Serve(l); !errors.Is(err, pop3.ErrServerClosed) {
-		t.Errorf("Serve after Close = %v; want ErrServerClosed", err)
+	if err := srv.Serve(l); !errors.Is(err, pop3.ErrServerClosed) || !errors.Is(err, sockserver.ErrServerClosed) {
+		t.Errorf("Serve after Close = %v; want ErrServerClosed, which is sockserver's", err)
 	}
 }
 
@@ -1270,4 +1283,24 @@ type writeRecorder struct {
 func (w *writeRecorder) Write(p []byte) (int, error) {
 	w.max = max(w.max, len(p))
 	return w.Conn.Write(p)
+}
+
+// TestConn_noLimits: a negative limit means none: no delay, and no close
+// however many errors and failed logins.
+func TestConn_noLimits(t *testing.T) {
+	s := newServer(t, pop3test.NewMaildrop("alice", "secret"), func(s *pop3.Server) {
+		s.SoftErrorLimit = -1
+		s.HardErrorLimit = -1
+		s.MaxAuthFailures = -1
+		s.AuthFailureDelay = -1
+		s.ErrorDelay = -1
+	})
+	c, r := greeted(t, s)
+	for range 30 {
+		prototest.Run(t, c, r, "C: XYZZY\nS: -ERR invalid command line")
+	}
+	for range 10 {
+		prototest.Run(t, c, r, "C: USER alice\nS: +OK send PASS\nC: PASS wrong\nS: -ERR * authentication failed")
+	}
+	prototest.Run(t, c, r, "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: +OK*")
 }
