@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/inetkit/inetkit/internal/prototest"
 	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/smtp"
 	"github.com/inetkit/inetkit/smtp/smtptest"
 )
@@ -646,5 +648,117 @@ func TestServer_slowloris(t *testing.T) {
 	expectEOF(t, c, r)
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Errorf("cut off after %v; the deadline is 300ms", d)
+	}
+}
+
+// MaxAuthFailures -1 means no limit, as every negative Limits field does:
+// the session goes on after any number of failed AUTH commands.
+func TestServer_maxAuthFailuresNone(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	rec.Users = map[string]string{"user": "secret"}
+	s, _ := newServer(t, rec, func(cfg *smtp.Server) { cfg.MaxAuthFailures = -1 })
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, ehloShort)
+	for range 5 {
+		prototest.Run(t, c, r, "C: AUTH PLAIN AHVzZXIAd3Jvbmc=\nS: 535 5.7.8 *")
+	}
+	prototest.Run(t, c, r, "C: AUTH PLAIN AHVzZXIAc2VjcmV0\nS: 235 2.0.0 *\nC: QUIT\nS: 221 *")
+}
+
+// A failed AUTH past SoftErrorLimit waits the longer of AuthFailureDelay
+// and ErrorDelay, never their sum.
+func TestServer_authFailureDelayNotSummed(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	rec := smtptest.NewRecorder()
+	rec.Users = map[string]string{"user": "secret"}
+	s, _ := newServer(t, rec, func(cfg *smtp.Server) {
+		cfg.SoftErrorLimit = 1
+		cfg.ErrorDelay = delay
+		cfg.AuthFailureDelay = delay
+		cfg.AuthLimiter = &lineproto.AuthLimiter{} // no wait before the check
+	})
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, ehloShort+"C: XYZZY\nS: 500 5.5.1 *")
+	start := time.Now()
+	prototest.Run(t, c, r, "C: AUTH PLAIN AHVzZXIAd3Jvbmc=\nS: 535 5.7.8 *")
+	if d := time.Since(start); d < delay || d >= 2*delay {
+		t.Errorf("a failed AUTH past the soft limit took %v; want %v (the longer delay, not the sum)", d, delay)
+	}
+}
+
+// The AuthLimiter counts failures across connections: past its free
+// failures a fresh connection waits before its credentials are checked,
+// right or wrong, and a success forgives the address and the account.
+func TestServer_authLimiter(t *testing.T) {
+	const base = 200 * time.Millisecond
+	lim := &lineproto.AuthLimiter{Base: base, Max: base, FreeFailures: 2}
+	rec := smtptest.NewRecorder()
+	rec.Users = map[string]string{"user": "secret"}
+	s, _ := newServer(t, rec, func(cfg *smtp.Server) { cfg.AuthLimiter = lim })
+	loopback := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	auth := func(creds, reply string) time.Duration {
+		t.Helper()
+		c, r := dialRaw(t, s.Addr)
+		prototest.Run(t, c, r, ehloShort)
+		start := time.Now()
+		prototest.Run(t, c, r, "C: AUTH PLAIN "+creds+"\nS: "+reply)
+		d := time.Since(start)
+		c.Close()
+		return d
+	}
+	const wrong, right = "AHVzZXIAd3Jvbmc=", "AHVzZXIAc2VjcmV0"
+	for range 2 {
+		if d := auth(wrong, "535 5.7.8 *"); d >= base {
+			t.Errorf("a free failure took %v", d)
+		}
+	}
+	if got := lim.Delay(loopback, "user"); got != base {
+		t.Errorf("after 2 failures on 2 connections, Delay = %v; want %v", got, base)
+	}
+	if d := auth(right, "235 2.0.0 *"); d < base {
+		t.Errorf("the right password past the free failures took %v; want >= %v", d, base)
+	}
+	if got := lim.Delay(loopback, "user"); got != 0 {
+		t.Errorf("after a success, Delay = %v; want 0", got)
+	}
+	if d := auth(right, "235 2.0.0 *"); d >= base {
+		t.Errorf("a login after a success took %v", d)
+	}
+}
+
+// A nil AuthLimiter is the server's own, with AuthFailureDelay as its base,
+// shared by all the server's connections.
+func TestServer_authLimiterDefault(t *testing.T) {
+	const delay = 100 * time.Millisecond
+	rec := smtptest.NewRecorder()
+	rec.Users = map[string]string{"user": "secret"}
+	s, _ := newServer(t, rec, func(cfg *smtp.Server) { cfg.AuthFailureDelay = delay })
+	for range lineproto.DefaultAuthFreeFailures {
+		c, r := dialRaw(t, s.Addr)
+		prototest.Run(t, c, r, ehloShort+"C: AUTH PLAIN AHVzZXIAd3Jvbmc=\nS: 535 5.7.8 *")
+		c.Close()
+	}
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, ehloShort)
+	start := time.Now()
+	prototest.Run(t, c, r, "C: AUTH PLAIN AHVzZXIAc2VjcmV0\nS: 235 2.0.0 *")
+	if d := time.Since(start); d < delay {
+		t.Errorf("a login after %d failures on other connections took %v; want >= %v", lineproto.DefaultAuthFreeFailures, d, delay)
+	}
+}
+
+// StrictLineEndings judges each message by its own octets: a bare LF in
+// one DATA does not make the next message, sent with BDAT, refused.
+func TestServer_strictAfterBareData(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	s, _ := newServer(t, rec, func(cfg *smtp.Server) { cfg.StrictLineEndings = true })
+	c, r := dialRaw(t, s.Addr)
+	prototest.Run(t, c, r, "C: HELO x\nS: 250 *\nC: MAIL FROM:<a@x>\nS: 250 *\nC: RCPT TO:<b@x>\nS: 250 *\nC: DATA\nS: 354 *")
+	io.WriteString(c, "bare\nLF\r\n.\r\n")
+	prototest.Run(t, c, r, "S: 550 5.5.2 *\nC: MAIL FROM:<a@x>\nS: 250 *\nC: RCPT TO:<b@x>\nS: 250 *")
+	io.WriteString(c, "BDAT 6 LAST\r\ngood\r\n")
+	prototest.Run(t, c, r, "S: 250 *")
+	if msgs := waitMessages(t, rec, 1); string(msgs[0].Body()) != "good\r\n" {
+		t.Errorf("messages %+v", msgs)
 	}
 }

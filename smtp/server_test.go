@@ -3,6 +3,7 @@ package smtp_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/inetkit/inetkit/internal/testcert"
 	"github.com/inetkit/inetkit/smtp"
 	"github.com/inetkit/inetkit/smtp/smtptest"
+	"github.com/inetkit/inetkit/sockserver"
 )
 
 // logBuffer collects log output for assertions.
@@ -366,5 +368,114 @@ func TestServer_ListenAndServe(t *testing.T) {
 	}
 	if err := (&smtp.Server{}).Serve(l); err == nil || errors.Is(err, smtp.ErrServerClosed) {
 		t.Errorf("Serve without Backend = %v", err)
+	}
+}
+
+// ServeConn serves one connection accepted elsewhere, here a net.Pipe:
+// the whole session, to the 221 of QUIT, and it returns once the
+// connection is closed. Such a connection is not counted in Stats.
+func TestServer_ServeConn(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	srv := &smtp.Server{Domain: "pipe.local", Backend: rec, InsecureAuth: true, Logger: slog.New(slog.DiscardHandler)}
+	client, server := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeConn(context.Background(), server) }()
+	r := prototest.Client(t, client, `
+S: 220 pipe.local ESMTP Service Ready
+C: EHLO x
+S: 250-pipe.local Hello x
+S: 250-*
+S: 250-*
+S: 250-*
+S: 250-*
+S: 250-*
+S: 250-*
+S: 250-*
+S: 250 *
+C: MAIL FROM:<a@x>
+S: 250 *
+C: RCPT TO:<b@x>
+S: 250 *
+C: DATA
+S: 354 *
+C: Subject: piped
+C: .
+S: 250 2.0.0 *
+C: QUIT
+S: 221 2.0.0 *
+`)
+	expectEOF(t, client, r)
+	if err := <-done; err != nil {
+		t.Errorf("ServeConn = %v", err)
+	}
+	if m := waitMessages(t, rec, 1)[0]; !strings.Contains(string(m.Data), "Subject: piped") || !strings.Contains(string(m.Data), "by pipe.local") {
+		t.Errorf("message %q", m.Data)
+	}
+	if st := srv.Stats(); st.Accepted != 0 {
+		t.Errorf("Stats().Accepted = %d after ServeConn; want 0", st.Accepted)
+	}
+}
+
+// Cancelling the context of ServeConn ends the session.
+func TestServer_ServeConnCancel(t *testing.T) {
+	srv := &smtp.Server{Domain: "pipe.local", Backend: smtptest.NewRecorder(), Logger: slog.New(slog.DiscardHandler)}
+	client, server := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeConn(ctx, server) }()
+	r := prototest.Client(t, client, "S: 220 *\nC: HELO x\nS: 250 *")
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ServeConn = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeConn did not return after its context was cancelled")
+	}
+	expectEOF(t, client, r)
+}
+
+// A connection that is a *tls.Conn counts as encrypted: AUTH works
+// without InsecureAuth, and STARTTLS is not offered.
+func TestServer_ServeConnTLS(t *testing.T) {
+	rec := smtptest.NewRecorder()
+	srv := &smtp.Server{Domain: "pipe.local", Backend: rec, TLSConfig: testcert.ServerConfig(), Logger: slog.New(slog.DiscardHandler)}
+	client, server := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeConn(context.Background(), tls.Server(server, testcert.ServerConfig())) }()
+	c, err := smtp.NewClient(tls.Client(client, testcert.ClientConfig()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		t.Errorf("STARTTLS offered on a TLS connection")
+	}
+	if err := c.Auth("u", "p"); err != nil {
+		t.Fatalf("Auth = %v", err)
+	}
+	client.Close() // net.Pipe has no buffer for two close_notify alerts
+	if err := <-done; err != nil {
+		t.Errorf("ServeConn = %v", err)
+	}
+}
+
+// Stats counts the connections of Serve.
+func TestServer_Stats(t *testing.T) {
+	s, _ := newServer(t, nil, nil)
+	for range 2 {
+		c, r := dialRaw(t, s.Addr)
+		prototest.Run(t, c, r, "C: QUIT\nS: 221 *")
+		expectEOF(t, c, r)
+	}
+	if st := s.Config.Stats(); st.Accepted != 2 || st.BytesWritten == 0 {
+		t.Errorf("Stats() = %+v; want 2 accepted, bytes written", st)
+	}
+}
+
+// ErrServerClosed is the value every server built on sockserver returns.
+func TestErrServerClosed(t *testing.T) {
+	if smtp.ErrServerClosed != sockserver.ErrServerClosed {
+		t.Errorf("smtp.ErrServerClosed is not sockserver.ErrServerClosed")
 	}
 }
