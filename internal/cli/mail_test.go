@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // mailServices are the services over the mail store.
@@ -317,5 +320,67 @@ func TestServeMail_dataDirInUse(t *testing.T) {
 	code, _, stderr := runMain(t, "", "serve", "smtp", "--smtp-addr", "127.0.0.1:0", "--data", data)
 	if code != exitError || !strings.Contains(stderr, "in use by another server") {
 		t.Errorf("second serve on %s = %d, %q; want a refusal", data, code, stderr)
+	}
+}
+
+// The mail servers of one serve share an AuthLimiter (as Dovecot's
+// auth_penalty spans its protocols): once an account has failed to log in
+// over SMTP as often as is free, the next login to it over POP3 waits for
+// its penalty, right password or not.
+func TestServeMail_oneAuthLimiter(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runMain(t, "s3cret\n", "user", "add", "--data", dir, "alice@example.org"); code != exitOK {
+		t.Fatalf("user add: %s", stderr)
+	}
+	srv, _ := mailServe(t, "--data", dir, "--auth", "accounts")
+	wrong := base64.StdEncoding.EncodeToString([]byte("\x00alice@example.org\x00wrong"))
+	// failSMTP fails as many logins as are free, one on each of as many
+	// connections at once, so that the failure delay of each connection
+	// is waited for together.
+	failSMTP := func() {
+		t.Helper()
+		var cs []*textConn
+		for range lineproto.DefaultAuthFreeFailures {
+			c := dialText(t, srv.addrs["smtp"])
+			c.expect(t, "220 ")
+			c.send(t, "EHLO client.example.org")
+			c.readUntil(t, "250 ")
+			cs = append(cs, c)
+		}
+		for _, c := range cs {
+			c.send(t, "AUTH PLAIN "+wrong)
+		}
+		for _, c := range cs {
+			c.expect(t, "535 ")
+		}
+	}
+	// timed returns how long login takes on a new connection to proto,
+	// from after the greeting.
+	timed := func(proto, greeting string, login func(c *textConn)) time.Duration {
+		t.Helper()
+		c := dialText(t, srv.addrs[proto])
+		c.expect(t, greeting)
+		start := time.Now()
+		login(c)
+		return time.Since(start)
+	}
+	pop3Login := func(c *textConn) {
+		c.send(t, "USER alice@example.org")
+		c.expect(t, "+OK")
+		c.send(t, "PASS s3cret")
+		c.expect(t, "+OK")
+		c.send(t, "QUIT")
+		c.expect(t, "+OK")
+	}
+	const penalty = time.Second // the first wait of lineproto.NewAuthLimiter(time.Second)
+
+	timed("pop3", "+OK", pop3Login) // the first login's one-time costs
+	failSMTP()
+	if d := timed("pop3", "+OK", pop3Login); d < penalty {
+		t.Errorf("POP3 login after %d failed SMTP logins took %v; want the penalty, %v", lineproto.DefaultAuthFreeFailures, d, penalty)
+	}
+	// That login succeeded, which forgives the account and the address.
+	if d := timed("pop3", "+OK", pop3Login); d >= penalty {
+		t.Errorf("POP3 login after a successful one took %v; want no penalty", d)
 	}
 }

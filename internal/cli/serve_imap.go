@@ -7,6 +7,6 @@ import "github.com/inetkit/inetkit/imap"
 var imapService = mailService("imap", "127.0.0.1:1143", func(c *mailServerConfig) (mailServer, error) {
 	return &imap.Server{
 		Backend: c.store.IMAPBackend(), TLSConfig: c.tls, InsecureAuth: c.insecure,
-		Limits: c.limits, Logger: c.log,
+		Limits: c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
 	}, nil
 })

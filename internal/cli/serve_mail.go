@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -81,6 +82,9 @@ func (o *mailOptions) listenAddrs(selected func(name string) bool) []string {
 type mailEnv struct {
 	store *store.Store
 	tls   *tls.Config
+	// authLimiter counts failed logins across the mail servers, so that
+	// failures over SMTP AUTH slow down POP3 and IMAP logins too.
+	authLimiter *lineproto.AuthLimiter
 }
 
 // openMail opens the store and the TLS configuration, and decides the login
@@ -130,7 +134,7 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 			return nil, err
 		}
 	}
-	me := &mailEnv{store: st}
+	me := &mailEnv{store: st, authLimiter: lineproto.NewAuthLimiter(time.Second)}
 	if o.tlsCert != "" {
 		me.tls, err = tlsca.LoadFiles(o.tlsCert, o.tlsKey)
 	} else {

@@ -7,6 +7,6 @@ import "github.com/inetkit/inetkit/pop3"
 var pop3Service = mailService("pop3", "127.0.0.1:1110", func(c *mailServerConfig) (mailServer, error) {
 	return &pop3.Server{
 		Backend: c.store.POP3Backend(), TLSConfig: c.tls, InsecureAuth: c.insecure,
-		Limits: c.limits, Logger: c.log,
+		Limits: c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
 	}, nil
 })

@@ -29,7 +29,7 @@ func newSMTPServer(c *mailServerConfig) (mailServer, error) {
 		// 5321 §2.3.8 allows no other line ending; HARDENING S1); on
 		// loopback it is kept, as sent, for tests of odd clients.
 		StrictLineEndings: !c.insecure,
-		Limits:            c.limits, Logger: c.log,
+		Limits:            c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
 	}, nil
 }
 
