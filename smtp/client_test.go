@@ -69,7 +69,7 @@ func TestSendMail_tlsPolicy(t *testing.T) {
 	rec.Users = map[string]string{"u": "p"}
 	s := smtptest.NewUnstartedServer(rec)
 	s.Config.InsecureAuth = false
-	s.StartTLS()
+	s.StartSTARTTLS()
 	defer s.Close()
 	ctx := context.Background()
 

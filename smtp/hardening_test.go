@@ -762,3 +762,41 @@ func TestServer_strictAfterBareData(t *testing.T) {
 		t.Errorf("messages %+v", msgs)
 	}
 }
+
+// The TLS handshake, after STARTTLS or on an implicit-TLS connection, must
+// end within CommandTimeout, however long IdleTimeout is.
+func TestServer_handshakeTimeout(t *testing.T) {
+	configure := func(cfg *smtp.Server) {
+		cfg.TLSConfig = testcert.ServerConfig()
+		cfg.IdleTimeout = time.Minute
+		cfg.CommandTimeout = 200 * time.Millisecond
+	}
+	t.Run("STARTTLS", func(t *testing.T) {
+		s, _ := newServer(t, nil, configure)
+		c, r := dialRaw(t, s.Addr)
+		prototest.Run(t, c, r, "C: STARTTLS\nS: 220 2.0.0 *")
+		start := time.Now()
+		expectEOF(t, c, r) // no ClientHello
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("closed after %v", d)
+		}
+	})
+	t.Run("implicit", func(t *testing.T) {
+		s := smtptest.NewUnstartedServer(smtptest.NewRecorder())
+		configure(s.Config)
+		s.StartTLS()
+		defer s.Close()
+		c, err := dialTCP(s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		if b, err := io.ReadAll(c); len(b) != 0 || err != nil && !strings.Contains(err.Error(), "reset") {
+			t.Errorf("read %q, %v; want EOF", b, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("closed after %v", d)
+		}
+	})
+}

@@ -103,7 +103,7 @@ func TestInterop_python(t *testing.T) {
 	s := smtptest.NewUnstartedServer(rec)
 	s.Config.InsecureAuth = false
 	s.Config.AuthFailureDelay = -1
-	s.StartTLS()
+	s.StartSTARTTLS()
 	defer s.Close()
 	out := runPeer(t, py, "-c", pythonClient, strings.Split(s.Addr, ":")[1], caFile(t))
 	if !strings.Contains(out, "refused ['nobody@example.org'] 550") || !strings.Contains(out, "wrong password 535\nlogin 235\n") || !strings.HasSuffix(out, "done\n") {
@@ -143,7 +143,7 @@ func TestInterop_curl(t *testing.T) {
 	// STARTTLS, required, against the same server with TLS.
 	rec2 := smtptest.NewRecorder()
 	s2 := smtptest.NewUnstartedServer(rec2)
-	s2.StartTLS()
+	s2.StartSTARTTLS()
 	defer s2.Close()
 	runPeer(t, curl, "-sS", "--max-time", "20", "--ssl-reqd", "--cacert", caFile(t), "smtp://"+s2.Addr, "--mail-from", "a@example.org", "--mail-rcpt", "b@example.org", "--upload-file", file)
 	if m := waitMessages(t, rec2, 1)[0]; !bytes.Contains(m.Data, []byte("with ESMTPS id")) {

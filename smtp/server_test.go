@@ -277,7 +277,7 @@ const ehloShortServer = "C: HELO x\nS: 250 *\n"
 func TestServer_implicitTLS(t *testing.T) {
 	rec := smtptest.NewRecorder()
 	s := smtptest.NewUnstartedServer(rec)
-	s.StartImplicitTLS()
+	s.StartTLS()
 	defer s.Close()
 	c, err := s.Client(nil)
 	if err != nil {

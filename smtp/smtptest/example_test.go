@@ -27,8 +27,23 @@ func ExampleRecorder() {
 
 func ExampleServer_StartTLS() {
 	s := smtptest.NewUnstartedServer(smtptest.NewRecorder())
+	s.StartTLS() // implicit TLS, as on port 465
+	defer s.Close()
+
+	c, err := s.Client(nil) // dials with TLS, trusting the test certificate
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	starttls, _ := c.Extension("STARTTLS")
+	fmt.Println(c.TLS(), starttls)
+	// Output: true false
+}
+
+func ExampleServer_StartSTARTTLS() {
+	s := smtptest.NewUnstartedServer(smtptest.NewRecorder())
 	s.Config.InsecureAuth = false // AUTH only after STARTTLS
-	s.StartTLS()
+	s.StartSTARTTLS()
 	defer s.Close()
 
 	c, err := s.Client(nil) // dials with STARTTLS, trusting the test certificate

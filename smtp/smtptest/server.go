@@ -1,119 +1,96 @@
-// Package smtptest runs SMTP servers in-process for tests, as
-// net/http/httptest does for HTTP, and provides Recorder, a Backend that
-// keeps every message in memory.
+// Package smtptest runs SMTP servers in process, for tests, as
+// net/http/httptest does for HTTP: [NewServer] serves an [smtp.Backend] on a
+// loopback port. It also holds [Recorder], a Backend that keeps every
+// message in memory, and [TestBackend], a conformance suite that every
+// smtp.Backend should pass.
 package smtptest
 
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"os"
-	"sync"
+	"time"
 
-	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/internal/testserver"
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/smtp"
 )
 
-// A Server is an SMTP server listening on a loopback port.
+// A Server is an SMTP server listening on a loopback port, for tests. Close
+// may be called from any goroutine, but not while a Start method runs.
 type Server struct {
-	// Addr is the host:port of the listener, set by Start.
+	// Addr is the host:port of the listener. The Start methods set it.
 	Addr string
-	// Config is the server; it may be changed before Start.
+	// Config is the server. It may be changed before the server is started.
 	Config *smtp.Server
 
-	implicitTLS bool
-	l           net.Listener
-	done        chan struct{}
-	closeOnce   sync.Once
+	run testserver.Run
 }
 
-// NewServer starts and returns a new Server for be on a loopback port.
-// The caller should call Close when finished, to shut it down.
+// NewServer starts and returns a new Server serving be, with Start. The
+// caller should call Close when finished, to shut it down.
 func NewServer(be smtp.Backend) *Server {
 	s := NewUnstartedServer(be)
 	s.Start()
 	return s
 }
 
-// NewUnstartedServer returns a new Server for be that is not started yet:
-// change Config, then call Start, StartTLS or StartImplicitTLS. Config
-// allows AUTH without TLS, as the listener is on loopback, names itself
-// "smtptest.local", and logs only errors, to stderr.
+// NewUnstartedServer returns a new Server serving be but doesn't start it.
+// Its Config names the server "smtptest.local", has InsecureAuth set (the
+// listener is on loopback), an AuthFailureDelay and an ErrorDelay of 10 ms,
+// so that tests of failed logins and errors stay fast, and a Logger that
+// writes errors only, to standard error.
+//
+// After changing its configuration, the caller should call Start, StartTLS
+// or StartSTARTTLS. The caller should call Close when finished, to shut it
+// down.
 func NewUnstartedServer(be smtp.Backend) *Server {
 	return &Server{Config: &smtp.Server{
-		Backend:      be,
 		Domain:       "smtptest.local",
+		Backend:      be,
 		InsecureAuth: true,
-		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Limits:       lineproto.Limits{AuthFailureDelay: 10 * time.Millisecond, ErrorDelay: 10 * time.Millisecond},
+		Logger:       testserver.Logger(),
 	}}
 }
 
-// Start starts the server in plaintext (with STARTTLS if Config.TLSConfig
-// is set).
-func (s *Server) Start() { s.start(false) }
+// Start starts a server from NewUnstartedServer, serving plain SMTP, with
+// STARTTLS if Config.TLSConfig is set. It panics if the server cannot
+// listen, or was started or closed before.
+func (s *Server) Start() { s.start(testserver.Plain) }
 
-// StartTLS starts the server offering STARTTLS with the test certificate
-// of internal/testcert (for localhost and 127.0.0.1) unless
-// Config.TLSConfig is already set.
-func (s *Server) StartTLS() {
-	if s.Config.TLSConfig == nil {
-		s.Config.TLSConfig = testcert.ServerConfig()
+// StartTLS starts a server from NewUnstartedServer serving SMTP over
+// implicit TLS (RFC 8314, as on port 465), with Config.TLSConfig, which
+// defaults to a certificate for localhost and 127.0.0.1 that Client and
+// ClientTLSConfig trust. It panics if the server cannot listen, or was
+// started or closed before.
+func (s *Server) StartTLS() { s.start(testserver.ImplicitTLS) }
+
+// StartSTARTTLS starts a server from NewUnstartedServer serving plain SMTP
+// with STARTTLS (RFC 3207), with Config.TLSConfig, which defaults to the
+// certificate of StartTLS. It panics if the server cannot listen, or was
+// started or closed before.
+func (s *Server) StartSTARTTLS() { s.start(testserver.STARTTLS) }
+
+func (s *Server) start(mode testserver.Mode) {
+	if mode != testserver.Plain && s.Config.TLSConfig == nil {
+		s.Config.TLSConfig = testserver.ServerTLSConfig()
 	}
-	s.start(false)
+	s.run.Start("smtptest", s.Config, mode)
+	s.Addr = s.run.Addr
 }
 
-// StartImplicitTLS starts the server with implicit TLS (smtps, RFC 8314)
-// and the test certificate unless Config.TLSConfig is already set.
-func (s *Server) StartImplicitTLS() {
-	if s.Config.TLSConfig == nil {
-		s.Config.TLSConfig = testcert.ServerConfig()
-	}
-	s.start(true)
-}
+// Close shuts the server down with Config.Close, which closes every
+// connection at once, and waits for Serve to return. It panics if Serve
+// returned anything but smtp.ErrServerClosed: the server stopped by itself.
+// Closing a server that was closed before does nothing.
+func (s *Server) Close() { s.run.Close(s.Config) }
 
-func (s *Server) start(implicitTLS bool) {
-	if s.l != nil {
-		panic("smtptest: Server already started")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("smtptest: failed to listen on a port: %v", err))
-	}
-	s.l, s.Addr, s.implicitTLS = l, l.Addr().String(), implicitTLS
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		var err error
-		if implicitTLS {
-			err = s.Config.ServeTLS(l)
-		} else {
-			err = s.Config.Serve(l)
-		}
-		if err != nil && !errors.Is(err, smtp.ErrServerClosed) {
-			fmt.Fprintf(os.Stderr, "smtptest: Serve: %v\n", err)
-		}
-	}()
-}
-
-// Close shuts the server down and blocks until all its connections have
-// ended.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		s.Config.Close()
-		if s.done != nil {
-			<-s.done
-		}
-	})
-}
-
-// Client returns a Client connected to the server. It trusts the test
-// certificate and uses implicit TLS, STARTTLS or plaintext as the server
-// was started. A nil opts is equivalent to a zero one.
+// Client returns a client connected to the server: over implicit TLS if it
+// was started with StartTLS, with STARTTLS if Config.TLSConfig is set, and
+// in plaintext otherwise. A nil opts, or one without TLSConfig, trusts the
+// certificate of StartTLS.
 func (s *Server) Client(opts *smtp.ClientOptions) (*smtp.Client, error) {
-	o := smtp.ClientOptions{}
+	var o smtp.ClientOptions
 	if opts != nil {
 		o = *opts
 	}
@@ -122,7 +99,7 @@ func (s *Server) Client(opts *smtp.ClientOptions) (*smtp.Client, error) {
 	}
 	ctx := context.Background()
 	switch {
-	case s.implicitTLS:
+	case s.run.Mode == testserver.ImplicitTLS:
 		return smtp.DialTLS(ctx, s.Addr, &o)
 	case s.Config.TLSConfig != nil:
 		return smtp.DialStartTLS(ctx, s.Addr, &o)
@@ -130,6 +107,6 @@ func (s *Server) Client(opts *smtp.ClientOptions) (*smtp.Client, error) {
 	return smtp.Dial(ctx, s.Addr, &o)
 }
 
-// ClientTLSConfig returns a client TLS configuration that trusts the test
-// certificate.
-func (s *Server) ClientTLSConfig() *tls.Config { return testcert.ClientConfig() }
+// ClientTLSConfig returns a new client TLS configuration that trusts the
+// certificate of StartTLS and StartSTARTTLS.
+func (s *Server) ClientTLSConfig() *tls.Config { return testserver.ClientTLSConfig() }
