@@ -158,7 +158,7 @@ func Start(dir string, opts *Options) (*Server, error) {
 	s.smtp = smtptest.NewUnstartedServer(st.SMTPBackend())
 	s.smtp.Config.Logger = logger
 	s.smtp.Config.AuthFailureDelay = authFailureDelay
-	s.smtp.StartTLS() // STARTTLS with the test certificate
+	s.smtp.StartSTARTTLS() // STARTTLS with the test certificate
 	s.SMTPAddr = s.smtp.Addr
 
 	s.pop3 = pop3test.NewUnstartedServer(st.POP3Backend())
