@@ -10,7 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/google/go-cmp/cmp"
 
-	inimap "github.com/inetkit/inetkit/imap"
+	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/imap/imaptest"
 	"github.com/inetkit/inetkit/internal/testcert"
 )
@@ -33,7 +33,7 @@ func TestListMessages(t *testing.T) {
 	c0, err := s.Client(nil)
 	c := loggedIn(t, c0, err)
 	ctx := context.Background()
-	msgs, err := inimap.ListMessages(ctx, c, "INBOX")
+	msgs, err := inetimap.ListMessages(ctx, c, "INBOX")
 	if err != nil {
 		t.Fatalf("ListMessages = %v", err)
 	}
@@ -51,13 +51,13 @@ func TestListMessages(t *testing.T) {
 	if msgs[0].UID >= msgs[1].UID || msgs[0].Size != int64(len(testMsg)) {
 		t.Errorf("UIDs %d, %d, size %d; want ascending UIDs and size %d", msgs[0].UID, msgs[1].UID, msgs[0].Size, len(testMsg))
 	}
-	if _, err := inimap.ListMessages(ctx, c, "Nonexistent"); err == nil {
+	if _, err := inetimap.ListMessages(ctx, c, "Nonexistent"); err == nil {
 		t.Errorf("ListMessages(Nonexistent) = nil error")
 	}
 	if err := c.Create("Empty", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if msgs, err := inimap.ListMessages(ctx, c, "Empty"); err != nil || len(msgs) != 0 {
+	if msgs, err := inetimap.ListMessages(ctx, c, "Empty"); err != nil || len(msgs) != 0 {
 		t.Errorf("ListMessages(Empty) = %v, %v; want none", msgs, err)
 	}
 }
@@ -67,19 +67,19 @@ func TestFetchMessage(t *testing.T) {
 	c0, err := s.Client(nil)
 	c := loggedIn(t, c0, err)
 	ctx := context.Background()
-	msgs, err := inimap.ListMessages(ctx, c, "INBOX")
+	msgs, err := inetimap.ListMessages(ctx, c, "INBOX")
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("ListMessages = %v, %v", msgs, err)
 	}
-	b, err := inimap.FetchMessage(ctx, c, "INBOX", msgs[0].UID)
+	b, err := inetimap.FetchMessage(ctx, c, "INBOX", msgs[0].UID)
 	if err != nil || string(b) != testMsg {
 		t.Errorf("FetchMessage = %q, %v; want %q", b, err, testMsg)
 	}
 	// BODY.PEEK: the message stays unseen.
-	if msgs, _ := inimap.ListMessages(ctx, c, "INBOX"); len(msgs[0].Flags) != 0 {
+	if msgs, _ := inetimap.ListMessages(ctx, c, "INBOX"); len(msgs[0].Flags) != 0 {
 		t.Errorf("flags after FetchMessage = %v; want none", msgs[0].Flags)
 	}
-	if _, err := inimap.FetchMessage(ctx, c, "INBOX", msgs[0].UID+10); !errors.Is(err, inimap.ErrNoMessage) {
+	if _, err := inetimap.FetchMessage(ctx, c, "INBOX", msgs[0].UID+10); !errors.Is(err, inetimap.ErrNoMessage) {
 		t.Errorf("FetchMessage(missing UID) = %v; want ErrNoMessage", err)
 	}
 }
@@ -90,11 +90,11 @@ func TestWatch(t *testing.T) {
 	c := loggedIn(t, c0, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	got := make(chan inimap.MessageSummary, 4)
+	got := make(chan inetimap.MessageSummary, 4)
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- inimap.Watch(ctx, c, "INBOX", func(m inimap.MessageSummary) { got <- m }, &inimap.WatchOptions{Ready: func() { close(ready) }})
+		done <- inetimap.Watch(ctx, c, "INBOX", func(m inetimap.MessageSummary) { got <- m }, &inetimap.WatchOptions{Ready: func() { close(ready) }})
 	}()
 	select {
 	case <-ready:
@@ -131,27 +131,28 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	if err := inimap.Watch(ctx, plain, "INBOX", func(inimap.MessageSummary) {}, nil); err == nil {
+	if err := inetimap.Watch(ctx, plain, "INBOX", func(inetimap.MessageSummary) {}, nil); err == nil {
 		t.Errorf("Watch with a client not from Dial = nil error")
 	}
 }
 
 func TestDialStartTLS(t *testing.T) {
-	s, _ := newServer(t, func(s *inimap.Server) { s.InsecureAuth = false })
+	s, _ := newServer(t, func(s *inetimap.Server) { s.InsecureAuth = false })
 	ctx := context.Background()
-	c, err := inimap.DialStartTLS(ctx, s.Addr, &inimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
+	c, err := inetimap.DialStartTLS(ctx, s.Addr, &inetimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
 	c = loggedIn(t, c, err)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	// A server without STARTTLS fails it.
-	s2, _ := newServer(t, func(s *inimap.Server) { s.TLSConfig = nil })
-	if c, err := inimap.DialStartTLS(ctx, s2.Addr, &inimap.ClientOptions{TLSConfig: testcert.ClientConfig()}); err == nil {
+	s2 := imaptest.NewServer(imaptest.NewMemBackend())
+	defer s2.Close()
+	if c, err := inetimap.DialStartTLS(ctx, s2.Addr, &inetimap.ClientOptions{TLSConfig: testcert.ClientConfig()}); err == nil {
 		c.Close()
 		t.Errorf("DialStartTLS to a server without STARTTLS = nil error")
 	}
 	// An untrusted certificate fails.
-	if c, err := inimap.DialStartTLS(ctx, s.Addr, nil); err == nil {
+	if c, err := inetimap.DialStartTLS(ctx, s.Addr, nil); err == nil {
 		c.Close()
 		t.Errorf("DialStartTLS without the test CA = nil error")
 	}
@@ -164,15 +165,15 @@ func TestDialTLS(t *testing.T) {
 	s.StartTLS()
 	defer s.Close()
 	ctx := context.Background()
-	c, err := inimap.DialTLS(ctx, s.Addr, &inimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
+	c, err := inetimap.DialTLS(ctx, s.Addr, &inetimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
 	loggedIn(t, c, err)
-	if c, err := inimap.DialTLS(ctx, s.Addr, nil); err == nil {
+	if c, err := inetimap.DialTLS(ctx, s.Addr, nil); err == nil {
 		c.Close()
 		t.Errorf("DialTLS without the test CA = nil error")
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if c, err := inimap.Dial(cctx, s.Addr, nil); err == nil {
+	if c, err := inetimap.Dial(cctx, s.Addr, nil); err == nil {
 		c.Close()
 		t.Errorf("Dial with a cancelled context = nil error")
 	}

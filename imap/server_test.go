@@ -18,12 +18,13 @@ import (
 	"github.com/inetkit/inetkit/imap/imaptest"
 	"github.com/inetkit/inetkit/internal/prototest"
 	"github.com/inetkit/inetkit/internal/testcert"
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 const testMsg = "From: Bob <bob@example.org>\r\nSubject: Hello\r\n\r\nHi Alice\r\n"
 
-// newServer starts a server with user alice/secret and one message; configure
-// may change the server before it starts.
+// newServer starts a server with user alice/secret and one message, offering
+// STARTTLS; configure may change the server before it starts.
 func newServer(t *testing.T, configure func(*imap.Server)) (*imaptest.Server, *imaptest.MemBackend) {
 	t.Helper()
 	be := imaptest.NewMemBackend()
@@ -35,7 +36,7 @@ func newServer(t *testing.T, configure func(*imap.Server)) (*imaptest.Server, *i
 	if configure != nil {
 		configure(s.Config)
 	}
-	s.Start()
+	s.StartSTARTTLS()
 	t.Cleanup(s.Close)
 	return s, be
 }
@@ -630,5 +631,210 @@ func TestServer_loginFailureCountsAsError(t *testing.T) {
 	}
 	if rest := c.eof(); rest != "* BYE Too many errors\r\n" {
 		t.Errorf("after 3 errors: %q; want * BYE Too many errors", rest)
+	}
+}
+
+// trickle sends data one octet every gap, as a slow-loris client does, until
+// the server closes the connection or the data is sent.
+func (s *session) trickle(data string, gap time.Duration) {
+	go func() {
+		for i := range len(data) {
+			s.conn.SetWriteDeadline(time.Now().Add(prototest.Timeout))
+			if _, err := io.WriteString(s.conn, data[i:i+1]); err != nil {
+				return
+			}
+			time.Sleep(gap)
+		}
+	}()
+}
+
+// CommandTimeout bounds a command from its first octet to its last line,
+// after login as before it, whatever the pace of its octets (HARDENING I14).
+func TestServer_commandTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, loggedIn := range []bool{false, true} {
+		t.Run(fmt.Sprint("loggedIn=", loggedIn), func(t *testing.T) {
+			s, _ := newServer(t, func(s *imap.Server) { s.CommandTimeout = timeout })
+			c := dial(t, s.Addr)
+			if loggedIn {
+				c.login()
+				c.cmd("s SELECT INBOX")
+			}
+			start := time.Now()
+			c.trickle("a1 NOOP\r\n", 100*time.Millisecond) // 900 ms in all
+			if rest := c.eof(); rest != "* BYE Timed out waiting for the rest of the command\r\n" {
+				t.Errorf("trickled command got %q; want * BYE Timed out waiting for the rest of the command", rest)
+			}
+			if d := time.Since(start); d < timeout || d > timeout+500*time.Millisecond {
+				t.Errorf("closed after %v; want the command timeout, %v", d, timeout)
+			}
+		})
+	}
+}
+
+// A command whose octets all come within CommandTimeout is served, however
+// long the client waited before it, and the time spent on an APPEND message
+// is LiteralReadTimeout's, not CommandTimeout's: the rest of the command
+// after it has a CommandTimeout of its own.
+func TestServer_commandTimeoutAppend(t *testing.T) {
+	s, _ := newServer(t, func(s *imap.Server) {
+		s.CommandTimeout = 300 * time.Millisecond
+		s.LiteralReadTimeout = 5 * time.Second
+	})
+	c := dial(t, s.Addr)
+	c.login()
+	time.Sleep(400 * time.Millisecond) // idle time, not command time
+	c.write("a1 APPEND INBOX {10}\r\n")
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("APPEND = %q; want a continuation", l)
+	}
+	c.trickle("0123456789", 70*time.Millisecond) // 700 ms, over the command timeout
+	time.Sleep(900 * time.Millisecond)
+	c.write("\r\n")
+	wantPrefix(t, "slow APPEND message", c.until("a1"), "a1 OK [APPENDUID ")
+	wantPrefix(t, "NOOP", c.cmd("n NOOP"), "n OK")
+}
+
+// A literal other than an APPEND message is part of the command's time:
+// a LOGIN whose literal comes after CommandTimeout is cut off.
+func TestServer_commandTimeoutLiteral(t *testing.T) {
+	s, _ := newServer(t, func(s *imap.Server) { s.CommandTimeout = 300 * time.Millisecond })
+	c := dial(t, s.Addr)
+	c.write("a1 LOGIN {5}\r\n")
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("LOGIN {5} = %q; want a continuation", l)
+	}
+	start := time.Now()
+	if rest := c.eof(); rest != "* BYE Timed out waiting for literal data\r\n" {
+		t.Errorf("stalled LOGIN literal got %q; want * BYE Timed out waiting for literal data", rest)
+	}
+	if d := time.Since(start); d > 800*time.Millisecond {
+		t.Errorf("closed after %v; want the rest of the 300ms command timeout", d)
+	}
+}
+
+// The DONE that ends IDLE is waited for IdleTimeout, not CommandTimeout:
+// IDLE is waiting, not sending a command.
+func TestServer_commandTimeoutIdle(t *testing.T) {
+	s, _ := newServer(t, func(s *imap.Server) { s.CommandTimeout = 200 * time.Millisecond })
+	c := dial(t, s.Addr)
+	c.login()
+	c.cmd("s SELECT INBOX")
+	c.write("i IDLE\r\n")
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("IDLE = %q", l)
+	}
+	time.Sleep(600 * time.Millisecond)
+	c.write("DONE\r\n")
+	wantPrefix(t, "IDLE after 600 ms", c.until("i"), "i OK")
+}
+
+// Client mistakes that go-imap would answer "NO [SERVERBUG]" (its parser's
+// nesting limit, and a CR that its parser takes into a quoted string) get a
+// BAD from the guard, and the session goes on (HARDENING I9).
+func TestServer_clientMistakesAreBAD(t *testing.T) {
+	s, _ := newServer(t, nil)
+	c := dial(t, s.Addr)
+	c.login()
+	c.cmd("s SELECT INBOX")
+	for _, line := range []string{
+		"a1 SEARCH " + strings.Repeat("(", 1000) + "ALL" + strings.Repeat(")", 1000),
+		"a2 SEARCH " + strings.Repeat("(", 101) + "ALL" + strings.Repeat(")", 101),
+		"a3 SELECT \"IN\rBOX\"",
+		"a4 CREATE \"a\rb\"",
+		"a5 STORE 1 +FLAGS (\"a\rb\")",
+		"a6 NOOP\rx",
+	} {
+		tag, _, _ := strings.Cut(line, " ")
+		wantPrefix(t, fmt.Sprintf("%.40q", line), c.cmd(line), tag+" BAD [CLIENTBUG] ")
+		wantPrefix(t, "NOOP after it", c.cmd("n NOOP"), "n OK")
+	}
+	// As deep as a command may go is served.
+	deep := "a7 SEARCH " + strings.Repeat("(", 100) + "ALL" + strings.Repeat(")", 100)
+	if lines := c.cmd(deep); len(lines) != 2 || lines[0] != "* SEARCH 1" || !strings.HasPrefix(lines[1], "a7 OK") {
+		t.Errorf("SEARCH nested 100 deep = %q; want * SEARCH 1 and OK", lines)
+	}
+}
+
+// Failed logins count across connections: past the AuthLimiter's free
+// failures, a login from the same address waits before its credentials are
+// checked, right password or not, and a success forgives.
+func TestServer_authLimiter(t *testing.T) {
+	const base = 300 * time.Millisecond
+	lim := &lineproto.AuthLimiter{Base: base, Max: base, FreeFailures: 1}
+	s, _ := newServer(t, func(s *imap.Server) {
+		s.AuthLimiter = lim
+		s.AuthFailureDelay = -1
+		s.MaxAuthFailures = 1
+	})
+	login := func(pass string) (string, time.Duration) {
+		c := dial(t, s.Addr)
+		start := time.Now()
+		r := last(c.cmd("l LOGIN alice " + pass))
+		return r, time.Since(start)
+	}
+	if r, d := login("bad"); !strings.HasPrefix(r, "l NO [AUTHENTICATIONFAILED]") || d >= base {
+		t.Errorf("first failure = %q after %v; want NO at once", r, d)
+	}
+	if r, d := login("secret"); !strings.HasPrefix(r, "l OK") || d < base {
+		t.Errorf("login on a new connection after a failure = %q after %v; want OK after >= %v", r, d, base)
+	}
+	if r, d := login("secret"); !strings.HasPrefix(r, "l OK") || d >= base {
+		t.Errorf("login after a success = %q after %v; want OK at once", r, d)
+	}
+}
+
+// Without an AuthLimiter, the server has its own, whose waits start at
+// AuthFailureDelay, after lineproto's 3 free failures.
+func TestServer_authLimiterDefault(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	s, _ := newServer(t, func(s *imap.Server) { s.AuthFailureDelay = delay; s.MaxAuthFailures = 1 })
+	for range lineproto.DefaultAuthFreeFailures {
+		c := dial(t, s.Addr)
+		wantPrefix(t, "LOGIN", c.cmd("l LOGIN alice bad"), "l NO")
+	}
+	c := dial(t, s.Addr)
+	start := time.Now()
+	wantPrefix(t, "LOGIN", c.cmd("l LOGIN alice secret"), "l OK")
+	if d := time.Since(start); d < delay {
+		t.Errorf("login after %d failures on other connections took %v; want >= %v", lineproto.DefaultAuthFreeFailures, d, delay)
+	}
+}
+
+// ServeConn serves one connection accepted elsewhere, here a net.Pipe, with
+// the server's limits; Stats counts only the connections of Serve.
+func TestServer_ServeConn(t *testing.T) {
+	be := imaptest.NewMemBackend()
+	be.AddUser("alice", "secret")
+	srv := &imap.Server{Backend: be, InsecureAuth: true, Logger: slog.New(slog.DiscardHandler)}
+	defer srv.Close()
+	sc, cc := net.Pipe()
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeConn(context.Background(), sc) }()
+	c := &session{t: t, conn: cc, r: bufio.NewReader(cc)}
+	if g := c.line(); !strings.HasPrefix(g, "* OK ") {
+		t.Fatalf("greeting = %q", g)
+	}
+	c.login()
+	wantPrefix(t, "SELECT", c.cmd("s SELECT INBOX"), "s OK")
+	c.write("z LOGOUT\r\n")
+	if rest := c.eof(); !strings.HasPrefix(rest, "* BYE") {
+		t.Errorf("LOGOUT = %q", rest)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("ServeConn = %v; want nil after LOGOUT", err)
+	}
+	if st := srv.Stats(); st.Accepted != 0 {
+		t.Errorf("Stats().Accepted = %d; want 0 (ServeConn's connections are not counted)", st.Accepted)
+	}
+}
+
+// Stats counts the connections of Serve.
+func TestServer_Stats(t *testing.T) {
+	s, _ := newServer(t, nil)
+	c := dial(t, s.Addr)
+	c.login()
+	if st := s.Config.Stats(); st.Accepted != 1 || st.Active != 1 {
+		t.Errorf("Stats() = %+v; want 1 accepted, 1 active", st)
 	}
 }

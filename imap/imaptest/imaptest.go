@@ -1,14 +1,15 @@
-// Package imaptest provides IMAP servers for tests, as net/http/httptest does
-// for HTTP: [NewServer] runs an [imap.Server] on a loopback port, [MemBackend]
-// is an in-memory [imap.Backend] built on go-imap's imapmemserver, and
-// [TestBackend] is a conformance suite for Backends.
+// Package imaptest runs an IMAP server in process, for tests, as
+// net/http/httptest does for HTTP: [NewServer] serves an [inetimap.Backend]
+// on a loopback port. It also holds [MemBackend], an in-memory Backend built
+// on go-imap's imapmemserver, and [TestBackend], a conformance suite that
+// every Backend should pass.
 package imaptest
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -17,108 +18,119 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
-	inimap "github.com/inetkit/inetkit/imap"
-	"github.com/inetkit/inetkit/internal/testcert"
+	inetimap "github.com/inetkit/inetkit/imap"
+	"github.com/inetkit/inetkit/internal/testserver"
 	"github.com/inetkit/inetkit/lineproto"
 )
 
-// A Server is an IMAP server listening on a loopback port, for tests.
+// A Server is an IMAP server listening on a loopback port, for tests. Close
+// may be called from any goroutine, but not while a Start method runs.
 type Server struct {
-	// Addr is the host:port of the listener, set by Start or StartTLS.
+	// Addr is the host:port of the listener. The Start methods set it.
 	Addr string
-	// Config is the server; it may be changed before Start or StartTLS.
-	// NewUnstartedServer sets TLSConfig to the test certificate (so
-	// STARTTLS is offered), InsecureAuth (logins work without TLS), and a
-	// 10 ms AuthFailureDelay and ErrorDelay.
-	Config *inimap.Server
-	// TLS reports whether the server was started with StartTLS (implicit
-	// TLS).
-	TLS bool
+	// Config is the server. It may be changed before a Start method is
+	// called.
+	Config *inetimap.Server
 
-	wg      sync.WaitGroup
-	started bool
-	closed  bool
+	run testserver.Run
 }
 
-// NewServer starts and returns a new Server for be. The caller should call
-// Close when finished, to shut it down.
-func NewServer(be inimap.Backend) *Server {
+// NewServer starts and returns a new Server serving be, in plaintext. The
+// caller should call Close when finished, to shut it down.
+func NewServer(be inetimap.Backend) *Server {
 	s := NewUnstartedServer(be)
 	s.Start()
 	return s
 }
 
-// NewUnstartedServer returns a new Server for be, not started, so that its
-// Config can be changed first.
-func NewUnstartedServer(be inimap.Backend) *Server {
-	return &Server{Config: &inimap.Server{
+// NewUnstartedServer returns a new Server serving be but doesn't start it.
+// Its Config has InsecureAuth set (the listener is on loopback), an
+// AuthFailureDelay and an ErrorDelay of 10 ms so that tests of failed logins
+// and errors stay fast, and a Logger that writes errors only, to stderr. It
+// has no TLSConfig: StartTLS and StartSTARTTLS set the test certificate's.
+//
+// After changing its configuration, the caller should call Start, StartTLS
+// or StartSTARTTLS. The caller should call Close when finished, to shut it
+// down.
+func NewUnstartedServer(be inetimap.Backend) *Server {
+	return &Server{Config: &inetimap.Server{
 		Backend:      be,
-		TLSConfig:    testcert.ServerConfig(),
 		InsecureAuth: true,
 		Limits:       lineproto.Limits{AuthFailureDelay: 10 * time.Millisecond, ErrorDelay: 10 * time.Millisecond},
+		Logger:       testserver.Logger(),
 	}}
 }
 
-func (s *Server) listen() net.Listener {
-	if s.started {
-		panic("imaptest: server already started")
-	}
-	s.started = true
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("imaptest: failed to listen: %v", err))
-	}
-	s.Addr = l.Addr().String()
-	return l
-}
-
-// Start starts the server (plaintext, with STARTTLS if Config.TLSConfig is
-// set).
+// Start starts a server from NewUnstartedServer, serving plain IMAP, with
+// STARTTLS if Config.TLSConfig is set. It panics if the server cannot
+// listen, or was started or closed before.
 func (s *Server) Start() {
-	l := s.listen()
-	s.wg.Go(func() { s.Config.Serve(l) })
+	s.start(testserver.Plain)
 }
 
-// StartTLS starts the server with implicit TLS, using the test certificate
-// unless Config.TLSConfig is already set.
+// StartTLS starts a server from NewUnstartedServer serving IMAP over
+// implicit TLS (IMAPS, RFC 8314), with Config.TLSConfig, which defaults to a
+// certificate for localhost and 127.0.0.1 that Client trusts. It panics as
+// Start does.
 func (s *Server) StartTLS() {
+	s.setTLSConfig()
+	s.start(testserver.ImplicitTLS)
+}
+
+// StartSTARTTLS starts a server from NewUnstartedServer serving plain IMAP
+// with STARTTLS (RFC 3501 §6.2.1), with Config.TLSConfig, which defaults to
+// the certificate of StartTLS. It panics as Start does.
+func (s *Server) StartSTARTTLS() {
+	s.setTLSConfig()
+	s.start(testserver.STARTTLS)
+}
+
+func (s *Server) setTLSConfig() {
 	if s.Config.TLSConfig == nil {
-		s.Config.TLSConfig = testcert.ServerConfig()
+		s.Config.TLSConfig = testserver.ServerTLSConfig()
 	}
-	l := s.listen()
-	s.TLS = true
-	s.wg.Go(func() { s.Config.ServeTLS(l) })
 }
 
-// Close shuts the server down, closing every connection, and blocks until
-// their sessions are closed.
+func (s *Server) start(mode testserver.Mode) {
+	s.run.Start("imaptest", s.Config, mode)
+	s.Addr = s.run.Addr
+}
+
+// Close shuts down the server with Config.Close, which closes every
+// connection, and waits for Serve to return. It panics if Serve returned
+// anything but inetimap.ErrServerClosed: the server stopped by itself.
+// Closing a server that was closed, or never started, does nothing.
 func (s *Server) Close() {
-	if s.closed {
-		return
-	}
-	s.closed = true
-	s.Config.Close()
-	s.wg.Wait()
+	s.run.Close(s.Config)
 }
 
-// Client returns a client connected to the server, greeting received, not
-// logged in. It trusts the test certificate: for a server started with
-// StartTLS it uses implicit TLS. A nil opts is equivalent to the zero value.
-func (s *Server) Client(opts *inimap.ClientOptions) (*imapclient.Client, error) {
-	o := inimap.ClientOptions{}
+// Client returns a client connected to the server, its greeting received,
+// not logged in: over implicit TLS for a server started with StartTLS, with
+// STARTTLS for one started with StartSTARTTLS, and in plaintext otherwise. A
+// nil opts, or one without TLSConfig, trusts the certificate of StartTLS
+// and StartSTARTTLS.
+func (s *Server) Client(opts *inetimap.ClientOptions) (*imapclient.Client, error) {
+	var o inetimap.ClientOptions
 	if opts != nil {
 		o = *opts
 	}
 	if o.TLSConfig == nil {
-		o.TLSConfig = testcert.ClientConfig()
+		o.TLSConfig = s.ClientTLSConfig()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if s.TLS {
-		return inimap.DialTLS(ctx, s.Addr, &o)
+	switch s.run.Mode {
+	case testserver.ImplicitTLS:
+		return inetimap.DialTLS(ctx, s.Addr, &o)
+	case testserver.STARTTLS:
+		return inetimap.DialStartTLS(ctx, s.Addr, &o)
 	}
-	return inimap.Dial(ctx, s.Addr, &o)
+	return inetimap.Dial(ctx, s.Addr, &o)
 }
+
+// ClientTLSConfig returns a new client TLS configuration that trusts the
+// certificate of StartTLS and StartSTARTTLS, for a client of the test's own.
+func (s *Server) ClientTLSConfig() *tls.Config { return testserver.ClientTLSConfig() }
 
 // MemBackend is an in-memory Backend with user accounts, built on go-imap's
 // imapmemserver. Each user has an INBOX. It is safe for concurrent use.
@@ -134,7 +146,7 @@ type MemBackend struct {
 	idlers map[chan struct{}]struct{}
 }
 
-var _ inimap.Backend = (*MemBackend)(nil)
+var _ inetimap.Backend = (*MemBackend)(nil)
 
 // NewMemBackend returns a MemBackend with no users.
 func NewMemBackend() *MemBackend {
@@ -172,7 +184,7 @@ func (b *MemBackend) Deliver(user string, msg []byte) error {
 }
 
 // NewSession returns a new session, not logged in.
-func (b *MemBackend) NewSession(*imapserver.Conn) (inimap.Session, error) {
+func (b *MemBackend) NewSession(*imapserver.Conn) (inetimap.Session, error) {
 	return &memSession{b: b}, nil
 }
 

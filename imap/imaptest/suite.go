@@ -12,7 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	inimap "github.com/inetkit/inetkit/imap"
+	inetimap "github.com/inetkit/inetkit/imap"
 )
 
 // Messages delivered by TestBackend. They end in CRLF, as stored messages
@@ -53,9 +53,9 @@ const suiteTimeout = 10 * time.Second
 // BODY[], BODY.PEEK[HEADER], BODY[TEXT] and partial ranges, and \Seen; STORE;
 // SEARCH; COPY with COPYUID; MOVE; EXPUNGE and UID EXPUNGE; IDLE (also with
 // deliveries just before, during and just after its start); two sessions
-// on one mailbox (HARDENING I11); STATUS; UIDVALIDITY stability; UNSELECT;
-// NAMESPACE.
-func TestBackend(t *testing.T, newBackend func(t *testing.T) (be inimap.Backend, addUser func(user, pass string), deliver func(user string, msg []byte))) {
+// on one mailbox, each learning of the other's changes (RFC 3501 §5.2);
+// STATUS; UIDVALIDITY stability; UNSELECT; NAMESPACE.
+func TestBackend(t *testing.T, newBackend func(t *testing.T) (be inetimap.Backend, addUser func(user, pass string), deliver func(user string, msg []byte))) {
 	tests := []struct {
 		name string
 		f    func(t *testing.T, e *env)
@@ -97,7 +97,7 @@ type env struct {
 // client returns a client logged in as alice, closed at the end of the test.
 func (e *env) client(t *testing.T, h *imapclient.UnilateralDataHandler) *imapclient.Client {
 	t.Helper()
-	c, err := e.srv.Client(&inimap.ClientOptions{UnilateralDataHandler: h})
+	c, err := e.srv.Client(&inetimap.ClientOptions{UnilateralDataHandler: h})
 	if err != nil {
 		t.Fatalf("Client() = %v", err)
 	}
@@ -687,7 +687,7 @@ func testUIDValidity(t *testing.T, e *env) {
 	if v1 == 0 || v1 != v2 {
 		t.Errorf("UIDVALIDITY = %d, then %d in a new session; want equal and non-zero", v1, v2)
 	}
-	// Static metadata does not change (HARDENING I12).
+	// Static metadata does not change (RFC 3501 §2.3).
 	if len(m1) != 1 || len(m2) != 1 || m1[0].UID != m2[0].UID || m1[0].RFC822Size != m2[0].RFC822Size ||
 		!m1[0].InternalDate.Equal(m2[0].InternalDate) || m1[0].Envelope.Subject != m2[0].Envelope.Subject {
 		t.Errorf("message metadata differs between sessions: %+v, %+v", m1, m2)
