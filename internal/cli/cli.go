@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -30,6 +31,8 @@ type env struct {
 
 	// services are the services of `inetkit serve`; nil means services.
 	services []service
+	// stopBound replaces the package's stopBound when not zero.
+	stopBound time.Duration
 }
 
 // usageError is a mistake in the command line; Main prints it with a usage

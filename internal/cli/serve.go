@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -84,6 +84,11 @@ func sharedFlags[T any](f *serveFlags, add func(*pflag.FlagSet) *T) *T {
 	f.groups[key] = g
 	return g
 }
+
+// stopBound is how long `inetkit serve` waits, past the --drain timeout, for
+// a service whose Shutdown has given up on draining and is closing its
+// connections, before it exits without it.
+const stopBound = 5 * time.Second
 
 type serveOptions struct {
 	services []string // selected, in the order named
@@ -303,61 +308,126 @@ func (se *serveEnv) runCleanups() {
 func runServe(ctx context.Context, e *env, o *serveOptions) error {
 	log := o.log.logger(e.stderr)
 	se := &serveEnv{opts: o, log: log, shared: make(map[reflect.Type]any)}
-	var runners []runner
-	defer func() {
-		for _, r := range runners {
-			r.shutdown(context.Background()) // release sockets after a failed start
-		}
-		se.runCleanups() // after every server that uses the store has stopped
-	}()
-	for _, name := range o.services {
-		r, err := o.configs[name].start(ctx, se, log.With("service", name))
-		if err != nil {
-			return err
-		}
-		runners = append(runners, r)
+	bound := cmp.Or(e.stopBound, stopBound)
+	runners, err := startRunners(ctx, se, bound)
+	if err != nil {
+		return err
 	}
-	if o.debugAddr != "" {
-		r, err := newDebugRunner(ctx, o.debugAddr, slices.Clone(runners), log)
-		if err != nil {
-			return err
-		}
-		runners = append(runners, r)
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	for _, r := range runners {
-		g.Go(func() error {
-			if err := r.serve(); err != nil && !errors.Is(err, sockserver.ErrServerClosed) {
-				return fmt.Errorf("%s: %w", r.name, err)
+	served := make([]chan struct{}, len(runners))
+	serveErrs := make(chan error, len(runners))
+	for i, r := range runners {
+		served[i] = make(chan struct{})
+		go func() {
+			defer close(served[i])
+			err := r.serve()
+			if err != nil && !errors.Is(err, sockserver.ErrServerClosed) {
+				serveErrs <- fmt.Errorf("%s: %w", r.name, err)
+			} else {
+				serveErrs <- nil
 			}
-			return nil
-		})
+		}()
 	}
-	g.Go(func() error {
-		<-gctx.Done()
-		if ctx.Err() != nil {
+	// Until the context ends or a server fails.
+wait:
+	for range runners {
+		select {
+		case <-ctx.Done():
 			log.Info("shutting down", "drain", o.drain)
+			break wait
+		case err = <-serveErrs:
+			if err != nil {
+				break wait
+			}
 		}
-		sctx, cancel := context.WithTimeout(context.Background(), o.drain)
-		defer cancel()
-		sg := new(errgroup.Group)
-		for _, r := range runners {
-			sg.Go(func() error {
-				if err := r.shutdown(sctx); err != nil {
-					log.Warn("drain time over; connections closed", "service", r.name)
-				}
-				return nil
-			})
-		}
-		return sg.Wait()
-	})
-	err := g.Wait()
-	runners = nil
+	}
+	if stuck := stopRunners(runners, served, o.drain, bound, log); len(stuck) > 0 {
+		// The store, and whatever else the stuck services share, stays
+		// open: closing it would wait for them. What the store has
+		// committed is durable; the exit of the process releases it.
+		return cmp.Or(err, fmt.Errorf("%s did not stop %v after the drain; exiting with its connections open", strings.Join(stuck, ", "), bound))
+	}
+	se.runCleanups()
 	if err == nil {
 		log.Info("stopped")
 	}
 	return err
+}
+
+// startRunners starts the selected services in order, and the debug server
+// of --debug-addr. If one fails, it stops those already started.
+func startRunners(ctx context.Context, se *serveEnv, bound time.Duration) ([]runner, error) {
+	o := se.opts
+	var runners []runner
+	fail := func(err error) ([]runner, error) {
+		if stuck := stopRunners(runners, nil, -1, bound, se.log); len(stuck) == 0 {
+			se.runCleanups()
+		}
+		return nil, err
+	}
+	for _, name := range o.services {
+		r, err := o.configs[name].start(ctx, se, se.log.With("service", name))
+		if err != nil {
+			return fail(err)
+		}
+		runners = append(runners, r)
+	}
+	if o.debugAddr != "" {
+		r, err := newDebugRunner(ctx, o.debugAddr, slices.Clone(runners), se.log)
+		if err != nil {
+			return fail(err)
+		}
+		runners = append(runners, r)
+	}
+	return runners, nil
+}
+
+// stopRunners shuts runners down, gracefully for drain and then by closing
+// their connections, and waits for their serve functions to return (served;
+// nil for runners whose serve was never called). A negative drain means no
+// graceful deadline, for servers that never served. A runner that has not
+// stopped bound after the drain is left behind: its Close is blocked on a
+// connection that does not end. stopRunners logs and returns their names.
+func stopRunners(runners []runner, served []chan struct{}, drain, bound time.Duration, log *slog.Logger) (stuck []string) {
+	sctx, wait := context.Background(), bound
+	if drain >= 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, drain)
+		defer cancel()
+		wait += drain
+	}
+	stopped := make([]chan struct{}, len(runners))
+	for i, r := range runners {
+		stopped[i] = make(chan struct{})
+		go func() {
+			defer close(stopped[i])
+			if err := r.shutdown(sctx); err != nil {
+				log.Warn("drain time over; connections closed", "service", r.name)
+			}
+			if served != nil {
+				<-served[i]
+			}
+		}()
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	expired := false
+	for i, r := range runners {
+		if !expired {
+			select {
+			case <-stopped[i]:
+				continue
+			case <-timer.C:
+				expired = true
+			}
+		}
+		select {
+		case <-stopped[i]:
+		default:
+			log.Error("service did not stop; exiting without it", "service", r.name, "drain", max(drain, 0), "bound", bound)
+			stuck = append(stuck, r.name)
+		}
+	}
+	return stuck
 }
 
 // negIfZero maps a flag's 0 ("no limit") to sockserver's negative "no limit".

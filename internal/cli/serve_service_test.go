@@ -161,3 +161,40 @@ func TestServe_addedServiceHelpAndUsage(t *testing.T) {
 		t.Errorf("Main(serve fake) = %d, %q; want %d, unknown service", code, stderr, exitUsage)
 	}
 }
+
+// A service whose Shutdown and Close never return (a connection stuck in a
+// write that nothing unblocks) does not keep serve from exiting: it exits
+// the stop bound after the drain, names the service, and exits 1, while the
+// services that could stop have stopped.
+func TestServe_stuckServiceBounded(t *testing.T) {
+	const drain, bound = 300 * time.Millisecond, time.Second
+	e := fakeEnv(t)
+	e.stopBound = bound
+	srv := startMainEnv(t, e, []string{"tcp", "fake"}, "serve", "tcp", "fake", "--fake-stuck", "--addr", "127.0.0.1:0", "--drain", drain.String())
+	if got := greeting(t, srv.addrs["fake"]); got != "hello\n" {
+		t.Errorf("the fake service said %q; want \"hello\\n\"", got)
+	}
+	start := time.Now()
+	code := srv.stop(t)
+	took := time.Since(start)
+	log := srv.stderr.String()
+	if code != exitError {
+		t.Errorf("serve exited %d with a service that did not stop; want %d; log:\n%s", code, exitError, log)
+	}
+	if took < drain+bound || took > drain+bound+2*time.Second {
+		t.Errorf("serve returned %v after its context was cancelled; want just after drain+bound, %v", took, drain+bound)
+	}
+	if !strings.Contains(log, `level=ERROR msg="service did not stop; exiting without it" service=fake drain=300ms bound=1s`) {
+		t.Errorf("log does not name the service that did not stop:\n%s", log)
+	}
+	if strings.Contains(log, "service=tcp drain=") {
+		t.Errorf("log names tcp, which stopped, as not stopping:\n%s", log)
+	}
+	if !strings.HasSuffix(log, "inetkit: fake did not stop 1s after the drain; exiting with its connections open\n") {
+		t.Errorf("stderr does not end with the error naming fake:\n%s", log)
+	}
+	if c, err := net.Dial("tcp", srv.addrs["tcp"]); err == nil {
+		c.Close()
+		t.Errorf("tcp still accepts connections after serve returned")
+	}
+}
