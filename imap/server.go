@@ -63,8 +63,8 @@ type Server struct {
 	TLSConfig *tls.Config
 	// InsecureAuth allows LOGIN and AUTHENTICATE without TLS. When false and
 	// the connection is not TLS, the server advertises LOGINDISABLED and
-	// answers LOGIN with "NO [PRIVACYREQUIRED]" (RFC 3501 §6.2.3, RFC 8314
-	// §5.4).
+	// answers LOGIN with "NO [PRIVACYREQUIRED]" (RFC 3501 §6.2.3, RFC 5530
+	// §3).
 	InsecureAuth bool
 
 	// LiteralReadTimeout bounds the reception of one literal (an APPEND
