@@ -182,7 +182,10 @@ func (c *conn) readData(p []byte) (int, error) {
 // nextDataState is go-smtp's dataReader state machine: only CRLF.CRLF ends
 // DATA, so that no other line ending (a bare LF or CR around the dot, as
 // in SMTP smuggling) can end a message where a receiver downstream would
-// not, or the reverse (RFC 5321 §4.1.1.4, §2.3.8).
+// not (RFC 5321 §4.1.1.4, §2.3.8). It keeps go-smtp's quirk, since the
+// guard must end DATA where go-smtp does: a CR after a CR leaves the line
+// unended, so "\r\r\n.\r\n" does not end DATA (StrictLineEndings refuses
+// such a message).
 func nextDataState(st int, ch byte) int {
 	switch st {
 	case dataBeginLine:
