@@ -21,9 +21,11 @@ type Envelope struct {
 // Server never relays: every accepted recipient is a local mailbox of the
 // backend. Methods are called concurrently from many connections.
 //
-// A returned *Error is sent to the client as it is; any other error is
-// logged and the client gets "451 4.3.0" (temporary), so a message is never
-// acknowledged and then lost.
+// A returned *Error (or an error wrapping one) is sent to the client as it
+// is; any other error is logged and the client gets a temporary failure,
+// "454 4.7.0" to AUTH (RFC 4954 §6) and "451 4.3.0" to the other commands,
+// so a message is never acknowledged and then lost. Package smtptest's
+// TestBackend checks a Backend against this contract.
 type Backend interface {
 	// Login checks AUTH credentials. It returns ErrAuthFailed when they are
 	// wrong.

@@ -307,9 +307,10 @@ func (c *Client) Mail(from string, opts *MailOptions) error {
 func (c *Client) Rcpt(to string) error { return convErr(c.c.Rcpt(to, nil)) }
 
 // Data sends DATA and returns a writer for the message. The writer turns
-// every bare CR and bare LF into CRLF and dot-stuffs lines (RFC 5321
-// §4.5.2, HARDENING S15); its Close sends the final dot and returns the
-// server's verdict. Close it before calling any other method.
+// every bare CR and bare LF into CRLF (RFC 5321 §2.3.8), so that no server
+// can read the message's end differently, and dot-stuffs lines (RFC 5321
+// §4.5.2); its Close sends the final dot and returns the server's verdict.
+// Close it before calling any other method.
 func (c *Client) Data() (*DataWriter, error) {
 	dc, err := c.c.Data()
 	if err != nil {

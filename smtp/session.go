@@ -20,9 +20,10 @@ import (
 )
 
 // A SenderChecker is a Backend that also checks MAIL FROM, for example to
-// refuse mail with ErrInsufficientStorage while the store is nearly full
-// (RFC 5321 §4.2.2, HARDENING S13). Server calls CheckSender for every
-// MAIL command when the Backend implements it.
+// refuse mail with ErrInsufficientStorage while the store is nearly full,
+// so that the client hears 452 before it sends the message (RFC 5321
+// §4.2.2). Server calls CheckSender for every MAIL command when the Backend
+// implements it.
 type SenderChecker interface {
 	Backend
 	// CheckSender is called with env.From set; a non-nil error refuses the
