@@ -161,7 +161,8 @@ func (u *URL) String() string {
 		}
 		b.WriteString("@")
 	}
-	b.WriteString(u.Host)
+	// The host as net/url writes it: "%" (of an IPv6 zone, say) is "%25".
+	b.WriteString(strings.TrimPrefix((&url.URL{Host: u.Host}).String(), "//"))
 	b.WriteString("/")
 	mbox := escape(u.Mailbox, true)
 	if strings.HasSuffix(mbox, "/") { // parsePath would take it for "/;UID="

@@ -29,6 +29,8 @@ func TestParseURL(t *testing.T) {
 		{"section", "imap://h/INBOX/;uid=3/;section=1.2",
 			&imap.URL{Scheme: "imap", Host: "h:143", Mailbox: "INBOX", UID: 3, Section: "1.2"}},
 		{"escaped semicolon", "imap://h/a%3Bb", &imap.URL{Scheme: "imap", Host: "h:143", Mailbox: "a;b"}},
+		{"IPv6 zone", "imap://[fe80::1%25eth0]/", &imap.URL{Scheme: "imap", Host: "[fe80::1%eth0]:143"}},
+		{"escaped percent in host", "imAp://%25", &imap.URL{Scheme: "imap", Host: "%:143"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := imap.ParseURL(tc.in)
