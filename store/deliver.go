@@ -102,15 +102,7 @@ func (s *Store) commitBatch(batch []*delivery) {
 
 func (s *Store) deliverTx(tx *wtx, d *delivery) error {
 	ctx := context.WithoutCancel(d.ctx)
-	ins, err := s.stmt(ctx, tx, `INSERT INTO bodies (data) VALUES (?)`)
-	if err != nil {
-		return err
-	}
-	res, err := ins.ExecContext(ctx, d.msg)
-	if err != nil {
-		return err
-	}
-	bodyID, err := res.LastInsertId()
+	bodyID, err := s.insertBodyTx(ctx, tx, d.msg)
 	if err != nil {
 		return err
 	}

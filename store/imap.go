@@ -42,7 +42,11 @@ func (be imapBackend) NewSession(c *imapserver.Conn) (inetimap.Session, error) {
 	if c != nil {
 		if nc := c.NetConn(); nc != nil {
 			sess.remote = nc.RemoteAddr().String()
+			sess.abort = func() { nc.Close() }
 		}
+	}
+	if sess.abort == nil {
+		sess.abort = func() {}
 	}
 	return sess, nil
 }
@@ -57,6 +61,7 @@ type imapSession struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	remote string
+	abort  func() // closes the connection, for a response that cannot be completed
 
 	idleMu   sync.Mutex
 	idleDone chan struct{} // closed when the last Idle returns
@@ -757,11 +762,7 @@ func (sess *imapSession) Append(name string, r imap.LiteralReader, options *imap
 		} else if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO bodies (data) VALUES (?)`, msg)
-		if err != nil {
-			return err
-		}
-		bodyID, err := res.LastInsertId()
+		bodyID, err := sess.s.insertBodyTx(ctx, tx, msg)
 		if err != nil {
 			return err
 		}

@@ -79,7 +79,7 @@ func FuzzParseStoredMessage(f *testing.F) {
 		if d := depth(bs); d > maxMIMEDepth+2 {
 			t.Errorf("BODYSTRUCTURE depth %d", d)
 		}
-		envelope(msg)
+		envelope(bytes.NewReader(msg))
 		matchBody(msg, "hello", true)
 		sm := &searchMsg{meta: &msgMeta{}, body: msg}
 		sm.match(&imap.SearchCriteria{

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +114,28 @@ func closeWithin(srv *imaptest.Server, d time.Duration) bool {
 		return true
 	case <-time.After(d):
 		return false
+	}
+}
+
+// A message deleted while FETCH BODY[] streams it cannot be sent whole:
+// the server closes the connection rather than end the literal early (the
+// client could not tell where it ends) or fill it with anything else.
+func TestIMAPBackend_bodyDeletedWhileFetched(t *testing.T) {
+	st := storeWithBigMessage(t)
+	// Default socket buffers: the message is larger than they hold, and
+	// reading on is not slowed by a window too small to be reopened.
+	conn, r := rawIMAP(t, imapServe(t, st))
+	io.WriteString(conn, "a3 FETCH 1 BODY[]\r\n")
+	line, err := r.ReadString('\n')
+	var size int64
+	if _, serr := fmt.Sscanf(line[strings.LastIndexByte(line, '{'):], "{%d}", &size); err != nil || serr != nil {
+		t.Fatalf("FETCH 1 BODY[]: %q, %v, %v", line, err, serr)
+	}
+	if _, err := st.DB().Exec(`DELETE FROM messages`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	if n >= size || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("after the message was deleted the client read %d bytes of a %d-byte literal, then %v; want the connection closed before the literal's end", n, size, err)
 	}
 }

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -119,14 +117,15 @@ func (sess *pop3Session) Open(ctx context.Context, n int) (io.ReadCloser, error)
 	if n < 1 || n > len(sess.msgs) {
 		return nil, &pop3.Error{Message: "no such message"}
 	}
-	var data []byte
-	err := sess.be.s.db.QueryRowContext(ctx, `SELECT b.data FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.id = ?`, sess.msgs[n-1].id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
+	m := sess.msgs[n-1]
+	b, err := openBody(ctx, sess.be.s.db, m.id, sess.mbox, m.uid, sess.infos[n-1].Size)
+	if errors.Is(err, errBodyGone) {
 		return nil, &pop3.Error{Message: "message was deleted by another session"}
 	} else if err != nil {
 		return nil, err
 	}
-	return io.NopCloser(bytes.NewReader(data)), nil
+	// The message is read a piece at a time as the client takes it.
+	return io.NopCloser(b.reader(ctx)), nil
 }
 
 func (sess *pop3Session) Commit(ctx context.Context, deleted []int) error {

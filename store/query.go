@@ -45,32 +45,14 @@ func (s *Store) Messages(ctx context.Context, address, mailbox string) ([]Messag
 	} else if err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT m.id, m.uid, m.size, m.internal_date, b.data FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.mailbox_id = ? ORDER BY m.uid`, mbox)
+	msgs, index, err := loadMessages(ctx, tx, mbox)
 	if err != nil {
-		return nil, fmt.Errorf("store: messages: %w", err)
-	}
-	msgs := []Message{}
-	index := make(map[int64]int) // message id → index in msgs
-	for rows.Next() {
-		var id, date int64
-		var m Message
-		if err := rows.Scan(&id, &m.UID, &m.Size, &date, &m.Body); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: messages: %w", err)
-		}
-		m.InternalDate = time.Unix(0, date)
-		m.Flags = []string{}
-		index[id] = len(msgs)
-		msgs = append(msgs, m)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
 	if len(msgs) == 0 {
 		return msgs, nil
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT f.message_id, f.flag FROM flags f JOIN messages m ON m.id = f.message_id WHERE m.mailbox_id = ? ORDER BY f.message_id, f.flag`, mbox)
+	rows, err := tx.QueryContext(ctx, `SELECT f.message_id, f.flag FROM flags f JOIN messages m ON m.id = f.message_id WHERE m.mailbox_id = ? ORDER BY f.message_id, f.flag`, mbox)
 	if err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
@@ -89,4 +71,37 @@ func (s *Store) Messages(ctx context.Context, address, mailbox string) ([]Messag
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
 	return msgs, nil
+}
+
+// loadMessages returns the messages of mailbox mbox in UID order, with
+// their bodies but no flags, and the index in the slice of each message id.
+func loadMessages(ctx context.Context, q querier, mbox int64) ([]Message, map[int64]int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT m.id, m.uid, m.size, m.internal_date, c.data
+		FROM messages m LEFT JOIN body_chunks c ON c.body_id = m.body_id
+		WHERE m.mailbox_id = ? ORDER BY m.uid, c.off`, mbox)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	msgs := []Message{}
+	index := make(map[int64]int) // message id → index in msgs
+	for rows.Next() {
+		var id, date int64
+		var m Message
+		var piece []byte
+		if err := rows.Scan(&id, &m.UID, &m.Size, &date, &piece); err != nil {
+			return nil, nil, err
+		}
+		if i, ok := index[id]; ok {
+			msgs[i].Body = append(msgs[i].Body, piece...)
+			continue
+		}
+		m.InternalDate = time.Unix(0, date)
+		m.Flags = []string{}
+		m.Body = make([]byte, 0, m.Size)
+		m.Body = append(m.Body, piece...)
+		index[id] = len(msgs)
+		msgs = append(msgs, m)
+	}
+	return msgs, index, rows.Err()
 }

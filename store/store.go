@@ -197,6 +197,12 @@ func dsn(path string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
+// migrationSteps are the parts of migrations that SQL cannot do well, by
+// file name; each runs after the file's SQL, in its transaction.
+var migrationSteps = map[string]func(s *Store, ctx context.Context, tx *wtx) error{
+	"schema/002_body_chunks.sql": (*Store).splitBodiesTx,
+}
+
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
@@ -221,6 +227,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		err = s.write(ctx, func(tx *wtx) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
+			}
+			if step := migrationSteps[name]; step != nil {
+				if err := step(s, ctx, tx); err != nil {
+					return err
+				}
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied) VALUES (?, ?)`, name, time.Now().Unix())
 			return err
