@@ -21,7 +21,7 @@ import (
 
 func TestIMAP_ListMessages(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.IMAP)
 	msgs := []string{msgHello, msgDots, msgBig}
 	uids := deliver(t, d, msgs...)
 	c := imapLogin(t, d, nil)
@@ -75,7 +75,7 @@ func TestIMAP_ListMessages(t *testing.T) {
 
 func TestIMAP_DialStartTLS(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.IMAP)
 	uids := deliver(t, d, msgDots)
 	ctx := testContext(t)
 	c, err := inetimap.DialStartTLS(ctx, d.IMAPAddr, &inetimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
@@ -113,7 +113,7 @@ func TestIMAP_DialStartTLS(t *testing.T) {
 
 func TestIMAP_Watch(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.IMAP)
 	deliver(t, d, msgHello)
 	// Dovecot's "+ idling" says the watcher is in IDLE, after its SELECT:
 	// any message appended from then on must be reported.
@@ -174,7 +174,7 @@ func TestIMAP_Watch(t *testing.T) {
 
 func TestIMAP_URL(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.IMAP)
 	uids := deliver(t, d, msgHello, msgDots)
 	c := imapLogin(t, d, nil)
 	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
@@ -259,7 +259,7 @@ func TestIMAP_URL(t *testing.T) {
 // through the commands a mail reader uses.
 func TestIMAP_imapclient(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.IMAP)
 	deliver(t, d, msgHello, msgDots, msgBig)
 	c := imapLogin(t, d, nil)
 
@@ -353,7 +353,7 @@ func TestIMAP_imapclient(t *testing.T) {
 // back as an *imap.Error, through inetkit's Dial.
 func TestIMAP_loginFailed(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.IMAP)
 	c, err := inetimap.Dial(testContext(t), d.IMAPAddr, nil)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -371,7 +371,7 @@ func TestIMAP_loginFailed(t *testing.T) {
 
 func TestIMAP_DialTLS(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.IMAP)
 	uids := deliver(t, d, msgHello)
 	ctx := testContext(t)
 	c, err := inetimap.DialTLS(ctx, d.IMAPSAddr, &inetimap.ClientOptions{TLSConfig: testcert.ClientConfig()})

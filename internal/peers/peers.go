@@ -1,15 +1,5 @@
 //go:build unix
 
-// Package peers starts Debian's mail servers as real peers for
-// interoperability tests of inetkit's clients: Dovecot for IMAP (RFC 3501)
-// and POP3 (RFC 1939), Postfix's smtp-sink, which keeps what it receives,
-// and a private Postfix MTA for SMTP (RFC 5321) with STARTTLS (RFC 3207)
-// and AUTH (RFC 4954). Each runs in its own temporary directory on
-// loopback ports, and is killed by the test's cleanup.
-//
-// When a server is not installed the test is skipped, unless
-// INETKIT_REQUIRE_PEERS=1 (as in CI, which installs them), when it fails.
-// The package builds on Unix only (it kills process groups).
 package peers
 
 import (
@@ -32,31 +22,6 @@ import (
 
 	"github.com/inetkit/inetkit/internal/testcert"
 )
-
-// Need skips t when the program is missing, or fails it when peers are
-// required.
-func Need(t testing.TB, program string) string {
-	t.Helper()
-	path, err := exec.LookPath(program)
-	if err == nil {
-		return path
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
-		if p := filepath.Join(dir, program); isExec(p) {
-			return p
-		}
-	}
-	if os.Getenv("INETKIT_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s is not installed (INETKIT_REQUIRE_PEERS=1)", program)
-	}
-	t.Skipf("%s is not installed", program)
-	return ""
-}
-
-func isExec(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode()&0o111 != 0
-}
 
 // tempDir returns a new temporary directory that the unprivileged user the
 // servers run as (nobody, when the test runs as root) can enter: t.TempDir
@@ -105,14 +70,19 @@ func freeLoopbackPort(t testing.TB, ip string) int {
 // a port that freePort chose was taken before the server could bind it.
 var errExited = errors.New("exited before listening")
 
-// waitListening waits until each of addrs accepts connections. It returns
+// waitListening waits until each of addrs (HOST:PORT, or the path of a
+// Unix socket) accepts connections. It returns
 // an error wrapping errExited if the server exits first, or another error
 // after 20 s; both hold the server's log.
 func waitListening(exited <-chan struct{}, logFile string, addrs ...string) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, addr := range addrs {
 		for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
+			network := "tcp"
+			if filepath.IsAbs(addr) {
+				network = "unix"
+			}
+			c, err := net.DialTimeout(network, addr, time.Second)
 			if err == nil {
 				c.Close()
 				break
@@ -174,16 +144,22 @@ func start(t testing.TB, cmd *exec.Cmd) <-chan struct{} {
 	return exited
 }
 
-// Dovecot is a running Dovecot with one user, Maildir storage, and IMAP and
-// POP3 on loopback, both with STARTTLS and with implicit TLS, using the
-// internal/testcert certificate, which names localhost (clients must verify
-// that name, as testcert.ClientConfig does: the addresses are on a random
-// 127.x.y.z). Failed logins are answered after about
-// half a second (Dovecot checks for them twice a second), with no growing
-// penalty.
+// The protocols that StartDovecot can serve.
+const (
+	IMAP = "imap" // IMAP4rev1 (RFC 3501), IMAPAddr and IMAPSAddr
+	POP3 = "pop3" // POP3 (RFC 1939), POP3Addr and POP3SAddr
+)
+
+// Dovecot is a running Dovecot with one user and Maildir storage, serving
+// the protocols it was started with on loopback, each with STARTTLS and
+// with implicit TLS, using the internal/testcert certificate, which names
+// localhost (clients must verify that name, as testcert.ClientConfig does:
+// the addresses are on a random 127.x.y.z). Failed logins are answered
+// after about half a second (Dovecot checks for them twice a second), with
+// no growing penalty.
 type Dovecot struct {
-	IMAPAddr, POP3Addr   string // STARTTLS offered
-	IMAPSAddr, POP3SAddr string // implicit TLS
+	IMAPAddr, POP3Addr   string // STARTTLS offered; "" when not served
+	IMAPSAddr, POP3SAddr string // implicit TLS; "" when not served
 	// AuthSocket is the path of the socket where Dovecot's auth service
 	// answers SASL requests of other servers (Postfix's
 	// smtpd_sasl_type = dovecot).
@@ -192,14 +168,47 @@ type Dovecot struct {
 	Dir        string
 }
 
-// StartDovecot runs Dovecot until the test ends.
-func StartDovecot(t testing.TB) *Dovecot {
-	t.Helper()
-	bin := Need(t, "dovecot")
-	return retry(t, "dovecot", func() (*Dovecot, error) { return startDovecot(t, bin) })
+// dovecotLibexecDirs are where Dovecot's own programs (one for each
+// protocol, and its login process) may be installed: Debian's directory,
+// then other systems' and a source build's. The first that exists is
+// Dovecot's. A test of the skips replaces it.
+var dovecotLibexecDirs = []string{"/usr/lib/dovecot", "/usr/libexec/dovecot", "/usr/local/libexec/dovecot"}
+
+// DovecotPrograms returns the programs that Dovecot runs to serve
+// protocols: the master, and each protocol's process and login process,
+// which Debian packages apart (dovecot-core, dovecot-imapd,
+// dovecot-pop3d).
+func DovecotPrograms(protocols ...string) []string {
+	dir := dovecotLibexecDirs[0]
+	for _, d := range dovecotLibexecDirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			dir = d
+			break
+		}
+	}
+	programs := []string{"dovecot"}
+	for _, p := range protocols {
+		programs = append(programs, filepath.Join(dir, p), filepath.Join(dir, p+"-login"))
+	}
+	return programs
 }
 
-func startDovecot(t testing.TB, bin string) (*Dovecot, error) {
+// StartDovecot runs Dovecot until the test ends, serving protocols (IMAP,
+// POP3): none runs only its auth service, for Postfix's SASL. It skips t,
+// or fails it when INETKIT_REQUIRE_PEERS=1, when Dovecot or the programs
+// of one of those protocols are not installed.
+func StartDovecot(t testing.TB, protocols ...string) *Dovecot {
+	t.Helper()
+	for _, p := range protocols {
+		if p != IMAP && p != POP3 {
+			t.Fatalf("StartDovecot: unknown protocol %q (want %q or %q)", p, IMAP, POP3)
+		}
+	}
+	bin := NeedAll(t, DovecotPrograms(protocols...)...)[0]
+	return retry(t, "dovecot", func() (*Dovecot, error) { return startDovecot(t, bin, protocols) })
+}
+
+func startDovecot(t testing.TB, bin string, protocols []string) (*Dovecot, error) {
 	t.Helper()
 	dir := tempDir(t)
 	certFile, keyFile, _, err := testcert.WriteFiles(dir)
@@ -208,14 +217,39 @@ func startDovecot(t testing.TB, bin string) (*Dovecot, error) {
 	}
 	ip := loopbackIP(t)
 	d := &Dovecot{
-		IMAPAddr:   fmt.Sprintf("%s:%d", ip, freePort(t, ip)),
-		POP3Addr:   fmt.Sprintf("%s:%d", ip, freePort(t, ip)),
-		IMAPSAddr:  fmt.Sprintf("%s:%d", ip, freePort(t, ip)),
-		POP3SAddr:  fmt.Sprintf("%s:%d", ip, freePort(t, ip)),
 		User:       "alice@example.org",
 		Pass:       "secret",
 		Dir:        dir,
 		AuthSocket: filepath.Join(dir, "run", "auth-smtp"),
+	}
+	// One login service for each protocol, with a STARTTLS listener and an
+	// implicit-TLS one.
+	listen := []string{d.AuthSocket}
+	var services strings.Builder
+	for _, p := range protocols {
+		plain, implicit := &d.IMAPAddr, &d.IMAPSAddr
+		if p == POP3 {
+			plain, implicit = &d.POP3Addr, &d.POP3SAddr
+		}
+		*plain = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
+		*implicit = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
+		listen = append(listen, *plain, *implicit)
+		_, port, _ := net.SplitHostPort(*plain)
+		_, tlsPort, _ := net.SplitHostPort(*implicit)
+		fmt.Fprintf(&services, `service %[1]s-login {
+  chroot =
+  inet_listener %[1]s {
+    port = %[2]s
+  }
+  inet_listener %[1]ss {
+    port = %[3]s
+  }
+}
+`, p, port, tlsPort)
+	}
+	protocolList := "none"
+	if len(protocols) > 0 {
+		protocolList = strings.Join(protocols, " ")
 	}
 	home := filepath.Join(dir, "home")
 	if err := os.Mkdir(home, 0o777); err != nil {
@@ -232,15 +266,11 @@ func startDovecot(t testing.TB, bin string) (*Dovecot, error) {
 	} else {
 		os.Chown(home, 65534, 65534)
 	}
-	_, imapPort, _ := net.SplitHostPort(d.IMAPAddr)
-	_, pop3Port, _ := net.SplitHostPort(d.POP3Addr)
-	_, imapsPort, _ := net.SplitHostPort(d.IMAPSAddr)
-	_, pop3sPort, _ := net.SplitHostPort(d.POP3SAddr)
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
-protocols = imap pop3
-listen = %[11]s
+protocols = %[4]s
+listen = %[9]s
 ssl = yes
 ssl_cert = <%[2]s
 ssl_key = <%[3]s
@@ -260,25 +290,7 @@ userdb {
   driver = static
   args = uid=%[7]s gid=%[8]s home=%[1]s/home/%%u
 }
-service imap-login {
-  chroot =
-  inet_listener imap {
-    port = %[4]s
-  }
-  inet_listener imaps {
-    port = %[9]s
-  }
-}
-service pop3-login {
-  chroot =
-  inet_listener pop3 {
-    port = %[5]s
-  }
-  inet_listener pop3s {
-    port = %[10]s
-  }
-}
-# No growing delay after failed logins (Dovecot's documented switch).
+%[5]s# No growing delay after failed logins (Dovecot's documented switch).
 service anvil {
   chroot =
   unix_listener anvil-auth-penalty {
@@ -291,7 +303,7 @@ service auth {
     mode = 0666
   }
 }
-`, dir, certFile, keyFile, imapPort, pop3Port, extra, mailUser, mailGroup, imapsPort, pop3sPort, ip)
+`, dir, certFile, keyFile, protocolList, services.String(), extra, mailUser, mailGroup, ip)
 	confFile := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -301,7 +313,7 @@ service auth {
 	}
 	exited := start(t, exec.Command(bin, "-F", "-c", confFile))
 	logFile := filepath.Join(dir, "dovecot.log")
-	if err := waitListening(exited, logFile, d.IMAPAddr, d.POP3Addr, d.IMAPSAddr, d.POP3SAddr); err != nil {
+	if err := waitListening(exited, logFile, listen...); err != nil {
 		return nil, err
 	}
 	t.Cleanup(func() {

@@ -45,9 +45,12 @@ func imapLogin(t *testing.T, d *peers.Dovecot, opts *inetimap.ClientOptions) *im
 }
 
 // deliver appends msgs to the INBOX of Dovecot's user with IMAP APPEND, and
-// returns their UIDs.
+// returns their UIDs. Dovecot must serve IMAP.
 func deliver(t *testing.T, d *peers.Dovecot, msgs ...string) []imap.UID {
 	t.Helper()
+	if d.IMAPAddr == "" {
+		t.Fatal("deliver: Dovecot was started without peers.IMAP")
+	}
 	c := imapLogin(t, d, nil)
 	defer c.Close()
 	uids := make([]imap.UID, 0, len(msgs))

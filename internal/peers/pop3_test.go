@@ -42,14 +42,24 @@ func bigBody() string {
 }
 
 // pop3Login starts Dovecot with msgs in the INBOX, and logs in over POP3
-// with USER and PASS.
+// with USER and PASS. Messages are put in over IMAP, which the test then
+// needs too.
 func pop3Login(t *testing.T, msgs ...string) (*peers.Dovecot, *pop3.Client) {
 	t.Helper()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, pop3Protocols(msgs)...)
 	if len(msgs) > 0 {
 		deliver(t, d, msgs...)
 	}
 	return d, pop3Dial(t, d)
+}
+
+// pop3Protocols returns the protocols a POP3 test needs: POP3, and IMAP to
+// put msgs in (see deliver).
+func pop3Protocols(msgs []string) []string {
+	if len(msgs) > 0 {
+		return []string{peers.POP3, peers.IMAP}
+	}
+	return []string{peers.POP3}
 }
 
 func pop3Dial(t *testing.T, d *peers.Dovecot) *pop3.Client {
@@ -294,7 +304,7 @@ func TestPOP3_reset(t *testing.T) {
 
 func TestPOP3_capabilities(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.POP3)
 	c, err := pop3.Dial(testContext(t), d.POP3Addr, &pop3.ClientOptions{Timeout: clientTimeout})
 	if err != nil {
 		t.Fatalf("pop3.Dial: %v", err)
@@ -338,7 +348,7 @@ func TestPOP3_capabilities(t *testing.T) {
 
 func TestPOP3_DialStartTLS(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.POP3, peers.IMAP)
 	deliver(t, d, msgDots)
 	ctx := testContext(t)
 	c, err := pop3.DialStartTLS(ctx, d.POP3Addr, &pop3.ClientOptions{TLSConfig: testcert.ClientConfig(), Timeout: clientTimeout})
@@ -365,7 +375,7 @@ func TestPOP3_DialStartTLS(t *testing.T) {
 
 func TestPOP3_authFailed(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.POP3)
 	c, err := pop3.Dial(testContext(t), d.POP3Addr, &pop3.ClientOptions{Timeout: clientTimeout})
 	if err != nil {
 		t.Fatalf("pop3.Dial: %v", err)
@@ -413,7 +423,7 @@ func TestPOP3_authFailed(t *testing.T) {
 
 func TestPOP3_DialTLS(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t, peers.POP3, peers.IMAP)
 	deliver(t, d, msgHello)
 	c, err := pop3.DialTLS(testContext(t), d.POP3SAddr, &pop3.ClientOptions{TLSConfig: testcert.ClientConfig(), Timeout: clientTimeout})
 	if err != nil {

@@ -46,7 +46,7 @@ func body(text string) string {
 // reading of line endings.
 func TestPostfix(t *testing.T) {
 	t.Parallel()
-	d := peers.StartDovecot(t)
+	d := peers.StartDovecot(t) // its auth service only, for Postfix's SASL
 	p := peers.StartPostfix(t, &peers.PostfixOptions{
 		SASL: d,
 		RecipientAccess: map[string]string{
