@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/inetkit/inetkit/internal/peers"
 )
 
 // The tests in this file run the inetkit binary, built once, as a separate
@@ -65,14 +67,7 @@ func removeBinary() {
 // unless INETKIT_REQUIRE_PEERS=1 asks for the interop tests to run.
 func python3(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("INETKIT_REQUIRE_PEERS") == "1" {
-			t.Fatalf("python3 not found and INETKIT_REQUIRE_PEERS=1: %v", err)
-		}
-		t.Skipf("python3 not found (set INETKIT_REQUIRE_PEERS=1 to make this an error): %v", err)
-	}
-	return p
+	return peers.Need(t, "python3")
 }
 
 // pythonEnv makes Python's output UTF-8 and unbuffered, whatever the locale.

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inetkit/inetkit/internal/peers"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/smtp"
 	_ "modernc.org/sqlite"
@@ -117,13 +118,7 @@ print("ok")
 
 func curl(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	path, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("INETKIT_REQUIRE_PEERS") == "1" {
-			t.Fatal("curl is not installed (INETKIT_REQUIRE_PEERS=1)")
-		}
-		t.Skip("curl is not installed")
-	}
+	path := peers.Need(t, "curl")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, append([]string{"-sS", "--max-time", "20"}, args...)...)
