@@ -116,8 +116,7 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 	st, err := store.Open(o.data, &store.Options{
 		Exclusive: true,
 		AnyLogin:  anyLogin,
-		// Room for a message of the largest size, with its indexes
-		// (HARDENING C15).
+		// Room for a message of the largest size, with its indexes.
 		MinFreeBytes: o.maxMessageBytes * 3 / 2,
 		Logger:       log,
 	})

@@ -26,8 +26,9 @@ func newSMTPServer(c *mailServerConfig) (mailServer, error) {
 		Domain: c.opts.hostname, Backend: backend, TLSConfig: c.tls,
 		InsecureAuth: c.insecure, MaxMessageBytes: c.opts.maxMessageBytes,
 		// Off loopback a bare CR or LF in DATA refuses the message (RFC
-		// 5321 §2.3.8 allows no other line ending; HARDENING S1); on
-		// loopback it is kept, as sent, for tests of odd clients.
+		// 5321 §2.3.8 allows no other line ending, and SMTP smuggling
+		// hides a second message behind one); on loopback it is kept,
+		// as sent, for tests of odd clients.
 		StrictLineEndings: !c.insecure,
 		Limits:            c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
 	}, nil

@@ -601,7 +601,9 @@ smtpd_tls_cert_file = %[6]s
 smtpd_tls_key_file = %[7]s
 smtpd_tls_auth_only = yes
 %[8]s
-# Be strict about what clients send (HARDENING S15).
+# Be strict about what clients send: no bare LF (RFC 5321 section 2.3.8;
+# Postfix's defence against SMTP smuggling), and no command sent before
+# the reply that allows it.
 smtpd_forbid_bare_newline = reject
 smtpd_forbid_bare_newline_exclusions =
 smtpd_forbid_unauth_pipelining = yes
