@@ -33,6 +33,9 @@ type Config struct {
 	Goodbye func(Reason) string
 	// AuthLimiter, if not nil, counts failed logins across connections.
 	AuthLimiter *AuthLimiter
+	// ReadBufferBytes is the size of each connection's read buffer, and so
+	// the longest line it can read; 0 means DefaultReadBufferBytes.
+	ReadBufferBytes int
 }
 
 // A Conn is the server side of one line-protocol connection: a Reader of
@@ -89,7 +92,7 @@ func NewConn(ctx context.Context, nc net.Conn, cfg *Config) (*Conn, error) {
 			return nil, err
 		}
 	}
-	c.r = NewReader(nc, c.tee(c.nc), 0, cfg.Limits.IdleTimeout, cfg.Limits.CommandTimeout)
+	c.r = NewReader(nc, c.tee(c.nc), cfg.ReadBufferBytes, cfg.Limits.IdleTimeout, cfg.Limits.CommandTimeout)
 	c.w = bufio.NewWriterSize(c.writer(c.nc), DefaultReadBufferBytes)
 	return c, nil
 }
@@ -216,13 +219,22 @@ func (c *Conn) ReadFailed(err error) Reason {
 // calls for it, lingers so that it arrives before the close. The caller
 // closes the connection.
 func (c *Conn) Goodbye(r Reason) {
+	var line string
 	if c.cfg.Goodbye != nil {
-		if line := c.cfg.Goodbye(r); line != "" {
-			c.w.WriteString(line)
-			c.w.WriteString("\r\n")
-		}
+		line = c.cfg.Goodbye(r)
 	}
-	if c.w.Flush() != nil || !r.Linger() {
+	c.say(line, r.Linger())
+}
+
+// say sends line, unless it is "", and, with linger, half-closes and reads
+// what the client still sends for a moment, so that a reset does not destroy
+// the line in flight.
+func (c *Conn) say(line string, linger bool) {
+	if line != "" {
+		c.w.WriteString(line)
+		c.w.WriteString("\r\n")
+	}
+	if c.w.Flush() != nil || !linger {
 		return
 	}
 	if tc, ok := c.nc.(*tls.Conn); ok {

@@ -1,11 +1,5 @@
 package lineproto
 
-import (
-	"crypto/tls"
-
-	"github.com/inetkit/inetkit/sockserver"
-)
-
 // Hangup ends a session for a reason of the protocol's own, one that no
 // Reason names (SMTP's "554 5.5.0" to a client that sent its message before
 // the 354, or a BDAT whose size cannot be parsed, after which the octets that
@@ -13,17 +7,4 @@ import (
 // ending, unless it is "", and lingers as Goodbye does for the reasons that
 // call for it, since the client may still be sending. The caller closes the
 // connection.
-func (c *Conn) Hangup(line string) {
-	if line != "" {
-		c.w.WriteString(line)
-		c.w.WriteString("\r\n")
-	}
-	if c.w.Flush() != nil {
-		return
-	}
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		tc.CloseWrite()
-	}
-	c.r.Discard()
-	sockserver.Linger(c.raw, make([]byte, DefaultReadBufferBytes))
-}
+func (c *Conn) Hangup(line string) { c.say(line, true) }

@@ -31,6 +31,23 @@ type implicitConn struct{ net.Conn }
 
 func (c implicitConn) NetConn() net.Conn { return c.Conn }
 
+// CloseWrite shuts down the writing side of the connection, if it can, so
+// that a goodbye can linger on implicit TLS too.
+func (c implicitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// CloseRead shuts down the reading side of the connection, if it can.
+func (c implicitConn) CloseRead() error {
+	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
+		return cr.CloseRead()
+	}
+	return nil
+}
+
 // unwrap calls f on nc and on each connection its NetConn methods lead to,
 // until f returns true.
 func unwrap(nc net.Conn, f func(net.Conn) bool) {

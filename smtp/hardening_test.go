@@ -800,3 +800,21 @@ func TestServer_handshakeTimeout(t *testing.T) {
 		}
 	})
 }
+
+// MaxLineBytes above the read buffer's default is honoured, up to 64 KiB: a
+// 9000-octet line is served with MaxLineBytes 10000, refused with 8000.
+func TestServer_maxLineBytesLarge(t *testing.T) {
+	for _, tc := range []struct {
+		max  int
+		want string
+	}{
+		{10000, "S: 500 5.5.4 Unknown MAIL FROM argument"},
+		{8000, "S: 500 5.5.2 Line too long"},
+	} {
+		s, _ := newServer(t, nil, func(cfg *smtp.Server) { cfg.MaxLineBytes = tc.max })
+		c, r := dialRaw(t, s.Addr)
+		prototest.Run(t, c, r, ehloShort)
+		io.WriteString(c, "MAIL FROM:<"+strings.Repeat("a", 8980)+"@x> BOGUS=1\r\n")
+		prototest.Run(t, c, r, tc.want)
+	}
+}

@@ -54,8 +54,7 @@ type Server struct {
 	// MaxLineBytes limits a command line, CRLF included: a longer one gets
 	// "500 5.5.2 Line too long" and the connection is closed, without
 	// waiting for the end of the line. Zero means DefaultMaxLineBytes; it
-	// cannot exceed lineproto.DefaultReadBufferBytes (4096), and a larger or
-	// negative value means that.
+	// cannot exceed 64 KiB, and a larger or negative value means that.
 	MaxLineBytes int
 
 	// Limits are the timeouts and limits of every connection: zero means
@@ -102,7 +101,7 @@ func (s *Server) setup() {
 				s.domain = "localhost"
 			}
 		}
-		s.maxLine = lineproto.DefaultReadBufferBytes
+		s.maxLine = maxLineCap
 		if s.MaxLineBytes == 0 {
 			s.maxLine = DefaultMaxLineBytes
 		} else if s.MaxLineBytes > 0 {
@@ -126,10 +125,17 @@ func (s *Server) setup() {
 			DebugWriter: debug,
 			Goodbye:     s.goodbye,
 			AuthLimiter: s.authLimiter,
+			// The buffer holds the longest line: never less than the
+			// default, so that DATA is read in good-sized pieces.
+			ReadBufferBytes: max(s.maxLine, lineproto.DefaultReadBufferBytes),
 		}
 		s.ss = limits.SockServer(s, s.reject, s.logger())
 	})
 }
+
+// maxLineCap is the most MaxLineBytes can be: no line protocol here lets a
+// client make the server buffer more than 64 KiB of one line.
+const maxLineCap = 64 << 10
 
 // limitOr returns n, def if n is zero, or 0 (none) if n is negative.
 func limitOr(n, def int64) int64 {
