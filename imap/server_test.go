@@ -649,7 +649,7 @@ func (s *session) trickle(data string, gap time.Duration) {
 }
 
 // CommandTimeout bounds a command from its first octet to its last line,
-// after login as before it, whatever the pace of its octets (HARDENING I14).
+// after login as before it, whatever the pace of its octets (HARDENING G2).
 func TestServer_commandTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	for _, loggedIn := range []bool{false, true} {
@@ -731,7 +731,7 @@ func TestServer_commandTimeoutIdle(t *testing.T) {
 
 // Client mistakes that go-imap would answer "NO [SERVERBUG]" (its parser's
 // nesting limit, and a CR that its parser takes into a quoted string) get a
-// BAD from the guard, and the session goes on (HARDENING I9).
+// BAD from the guard, and the session goes on (HARDENING I8, I9).
 func TestServer_clientMistakesAreBAD(t *testing.T) {
 	s, _ := newServer(t, nil)
 	c := dial(t, s.Addr)
