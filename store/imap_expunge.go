@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+)
+
+func (sess *imapSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	sel := sess.sel
+	if sel == nil {
+		return noSelection
+	}
+	// CLOSE expunges through a writer that writes nothing; on a mailbox
+	// opened with EXAMINE it must not expunge at all (RFC 9051 §6.4.1).
+	closing := w == nil || *w == (imapserver.ExpungeWriter{})
+	if sel.readOnly {
+		if closing {
+			return nil
+		}
+		return errReadOnly
+	}
+	ctx := sess.ctx
+	err := sess.s.write(ctx, func(tx *wtx) error {
+		refs, err := sess.view(ctx, tx)
+		if err != nil || len(refs) == 0 {
+			return err
+		}
+		deleted := make(map[int64]bool)
+		rows, err := tx.QueryContext(ctx, `SELECT m.id FROM messages m JOIN flags f ON f.message_id = m.id WHERE m.mailbox_id = ? AND f.flag = '\Deleted' COLLATE NOCASE`, sel.id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			deleted[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var set imap.SeqSet
+		if uids != nil {
+			u := *uids
+			if imap.IsSearchRes(u) {
+				u = sel.searchRes
+			}
+			ranges := make([][2]uint32, len(u))
+			for i, r := range u {
+				ranges[i] = [2]uint32{uint32(r.Start), uint32(r.Stop)}
+			}
+			set = staticSet(ranges, uint32(refs[len(refs)-1].uid))
+		}
+		del := make([]bool, len(refs))
+		for i, r := range refs {
+			del[i] = deleted[r.id] && (uids == nil || set.Contains(uint32(r.uid)))
+		}
+		return sess.s.expungeRefsTx(ctx, tx, sel.id, refs, del)
+	})
+	return sess.err("expunge", err)
+}
+
+// expungeRefsTx deletes the messages refs[i] with del[i] set from mailbox
+// mbox, refs being all its messages in UID order. After the commit the
+// sessions with the mailbox selected get the EXPUNGEs, highest sequence
+// number first, so that each is valid when it is announced.
+func (s *Store) expungeRefsTx(ctx context.Context, tx *wtx, mbox int64, refs []msgRef, del []bool) error {
+	var seqs []uint32
+	for i := len(refs) - 1; i >= 0; i-- {
+		if !del[i] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id = ?`, refs[i].id); err != nil {
+			return err
+		}
+		seqs = append(seqs, refs[i].seq)
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	if t := s.openTracker(mbox); t != nil {
+		tx.After(func() {
+			for _, seq := range seqs {
+				t.QueueExpunge(seq)
+			}
+		})
+	}
+	tx.After(s.broadcast)
+	return nil
+}
