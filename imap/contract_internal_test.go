@@ -301,8 +301,9 @@ func TestGoIMAPContract_maxCommandSize(t *testing.T) {
 
 // go-imap answers these client mistakes "NO [SERVERBUG]", which is why the
 // guard refuses them with a BAD before imapserver sees them: a list nested
-// 1000 deep (its parser's maxListDepth; the guard stops at maxNesting) and a
-// CR in a quoted string. A list nested maxNesting deep is parsed.
+// 1000 deep (its parser's maxListDepth; the guard stops at maxNesting), a
+// CR in a quoted string, and invalid UTF-8. A list nested maxNesting deep is
+// parsed.
 func TestGoIMAPContract_parserErrors(t *testing.T) {
 	k := newContract(t)
 	k.login()
@@ -318,4 +319,7 @@ func TestGoIMAPContract_parserErrors(t *testing.T) {
 	k.expect("read ")
 	k.send("c SELECT \"IN\rBOX\"\r\n")
 	k.expect("write c NO [SERVERBUG]")
+	k.expect("read ")
+	k.send("d SELECT \"IN\xffBOX\"\r\n")
+	k.expect("write d NO [SERVERBUG]")
 }

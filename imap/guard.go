@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
@@ -655,6 +656,13 @@ func (g *conn) handleLine(line []byte) {
 	// would take it into a quoted string, or lose its place in the line.
 	if bytes.IndexByte(line, '\r') >= 0 {
 		g.refuse(line, g.cur.tag+" BAD [CLIENTBUG] CR not followed by LF\r\n")
+		return
+	}
+	// RFC 3501 §9, RFC 9051 §9: octets above 127 outside a literal only as
+	// UTF-8 in a quoted string; go-imap's parser takes others into a
+	// mailbox name and then answers "NO [SERVERBUG]".
+	if !utf8.Valid(line) {
+		g.refuse(line, g.cur.tag+" BAD [CLIENTBUG] Invalid UTF-8 in command\r\n")
 		return
 	}
 	info := parseLine(line)

@@ -730,8 +730,9 @@ func TestServer_commandTimeoutIdle(t *testing.T) {
 }
 
 // Client mistakes that go-imap would answer "NO [SERVERBUG]" (its parser's
-// nesting limit, and a CR that its parser takes into a quoted string) get a
-// BAD from the guard, and the session goes on (HARDENING I8, I9).
+// nesting limit, a CR that its parser takes into a quoted string, invalid
+// UTF-8) get a BAD from the guard, and the session goes on (HARDENING G7,
+// I8, I9).
 func TestServer_clientMistakesAreBAD(t *testing.T) {
 	s, _ := newServer(t, nil)
 	c := dial(t, s.Addr)
@@ -744,6 +745,7 @@ func TestServer_clientMistakesAreBAD(t *testing.T) {
 		"a4 CREATE \"a\rb\"",
 		"a5 STORE 1 +FLAGS (\"a\rb\")",
 		"a6 NOOP\rx",
+		"a8 SELECT \"IN\xffBOX\"",
 	} {
 		tag, _, _ := strings.Cut(line, " ")
 		wantPrefix(t, fmt.Sprintf("%.40q", line), c.cmd(line), tag+" BAD [CLIENTBUG] ")
