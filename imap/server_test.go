@@ -442,7 +442,11 @@ func TestServer_httpRequest(t *testing.T) {
 		if rest := c.eof(); strings.Contains(rest, "GET") || strings.Contains(rest, "Host") || strings.Contains(rest, "POST") || strings.Contains(rest, "CONNECT") {
 			t.Errorf("reply to %q = %q", req, rest)
 		}
-	}
+	}	// After login an HTTP client cannot be talking: a mailbox may be named
+	// like a request target.
+	c := dial(t, s.Addr)
+	c.login()
+	wantPrefix(t, "DELETE HTTP/old", c.cmd("a1 DELETE HTTP/old"), "a1 NO")
 }
 
 // ID (RFC 2971) is answered by the guard, with literals too.
