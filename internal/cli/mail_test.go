@@ -325,8 +325,8 @@ func TestServeMail_dataDirInUse(t *testing.T) {
 
 // The mail servers of one serve share an AuthLimiter (as Dovecot's
 // auth_penalty spans its protocols): once an account has failed to log in
-// over SMTP as often as is free, the next login to it over POP3 waits for
-// its penalty, right password or not.
+// over SMTP as often as is free, the next login to it over POP3 or IMAP
+// waits for its penalty, right password or not.
 func TestServeMail_oneAuthLimiter(t *testing.T) {
 	dir := t.TempDir()
 	if code, _, stderr := runMain(t, "s3cret\n", "user", "add", "--data", dir, "alice@example.org"); code != exitOK {
@@ -372,6 +372,10 @@ func TestServeMail_oneAuthLimiter(t *testing.T) {
 		c.send(t, "QUIT")
 		c.expect(t, "+OK")
 	}
+	imapLogin := func(c *textConn) {
+		c.send(t, "a LOGIN alice@example.org s3cret")
+		c.readUntil(t, "a OK")
+	}
 	const penalty = time.Second // the first wait of lineproto.NewAuthLimiter(time.Second)
 
 	timed("pop3", "+OK", pop3Login) // the first login's one-time costs
@@ -380,7 +384,11 @@ func TestServeMail_oneAuthLimiter(t *testing.T) {
 		t.Errorf("POP3 login after %d failed SMTP logins took %v; want the penalty, %v", lineproto.DefaultAuthFreeFailures, d, penalty)
 	}
 	// That login succeeded, which forgives the account and the address.
-	if d := timed("pop3", "+OK", pop3Login); d >= penalty {
-		t.Errorf("POP3 login after a successful one took %v; want no penalty", d)
+	if d := timed("imap", "* OK", imapLogin); d >= penalty {
+		t.Errorf("IMAP login after a successful POP3 one took %v; want no penalty", d)
+	}
+	failSMTP()
+	if d := timed("imap", "* OK", imapLogin); d < penalty {
+		t.Errorf("IMAP login after %d failed SMTP logins took %v; want the penalty, %v", lineproto.DefaultAuthFreeFailures, d, penalty)
 	}
 }

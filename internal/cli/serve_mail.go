@@ -13,11 +13,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/tlsca"
 	"github.com/inetkit/inetkit/lineproto"
-	"github.com/inetkit/inetkit/pop3"
-	"github.com/inetkit/inetkit/smtp"
 	"github.com/inetkit/inetkit/sockserver"
 	"github.com/inetkit/inetkit/store"
 )
@@ -279,7 +276,7 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 		}
 		var first error
 		for range ls {
-			if err := <-errc; err != nil && first == nil && !isServerClosed(err) {
+			if err := <-errc; err != nil && first == nil && !errors.Is(err, sockserver.ErrServerClosed) {
 				first = err
 			}
 		}
@@ -289,12 +286,4 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 		r.stats = func() any { return s.Stats() }
 	}
 	return r, nil
-}
-
-// isServerClosed reports whether err is the ErrServerClosed of a mail
-// server: imap's is sockserver.ErrServerClosed, smtp and pop3 still have
-// their own.
-func isServerClosed(err error) bool {
-	return errors.Is(err, sockserver.ErrServerClosed) || errors.Is(err, smtp.ErrServerClosed) ||
-		errors.Is(err, pop3.ErrServerClosed) || errors.Is(err, imap.ErrServerClosed)
 }
