@@ -90,6 +90,8 @@ func sharedFlags[T any](f *serveFlags, add func(*pflag.FlagSet) *T) *T {
 // connections, before it exits without it.
 const stopBound = 5 * time.Second
 
+// serveOptions are the options of one `inetkit serve`: its own flags, and
+// the configuration of every service it knows.
 type serveOptions struct {
 	services []string // selected, in the order named
 	log      logOptions
