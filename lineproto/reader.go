@@ -33,7 +33,8 @@ const DefaultReadBufferBytes = 4096
 type Reader struct {
 	conn    net.Conn  // where the deadlines are set
 	src     io.Reader // conn, a TLS connection over it, or a tee of either
-	buf     []byte
+	buf     []byte    // grows, up to size, for a long line
+	size    int
 	r, w    int
 	idle    time.Duration
 	command time.Duration
@@ -46,14 +47,16 @@ type Reader struct {
 }
 
 // NewReader returns a Reader of src, which reads from conn (conn itself, a
-// *tls.Conn over it, or an io.TeeReader of either), with a buffer of size
-// octets (0 means DefaultReadBufferBytes). idle and command are the idle and
-// command timeouts; 0 means none. No line can be longer than the buffer.
+// *tls.Conn over it, or an io.TeeReader of either), with a buffer of at most
+// size octets (0 means DefaultReadBufferBytes): it starts at
+// DefaultReadBufferBytes and grows only while a line needs it, so that an
+// idle connection holds little. No line can be longer than size. idle and
+// command are the idle and command timeouts; 0 means none.
 func NewReader(conn net.Conn, src io.Reader, size int, idle, command time.Duration) *Reader {
 	if size <= 0 {
 		size = DefaultReadBufferBytes
 	}
-	return &Reader{conn: conn, src: src, buf: make([]byte, size), idle: idle, command: command}
+	return &Reader{conn: conn, src: src, buf: make([]byte, min(size, DefaultReadBufferBytes)), size: size, idle: idle, command: command}
 }
 
 // Reset makes r read from src over conn, as after a TLS upgrade, and drops
@@ -91,7 +94,7 @@ func (r *Reader) EndCommand() { r.cmdFrom, r.cont = time.Time{}, false }
 // without an LF; what was read of it stays buffered, for DiscardLine. max
 // larger than the buffer is the buffer's size.
 func (r *Reader) ReadLine(max int) ([]byte, error) {
-	max = min(max, len(r.buf))
+	max = min(max, r.size)
 	for {
 		if i := bytes.IndexByte(r.buf[r.r:r.w], '\n'); i >= 0 {
 			if i+1 > max {
@@ -173,11 +176,18 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads more input into the buffer, after what is there.
+// fill reads more input into the buffer, after what is there, making room
+// first: by moving what is there to the start, or by growing the buffer up
+// to its size.
 func (r *Reader) fill() error {
 	if r.r > 0 {
 		r.w = copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
+	}
+	if r.w == len(r.buf) && len(r.buf) < r.size {
+		nb := make([]byte, min(2*len(r.buf), r.size))
+		copy(nb, r.buf[:r.w])
+		r.buf = nb
 	}
 	return r.readMore(false)
 }

@@ -16,6 +16,12 @@ import (
 // the client end.
 func pipe(t *testing.T, idle, command time.Duration) (*lineproto.Reader, net.Conn) {
 	t.Helper()
+	return pipeSized(t, 64, idle, command)
+}
+
+// pipeSized is pipe with a Reader of size octets.
+func pipeSized(t *testing.T, size int, idle, command time.Duration) (*lineproto.Reader, net.Conn) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +36,7 @@ func pipe(t *testing.T, idle, command time.Duration) (*lineproto.Reader, net.Con
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close(); sc.Close() })
-	return lineproto.NewReader(sc, sc, 64, idle, command), cc
+	return lineproto.NewReader(sc, sc, size, idle, command), cc
 }
 
 func TestReader_ReadLine(t *testing.T) {
@@ -192,5 +198,21 @@ func TestClassify(t *testing.T) {
 		if got := lineproto.Classify(tc.err, tc.inCommand); got != tc.want {
 			t.Errorf("Classify(%v, %v) = %v; want %v", tc.err, tc.inCommand, got, tc.want)
 		}
+	}
+}
+
+// The buffer starts small and grows for a long line, up to the Reader's size.
+func TestReader_grows(t *testing.T) {
+	r, cc := pipeSized(t, 50<<10, time.Minute, time.Minute)
+	long := strings.Repeat("x", 20000)
+	go io.WriteString(cc, long+"\r\nshort\r\n"+strings.Repeat("y", 60000)+"\r\n")
+	for _, want := range []string{long, "short"} {
+		line, err := r.ReadLine(50 << 10)
+		if err != nil || string(line) != want {
+			t.Fatalf("ReadLine() = %d octets, %v; want %d", len(line), err, len(want))
+		}
+	}
+	if _, err := r.ReadLine(1 << 20); !errors.Is(err, lineproto.ErrLineTooLong) {
+		t.Fatalf("a 60000-octet line with a 50 KiB Reader: err = %v; want ErrLineTooLong", err)
 	}
 }

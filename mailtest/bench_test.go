@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	inimap "github.com/inetkit/inetkit/imap"
+	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/mailtest"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/smtp"
@@ -199,7 +199,7 @@ func BenchmarkIMAPFetch(b *testing.B) {
 			b.SetBytes(int64(len(benchMsg)))
 			b.ReportAllocs()
 			runSessions(b, "msgs/s", func(i int, next func() bool) error {
-				c, err := inimap.Dial(ctx, s.IMAPAddr, nil)
+				c, err := inetimap.Dial(ctx, s.IMAPAddr, nil)
 				if err != nil {
 					return err
 				}

@@ -169,7 +169,7 @@ func Start(dir string, opts *Options) (*Server, error) {
 
 	s.imap = imaptest.NewUnstartedServer(st.IMAPBackend()) // STARTTLS with the test certificate
 	s.imap.Config.Logger = logger
-	s.imap.Start()
+	s.imap.StartSTARTTLS()
 	s.IMAPAddr = s.imap.Addr
 	return s, nil
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	inimap "github.com/inetkit/inetkit/imap"
+	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/mailtest"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/smtp"
@@ -52,7 +52,7 @@ func pop3Login(t testing.TB, s *mailtest.Server, user, pass string) *pop3.Client
 // not empty, selects it. h, if not nil, receives unilateral data.
 func imapLogin(t testing.TB, s *mailtest.Server, user, mailbox string, h *imapclient.UnilateralDataHandler) *imapclient.Client {
 	t.Helper()
-	c, err := inimap.DialStartTLS(testContext(t), s.IMAPAddr, &inimap.ClientOptions{TLSConfig: s.TLSConfig(), UnilateralDataHandler: h})
+	c, err := inetimap.DialStartTLS(testContext(t), s.IMAPAddr, &inetimap.ClientOptions{TLSConfig: s.TLSConfig(), UnilateralDataHandler: h})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestServer_crossProtocol(t *testing.T) {
 	}
 
 	c := imapLogin(t, s, "Alice@Example.org", "", nil)
-	b, err := inimap.FetchMessage(ctx, c, "INBOX", 1)
+	b, err := inetimap.FetchMessage(ctx, c, "INBOX", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +398,7 @@ func TestNewServerWithOptions_users(t *testing.T) {
 	if err := c.Login("alice@example.org", "wrong"); !errors.As(err, &pe) || pe.Code != "AUTH" {
 		t.Errorf("POP3 login with a wrong password = %v; want -ERR [AUTH]", err)
 	}
-	ic, err := inimap.DialStartTLS(ctx, s.IMAPAddr, &inimap.ClientOptions{TLSConfig: s.TLSConfig()})
+	ic, err := inetimap.DialStartTLS(ctx, s.IMAPAddr, &inetimap.ClientOptions{TLSConfig: s.TLSConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
