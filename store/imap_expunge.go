@@ -7,6 +7,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 )
 
+// Expunge removes the messages flagged \Deleted (RFC 9051 §6.4.3), those of
+// uids only for UID EXPUNGE (RFC 4315 §2.1). The sessions with the mailbox
+// selected get the EXPUNGE responses, this one included.
 func (sess *imapSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
 	sel := sess.sel
 	if sel == nil {
@@ -27,21 +30,8 @@ func (sess *imapSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet)
 		if err != nil || len(refs) == 0 {
 			return err
 		}
-		deleted := make(map[int64]bool)
-		rows, err := tx.QueryContext(ctx, `SELECT m.id FROM messages m JOIN flags f ON f.message_id = m.id WHERE m.mailbox_id = ? AND f.flag = '\Deleted' COLLATE NOCASE`, sel.id)
+		deleted, err := deletedMessagesTx(ctx, tx, sel.id)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			deleted[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		var set imap.SeqSet
@@ -63,6 +53,25 @@ func (sess *imapSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet)
 		return sess.s.expungeRefsTx(ctx, tx, sel.id, refs, del)
 	})
 	return sess.err("expunge", err)
+}
+
+// deletedMessagesTx returns the ids of the messages of mailbox mbox that
+// are flagged \Deleted.
+func deletedMessagesTx(ctx context.Context, tx *wtx, mbox int64) (map[int64]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT m.id FROM messages m JOIN flags f ON f.message_id = m.id WHERE m.mailbox_id = ? AND f.flag = '\Deleted' COLLATE NOCASE`, mbox)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	deleted := make(map[int64]bool)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		deleted[id] = true
+	}
+	return deleted, rows.Err()
 }
 
 // expungeRefsTx deletes the messages refs[i] with del[i] set from mailbox

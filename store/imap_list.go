@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"sort"
 	"strings"
 
@@ -14,6 +15,9 @@ func (sess *imapSession) Namespace() (*imap.NamespaceData, error) {
 	}, nil
 }
 
+// List writes the mailboxes matching patterns under reference ref (RFC
+// 9051 §6.3.9), with the selection and return options of LIST-EXTENDED
+// (RFC 5258), SPECIAL-USE (RFC 6154) and LIST-STATUS (RFC 5819).
 func (sess *imapSession) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	if options == nil {
 		options = &imap.ListOptions{}
@@ -22,121 +26,151 @@ func (sess *imapSession) List(w *imapserver.ListWriter, ref string, patterns []s
 		// LIST "" "": the hierarchy delimiter and root (RFC 9051 §6.3.9).
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: mailboxDelim})
 	}
-	ctx := sess.ctx
-	rows, err := sess.s.db.QueryContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE user_id = ?`, sess.userID)
+	rows, err := sess.userMailboxes(sess.ctx)
 	if err != nil {
 		return sess.err("list", err)
 	}
-	byName := make(map[string]*mailboxRow)
-	var names []string
+	l := newMailboxListing(rows, options)
+	for _, name := range l.all {
+		if !matchAnyPattern(name, ref, patterns) {
+			continue
+		}
+		data, ok, err := sess.listData(l, name)
+		if err != nil {
+			return sess.err("list", err)
+		}
+		if !ok {
+			continue
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// userMailboxes returns the mailboxes of the session's user.
+func (sess *imapSession) userMailboxes(ctx context.Context) ([]mailboxRow, error) {
+	rows, err := sess.s.db.QueryContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE user_id = ?`, sess.userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailboxRow
 	for rows.Next() {
 		var mb mailboxRow
 		if err := rows.Scan(&mb.id, &mb.name, &mb.uidValidity, &mb.uidNext, &mb.specialUse, &mb.subscribed); err != nil {
-			rows.Close()
-			return sess.err("list", err)
+			return nil, err
 		}
-		byName[mb.name] = &mb
-		names = append(names, mb.name)
+		out = append(out, mb)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return sess.err("list", err)
-	}
+	return out, rows.Err()
+}
 
-	// Names that exist only as the parents of others are listed too, as
-	// \Noselect (RFC 9051 §6.3.9, §7.3.1).
-	children := make(map[string]bool) // names with an inferior
-	for _, name := range names {
+// A mailboxListing is the mailboxes of a user as one LIST command sees
+// them.
+type mailboxListing struct {
+	options  *imap.ListOptions
+	byName   map[string]*mailboxRow
+	names    []string        // of the mailboxes that exist
+	all      []string        // names and their implied parents, INBOX first, then sorted
+	children map[string]bool // names that have an inferior
+}
+
+// newMailboxListing lists rows and the names that exist only as the
+// parents of others, which are listed too, as \Noselect (RFC 9051 §6.3.9,
+// §7.3.1).
+func newMailboxListing(rows []mailboxRow, options *imap.ListOptions) *mailboxListing {
+	l := &mailboxListing{options: options, byName: make(map[string]*mailboxRow), children: make(map[string]bool)}
+	for i := range rows {
+		l.byName[rows[i].name] = &rows[i]
+		l.names = append(l.names, rows[i].name)
+	}
+	for _, name := range l.names {
 		for i := 0; i < len(name); i++ {
-			if name[i] != mailboxDelim {
-				continue
+			if name[i] == mailboxDelim {
+				l.children[name[:i]] = true
 			}
-			parent := name[:i]
-			children[parent] = true
 		}
 	}
-	all := append([]string(nil), names...)
-	for parent := range children {
-		if byName[parent] == nil {
-			all = append(all, parent)
+	l.all = append([]string(nil), l.names...)
+	for parent := range l.children {
+		if l.byName[parent] == nil {
+			l.all = append(l.all, parent)
 		}
 	}
-	sort.Slice(all, func(i, j int) bool {
-		a, b := all[i], all[j]
+	sort.Slice(l.all, func(i, j int) bool {
+		a, b := l.all[i], l.all[j]
 		if (a == "INBOX") != (b == "INBOX") {
 			return a == "INBOX"
 		}
 		return a < b
 	})
+	return l
+}
 
-	// selected says whether a name meets the selection options.
-	selected := func(name string) bool {
-		mb := byName[name]
-		if mb == nil {
-			return false
-		}
-		if options.SelectSubscribed && !mb.subscribed {
-			return false
-		}
-		if options.SelectSpecialUse && mb.specialUse == "" {
-			return false
-		}
-		return true
+// selected says whether a name is a mailbox that meets the selection
+// options.
+func (l *mailboxListing) selected(name string) bool {
+	mb := l.byName[name]
+	if mb == nil {
+		return false
 	}
-	anySelection := options.SelectSubscribed || options.SelectSpecialUse
+	if l.options.SelectSubscribed && !mb.subscribed {
+		return false
+	}
+	if l.options.SelectSpecialUse && mb.specialUse == "" {
+		return false
+	}
+	return true
+}
 
-	for _, name := range all {
-		if !matchAnyPattern(name, ref, patterns) {
-			continue
+// listData returns the LIST response for name, or false if name is not to
+// be listed.
+func (sess *imapSession) listData(l *mailboxListing, name string) (*imap.ListData, bool, error) {
+	options := l.options
+	mb := l.byName[name]
+	data := &imap.ListData{Mailbox: name, Delim: mailboxDelim}
+	if !l.selected(name) {
+		if !options.SelectSubscribed && !options.SelectSpecialUse && mb == nil {
+			// an implied parent in a plain LIST
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect, imap.MailboxAttrHasChildren)
+			return data, true, nil
 		}
-		mb := byName[name]
-		data := imap.ListData{Mailbox: name, Delim: mailboxDelim}
-		if !selected(name) {
-			if !anySelection && mb == nil {
-				// an implied parent in a plain LIST
-				data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect, imap.MailboxAttrHasChildren)
-				if err := w.WriteList(&data); err != nil {
-					return err
-				}
-				continue
-			}
-			if !options.SelectRecursiveMatch || !hasSelectedDescendant(name, names, selected) {
-				continue
-			}
-			// RFC 5258 §3.5: listed for a descendant that meets the
-			// selection criteria.
-			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: options.SelectSubscribed}
+		if !options.SelectRecursiveMatch || !hasSelectedDescendant(name, l.names, l.selected) {
+			return nil, false, nil
 		}
-		if mb == nil {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrNonExistent)
-		}
-		if children[name] {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
-		} else {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
-		}
-		if mb != nil {
-			if mb.subscribed && (options.ReturnSubscribed || options.SelectSubscribed) {
-				data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
-			}
-			// RFC 6154 §1: special-use attributes are returned in LIST
-			// responses whether or not they were asked for.
-			for _, a := range strings.Fields(mb.specialUse) {
-				data.Attrs = append(data.Attrs, imap.MailboxAttr(a))
-			}
-			if options.ReturnStatus != nil {
-				st, err := sess.status(ctx, sess.s.db, *mb, options.ReturnStatus)
-				if err != nil {
-					return sess.err("list", err)
-				}
-				data.Status = st
-			}
-		}
-		if err := w.WriteList(&data); err != nil {
-			return err
-		}
+		// RFC 5258 §3.5: listed for a descendant that meets the selection
+		// criteria.
+		data.ChildInfo = &imap.ListDataChildInfo{Subscribed: options.SelectSubscribed}
 	}
-	return nil
+	if mb == nil {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrNonExistent)
+	}
+	if l.children[name] {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
+	} else {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+	}
+	if mb == nil {
+		return data, true, nil
+	}
+	if mb.subscribed && (options.ReturnSubscribed || options.SelectSubscribed) {
+		data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+	}
+	// RFC 6154 §1: special-use attributes are returned in LIST responses
+	// whether or not they were asked for.
+	for _, a := range strings.Fields(mb.specialUse) {
+		data.Attrs = append(data.Attrs, imap.MailboxAttr(a))
+	}
+	if options.ReturnStatus != nil {
+		st, err := sess.status(sess.ctx, sess.s.db, *mb, options.ReturnStatus)
+		if err != nil {
+			return nil, false, err
+		}
+		data.Status = st
+	}
+	return data, true, nil
 }
 
 func hasSelectedDescendant(name string, names []string, selected func(string) bool) bool {

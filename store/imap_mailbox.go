@@ -112,17 +112,24 @@ func (sess *imapSession) createParentsTx(ctx context.Context, tx *wtx, name stri
 			continue
 		}
 		parent := name[:i]
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM mailboxes WHERE user_id = ? AND name = ?`, sess.userID, parent).Scan(&n); err != nil {
+		taken, err := sess.nameTakenTx(ctx, tx, parent)
+		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if !taken {
 			if _, err := sess.s.createMailboxImapTx(ctx, tx, sess.userID, parent, ""); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// nameTakenTx says whether the session's user has a mailbox named name.
+func (sess *imapSession) nameTakenTx(ctx context.Context, tx *wtx, name string) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM mailboxes WHERE user_id = ? AND name = ?`, sess.userID, name).Scan(&n)
+	return n > 0, err
 }
 
 // specialUseAttrs are the RFC 6154 attributes a mailbox can be created

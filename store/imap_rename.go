@@ -8,6 +8,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
+// Rename renames a mailbox and its inferiors (RFC 9051 §6.3.6), making
+// the missing superiors of the new name. Renaming INBOX moves its messages
+// to a new mailbox and leaves it empty.
 func (sess *imapSession) Rename(oldName, newName string, options *imap.RenameOptions) error {
 	oldName = normMailboxName(oldName)
 	newName = normMailboxName(strings.TrimRight(newName, "/"))
@@ -34,52 +37,71 @@ func (sess *imapSession) Rename(oldName, newName string, options *imap.RenameOpt
 		if oldName == "INBOX" {
 			return sess.renameInboxTx(ctx, tx, mb, newName)
 		}
-		type child struct {
-			id   int64
-			name string
-		}
-		var children []child
-		rows, err := tx.QueryContext(ctx, `SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?`,
-			sess.userID, len(oldName)+1, oldName+"/")
+		return sess.renameTreeTx(ctx, tx, mb, newName)
+	})
+	return sess.err("rename", err)
+}
+
+// renameTreeTx renames mailbox mb and its inferiors to newName, unless one
+// of the new names is taken.
+func (sess *imapSession) renameTreeTx(ctx context.Context, tx *wtx, mb mailboxRow, newName string) error {
+	children, err := sess.inferiorsTx(ctx, tx, mb.name)
+	if err != nil {
+		return err
+	}
+	for _, c := range children {
+		taken, err := sess.nameTakenTx(ctx, tx, newName+c.name[len(mb.name):])
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var c child
-			if err := rows.Scan(&c.id, &c.name); err != nil {
-				rows.Close()
-				return err
-			}
-			children = append(children, c)
+		if taken {
+			return ErrExists
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+	}
+	if err := sess.createParentsTx(ctx, tx, newName); err != nil {
+		return err
+	}
+	if err := renameMailboxTx(ctx, tx, mb.id, newName); err != nil {
+		return err
+	}
+	for _, c := range children {
+		if err := renameMailboxTx(ctx, tx, c.id, newName+c.name[len(mb.name):]); err != nil {
 			return err
 		}
-		for _, c := range children {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM mailboxes WHERE user_id = ? AND name = ?`,
-				sess.userID, newName+c.name[len(oldName):]).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return ErrExists
-			}
+	}
+	return nil
+}
+
+// mailboxName is a mailbox's id and name.
+type mailboxName struct {
+	id   int64
+	name string
+}
+
+// inferiorsTx returns the mailboxes of the session's user whose names are
+// below name in the hierarchy.
+func (sess *imapSession) inferiorsTx(ctx context.Context, tx *wtx, name string) ([]mailboxName, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?`,
+		sess.userID, len(name)+1, name+"/")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailboxName
+	for rows.Next() {
+		var c mailboxName
+		if err := rows.Scan(&c.id, &c.name); err != nil {
+			return nil, err
 		}
-		if err := sess.createParentsTx(ctx, tx, newName); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET name = ? WHERE id = ?`, newName, mb.id); err != nil {
-			return err
-		}
-		for _, c := range children {
-			if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET name = ? WHERE id = ?`, newName+c.name[len(oldName):], c.id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return sess.err("rename", err)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// renameMailboxTx gives mailbox id the name name.
+func renameMailboxTx(ctx context.Context, tx *wtx, id int64, name string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE mailboxes SET name = ? WHERE id = ?`, name, id)
+	return err
 }
 
 // renameInboxTx moves all messages of INBOX to a new mailbox newName,

@@ -25,13 +25,15 @@ func loadBody(ctx context.Context, db *sql.DB, mbox int64, m *msgMeta) ([]byte, 
 	return b.bytes(ctx)
 }
 
+// Search returns the messages that meet criteria (RFC 9051 §6.4.4), by
+// sequence number or UID as kind says; with RETURN (SAVE) (RFC 5182) it
+// keeps them for "$".
 func (sess *imapSession) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
 	sel := sess.sel
 	if sel == nil {
 		return nil, noSelection
 	}
-	ctx := sess.ctx
-	s := sess.s
+	ctx, s := sess.ctx, sess.s
 	var refs []msgRef
 	err := s.snapshot(func() error {
 		var err error
@@ -43,12 +45,7 @@ func (sess *imapSession) Search(kind imapserver.NumKind, criteria *imap.SearchCr
 	}
 	crit := sess.staticCriteria(refs, criteria)
 	needBody := criteriaNeedBody(crit)
-
-	var (
-		data   imap.SearchData
-		seqSet imap.SeqSet
-		uidSet imap.UIDSet
-	)
+	res := searchResults{kind: kind}
 	for len(refs) > 0 {
 		chunk := refs[:min(fetchChunk, len(refs))]
 		refs = refs[len(chunk):]
@@ -67,34 +64,52 @@ func (sess *imapSession) Search(kind imapserver.NumKind, criteria *imap.SearchCr
 					continue
 				}
 			}
-			if !sm.match(crit) {
-				continue
+			if sm.match(crit) {
+				res.add(m.uid, r.cseq)
 			}
-			uidSet.AddNum(m.uid)
-			num := r.cseq
-			if kind == imapserver.NumKindUID {
-				num = uint32(m.uid)
-			} else {
-				seqSet.AddNum(r.cseq)
-			}
-			if data.Min == 0 || num < data.Min {
-				data.Min = num
-			}
-			if num > data.Max {
-				data.Max = num
-			}
-			data.Count++
 		}
 	}
-	if kind == imapserver.NumKindUID {
-		data.All = uidSet
-	} else {
-		data.All = seqSet
-	}
 	if options != nil && options.ReturnSave {
-		sel.searchRes = uidSet
+		sel.searchRes = res.uids
 	}
-	return &data, nil
+	return res.data(), nil
+}
+
+// searchResults gathers the messages a SEARCH matched.
+type searchResults struct {
+	kind imapserver.NumKind
+	sum  imap.SearchData // Min, Max and Count
+	seqs imap.SeqSet
+	uids imap.UIDSet
+}
+
+// add records a message that matched.
+func (r *searchResults) add(uid imap.UID, seq uint32) {
+	r.uids.AddNum(uid)
+	num := seq
+	if r.kind == imapserver.NumKindUID {
+		num = uint32(uid)
+	} else {
+		r.seqs.AddNum(seq)
+	}
+	if r.sum.Min == 0 || num < r.sum.Min {
+		r.sum.Min = num
+	}
+	if num > r.sum.Max {
+		r.sum.Max = num
+	}
+	r.sum.Count++
+}
+
+// data returns the SEARCH result.
+func (r *searchResults) data() *imap.SearchData {
+	data := r.sum
+	if r.kind == imapserver.NumKindUID {
+		data.All = r.uids
+	} else {
+		data.All = r.seqs
+	}
+	return &data
 }
 
 // staticCriteria returns a copy of criteria with "*" and "$" in its number
