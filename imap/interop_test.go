@@ -10,22 +10,9 @@ import (
 	"testing"
 
 	"github.com/inetkit/inetkit/imap"
+	"github.com/inetkit/inetkit/internal/peers"
 	"github.com/inetkit/inetkit/internal/testcert"
 )
-
-// needPeer returns the path of a peer program, skipping the test if it is
-// missing unless INETKIT_REQUIRE_PEERS=1.
-func needPeer(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("INETKIT_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s not found: %v", name, err)
-		}
-		t.Skipf("%s not found", name)
-	}
-	return p
-}
 
 const pythonClient = `
 import imaplib, ssl, sys
@@ -66,7 +53,7 @@ print("ok")
 // Python's imaplib: STARTTLS, login, select, search, fetch, store, append,
 // copy, expunge.
 func TestInterop_python(t *testing.T) {
-	python := needPeer(t, "python3")
+	python := peers.Need(t, "python3")
 	s, _ := newServer(t, func(s *imap.Server) { s.InsecureAuth = false })
 	dir := t.TempDir()
 	cafile := filepath.Join(dir, "ca.pem")
@@ -89,7 +76,7 @@ func TestInterop_python(t *testing.T) {
 
 // curl lists mailboxes and fetches a message by UID.
 func TestInterop_curl(t *testing.T) {
-	curl := needPeer(t, "curl")
+	curl := peers.Need(t, "curl")
 	s, _ := newServer(t, nil)
 	out, err := exec.Command(curl, "-sS", "--max-time", "10", "imap://"+s.Addr+"/", "-u", "alice:secret").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "INBOX") {

@@ -11,24 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inetkit/inetkit/internal/peers"
 	"github.com/inetkit/inetkit/internal/testcert"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/pop3/pop3test"
 )
-
-// peer returns the path of the program name, or skips the test if it is
-// missing, unless INETKIT_REQUIRE_PEERS=1, which makes that a failure.
-func peer(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("INETKIT_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s is required (INETKIT_REQUIRE_PEERS=1): %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return p
-}
 
 // caFile writes the CA of the test certificate to a PEM file.
 func caFile(t *testing.T) string {
@@ -77,7 +64,7 @@ json.dump(out, sys.stdout)
 // test CA, USER/PASS, STAT, LIST, UIDL, RETR and TOP of a message with
 // dot-stuffed lines (HARDENING P1), DELE, QUIT, then APOP.
 func TestInterop_poplib(t *testing.T) {
-	python := peer(t, "python3")
+	python := peers.Need(t, "python3")
 	md := pop3test.NewMaildrop("alice", "secret", msg1, msgDots)
 	s := newServer(t, md, func(s *pop3.Server) {
 		s.InsecureAuth = false
@@ -144,7 +131,7 @@ func TestInterop_poplib(t *testing.T) {
 // TestInterop_curl lists and retrieves messages with curl, in plain text
 // (AUTH PLAIN with InsecureAuth, as on loopback) and with STLS.
 func TestInterop_curl(t *testing.T) {
-	curl := peer(t, "curl")
+	curl := peers.Need(t, "curl")
 	md := pop3test.NewMaildrop("alice", "secret", msg1, msgDots)
 	s := newServer(t, md, func(s *pop3.Server) { s.TLSConfig = testcert.ServerConfig() })
 	ca := caFile(t)

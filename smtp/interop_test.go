@@ -11,24 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inetkit/inetkit/internal/peers"
 	"github.com/inetkit/inetkit/internal/testcert"
 	"github.com/inetkit/inetkit/smtp"
 	"github.com/inetkit/inetkit/smtp/smtptest"
 )
-
-// peer returns the path of an interoperability peer, skipping the test
-// when it is missing unless INETKIT_REQUIRE_PEERS=1.
-func peer(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("INETKIT_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s not found: %v", name, err)
-		}
-		t.Skipf("%s not found", name)
-	}
-	return p
-}
 
 // caFile writes the test CA as PEM and returns its path.
 func caFile(t *testing.T) string {
@@ -91,7 +78,7 @@ print('done')
 `
 
 func TestInterop_python(t *testing.T) {
-	py := peer(t, "python3")
+	py := peers.Need(t, "python3")
 	rec := smtptest.NewRecorder()
 	rec.Users = map[string]string{"user": "secret"}
 	rec.RecipientFunc = func(rcpt string) error {
@@ -125,7 +112,7 @@ func TestInterop_python(t *testing.T) {
 }
 
 func TestInterop_curl(t *testing.T) {
-	curl := peer(t, "curl")
+	curl := peers.Need(t, "curl")
 	rec := smtptest.NewRecorder()
 	s := smtptest.NewServer(rec)
 	defer s.Close()

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/text/cases"
 
+	"github.com/inetkit/inetkit/internal/peers"
 	"github.com/inetkit/inetkit/upper"
 )
 
@@ -382,13 +383,7 @@ func pythonCorpus(n int, cased []rune) [][]byte {
 }
 
 func TestAppend_python(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("INETKIT_REQUIRE_PEERS") == "1" {
-			t.Fatalf("python3 not found and INETKIT_REQUIRE_PEERS=1: %v", err)
-		}
-		t.Skipf("python3 not found: %v", err)
-	}
+	python := peers.Need(t, "python3")
 	_, golden := readGolden(t)
 	var cased []rune
 	for r := range golden {

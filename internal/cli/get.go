@@ -10,18 +10,18 @@ import (
 	"text/tabwriter"
 	"time"
 
-	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/spf13/cobra"
 
-	"github.com/inetkit/inetkit/imap"
+	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/pop3"
 )
 
 type getOptions struct {
 	raw     string
 	mail    *mailURL
-	imapURL *imap.URL
+	imapURL *inetimap.URL
 	msg     int // pop3: message number, 0 for the listing
 	tls     tlsOptions
 	timeout time.Duration
@@ -76,7 +76,7 @@ func (o *getOptions) parse(raw string) error {
 		return usagef("URL %q has no user: want %s://USER:PASS@HOST...", raw, u.Scheme)
 	}
 	if strings.HasPrefix(u.Scheme, "imap") {
-		if o.imapURL, err = imap.ParseURL(raw); err != nil {
+		if o.imapURL, err = inetimap.ParseURL(raw); err != nil {
 			return usagef("%v", err)
 		}
 		// No mailbox: the list of mailboxes, as curl gives.
@@ -197,28 +197,28 @@ func getPOP3(ctx context.Context, e *env, o *getOptions) error {
 }
 
 // dialIMAP connects and logs in as the URL says.
-func dialIMAP(ctx context.Context, m *mailURL, t *tlsOptions, opts *imap.ClientOptions) (*imapclient.Client, error) {
+func dialIMAP(ctx context.Context, m *mailURL, t *tlsOptions, opts *inetimap.ClientOptions) (*imapclient.Client, error) {
 	cfg, err := t.config(m.host)
 	if err != nil {
 		return nil, err
 	}
 	if opts == nil {
-		opts = &imap.ClientOptions{}
+		opts = &inetimap.ClientOptions{}
 	}
 	opts.TLSConfig = cfg
 	var c *imapclient.Client
 	switch {
 	case m.implicitTLS:
-		c, err = imap.DialTLS(ctx, m.addr, opts)
+		c, err = inetimap.DialTLS(ctx, m.addr, opts)
 	case t.mode == "none":
-		c, err = imap.Dial(ctx, m.addr, opts)
+		c, err = inetimap.Dial(ctx, m.addr, opts)
 	default:
-		c, err = imap.DialStartTLS(ctx, m.addr, opts)
-		var ie *goimap.Error
+		c, err = inetimap.DialStartTLS(ctx, m.addr, opts)
+		var ie *imap.Error
 		if t.mode == "auto" && errors.As(err, &ie) {
 			// The server refused STARTTLS (it offers none): plaintext, as
 			// --tls auto allows. A failed handshake is never retried.
-			c, err = imap.Dial(ctx, m.addr, opts)
+			c, err = inetimap.Dial(ctx, m.addr, opts)
 		}
 	}
 	if err != nil {
@@ -245,7 +245,7 @@ func getIMAP(ctx context.Context, e *env, o *getOptions) error {
 		return c.Logout().Wait()
 	}
 	if u.UID != 0 {
-		b, err := imap.FetchMessage(ctx, c, u.Mailbox, u.UID)
+		b, err := inetimap.FetchMessage(ctx, c, u.Mailbox, u.UID)
 		if err != nil {
 			return err
 		}
@@ -254,7 +254,7 @@ func getIMAP(ctx context.Context, e *env, o *getOptions) error {
 		}
 		return c.Logout().Wait()
 	}
-	msgs, err := imap.ListMessages(ctx, c, u.Mailbox)
+	msgs, err := inetimap.ListMessages(ctx, c, u.Mailbox)
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func getIMAP(ctx context.Context, e *env, o *getOptions) error {
 	return c.Logout().Wait()
 }
 
-func printSummary(w io.Writer, m imap.MessageSummary) {
+func printSummary(w io.Writer, m inetimap.MessageSummary) {
 	flags := make([]string, len(m.Flags))
 	for i, f := range m.Flags {
 		flags[i] = string(f)
@@ -295,9 +295,9 @@ func oneLine(s string) string {
 // (LIST "" "*" RETURN (STATUS ...), RFC 5819, where the server has it;
 // "-" otherwise) and its attributes.
 func listMailboxes(w io.Writer, c *imapclient.Client) error {
-	var opts *goimap.ListOptions
-	if c.Caps().Has(goimap.CapListStatus) {
-		opts = &goimap.ListOptions{ReturnStatus: &goimap.StatusOptions{NumMessages: true, NumUnseen: true}}
+	var opts *imap.ListOptions
+	if c.Caps().Has(imap.CapListStatus) {
+		opts = &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, NumUnseen: true}}
 	}
 	boxes, err := c.List("", "*", opts).Collect()
 	if err != nil {
