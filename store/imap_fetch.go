@@ -19,9 +19,11 @@ func internalDate(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 // fetchChunk is how many messages one metadata query covers.
 const fetchChunk = 256
 
-// MIME limits for parsing stored messages (HARDENING I14, C9): a message
-// with more multipart or message/* containers than maxMIMEContainers is
-// treated as one opaque part, and body structures are cut at maxMIMEDepth.
+// MIME limits for parsing stored messages, which any sender can shape:
+// for BODYSTRUCTURE (RFC 9051 §7.5.2) and SEARCH BODY/TEXT, a message with
+// more multipart or message/* containers than maxMIMEContainers is treated
+// as one opaque part, and body structures are cut at maxMIMEDepth, so that
+// the work and the response stay bounded.
 const (
 	maxMIMEContainers = 1000
 	maxMIMEDepth      = 100

@@ -124,8 +124,9 @@ func (sess *imapSession) targets(refs []msgRef, numSet imap.NumSet) []msgRef {
 	return out
 }
 
-// staticSet replaces "*" (0) by max and merges the ranges, so that a set
-// of many overlapping ranges costs no more than one (HARDENING I10).
+// staticSet replaces "*" (0) by max, the largest number in use (RFC 9051
+// §9, seq-number), and merges the ranges, so that a set of many
+// overlapping ranges costs no more than one.
 func staticSet(ranges [][2]uint32, max uint32) imap.SeqSet {
 	var out imap.SeqSet
 	for _, r := range ranges {

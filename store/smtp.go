@@ -70,8 +70,9 @@ func (be smtpBackend) Deliver(ctx context.Context, env *smtp.Envelope, msg io.Re
 	return nil
 }
 
-// checkFree refuses mail while free space is below Options.MinFreeBytes
-// (HARDENING S13, C15).
+// checkFree refuses mail while free space is below Options.MinFreeBytes,
+// with "452 4.3.1 Insufficient system storage" (RFC 5321 §4.2.2, RFC 3463
+// §3.4), a temporary failure the client retries later.
 func (s *Store) checkFree() error {
 	if s.opts.MinFreeBytes <= 0 {
 		return nil

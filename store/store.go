@@ -178,8 +178,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 	return s, nil
 }
 
-// dsn sets the pragmas on every connection the pool opens (HARDENING X1b):
-// a pragma run once with Exec would apply to one pooled connection only.
+// dsn sets the pragmas on every connection the pool opens, as _pragma
+// parameters of the driver's DSN: a pragma run once with Exec would apply
+// to one pooled connection only.
 func dsn(path string) string {
 	q := url.Values{}
 	for _, p := range []string{
