@@ -210,11 +210,7 @@ func (s *Server) literalReadTimeout() time.Duration {
 // connections until Shutdown or Close. It always returns a non-nil error:
 // ErrServerClosed after Shutdown or Close.
 func (s *Server) ListenAndServe() error {
-	l, err := listen(s.Addr, ":143")
-	if err != nil {
-		return err
-	}
-	return s.Serve(l)
+	return lineproto.ListenAndServe(s.Addr, ":143", s.Serve)
 }
 
 // ListenAndServeTLS listens on s.Addr (":993" if empty) and serves
@@ -222,21 +218,9 @@ func (s *Server) ListenAndServe() error {
 // always returns a non-nil error.
 func (s *Server) ListenAndServeTLS() error {
 	if s.TLSConfig == nil {
-		return errors.New("imap: ListenAndServeTLS needs Server.TLSConfig")
+		return lineproto.ErrNoTLSConfig
 	}
-	l, err := listen(s.Addr, ":993")
-	if err != nil {
-		return err
-	}
-	return s.ServeTLS(l)
-}
-
-func listen(addr, def string) (net.Listener, error) {
-	if addr == "" {
-		addr = def
-	}
-	lc := net.ListenConfig{KeepAlive: -1} // idle timeouts end dead connections
-	return lc.Listen(context.Background(), "tcp", addr)
+	return lineproto.ListenAndServe(s.Addr, ":993", s.ServeTLS)
 }
 
 // Serve accepts connections on l and serves each in a new goroutine. Serve
@@ -255,11 +239,7 @@ func (s *Server) Serve(l net.Listener) error {
 // using s.TLSConfig (implicit TLS, port 993, RFC 8314), which must end within
 // CommandTimeout. STARTTLS is not offered on these connections.
 func (s *Server) ServeTLS(l net.Listener) error {
-	if s.TLSConfig == nil {
-		l.Close()
-		return errors.New("imap: ServeTLS needs Server.TLSConfig")
-	}
-	return s.Serve(lineproto.ImplicitTLS(l))
+	return lineproto.ServeTLS(l, s.TLSConfig, s.Serve)
 }
 
 // Shutdown shuts the server down gracefully: it closes the listeners, sends

@@ -442,7 +442,8 @@ func TestServer_httpRequest(t *testing.T) {
 		if rest := c.eof(); strings.Contains(rest, "GET") || strings.Contains(rest, "Host") || strings.Contains(rest, "POST") || strings.Contains(rest, "CONNECT") {
 			t.Errorf("reply to %q = %q", req, rest)
 		}
-	}	// After login an HTTP client cannot be talking: a mailbox may be named
+	}
+	// After login an HTTP client cannot be talking: a mailbox may be named
 	// like a request target.
 	c := dial(t, s.Addr)
 	c.login()

@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -131,11 +130,7 @@ func (s *Server) reject(nc net.Conn, err error) {
 // ListenAndServe listens on s.Addr and serves POP3 until Shutdown or Close.
 // It always returns a non-nil error: ErrServerClosed after Shutdown or Close.
 func (s *Server) ListenAndServe() error {
-	l, err := listen(cmp.Or(s.Addr, ":pop3"))
-	if err != nil {
-		return err
-	}
-	return s.Serve(l)
+	return lineproto.ListenAndServe(s.Addr, ":pop3", s.Serve)
 }
 
 // ListenAndServeTLS listens on s.Addr and serves POP3 over implicit TLS
@@ -144,18 +139,9 @@ func (s *Server) ListenAndServe() error {
 // or Close.
 func (s *Server) ListenAndServeTLS() error {
 	if s.TLSConfig == nil {
-		return errors.New("pop3: ListenAndServeTLS needs Server.TLSConfig")
+		return lineproto.ErrNoTLSConfig
 	}
-	l, err := listen(cmp.Or(s.Addr, ":pop3s"))
-	if err != nil {
-		return err
-	}
-	return s.ServeTLS(l)
-}
-
-func listen(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAlive: -1} // idle timeouts end dead connections
-	return lc.Listen(context.Background(), "tcp", addr)
+	return lineproto.ListenAndServe(s.Addr, ":pop3s", s.ServeTLS)
 }
 
 // Serve accepts connections on l and serves POP3 on each in a new
@@ -175,11 +161,7 @@ func (s *Server) Serve(l net.Listener) error {
 // handshake must end within CommandTimeout. STLS is not offered on these
 // connections.
 func (s *Server) ServeTLS(l net.Listener) error {
-	if s.TLSConfig == nil {
-		l.Close()
-		return errors.New("pop3: ServeTLS needs Server.TLSConfig")
-	}
-	return s.Serve(lineproto.ImplicitTLS(l))
+	return lineproto.ServeTLS(l, s.TLSConfig, s.Serve)
 }
 
 // Shutdown shuts the server down gracefully: it stops accepting, sends

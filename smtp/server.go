@@ -1,7 +1,6 @@
 package smtp
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -192,11 +191,7 @@ func (s *Server) logger() *slog.Logger {
 // It always returns a non-nil error: ErrServerClosed after Shutdown or
 // Close.
 func (s *Server) ListenAndServe() error {
-	l, err := listen(cmp.Or(s.Addr, ":smtp"))
-	if err != nil {
-		return err
-	}
-	return s.Serve(l)
+	return lineproto.ListenAndServe(s.Addr, ":smtp", s.Serve)
 }
 
 // ListenAndServeTLS listens on s.Addr and serves SMTP over implicit TLS
@@ -205,18 +200,9 @@ func (s *Server) ListenAndServe() error {
 // Close.
 func (s *Server) ListenAndServeTLS() error {
 	if s.TLSConfig == nil {
-		return errors.New("smtp: ListenAndServeTLS needs Server.TLSConfig")
+		return lineproto.ErrNoTLSConfig
 	}
-	l, err := listen(cmp.Or(s.Addr, ":smtps"))
-	if err != nil {
-		return err
-	}
-	return s.ServeTLS(l)
-}
-
-func listen(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAlive: -1} // idle timeouts end dead connections
-	return lc.Listen(context.Background(), "tcp", addr)
+	return lineproto.ListenAndServe(s.Addr, ":smtps", s.ServeTLS)
 }
 
 // Serve accepts connections on l and serves SMTP on each in a new
@@ -237,11 +223,7 @@ func (s *Server) Serve(l net.Listener) error {
 // set, and which must end within CommandTimeout. STARTTLS is not offered on
 // these connections.
 func (s *Server) ServeTLS(l net.Listener) error {
-	if s.TLSConfig == nil {
-		l.Close()
-		return errors.New("smtp: ServeTLS needs Server.TLSConfig")
-	}
-	return s.Serve(lineproto.ImplicitTLS(l))
+	return lineproto.ServeTLS(l, s.TLSConfig, s.Serve)
 }
 
 // ServeConn serves SMTP on conn until the client quits or the connection

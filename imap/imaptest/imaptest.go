@@ -64,35 +64,21 @@ func NewUnstartedServer(be inetimap.Backend) *Server {
 // Start starts a server from NewUnstartedServer, serving plain IMAP, with
 // STARTTLS if Config.TLSConfig is set. It panics if the server cannot
 // listen, or was started or closed before.
-func (s *Server) Start() {
-	s.start(testserver.Plain)
-}
+func (s *Server) Start() { s.start(testserver.Plain) }
 
 // StartTLS starts a server from NewUnstartedServer serving IMAP over
 // implicit TLS (IMAPS, RFC 8314), with Config.TLSConfig, which defaults to a
 // certificate for localhost and 127.0.0.1 that Client trusts. It panics as
 // Start does.
-func (s *Server) StartTLS() {
-	s.setTLSConfig()
-	s.start(testserver.ImplicitTLS)
-}
+func (s *Server) StartTLS() { s.start(testserver.ImplicitTLS) }
 
 // StartSTARTTLS starts a server from NewUnstartedServer serving plain IMAP
 // with STARTTLS (RFC 3501 §6.2.1), with Config.TLSConfig, which defaults to
 // the certificate of StartTLS. It panics as Start does.
-func (s *Server) StartSTARTTLS() {
-	s.setTLSConfig()
-	s.start(testserver.STARTTLS)
-}
-
-func (s *Server) setTLSConfig() {
-	if s.Config.TLSConfig == nil {
-		s.Config.TLSConfig = testserver.ServerTLSConfig()
-	}
-}
+func (s *Server) StartSTARTTLS() { s.start(testserver.STARTTLS) }
 
 func (s *Server) start(mode testserver.Mode) {
-	s.run.Start("imaptest", s.Config, mode)
+	s.run.Start("imaptest", s.Config, mode, &s.Config.TLSConfig)
 	s.Addr = s.run.Addr
 }
 

@@ -69,15 +69,19 @@ func ServerTLSConfig() *tls.Config { return testcert.ServerConfig() }
 func ClientTLSConfig() *tls.Config { return testcert.ClientConfig() }
 
 // Start listens on a loopback port and serves t there in mode, in a new
-// goroutine. It panics if the server cannot listen, or was started or closed
-// before: a test server is started once.
-func (r *Run) Start(name string, t Target, mode Mode) {
+// goroutine. In a mode with TLS, a nil *tlsConfig (t's TLSConfig field) is
+// set to the test certificate first. It panics if the server cannot listen,
+// or was started or closed before: a test server is started once.
+func (r *Run) Start(name string, t Target, mode Mode, tlsConfig **tls.Config) {
 	r.name = name
 	if r.done != nil {
 		panic(name + ": server already started")
 	}
 	if r.closed {
 		panic(name + ": server already closed")
+	}
+	if mode != Plain && *tlsConfig == nil {
+		*tlsConfig = ServerTLSConfig()
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

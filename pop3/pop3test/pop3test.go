@@ -58,36 +58,24 @@ func NewUnstartedServer(be pop3.Backend) *Server {
 // Start starts a server from NewUnstartedServer, serving plain POP3, with
 // STLS offered if Config.TLSConfig is set. It panics if the server cannot
 // listen, or was started or closed before.
-func (s *Server) Start() {
-	s.start(testserver.Plain)
-}
+func (s *Server) Start() { s.start(testserver.Plain) }
 
 // StartTLS starts a server from NewUnstartedServer serving POP3 over
 // implicit TLS (POP3S, RFC 8314), as httptest.Server.StartTLS does for
 // HTTPS, with Config.TLSConfig, which defaults to a certificate for
 // localhost and 127.0.0.1 that Client and ClientTLSConfig trust. It panics
 // if the server cannot listen, or was started or closed before.
-func (s *Server) StartTLS() {
-	if s.Config.TLSConfig == nil {
-		s.Config.TLSConfig = testserver.ServerTLSConfig()
-	}
-	s.start(testserver.ImplicitTLS)
-}
+func (s *Server) StartTLS() { s.start(testserver.ImplicitTLS) }
 
 // StartSTARTTLS starts a server from NewUnstartedServer serving plain POP3
 // with STLS (RFC 2595) offered, with Config.TLSConfig, which defaults to the
 // certificate of StartTLS. Client then starts TLS with STLS before it
 // returns. It panics if the server cannot listen, or was started or closed
 // before.
-func (s *Server) StartSTARTTLS() {
-	if s.Config.TLSConfig == nil {
-		s.Config.TLSConfig = testserver.ServerTLSConfig()
-	}
-	s.start(testserver.STARTTLS)
-}
+func (s *Server) StartSTARTTLS() { s.start(testserver.STARTTLS) }
 
 func (s *Server) start(mode testserver.Mode) {
-	s.run.Start("pop3test", s.Config, mode)
+	s.run.Start("pop3test", s.Config, mode, &s.Config.TLSConfig)
 	s.Addr = s.run.Addr
 }
 

@@ -72,10 +72,7 @@ func (s *Server) StartTLS() { s.start(testserver.ImplicitTLS) }
 func (s *Server) StartSTARTTLS() { s.start(testserver.STARTTLS) }
 
 func (s *Server) start(mode testserver.Mode) {
-	if mode != testserver.Plain && s.Config.TLSConfig == nil {
-		s.Config.TLSConfig = testserver.ServerTLSConfig()
-	}
-	s.run.Start("smtptest", s.Config, mode)
+	s.run.Start("smtptest", s.Config, mode, &s.Config.TLSConfig)
 	s.Addr = s.run.Addr
 }
 
