@@ -163,8 +163,8 @@ func (b *storedBody) section(ctx context.Context, off, n int64) io.Reader {
 	return &bodyReader{ctx: ctx, b: b, off: off, end: off + n}
 }
 
-// bytes returns the whole body in memory.
-func (b *storedBody) bytes(ctx context.Context) ([]byte, error) {
+// readAll returns the whole body in memory.
+func (b *storedBody) readAll(ctx context.Context) ([]byte, error) {
 	if b.data != nil {
 		return b.data, nil
 	}

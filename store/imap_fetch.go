@@ -226,7 +226,7 @@ func (sess *imapSession) writeFetch(rw *imapserver.FetchResponseWriter, m *msgMe
 		rw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
-		data, err := body.bytes(sess.ctx)
+		data, err := body.readAll(sess.ctx)
 		if err != nil {
 			return err
 		}

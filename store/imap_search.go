@@ -22,7 +22,7 @@ func loadBody(ctx context.Context, db *sql.DB, mbox int64, m *msgMeta) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	return b.bytes(ctx)
+	return b.readAll(ctx)
 }
 
 // Search returns the messages that meet criteria (RFC 9051 §6.4.4), by
