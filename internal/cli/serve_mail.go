@@ -224,7 +224,7 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 		limits: lineproto.Limits{
 			MaxConns: cond(o.maxConns == 0, -1, o.maxConns),
 			// Off loopback, 30 connections at once from one address and
-			// 300 new ones a minute, as mox allows (HARDENING C2, C3).
+			// 300 new ones a minute, as mox allows.
 			MaxConnsPerIP:    o.maxConnsPerIP.or(cond(insecure, 0, 30)),
 			MaxConnRatePerIP: cond(insecure, 0.0, 5.0),
 		},
