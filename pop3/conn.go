@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -654,7 +655,9 @@ func (c *serverConn) send(n, lines int, text string) error {
 	dw.LimitBody(lines)
 	// Only Read: a WriteTo method would hand over the message in one
 	// piece, written to the connection under one deadline.
-	_, err = io.CopyBuffer(dw, struct{ io.Reader }{rc}, make([]byte, copyBufferBytes))
+	bp := copyBuffers.Get().(*[]byte)
+	_, err = io.CopyBuffer(dw, struct{ io.Reader }{rc}, *bp)
+	copyBuffers.Put(bp)
 	if err != nil && !errors.Is(err, lineproto.ErrBodyLinesDone) {
 		// The +OK is out: the client can only learn of it by the
 		// connection closing before the terminating line.
@@ -669,6 +672,9 @@ func (c *serverConn) send(n, lines int, text string) error {
 // copyBufferBytes is the largest piece of a message that RETR and TOP write
 // to the connection at once.
 const copyBufferBytes = 32 << 10
+
+// copyBuffers holds the buffers of RETR and TOP, shared by the connections.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferBytes); return &b }}
 
 func (c *serverConn) cmdDele(arg string) error {
 	n, e := c.message(arg)

@@ -83,6 +83,33 @@ func (s *Store) splitBodiesTx(ctx context.Context, tx *wtx) error {
 	return nil
 }
 
+// bodyQueries are the statements that read bodies, prepared once: parsing
+// them took a fifth of the CPU of a POP3 RETR.
+type bodyQueries struct {
+	body  *sql.Stmt // a message and its body's pieces: id, mailbox, uid, small
+	chunk *sql.Stmt // one piece: its id
+}
+
+func prepareBodyQueries(ctx context.Context, db *sql.DB) (*bodyQueries, error) {
+	body, err := db.PrepareContext(ctx, `SELECT m.size, c.id, c.off, length(c.data), iif(?4, c.data, NULL)
+		FROM messages m LEFT JOIN body_chunks c ON c.body_id = m.body_id
+		WHERE m.id = ?1 AND m.mailbox_id = ?2 AND m.uid = ?3 ORDER BY c.off`)
+	if err != nil {
+		return nil, err
+	}
+	chunk, err := db.PrepareContext(ctx, `SELECT data FROM body_chunks WHERE id = ?`)
+	if err != nil {
+		body.Close()
+		return nil, err
+	}
+	return &bodyQueries{body: body, chunk: chunk}, nil
+}
+
+func (q *bodyQueries) close() {
+	q.body.Close()
+	q.chunk.Close()
+}
+
 // chunkRef locates a piece of a stored body.
 type chunkRef struct {
 	id  int64 // row of body_chunks; never reused
@@ -94,7 +121,7 @@ type chunkRef struct {
 // pieces. A body no larger than one piece is read at once and kept in
 // data; a larger one is read a piece at a time by each of its readers.
 type storedBody struct {
-	db     *sql.DB
+	q      *bodyQueries
 	size   int64
 	chunks []chunkRef
 	data   []byte // the whole body, if small; nil otherwise
@@ -104,19 +131,17 @@ type storedBody struct {
 // of mailbox mbox (ids are reused, UIDs are not), or errBodyGone. One query
 // finds the message and its body's pieces, so that they agree. size is the
 // size of the message; the body is read at once if it fits in one piece.
-func openBody(ctx context.Context, db *sql.DB, id, mbox int64, uid uint32, size int64) (*storedBody, error) {
+func openBody(ctx context.Context, q *bodyQueries, id, mbox int64, uid uint32, size int64) (*storedBody, error) {
 	small := size <= bodyChunkBytes
-	rows, err := db.QueryContext(ctx, `SELECT m.size, c.id, c.off, length(c.data), iif(?4, c.data, NULL)
-		FROM messages m LEFT JOIN body_chunks c ON c.body_id = m.body_id
-		WHERE m.id = ?1 AND m.mailbox_id = ?2 AND m.uid = ?3 ORDER BY c.off`, id, mbox, uid, small)
+	rows, err := q.body.QueryContext(ctx, id, mbox, uid, small)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	b := &storedBody{db: db, size: -1}
+	b := &storedBody{q: q, size: -1}
 	for rows.Next() {
 		var cid, off, n sql.NullInt64
-		var data []byte
+		var data sql.RawBytes // copied once, by the append below
 		if err := rows.Scan(&b.size, &cid, &off, &n, &data); err != nil {
 			return nil, err
 		}
@@ -227,7 +252,7 @@ func (r *bodyReader) fill() error {
 		return fmt.Errorf("store: no piece of the body holds offset %d", r.off)
 	}
 	c := chunks[i]
-	rows, err := r.b.db.QueryContext(r.ctx, `SELECT data FROM body_chunks WHERE id = ?`, c.id)
+	rows, err := r.b.q.chunk.QueryContext(r.ctx, c.id)
 	if err != nil {
 		return err
 	}

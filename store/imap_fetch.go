@@ -121,7 +121,7 @@ func (sess *imapSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, op
 			}
 			var body *storedBody
 			if needBody {
-				if body, err = openBody(sess.ctx, sess.s.db, m.id, sel.id, uint32(m.uid), m.size); err != nil {
+				if body, err = openBody(sess.ctx, sess.s.bodies, m.id, sel.id, uint32(m.uid), m.size); err != nil {
 					continue
 				}
 			}

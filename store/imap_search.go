@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"io"
 	"strings"
 	"time"
@@ -17,8 +16,8 @@ import (
 )
 
 // loadBody returns the body of message m of mailbox mbox in memory.
-func loadBody(ctx context.Context, db *sql.DB, mbox int64, m *msgMeta) ([]byte, error) {
-	b, err := openBody(ctx, db, m.id, mbox, uint32(m.uid), m.size)
+func loadBody(ctx context.Context, q *bodyQueries, mbox int64, m *msgMeta) ([]byte, error) {
+	b, err := openBody(ctx, q, m.id, mbox, uint32(m.uid), m.size)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +59,7 @@ func (sess *imapSession) Search(kind imapserver.NumKind, criteria *imap.SearchCr
 			}
 			sm := &searchMsg{meta: m, seq: r.cseq}
 			if needBody {
-				if sm.body, err = loadBody(ctx, s.db, sel.id, m); err != nil {
+				if sm.body, err = loadBody(ctx, s.bodies, sel.id, m); err != nil {
 					continue
 				}
 			}

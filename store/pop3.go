@@ -118,7 +118,7 @@ func (sess *pop3Session) Open(ctx context.Context, n int) (io.ReadCloser, error)
 		return nil, &pop3.Error{Message: "no such message"}
 	}
 	m := sess.msgs[n-1]
-	b, err := openBody(ctx, sess.be.s.db, m.id, sess.mbox, m.uid, sess.infos[n-1].Size)
+	b, err := openBody(ctx, sess.be.s.bodies, m.id, sess.mbox, m.uid, sess.infos[n-1].Size)
 	if errors.Is(err, errBodyGone) {
 		return nil, &pop3.Error{Message: "message was deleted by another session"}
 	} else if err != nil {

@@ -101,6 +101,8 @@ type Store struct {
 	// stays warm and its prepared statements are reused.
 	wconn *sql.Conn
 	stmts map[string]*sql.Stmt // by query text, prepared on wconn
+	// bodies are the read statements of message bodies.
+	bodies *bodyQueries
 	// commits counts write transactions; the checkpointer copies the WAL
 	// into the database when it has grown, away from the commit path.
 	commits        atomic.Int64
@@ -166,7 +168,11 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s.stmts = make(map[string]*sql.Stmt)
-	if err := s.migrate(context.Background()); err != nil {
+	err = s.migrate(context.Background())
+	if err == nil {
+		s.bodies, err = prepareBodyQueries(context.Background(), db)
+	}
+	if err != nil {
 		s.wconn.Close()
 		db.Close()
 		unlock()
@@ -264,6 +270,7 @@ func (s *Store) Close() error {
 		st.Close()
 	}
 	s.wconn.Close()
+	s.bodies.close()
 	err := s.db.Close()
 	s.unlock()
 	return err
