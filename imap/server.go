@@ -141,7 +141,8 @@ func (s *Server) init() {
 		if s.authLimiter == nil {
 			s.authLimiter = lineproto.NewAuthLimiter(s.limits.AuthFailureDelay)
 		}
-		s.sock = s.limits.SockServer(sockserver.HandlerFunc(s.ServeConn), reject, s.logger())
+		s.sock = s.limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
+			lineproto.Busy("* BYE [UNAVAILABLE] Too many connections", "* BYE "+byeText(lineproto.ReasonShutdown)), s.logger())
 		logger := imapLogger{s.logger()}
 		s.plain = imapserver.New(&imapserver.Options{
 			NewSession:   s.newSession,
@@ -163,19 +164,6 @@ func (s *Server) init() {
 		s.wg.Go(func() { s.plain.Serve(s.plainL) })
 		s.wg.Go(func() { s.secure.Serve(s.secureL) })
 	})
-}
-
-// reject says why a connection refused by a limit is closed, unless it
-// expects TLS first.
-func reject(c net.Conn, err error) {
-	if lineproto.IsImplicitTLS(c) {
-		return // no TLS session to say it in
-	}
-	text := "[UNAVAILABLE] Too many connections"
-	if errors.Is(err, sockserver.ErrServerClosed) {
-		text = byeText(lineproto.ReasonShutdown)
-	}
-	io.WriteString(c, "* BYE "+text+"\r\n")
 }
 
 func (s *Server) logger() *slog.Logger {

@@ -86,7 +86,8 @@ func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
 			Goodbye:     goodbye,
 			AuthLimiter: auth,
 		}
-		s.ss = limits.SockServer(sockserver.HandlerFunc(s.ServeConn), s.reject, s.logger())
+		s.ss = limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
+			lineproto.Busy("-ERR [SYS/TEMP] too many connections", "-ERR [SYS/TEMP] server shutting down"), s.logger())
 	}
 	return s.cfg, s.ss
 }
@@ -113,18 +114,6 @@ func goodbye(r lineproto.Reason) string {
 		return "-ERR too many errors, closing connection"
 	}
 	return ""
-}
-
-// reject sends the busy reply to a connection refused by a limit.
-func (s *Server) reject(nc net.Conn, err error) {
-	if lineproto.IsImplicitTLS(nc) {
-		return // no TLS session to say it in
-	}
-	msg := "-ERR [SYS/TEMP] too many connections\r\n"
-	if errors.Is(err, sockserver.ErrServerClosed) {
-		msg = "-ERR [SYS/TEMP] server shutting down\r\n"
-	}
-	io.WriteString(nc, msg)
 }
 
 // ListenAndServe listens on s.Addr and serves POP3 until Shutdown or Close.

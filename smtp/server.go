@@ -128,7 +128,7 @@ func (s *Server) setup() {
 			// default, so that DATA is read in good-sized pieces.
 			ReadBufferBytes: max(s.maxLine, lineproto.DefaultReadBufferBytes),
 		}
-		s.ss = limits.SockServer(s, s.reject, s.logger())
+		s.ss = limits.SockServer(s, lineproto.Busy("421 4.7.0 Too many connections, try again later", "421 4.3.2 Service shutting down"), s.logger())
 	})
 }
 
@@ -166,18 +166,6 @@ func (s *Server) goodbye(r lineproto.Reason) string {
 		return "221 2.7.0 Error: this is not an HTTP server, closing connection"
 	}
 	return ""
-}
-
-// reject sends the busy reply to a connection refused by a limit.
-func (s *Server) reject(nc net.Conn, err error) {
-	if lineproto.IsImplicitTLS(nc) {
-		return // no TLS session to say it in
-	}
-	msg := "421 4.7.0 Too many connections, try again later\r\n"
-	if errors.Is(err, sockserver.ErrServerClosed) {
-		msg = "421 4.3.2 Service shutting down\r\n"
-	}
-	io.WriteString(nc, msg)
 }
 
 func (s *Server) logger() *slog.Logger {
