@@ -21,7 +21,12 @@
 //     timeout, command timeout, line too long), so that every protocol ends
 //     a session the same way with its own words;
 //   - [DotReader] and [DotWriter]: the dot-stuffed multi-line blocks of SMTP
-//     DATA, POP3 and NNTP (RFC 5321 §4.5.2, RFC 1939 §3, RFC 3977 §3.1.1).
+//     DATA, POP3 and NNTP (RFC 5321 §4.5.2, RFC 1939 §3, RFC 3977 §3.1.1);
+//   - [Conn]: all of the above for one connection of a server written on
+//     sockserver (POP3's), with its goodbyes from [Config.Goodbye];
+//   - [Busy], [ListenAndServe] and [ServeTLS]: a server's busy reply to a
+//     refused connection and its ListenAndServe, ListenAndServeTLS and
+//     ServeTLS, each in a line.
 //
 // It stands on package sockserver, which accepts connections, enforces the
 // connection limits and shuts servers down gracefully.
