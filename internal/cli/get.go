@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	inetimap "github.com/inetkit/inetkit/imap"
-	"github.com/inetkit/inetkit/pop3"
 )
 
 type getOptions struct {
@@ -117,40 +115,8 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
-func dialPOP3(ctx context.Context, o *getOptions) (*pop3.Client, error) {
-	cfg, err := o.tls.config(o.mail.host)
-	if err != nil {
-		return nil, err
-	}
-	opts := &pop3.ClientOptions{TLSConfig: cfg, Timeout: o.timeout}
-	if o.mail.implicitTLS {
-		return pop3.DialTLS(ctx, o.mail.addr, opts)
-	}
-	c, err := pop3.Dial(ctx, o.mail.addr, opts)
-	if err != nil || o.tls.mode == "none" {
-		return c, err
-	}
-	caps, err := c.Capabilities()
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	if _, ok := caps["STLS"]; !ok {
-		if o.tls.mode == "require" {
-			c.Close()
-			return nil, errors.New("the server does not offer STLS (--tls require)")
-		}
-		return c, nil
-	}
-	if err := c.StartTLS(cfg); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
 func getPOP3(ctx context.Context, e *env, o *getOptions) error {
-	c, err := dialPOP3(ctx, o)
+	c, err := dialPOP3(ctx, o.mail, &o.tls, o.timeout)
 	if err != nil {
 		return err
 	}
@@ -194,41 +160,6 @@ func getPOP3(ctx context.Context, e *env, o *getOptions) error {
 		return err
 	}
 	return c.Quit()
-}
-
-// dialIMAP connects and logs in as the URL says.
-func dialIMAP(ctx context.Context, m *mailURL, t *tlsOptions, opts *inetimap.ClientOptions) (*imapclient.Client, error) {
-	cfg, err := t.config(m.host)
-	if err != nil {
-		return nil, err
-	}
-	if opts == nil {
-		opts = &inetimap.ClientOptions{}
-	}
-	opts.TLSConfig = cfg
-	var c *imapclient.Client
-	switch {
-	case m.implicitTLS:
-		c, err = inetimap.DialTLS(ctx, m.addr, opts)
-	case t.mode == "none":
-		c, err = inetimap.Dial(ctx, m.addr, opts)
-	default:
-		c, err = inetimap.DialStartTLS(ctx, m.addr, opts)
-		var ie *imap.Error
-		if t.mode == "auto" && errors.As(err, &ie) {
-			// The server refused STARTTLS (it offers none): plaintext, as
-			// --tls auto allows. A failed handshake is never retried.
-			c, err = inetimap.Dial(ctx, m.addr, opts)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Login(m.user, m.pass).Wait(); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
 }
 
 func getIMAP(ctx context.Context, e *env, o *getOptions) error {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,10 +11,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/spf13/cobra"
 
+	"github.com/inetkit/inetkit/imap"
+	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/tlsca"
+	"github.com/inetkit/inetkit/pop3"
 )
 
 // tlsOptions are the TLS flags of the mail clients.
@@ -125,4 +131,73 @@ func schemeList(schemes []string) string {
 		s += sc + ":// or " + sc + "s://"
 	}
 	return s
+}
+
+// dialPOP3 connects as the URL says, with STLS as --tls asks; the caller
+// logs in.
+func dialPOP3(ctx context.Context, m *mailURL, t *tlsOptions, timeout time.Duration) (*pop3.Client, error) {
+	cfg, err := t.config(m.host)
+	if err != nil {
+		return nil, err
+	}
+	opts := &pop3.ClientOptions{TLSConfig: cfg, Timeout: timeout}
+	if m.implicitTLS {
+		return pop3.DialTLS(ctx, m.addr, opts)
+	}
+	c, err := pop3.Dial(ctx, m.addr, opts)
+	if err != nil || t.mode == "none" {
+		return c, err
+	}
+	caps, err := c.Capabilities()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, ok := caps["STLS"]; !ok {
+		if t.mode == "require" {
+			c.Close()
+			return nil, errors.New("the server does not offer STLS (--tls require)")
+		}
+		return c, nil
+	}
+	if err := c.StartTLS(cfg); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialIMAP connects and logs in as the URL says.
+func dialIMAP(ctx context.Context, m *mailURL, t *tlsOptions, opts *inetimap.ClientOptions) (*imapclient.Client, error) {
+	cfg, err := t.config(m.host)
+	if err != nil {
+		return nil, err
+	}
+	if opts == nil {
+		opts = &inetimap.ClientOptions{}
+	}
+	opts.TLSConfig = cfg
+	var c *imapclient.Client
+	switch {
+	case m.implicitTLS:
+		c, err = inetimap.DialTLS(ctx, m.addr, opts)
+	case t.mode == "none":
+		c, err = inetimap.Dial(ctx, m.addr, opts)
+	default:
+		c, err = inetimap.DialStartTLS(ctx, m.addr, opts)
+		var ie *imap.Error
+		if t.mode == "auto" && errors.As(err, &ie) {
+			// The server refused STARTTLS (it offers none): plaintext, as
+			// --tls auto allows. A failed handshake is never retried.
+			c, err = inetimap.Dial(ctx, m.addr, opts)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(m.user, m.pass).Wait(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
