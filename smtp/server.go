@@ -54,6 +54,10 @@ type Server struct {
 	// "500 5.5.2 Line too long" and the connection is closed, without
 	// waiting for the end of the line. Zero means DefaultMaxLineBytes; it
 	// cannot exceed 64 KiB, and a larger or negative value means that.
+	// The text lines of a message are not capped one by one: DATA is read
+	// as a stream, whatever its lines, and MaxMessageBytes bounds them
+	// (RFC 5321 §4.5.3.1.6 sets 1000 octets as the least a server takes,
+	// and §4.5.3.1 asks for no limit where possible).
 	MaxLineBytes int
 
 	// Limits are the timeouts and limits of every connection: zero means

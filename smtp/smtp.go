@@ -20,8 +20,9 @@
 // Return-Path header fields (RFC 5321 §4.4) are prepended to every message.
 //
 // A guard between the network and go-smtp reads every command line first,
-// with package lineproto: it caps line length, bounds the wait for a
-// command and the time a command may take to arrive, refuses control
+// with package lineproto: it caps the length of command lines (not the
+// text lines of a message, which only the message size bounds), bounds the
+// wait for a command and the time a command may take to arrive, refuses control
 // characters in commands and envelope addresses, closes connections that
 // speak HTTP, counts errors and failed logins (delaying replies, and failed
 // logins across connections), handles STARTTLS itself (discarding plaintext
