@@ -1,12 +1,14 @@
 package imap
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,14 +171,18 @@ func register(c *imapclient.Client, h *imapclient.UnilateralDataHandler) {
 	}()
 }
 
-// MessageSummary is what ListMessages and Watch report about a message.
+// MessageSummary is what ListMessages, SearchMessages and Watch report
+// about a message.
 type MessageSummary struct {
 	SeqNum       uint32
 	UID          imap.UID
+	UIDValidity  uint32 // the mailbox's, when the summary was made
 	Flags        []imap.Flag
 	InternalDate time.Time
 	Size         int64
-	From         string // the first From address, "Name <user@host>" or "user@host"
+	From         string   // the first From address, "Name <user@host>" or "user@host"
+	FromAddress  string   // the first From address alone, "user@host"
+	To           []string // the To addresses alone, "user@host"
 	Subject      string
 }
 
@@ -188,9 +194,14 @@ func summarize(m *imapclient.FetchMessageBuffer) MessageSummary {
 		s.Subject = env.Subject
 		if len(env.From) > 0 {
 			a := env.From[0]
-			s.From = a.Addr()
+			s.From, s.FromAddress = a.Addr(), a.Addr()
 			if a.Name != "" {
 				s.From = fmt.Sprintf("%s <%s>", a.Name, a.Addr())
+			}
+		}
+		for _, a := range env.To {
+			if addr := a.Addr(); addr != "" { // not a group's start or end
+				s.To = append(s.To, addr)
 			}
 		}
 	}
@@ -204,28 +215,10 @@ func closeOnCancel(ctx context.Context, c *imapclient.Client) (stop func() bool)
 }
 
 // ListMessages examines mailbox (read-only: flags are not changed) and
-// returns a summary of each message, in mailbox order. If ctx ends first,
-// the client is closed.
+// returns a summary of each message, in UID order. If ctx ends first, the
+// client is closed.
 func ListMessages(ctx context.Context, c *imapclient.Client, mailbox string) ([]MessageSummary, error) {
-	defer closeOnCancel(ctx, c)()
-	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		return nil, err
-	}
-	if sel.NumMessages == 0 {
-		return nil, nil
-	}
-	var all imap.SeqSet
-	all.AddRange(1, 0)
-	msgs, err := c.Fetch(all, summaryItems).Collect()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]MessageSummary, 0, len(msgs))
-	for _, m := range msgs {
-		out = append(out, summarize(m))
-	}
-	return out, nil
+	return SearchMessages(ctx, c, mailbox, nil)
 }
 
 // FetchMessage examines mailbox and returns the message with the UID, as
@@ -257,41 +250,73 @@ type WatchOptions struct {
 	// the first IDLE has begun: every message that arrives from then on is
 	// reported.
 	Ready func()
+	// Existing, if true, has the messages already in the mailbox reported
+	// first, in UID order, before Watch waits for new ones.
+	Existing bool
 }
 
 // Watch examines mailbox and calls fn for each message that arrives, until
-// ctx ends or the connection fails: it waits in IDLE (RFC 2177) for an EXISTS
-// response, then fetches the messages with UIDs it has not reported. It
-// returns ctx.Err() when ctx ends, leaving the client usable. c must come
-// from Dial, DialTLS, DialStartTLS or NewClient. opts may be nil.
+// fn returns an error, ctx ends or the connection fails: it waits in IDLE
+// (RFC 2177) for an EXISTS response, then fetches the messages with UIDs it
+// has not reported. It returns fn's error, or ctx.Err() when ctx ends,
+// leaving the client usable (selected, not idling). c must come from Dial,
+// DialTLS, DialStartTLS or NewClient. opts may be nil.
 //
-// Messages already in mailbox when it is selected are not reported: tell
-// whoever sends the messages to watch for when opts.Ready is called.
-func Watch(ctx context.Context, c *imapclient.Client, mailbox string, fn func(MessageSummary), opts *WatchOptions) error {
+// Messages already in mailbox when it is selected are reported only with
+// opts.Existing. Without it, tell whoever sends the messages to wait for
+// opts.Ready.
+func Watch(ctx context.Context, c *imapclient.Client, mailbox string, fn func(MessageSummary) error, opts *WatchOptions) error {
 	v, ok := watchers.Load(c)
 	if !ok {
 		return errors.New("imap: Watch needs a client made by this package's Dial or NewClient")
 	}
 	w := v.(*watcher)
+	var o WatchOptions
+	if opts != nil {
+		o = *opts
+	}
 	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
 		return err
 	}
-	next := sel.UIDNext
-	if next == 0 {
-		next = 1
+	next := max(sel.UIDNext, 1)
+	report := func(set imap.NumSet) error {
+		msgs, err := c.Fetch(set, summaryItems).Collect()
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(msgs, func(a, b *imapclient.FetchMessageBuffer) int { return cmp.Compare(a.UID, b.UID) })
+		for _, m := range msgs {
+			if m.UID < next && !o.Existing {
+				continue // "N:*" matches the last message even below N
+			}
+			s := summarize(m)
+			s.UIDValidity = sel.UIDValidity
+			if err := fn(s); err != nil {
+				return err
+			}
+			next = max(next, m.UID+1)
+		}
+		return nil
 	}
-	ready := func() {}
-	if opts != nil && opts.Ready != nil {
-		ready = opts.Ready
+	if o.Existing && sel.NumMessages > 0 {
+		var all imap.SeqSet
+		all.AddRange(1, 0)
+		if err := report(all); err != nil {
+			return err
+		}
 	}
+	o.Existing = false
+	ready := o.Ready
 	for {
 		idle, err := c.Idle()
 		if err != nil {
 			return err
 		}
-		ready()
-		ready = func() {}
+		if ready != nil {
+			ready()
+			ready = nil
+		}
 		var waitErr error
 		select {
 		case <-w.exists:
@@ -311,16 +336,8 @@ func Watch(ctx context.Context, c *imapclient.Client, mailbox string, fn func(Me
 		}
 		var uids imap.UIDSet
 		uids.AddRange(next, 0)
-		msgs, err := c.Fetch(uids, summaryItems).Collect()
-		if err != nil {
+		if err := report(uids); err != nil {
 			return err
-		}
-		for _, m := range msgs {
-			if m.UID < next {
-				continue // "N:*" matches the last message even below N
-			}
-			fn(summarize(m))
-			next = m.UID + 1
 		}
 	}
 }

@@ -94,7 +94,7 @@ func TestWatch(t *testing.T) {
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- inetimap.Watch(ctx, c, "INBOX", func(m inetimap.MessageSummary) { got <- m }, &inetimap.WatchOptions{Ready: func() { close(ready) }})
+		done <- inetimap.Watch(ctx, c, "INBOX", func(m inetimap.MessageSummary) error { got <- m; return nil }, &inetimap.WatchOptions{Ready: func() { close(ready) }})
 	}()
 	select {
 	case <-ready:
@@ -131,7 +131,7 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	if err := inetimap.Watch(ctx, plain, "INBOX", func(inetimap.MessageSummary) {}, nil); err == nil {
+	if err := inetimap.Watch(ctx, plain, "INBOX", func(inetimap.MessageSummary) error { return nil }, nil); err == nil {
 		t.Errorf("Watch with a client not from Dial = nil error")
 	}
 }

@@ -17,6 +17,13 @@ import (
 //
 // curl's forms are accepted too: a password in the user information
 // ("user:pass@"), and parameters right after the mailbox ("/INBOX;UID=42").
+//
+// The query is an IMAP search program, percent-encoded ("?SUBJECT%20hello"
+// or "?OR%20(FROM%20alice)%20(FROM%20bob)", RFC 5092 §6; "+" is a plus, not a
+// space). It may also be written as KEY=VALUE pairs joined by "&", each
+// value one argument ("?SUBJECT=hello%20world&UNSEEN", "?HEADER=X-Test:yes",
+// "?NOT=SEEN"), which ParseURL turns into the program
+// (SUBJECT "hello world" UNSEEN). [ParseSearch] parses the program.
 type URL struct {
 	Scheme      string // "imap" or "imaps" (implicit TLS)
 	User        string // "" if none
@@ -27,7 +34,7 @@ type URL struct {
 	UIDValidity uint32 // 0 if not given
 	UID         imap.UID
 	Section     string
-	Search      string // the query after "?", unescaped
+	Search      string // the search program of the query, unescaped; "" if none
 }
 
 // ParseURL parses an imap:// or imaps:// URL. Percent-escapes are decoded in
@@ -67,13 +74,70 @@ func ParseURL(s string) (*URL, error) {
 			return nil, err
 		}
 	}
-	if out.Search, err = url.QueryUnescape(u.RawQuery); err != nil {
-		return nil, fmt.Errorf("imap: invalid search in %q", s)
+	if out.Search, err = parseQuery(u.RawQuery); err != nil {
+		return nil, fmt.Errorf("imap: invalid search in %q: %w", s, err)
 	}
 	if err := out.parsePath(u.EscapedPath()); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// parseQuery returns the search program of a URL's query: the query
+// unescaped, or the program its KEY=VALUE pairs make.
+func parseQuery(raw string) (string, error) {
+	n := 0
+	for n < len(raw) && ('A' <= raw[n] && raw[n] <= 'Z' || 'a' <= raw[n] && raw[n] <= 'z') {
+		n++
+	}
+	if n == 0 || n == len(raw) || raw[n] != '=' && raw[n] != '&' {
+		return url.PathUnescape(raw)
+	}
+	var prog []string
+	for _, item := range strings.Split(raw, "&") {
+		if item == "" {
+			continue
+		}
+		rawKey, rawVal, hasVal := strings.Cut(item, "=")
+		key, err := url.PathUnescape(rawKey)
+		if err != nil {
+			return "", err
+		}
+		val, err := url.PathUnescape(rawVal)
+		if err != nil {
+			return "", err
+		}
+		if key == "" || strings.ContainsAny(key, " \t()\"") {
+			return "", fmt.Errorf("invalid search key %q", key)
+		}
+		prog = append(prog, key)
+		if !hasVal {
+			continue
+		}
+		switch strings.ToUpper(key) {
+		case "HEADER":
+			field, v, ok := strings.Cut(val, ":")
+			if !ok {
+				return "", fmt.Errorf("HEADER=%s: want HEADER=FIELD:VALUE", val)
+			}
+			prog = append(prog, searchString(strings.TrimSpace(field)), searchString(strings.TrimLeft(v, " \t")))
+		case "NOT", "OR":
+			prog = append(prog, val) // search keys, as they are
+		default:
+			prog = append(prog, searchString(val))
+		}
+	}
+	return strings.Join(prog, " "), nil
+}
+
+// searchString returns s as an atom if it can be one, else quoted.
+func searchString(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`(){%*"\]`, r)
+	}) {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 func (u *URL) parseUserinfo(raw string) error {
@@ -144,7 +208,7 @@ func (u *URL) parsePath(p string) error {
 }
 
 // String returns the URL in RFC 5092 form (with the password, if any, in
-// curl's form).
+// curl's form, and the search program percent-encoded).
 func (u *URL) String() string {
 	var b strings.Builder
 	b.WriteString(u.Scheme)
@@ -181,7 +245,7 @@ func (u *URL) String() string {
 	}
 	if u.Search != "" {
 		b.WriteString("?")
-		b.WriteString(url.QueryEscape(u.Search))
+		b.WriteString(escape(u.Search, false))
 	}
 	return b.String()
 }

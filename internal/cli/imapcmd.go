@@ -67,9 +67,9 @@ func runIMAPIdle(ctx context.Context, e *env, o *imapIdleOptions) error {
 	}
 	defer c.Close()
 	w := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
-	err = imap.Watch(ctx, c, o.url.Mailbox, func(m imap.MessageSummary) {
+	err = imap.Watch(ctx, c, o.url.Mailbox, func(m imap.MessageSummary) error {
 		printSummary(w, m)
-		w.Flush()
+		return w.Flush()
 	}, &imap.WatchOptions{Ready: func() {
 		// Only now: a message that arrives before is not reported.
 		fmt.Fprintf(e.stderr, "watching %s; interrupt to stop\n", o.url.Mailbox)
