@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,8 +22,43 @@ type debugVars struct {
 	Services   map[string]any   `json:"services"`
 }
 
+// debugIndex is the page --debug-addr serves at /: what is served there,
+// and where each service listens.
+var debugIndex = template.Must(template.New("index").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>inetkit serve: debug</title></head>
+<body>
+<h1>inetkit serve</h1>
+<ul>
+<li><a href="/debug/vars">/debug/vars</a>: the Go runtime's memory statistics and goroutine count, and each service's counters, as JSON
+(<a href="/debug/vars?gc">/debug/vars?gc</a> collects garbage first)
+<li><a href="/debug/pprof/">/debug/pprof/</a>: the profiles of net/http/pprof, for <code>go tool pprof</code>
+</ul>
+<h2>Services</h2>
+<table>
+<tr><th align="left">service</th><th align="left">listens on</th></tr>
+{{range .}}<tr><td>{{.Name}}</td><td>{{range $i, $l := .Listeners}}{{if $i}}, {{end}}{{$l.Addr}} ({{$l.Kind}}){{end}}</td></tr>
+{{end}}</table>
+</body>
+</html>
+`))
+
+// debugService is a service as the index page lists it.
+type debugService struct {
+	Name      string
+	Listeners []listenerInfo
+}
+
 func newDebugRunner(ctx context.Context, addr string, servers []runner, log *slog.Logger) (runner, error) {
 	mux := http.NewServeMux()
+	index := make([]debugService, len(servers))
+	for i, s := range servers {
+		index[i] = debugService{Name: s.name, Listeners: s.listeners}
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		debugIndex.Execute(w, index)
+	})
 	mux.HandleFunc("GET /debug/vars", func(w http.ResponseWriter, r *http.Request) {
 		v := debugVars{Goroutines: runtime.NumGoroutine(), Services: make(map[string]any)}
 		if r.URL.Query().Has("gc") {
@@ -60,7 +96,7 @@ func newDebugRunner(ctx context.Context, addr string, servers []runner, log *slo
 		WriteTimeout:      2 * time.Minute, // a CPU profile takes its ?seconds= to write
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("debug statistics", "url", "http://"+l.Addr().String()+"/debug/vars")
+	log.Info("debug statistics", "url", "http://"+l.Addr().String()+"/")
 	return runner{
 		name:     "debug",
 		serve:    func() error { return ignoreClosed(srv.Serve(l)) },

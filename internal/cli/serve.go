@@ -216,7 +216,7 @@ within --drain; inetkit then exits 0.`,
 	f.IntVar(&o.maxConns, "max-conns", sockserver.DefaultMaxConns, "most TCP connections open at once, per service; 0: no limit")
 	f.Var(&o.maxConnsPerIP, "max-conns-per-ip", "most TCP connections open at once from one address; 0: no limit")
 	f.DurationVar(&o.drain, "drain", 10*time.Second, "on SIGINT/SIGTERM, how long exchanges in flight may take to finish")
-	f.StringVar(&o.debugAddr, "debug-addr", "", "HOST:PORT serving runtime and server statistics as JSON at /debug/vars (off when empty)")
+	f.StringVar(&o.debugAddr, "debug-addr", "", "HOST:PORT serving an index page at /, runtime and server statistics as JSON at /debug/vars and net/http/pprof at /debug/pprof/ (off when empty)")
 	o.log.addFlags(cmd)
 	return cmd
 }
@@ -265,6 +265,15 @@ type runner struct {
 	// server whose serve was never called.
 	shutdown func(context.Context) error
 	stats    func() any // the server's counters, for --debug-addr
+	// listeners are the addresses the server listens on, for the index
+	// page of --debug-addr.
+	listeners []listenerInfo
+}
+
+// listenerInfo is one address a runner listens on.
+type listenerInfo struct {
+	Addr string // as the listener reports it (the port chosen for :0)
+	Kind string // "tcp", "udp", "STARTTLS" or "implicit TLS"
 }
 
 // serveEnv is what the services of one `inetkit serve` share while they

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -160,6 +161,7 @@ type mailServer interface {
 	Serve(net.Listener) error
 	ServeTLS(net.Listener) error
 	Shutdown(context.Context) error
+	Stats() sockserver.Stats
 }
 
 // mailServerConfig is what a mail service builds its server from.
@@ -233,7 +235,7 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 	if err != nil {
 		return runner{}, fmt.Errorf("%s: %w", c.name, err)
 	}
-	var ls []net.Listener
+	var ls []*countingListener
 	closeAll := func() {
 		for _, l := range ls {
 			l.Close()
@@ -244,7 +246,7 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 	if err != nil {
 		return runner{}, fmt.Errorf("%s: %w", c.name, err)
 	}
-	ls = append(ls, l)
+	ls = append(ls, &countingListener{Listener: l, kind: "STARTTLS"})
 	log.Info("waiting for clients", "addr", l.Addr().String(), "tls", "starttls")
 	if c.tlsAddr != "" {
 		tl, err := lc.Listen(ctx, "tcp", c.tlsAddr)
@@ -252,7 +254,7 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 			closeAll()
 			return runner{}, fmt.Errorf("%ss: %w", c.name, err)
 		}
-		ls = append(ls, tl)
+		ls = append(ls, &countingListener{Listener: tl, kind: "implicit TLS"})
 		log.Info("waiting for clients", "addr", tl.Addr().String(), "tls", "implicit")
 	}
 	r := runner{
@@ -262,6 +264,16 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 			closeAll()
 			return err
 		},
+		stats: func() any {
+			st := mailStats{Stats: srv.Stats()}
+			for _, l := range ls {
+				st.Listeners = append(st.Listeners, listenerStats{Addr: l.Addr().String(), TLS: l.kind, Accepted: l.accepted.Load()})
+			}
+			return st
+		},
+	}
+	for _, l := range ls {
+		r.listeners = append(r.listeners, listenerInfo{Addr: l.Addr().String(), Kind: l.kind})
 	}
 	r.serve = func() error {
 		errc := make(chan error, len(ls))
@@ -282,8 +294,34 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 		}
 		return first
 	}
-	if s, ok := srv.(interface{ Stats() sockserver.Stats }); ok {
-		r.stats = func() any { return s.Stats() }
-	}
 	return r, nil
+}
+
+// mailStats are the counters of a mail service at /debug/vars: those of
+// its server, which serves its STARTTLS and implicit-TLS listeners alike,
+// and the connections each listener accepted.
+type mailStats struct {
+	sockserver.Stats
+	Listeners []listenerStats
+}
+
+type listenerStats struct {
+	Addr     string
+	TLS      string // "STARTTLS" or "implicit TLS"
+	Accepted int64
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	kind     string
+	accepted atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
 }

@@ -102,7 +102,8 @@ func (c *tcpConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) (
 			l.Close() // in case Serve never started
 			return err
 		},
-		stats: func() any { return srv.Stats() },
+		stats:     func() any { return srv.Stats() },
+		listeners: []listenerInfo{{Addr: l.Addr().String(), Kind: "tcp"}},
 	}, nil
 }
 
@@ -152,6 +153,7 @@ func (c *udpConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) (
 			pc.Close()
 			return err
 		},
-		stats: func() any { return srv.Stats() },
+		stats:     func() any { return srv.Stats() },
+		listeners: []listenerInfo{{Addr: pc.LocalAddr().String(), Kind: "udp"}},
 	}, nil
 }
