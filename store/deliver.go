@@ -115,7 +115,7 @@ func (s *Store) deliverTx(tx *wtx, d *delivery) error {
 		seen[addr] = true
 		var userID int64
 		if s.opts.AnyLogin {
-			userID, err = ensureUserTx(ctx, tx, addr)
+			userID, err = ensureUserTx(ctx, tx, addr, originRcpt)
 		} else {
 			err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE address = ?`, addr).Scan(&userID)
 			if err != nil {

@@ -16,38 +16,22 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/store"
 )
 
 // storeWithUser opens a store (without AnyLogin) in a temporary directory
-// holding one user with a password. The user is made as AddUser would,
-// but with a bcrypt hash of the lowest cost: at the default cost each hash
-// takes more than a second under -race.
+// holding one account, with a bcrypt hash of the lowest cost: at the
+// default cost each hash takes more than a second under -race. The user
+// need not be a mail address ("alice" is an account name too).
 func storeWithUser(t *testing.T, user, pass string) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(dir, &store.Options{AnyLogin: true})
-	if err != nil {
+	st := openStore(t, "", nil)
+	if err := st.AddUser(context.Background(), user, pass); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Authenticate(ctx, user, ""); err != nil { // makes the user and its mailboxes
-		t.Fatal(err)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.DB().Exec(`UPDATE users SET password_hash = ? WHERE address = ?`, string(hash), user); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return openStore(t, dir, nil)
+	return st
 }
 
 // imapServe runs an imapserver over st's IMAP backend on a loopback port

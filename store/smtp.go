@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/inetkit/inetkit/smtp"
@@ -33,7 +32,7 @@ func (be smtpBackend) CheckRecipient(ctx context.Context, env *smtp.Envelope, rc
 		return err
 	}
 	addr := normAddress(rcpt)
-	if validAddress(addr) != nil || !strings.Contains(addr, "@") {
+	if ValidateAddress(addr) != nil {
 		return &smtp.Error{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Invalid recipient address"}
 	}
 	if be.s.opts.AnyLogin {

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
@@ -55,7 +56,27 @@ var (
 	ErrLocked = errors.New("store: the data directory is in use by another server")
 	// ErrClosed is returned by operations on a closed Store.
 	ErrClosed = errors.New("store: closed")
+	// ErrNoStore is returned by Open with Options.MustExist when the
+	// directory holds no store. It matches fs.ErrNotExist too.
+	ErrNoStore = fmt.Errorf("store: no store in the directory: %w", fs.ErrNotExist)
 )
+
+// A NotFoundError names the address, or the mailbox of an address, that an
+// operation did not find. It matches ErrNotFound.
+type NotFoundError struct {
+	Address string
+	Mailbox string // "" when the address itself was not found
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Mailbox == "" {
+		return fmt.Sprintf("store: no such address %q", e.Address)
+	}
+	return fmt.Sprintf("store: %q has no mailbox %q", e.Address, e.Mailbox)
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Options configures a Store. A nil *Options is equivalent to the zero value.
 type Options struct {
@@ -76,6 +97,11 @@ type Options struct {
 	// PasswordCost is the bcrypt cost of new password hashes. Zero means
 	// bcrypt.DefaultCost; tests lower it to bcrypt.MinCost (4) for speed.
 	PasswordCost int
+	// MustExist makes Open fail with ErrNoStore if the directory holds no
+	// store, instead of making one: for commands that read or change what
+	// a server made, where a mistyped directory must not become a new,
+	// empty store.
+	MustExist bool
 	// Logger receives the store's errors. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -124,11 +150,16 @@ type trackerRef struct {
 	refs int
 }
 
-// Open opens (creating if needed) the store in directory dir, applying the
-// migrations it has not seen yet.
+// Open opens the store in directory dir, creating it if needed (unless
+// Options.MustExist), and applies the migrations it has not seen yet.
 func Open(dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
+	}
+	if opts.MustExist {
+		if _, err := os.Stat(filepath.Join(dir, FileName)); errors.Is(err, fs.ErrNotExist) {
+			return nil, ErrNoStore
+		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -436,8 +467,17 @@ func (s *Store) openTracker(mboxID int64) *mailboxTracker {
 	return nil
 }
 
-// normAddress is the key of a user: the address in lower case, trimmed.
-func normAddress(addr string) string { return strings.ToLower(strings.TrimSpace(addr)) }
+// normAddress is the key of a user: the address in lower case, trimmed. An
+// address that is not valid UTF-8 is left so (only trimmed), not made
+// valid (strings.ToLower would make each bad octet U+FFFD), so that the
+// checks that follow refuse it.
+func normAddress(addr string) string {
+	addr = strings.TrimSpace(addr)
+	if !utf8.ValidString(addr) {
+		return addr
+	}
+	return strings.ToLower(addr)
+}
 
 var (
 	mu           sync.Mutex

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -26,12 +28,19 @@ var defaultMailboxes = []struct{ name, use string }{
 	{"Trash", `\Trash`},
 }
 
-// AddUser adds a user with a password (stored as a bcrypt hash), or returns
-// ErrExists. The address is the login and the name of the mail address
-// delivered to; it is compared without regard to case.
+// AddUser adds an account: a user with a password (stored as a bcrypt
+// hash). The address is the login and the name of the mail address
+// delivered to; it is compared without regard to case. An address that
+// exists without a password (made by a login in any-login mode, or by mail
+// delivered to it) becomes an account, keeping its mail. AddUser returns
+// ErrExists if the address already has a password.
+//
+// The address need not be a mail address (see [ValidateAddress]): an
+// account such as "alice" logs in over POP3 and IMAP, but receives no mail
+// over SMTP.
 func (s *Store) AddUser(ctx context.Context, address, password string) error {
 	address = normAddress(address)
-	if err := validAddress(address); err != nil {
+	if err := validLogin(address); err != nil {
 		return err
 	}
 	if password == "" {
@@ -42,20 +51,24 @@ func (s *Store) AddUser(ctx context.Context, address, password string) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	return s.write(ctx, func(tx *wtx) error {
-		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE address = ?`, address).Scan(&id)
+		id, old, err := lookupUserTx(ctx, tx, address)
 		switch {
-		case err == nil:
-			return ErrExists
-		case !errors.Is(err, sql.ErrNoRows):
+		case errors.Is(err, sql.ErrNoRows):
+			_, err = createUser(ctx, tx, address, string(hash), originAccount)
 			return err
+		case err != nil:
+			return err
+		case old.Valid:
+			return ErrExists
 		}
-		_, err = createUser(ctx, tx, address, string(hash))
+		_, err = tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), id)
 		return err
 	})
 }
 
-// SetPassword changes the password of an existing user.
+// SetPassword changes the password of an existing user, or gives one to
+// an address that has none (which makes it an account, as AddUser does).
+// It returns an error matching ErrNotFound for an unknown address.
 func (s *Store) SetPassword(ctx context.Context, address, password string) error {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.passwordCost())
 	if err != nil {
@@ -67,7 +80,7 @@ func (s *Store) SetPassword(ctx context.Context, address, password string) error
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return &NotFoundError{Address: normAddress(address)}
 		}
 		return nil
 	})
@@ -100,23 +113,25 @@ func (s *Store) HasAccounts(ctx context.Context) (bool, error) {
 }
 
 // Authenticate checks a login and returns the user's id. With
-// Options.AnyLogin every login succeeds and an unknown user is made;
-// otherwise the address must exist and the password match, or
-// ErrAuthFailed is returned.
+// Options.AnyLogin every login with a mail address (see [ValidateAddress])
+// succeeds, with any password, and an unknown address is made a user; a
+// login that is not a mail address fails. An account (a user with a
+// password) needs its password in either mode. ErrAuthFailed is returned
+// for a failed login.
 func (s *Store) Authenticate(ctx context.Context, address, password string) (int64, error) {
 	address = normAddress(address)
 	id, hash, err := s.lookupUser(ctx, address)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		if !s.opts.AnyLogin || validAddress(address) != nil {
+		if !s.opts.AnyLogin || ValidateAddress(address) != nil {
 			s.failSlowly(password)
 			return 0, ErrAuthFailed
 		}
-		return s.ensureUser(ctx, address)
+		return s.ensureUser(ctx, address, originLogin)
 	case err != nil:
 		return 0, err
 	}
-	if s.opts.AnyLogin && !hash.Valid {
+	if s.opts.AnyLogin && !hash.Valid && ValidateAddress(address) == nil {
 		return id, nil
 	}
 	if !hash.Valid {
@@ -140,13 +155,13 @@ func (s *Store) Authenticate(ctx context.Context, address, password string) (int
 // makes the user if there is none; it fails for an account with a password.
 func (s *Store) authenticateNoPassword(ctx context.Context, address string) (int64, error) {
 	address = normAddress(address)
-	if !s.opts.AnyLogin || validAddress(address) != nil {
+	if !s.opts.AnyLogin || ValidateAddress(address) != nil {
 		return 0, ErrAuthFailed
 	}
 	id, hash, err := s.lookupUser(ctx, address)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return s.ensureUser(ctx, address)
+		return s.ensureUser(ctx, address, originLogin)
 	case err != nil:
 		return 0, err
 	case hash.Valid:
@@ -158,7 +173,11 @@ func (s *Store) authenticateNoPassword(ctx context.Context, address string) (int
 // lookupUser returns the ID and password hash of the user address, or
 // sql.ErrNoRows.
 func (s *Store) lookupUser(ctx context.Context, address string) (id int64, hash sql.NullString, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE address = ?`, address).Scan(&id, &hash)
+	return lookupUserTx(ctx, s.db, address)
+}
+
+func lookupUserTx(ctx context.Context, q querier, address string) (id int64, hash sql.NullString, err error) {
+	err = q.QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE address = ?`, address).Scan(&id, &hash)
 	return id, hash, err
 }
 
@@ -215,38 +234,49 @@ func (s *Store) userID(ctx context.Context, address string, create bool) (int64,
 		if !create {
 			return 0, ErrNotFound
 		}
-		return s.ensureUser(ctx, address)
+		return s.ensureUser(ctx, address, originLogin)
 	}
 	return id, err
 }
 
+// How a user was made, as the users.origin column records it.
+const (
+	originAccount = "account" // by AddUser
+	originLogin   = "login"   // by a login in any-login mode
+	originRcpt    = "rcpt"    // by mail delivered to it
+)
+
 // ensureUser returns the id of the user with address, making the user and
-// its mailboxes if needed.
-func (s *Store) ensureUser(ctx context.Context, address string) (int64, error) {
+// its mailboxes if needed, as origin says.
+func (s *Store) ensureUser(ctx context.Context, address, origin string) (int64, error) {
 	var id int64
 	err := s.write(ctx, func(tx *wtx) error {
 		var err error
-		id, err = ensureUserTx(ctx, tx, address)
+		id, err = ensureUserTx(ctx, tx, address, origin)
 		return err
 	})
 	return id, err
 }
 
-func ensureUserTx(ctx context.Context, tx *wtx, address string) (int64, error) {
+// ensureUserTx is ensureUser in tx. Only a mail address is made a user.
+func ensureUserTx(ctx context.Context, tx *wtx, address, origin string) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE address = ?`, address).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return createUser(ctx, tx, address, "")
+		if err := ValidateAddress(address); err != nil {
+			return 0, err
+		}
+		return createUser(ctx, tx, address, "", origin)
 	}
 	return id, err
 }
 
-func createUser(ctx context.Context, tx *wtx, address, hash string) (int64, error) {
+func createUser(ctx context.Context, tx *wtx, address, hash, origin string) (int64, error) {
 	var h any
 	if hash != "" {
 		h = hash
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO users (address, password_hash, created) VALUES (?, ?, ?)`, address, h, time.Now().Unix())
+	res, err := tx.ExecContext(ctx, `INSERT INTO users (address, password_hash, created, origin) VALUES (?, ?, ?, ?)`, address, h, time.Now().Unix(), origin)
 	if err != nil {
 		return 0, err
 	}
@@ -305,15 +335,17 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// validAddress accepts what a mailbox name can safely be: printable, no
-// spaces or control characters, at most 254 octets (RFC 5321 §4.5.3.1.3).
-func validAddress(a string) error {
-	if a == "" || len(a) > 254 {
-		return fmt.Errorf("store: invalid address %q", a)
+// validLogin accepts what a login of an account can be: valid UTF-8,
+// printable, no spaces or control characters, at most 254 octets (RFC 5321
+// §4.5.3.1.3). An address made without AddUser must be a mail address too
+// (ValidateAddress).
+func validLogin(a string) error {
+	if a == "" || len(a) > maxAddressBytes || !utf8.ValidString(a) {
+		return fmt.Errorf("store: invalid login %q", a)
 	}
 	for _, r := range a {
-		if r <= ' ' || r == 0x7f || r == '<' || r == '>' || r == '"' || r == '\\' {
-			return fmt.Errorf("store: invalid address %q", a)
+		if r <= ' ' || r == 0x7f || r == '<' || r == '>' || r == '"' || r == '\\' || (r >= utf8.RuneSelf && !unicode.IsPrint(r)) {
+			return fmt.Errorf("store: invalid login %q", a)
 		}
 	}
 	return nil
