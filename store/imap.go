@@ -75,6 +75,9 @@ func (sess *imapSession) Close() error {
 		sess.sel.close()
 		sess.sel = nil
 	}
+	if sess.userID != 0 {
+		sess.s.dropIMAPSession(sess.userID, sess)
+	}
 	return nil
 }
 
@@ -87,7 +90,37 @@ func (sess *imapSession) Login(username, password string) error {
 	}
 	sess.userID = id
 	sess.user = normAddress(username)
+	sess.s.addIMAPSession(id, sess)
 	return nil
+}
+
+// addIMAPSession records that sess is logged in as user id.
+func (s *Store) addIMAPSession(id int64, sess *imapSession) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if s.sessions[id] == nil {
+		s.sessions[id] = make(map[*imapSession]struct{})
+	}
+	s.sessions[id][sess] = struct{}{}
+}
+
+func (s *Store) dropIMAPSession(id int64, sess *imapSession) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	delete(s.sessions[id], sess)
+	if len(s.sessions[id]) == 0 {
+		delete(s.sessions, id)
+	}
+}
+
+// endIMAPSessions disconnects the IMAP sessions logged in as user id, which
+// has been removed.
+func (s *Store) endIMAPSessions(id int64) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	for sess := range s.sessions[id] {
+		sess.abort()
+	}
 }
 
 // err turns an error of the store into the reply the client gets: an

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -80,11 +81,18 @@ func deletedMessagesTx(ctx context.Context, tx *wtx, mbox int64) (map[int64]bool
 // number first, so that each is valid when it is announced.
 func (s *Store) expungeRefsTx(ctx context.Context, tx *wtx, mbox int64, refs []msgRef, del []bool) error {
 	var seqs []uint32
+	var st *sql.Stmt
 	for i := len(refs) - 1; i >= 0; i-- {
 		if !del[i] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id = ?`, refs[i].id); err != nil {
+		if st == nil {
+			var err error
+			if st, err = s.stmt(ctx, tx, `DELETE FROM messages WHERE id = ?`); err != nil {
+				return err
+			}
+		}
+		if _, err := st.ExecContext(ctx, refs[i].id); err != nil {
 			return err
 		}
 		seqs = append(seqs, refs[i].seq)

@@ -133,6 +133,9 @@ type Store struct {
 	// into the database when it has grown, away from the commit path.
 	commits        atomic.Int64
 	checkpointDone chan struct{}
+	// requestsDone is closed when serveRequests has returned (at once
+	// unless the store is Exclusive).
+	requestsDone chan struct{}
 
 	pop3mu     sync.Mutex
 	pop3Locked map[int64]bool // user ids with a POP3 session (RFC 1939 §8 lock)
@@ -143,6 +146,9 @@ type Store struct {
 	tmu      sync.Mutex
 	trackers map[int64]*trackerRef // mailbox id → tracker, while an IMAP session has it selected
 	changed  chan struct{}         // closed (and replaced) at every commit that adds or removes messages
+
+	smu      sync.Mutex
+	sessions map[int64]map[*imapSession]struct{} // user id → its logged-in IMAP sessions
 }
 
 type trackerRef struct {
@@ -152,6 +158,10 @@ type trackerRef struct {
 
 // Open opens the store in directory dir, creating it if needed (unless
 // Options.MustExist), and applies the migrations it has not seen yet.
+//
+// The Store opened with Options.Exclusive (the server's) also carries out
+// the changes that another process's Store asks of it: see
+// [Store.DeleteMessages] and [Store.RemoveUser].
 func Open(dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -188,6 +198,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		trackers:   make(map[int64]*trackerRef),
 		changed:    make(chan struct{}),
 		pop3Locked: make(map[int64]bool),
+		sessions:   make(map[int64]map[*imapSession]struct{}),
 	}
 	rand.Read(s.authKey[:])
 	if s.log == nil {
@@ -210,8 +221,14 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	s.checkpointDone = make(chan struct{})
+	s.requestsDone = make(chan struct{})
 	go s.writer()
 	go s.checkpointer()
+	if opts.Exclusive {
+		go s.serveRequests()
+	} else {
+		close(s.requestsDone)
+	}
 	return s, nil
 }
 
@@ -293,6 +310,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
 	<-s.writerDone
 	<-s.checkpointDone
+	<-s.requestsDone
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	// A final checkpoint leaves no WAL to recover at the next Open.

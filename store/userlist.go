@@ -123,3 +123,62 @@ func userKind(account bool, origin string) UserKind {
 	}
 	return UserKindAuto
 }
+
+// RemoveUser removes a user (an account or not), its mailboxes and its
+// messages, and returns the user as it was. It returns a *NotFoundError for
+// an unknown address.
+//
+// The IMAP sessions that have one of its mailboxes selected get the
+// EXPUNGE responses, and every IMAP session logged in as the user is then
+// disconnected; this also holds when a server in another process has the
+// data directory open (Options.Exclusive), which then carries out the
+// removal. A POP3 session of the user sees its messages as deleted by
+// another session. In any-login mode a later login or delivery makes the
+// address again, empty.
+func (s *Store) RemoveUser(ctx context.Context, address string) (User, error) {
+	res, err := s.do(ctx, &request{Op: opRemoveUser, Address: address})
+	if res.User == nil {
+		return User{}, err
+	}
+	return *res.User, err
+}
+
+// removeUserTx is RemoveUser in tx.
+func (s *Store) removeUserTx(ctx context.Context, tx *wtx, address string) (User, error) {
+	address = normAddress(address)
+	users, ids, err := usersTx(ctx, tx, address)
+	if err != nil {
+		return User{}, err
+	}
+	if len(users) == 0 {
+		return User{}, &NotFoundError{Address: address}
+	}
+	id := ids[0]
+	// Expunged one mailbox at a time, so that the sessions that have one
+	// selected hear of it.
+	boxes, err := filterMailboxesTx(ctx, tx, &MessageFilter{Address: address})
+	if err != nil {
+		return User{}, err
+	}
+	for _, mbox := range boxes {
+		refs, err := loadRefs(ctx, tx, mbox)
+		if err != nil {
+			return User{}, err
+		}
+		del := make([]bool, len(refs))
+		for i := range del {
+			del[i] = true
+		}
+		if err := s.expungeRefsTx(ctx, tx, mbox, refs, del); err != nil {
+			return User{}, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
+		return User{}, err
+	}
+	tx.After(func() {
+		s.authCache.Delete(address)
+		s.endIMAPSessions(id)
+	})
+	return users[0], nil
+}
