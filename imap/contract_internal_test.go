@@ -185,7 +185,7 @@ func TestGoIMAPContract_oneCommandAtATime(t *testing.T) {
 }
 
 // The greeting, the CAPABILITY response and the reply to LOGIN are each one
-// Write holding one line, in the form addIDCap rewrites.
+// Write holding one line, in the form rewriteCaps rewrites.
 func TestGoIMAPContract_capabilityFormat(t *testing.T) {
 	k := newContract(t)
 	greeting := strings.TrimPrefix(k.expect("write * OK [CAPABILITY "), "write ")
@@ -197,9 +197,9 @@ func TestGoIMAPContract_capabilityFormat(t *testing.T) {
 	k.send("b LOGIN alice secret\r\n")
 	login := strings.TrimPrefix(k.expect("write b OK [CAPABILITY "), "write ")
 	for _, w := range []string{greeting, capLine, login} {
-		q, ok := addIDCap([]byte(w))
+		q, ok := rewriteCaps([]byte(w))
 		if !ok || !bytes.Contains(q, []byte(" ID")) {
-			t.Errorf("addIDCap(%q) = %q, %v; want ID added", w, q, ok)
+			t.Errorf("rewriteCaps(%q) = %q, %v; want ID added", w, q, ok)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -95,7 +96,7 @@ type conn struct {
 	watchTag    string            // tag of the command whose reply ends it
 	ended       bool              // a reply tagged watchTag was written
 	contSeen    bool              // a "+" continuation was written
-	capsPhase   int               // 0: before login, 1: login reply pending, 2: after
+	loggedInOK  bool              // the client has logged in
 	bye         lineproto.Reason  // say its goodbye at the next read and close
 	errTag      string            // tag of the command whose tagged reply is not yet seen
 	errNO       bool              // a NO to that command counts as an error (LOGIN, AUTHENTICATE)
@@ -194,7 +195,7 @@ func (g *conn) SetDeadline(t time.Time) error {
 // loggedIn is called by the session after a successful login.
 func (g *conn) loggedIn() {
 	g.mu.Lock()
-	g.capsPhase = 1
+	g.loggedInOK = true
 	g.mu.Unlock()
 }
 
@@ -241,12 +242,12 @@ func (g *conn) setErrTag(tag, name string) {
 func (g *conn) authenticated() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.capsPhase > 0
+	return g.loggedInOK
 }
 
 // Write passes imapserver's output on, noting the replies the read side
-// waits for, adding ID to the capabilities before login, and dropping the
-// greeting of a connection that continues after STARTTLS.
+// waits for, rewriting its capability lists (see rewriteCaps), and dropping
+// the greeting of a connection that continues after STARTTLS.
 func (g *conn) Write(p []byte) (int, error) {
 	g.mu.Lock()
 	if g.wdead {
@@ -266,16 +267,15 @@ func (g *conn) Write(p []byte) (int, error) {
 	if g.watchTag != "" && len(p) > len(g.watchTag) && p[len(g.watchTag)] == ' ' && string(p[:len(g.watchTag)]) == g.watchTag {
 		g.ended = true
 	}
+	// A response starts here, not text inside a literal.
+	atResponse := g.outLit == 0 && !g.outMid
 	var delay time.Duration
 	if g.scanOutputLocked(p) {
 		delay = g.countLocked(g.counter.Error())
 	}
-	if g.capsPhase < 2 {
-		if q, ok := addIDCap(p); ok {
+	if atResponse {
+		if q, ok := rewriteCaps(p); ok {
 			p = q
-		}
-		if g.capsPhase == 1 { // the reply to LOGIN or AUTHENTICATE
-			g.capsPhase = 2
 		}
 	}
 	g.mu.Unlock()
@@ -364,32 +364,52 @@ func literalAnnounced(line []byte) (int64, bool) {
 	return info.literal, true
 }
 
-// addIDCap adds ID to a capability list in p, if p is exactly one
-// "* CAPABILITY" line or one status line with a [CAPABILITY] code. It is used
-// only before login, when the server sends no literals, so p is always a
-// whole response.
-func addIDCap(p []byte) ([]byte, bool) {
+// rewriteCaps rewrites the capability list in p, if p is exactly one
+// "* CAPABILITY" line or one status line with a [CAPABILITY] code (the
+// greeting, the reply to LOGIN or AUTHENTICATE): imapserver writes each as
+// one Write, and Write calls rewriteCaps only where a response starts, never
+// inside a literal. It adds ID, which the guard answers in every state, and
+// makes the literal capability LITERAL+ in every state. imapserver says
+// LITERAL- before login and both after, which RFC 7888 §5 forbids; and the
+// guard treats literals alike before and after login: any literal but an
+// APPEND message (which needs a login) is capped at 4096 octets, a larger
+// one is refused with TOOBIG, and a non-synchronising one with "* BYE
+// [TOOBIG]" (RFC 7888 §4, second choice), as LITERAL+ allows.
+func rewriteCaps(p []byte) ([]byte, bool) {
 	if len(p) < 2 || bytes.IndexByte(p, '\n') != len(p)-1 || !bytes.HasSuffix(p, []byte("\r\n")) {
 		return nil, false
 	}
+	var start, end int // of the list of capabilities in p
 	if bytes.HasPrefix(p, []byte("* CAPABILITY ")) {
-		q := make([]byte, 0, len(p)+3)
-		q = append(q, p[:len(p)-2]...)
-		return append(q, " ID\r\n"...), true
+		start, end = len("* CAPABILITY "), len(p)-2
+	} else {
+		i := bytes.Index(p, []byte(" [CAPABILITY "))
+		if i < 0 || bytes.IndexByte(p[:i], '[') >= 0 {
+			return nil, false
+		}
+		j := bytes.IndexByte(p[i:], ']')
+		if j < 0 {
+			return nil, false
+		}
+		start, end = i+len(" [CAPABILITY "), i+j
 	}
-	i := bytes.Index(p, []byte(" [CAPABILITY "))
-	if i < 0 || bytes.IndexByte(p[:i], '[') >= 0 {
-		return nil, false
+	caps := strings.Fields(string(p[start:end]))
+	out := make([]string, 0, len(caps)+1)
+	hasPlus := slices.Contains(caps, "LITERAL+")
+	for _, c := range caps {
+		switch {
+		case c == "LITERAL-" && hasPlus, c == "ID":
+			continue
+		case c == "LITERAL-":
+			c = "LITERAL+"
+		}
+		out = append(out, c)
 	}
-	j := bytes.IndexByte(p[i:], ']')
-	if j < 0 {
-		return nil, false
-	}
-	j += i
-	q := make([]byte, 0, len(p)+3)
-	q = append(q, p[:j]...)
-	q = append(q, " ID"...)
-	return append(q, p[j:]...), true
+	out = append(out, "ID")
+	q := make([]byte, 0, len(p)+16)
+	q = append(q, p[:start]...)
+	q = append(q, strings.Join(out, " ")...)
+	return append(q, p[end:]...), true
 }
 
 // reply writes the guard's own response lines.

@@ -65,22 +65,26 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
-func TestAddIDCap(t *testing.T) {
+func TestRewriteCaps(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"* CAPABILITY IMAP4rev1\r\n", "* CAPABILITY IMAP4rev1 ID\r\n"},
 		{"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n", "* OK [CAPABILITY IMAP4rev1 STARTTLS ID] ready\r\n"},
 		{"a OK [CAPABILITY IMAP4rev1] Logged in\r\n", "a OK [CAPABILITY IMAP4rev1 ID] Logged in\r\n"},
+		// LITERAL+ in every state, never with LITERAL- (RFC 7888 §5).
+		{"* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL- STARTTLS] ready\r\n", "* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ STARTTLS ID] ready\r\n"},
+		{"* CAPABILITY IMAP4rev1 LITERAL- IDLE LITERAL+ APPENDLIMIT=5\r\n", "* CAPABILITY IMAP4rev1 IDLE LITERAL+ APPENDLIMIT=5 ID\r\n"},
+		{"* CAPABILITY IMAP4rev1 ID LITERAL+\r\n", "* CAPABILITY IMAP4rev1 LITERAL+ ID\r\n"},
 		{"* CAPABILITY IMAP4rev1\r\n* 1 EXISTS\r\n", ""},
 		{"* CAPABILITY IMAP4rev1", ""},
 		{"a NO [ALERT] x [CAPABILITY y]\r\n", ""},
 		{"+ idling\r\n", ""},
 	} {
-		got, ok := addIDCap([]byte(tc.in))
+		got, ok := rewriteCaps([]byte(tc.in))
 		if !ok {
 			got = nil
 		}
 		if string(got) != tc.want {
-			t.Errorf("addIDCap(%q) = %q; want %q", tc.in, got, tc.want)
+			t.Errorf("rewriteCaps(%q) = %q; want %q", tc.in, got, tc.want)
 		}
 	}
 }

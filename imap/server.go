@@ -121,8 +121,9 @@ type Server struct {
 }
 
 // caps is what the server advertises; imapserver adds STARTTLS, AUTH=PLAIN or
-// LOGINDISABLED, SASL-IR, LITERAL-, IDLE, UNSELECT and ENABLE itself, and
-// the guard adds ID.
+// LOGINDISABLED, SASL-IR, LITERAL-, IDLE, UNSELECT, ENABLE and APPENDLIMIT
+// itself, and the guard adds ID and makes LITERAL+ the one literal
+// capability in every state (rewriteCaps).
 var caps = imap.CapSet{
 	imap.CapIMAP4rev1:   {},
 	imap.CapIMAP4rev2:   {},
