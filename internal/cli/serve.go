@@ -73,8 +73,10 @@ type serveFlags struct {
 }
 
 // sharedFlags returns the group of flags of type *T that several services
-// share (the tcp and udp --addr, the mail store's --data), registering them
-// with add the first time a service of this command asks for it.
+// share (the tcp and udp --addr, the mail store's --data, the timeouts),
+// registering them with add the first time a service of this command asks
+// for it. A group with a method finish(*pflag.FlagSet) has it called once
+// every service has registered its flags (to complete their help).
 func sharedFlags[T any](f *serveFlags, add func(*pflag.FlagSet) *T) *T {
 	key := reflect.TypeFor[T]()
 	if g, ok := f.groups[key]; ok {
@@ -83,6 +85,142 @@ func sharedFlags[T any](f *serveFlags, add func(*pflag.FlagSet) *T) *T {
 	g := add(f.FlagSet)
 	f.groups[key] = g
 	return g
+}
+
+// timeoutOptions are the timeout flags that the tcp service and the mail
+// services share: each means the same for every service that uses it, and
+// each service has its own default, which the flag's help lists.
+type timeoutOptions struct {
+	idle    sharedTimeout // --idle-timeout
+	command sharedTimeout // --command-timeout
+	write   sharedTimeout // --write-timeout
+}
+
+func timeoutFlags(f *serveFlags) *timeoutOptions {
+	return sharedFlags(f, func(fs *pflag.FlagSet) *timeoutOptions {
+		o := &timeoutOptions{
+			idle: sharedTimeout{name: "idle-timeout",
+				usage: "close a connection that sends nothing for this long, between commands or within a message, in every service unless its own --SERVICE-idle-timeout is given; 0: never"},
+			command: sharedTimeout{name: "command-timeout",
+				usage: "close a connection whose command, once begun, takes longer than this to arrive, or whose TLS handshake does; 0: never"},
+			write: sharedTimeout{name: "write-timeout",
+				usage: "close a connection whose client does not read a reply for this long; 0: never"},
+		}
+		for _, t := range []*sharedTimeout{&o.idle, &o.command, &o.write} {
+			fs.Var(t, t.name, t.usage)
+		}
+		return o
+	})
+}
+
+// finish completes the help of the shared timeout flags once every service
+// has registered its defaults.
+func (o *timeoutOptions) finish(fs *pflag.FlagSet) {
+	for _, t := range []*sharedTimeout{&o.idle, &o.command, &o.write} {
+		fs.Lookup(t.name).Usage = t.usage + " " + t.defaults()
+	}
+}
+
+// A sharedTimeout is a timeout flag that several services follow: setting
+// it sets the timeout of each, except those whose own flag overrides it.
+// Its value is a duration ≥ 0, 0 meaning none.
+type sharedTimeout struct {
+	name, usage string
+	targets     []*timeoutTarget
+	set         bool
+	d           time.Duration
+}
+
+// A timeoutTarget is the timeout of one service.
+type timeoutTarget struct {
+	service    string
+	def        time.Duration
+	d          *time.Duration
+	overridden bool // by the service's own flag
+}
+
+// follow makes *d, the timeout of service, default to def and follow the
+// flag; it returns the target, for a flag of the service's own that
+// overrides the shared one (see override).
+func (s *sharedTimeout) follow(service string, d *time.Duration, def time.Duration) *timeoutTarget {
+	*d = def
+	t := &timeoutTarget{service: service, def: def, d: d}
+	s.targets = append(s.targets, t)
+	return t
+}
+
+// defaults says what the timeout of each service is when the flag is not
+// given: "(default: tcp 10s; smtp, pop3, imap 30s)".
+func (s *sharedTimeout) defaults() string {
+	var groups []string
+	for i := 0; i < len(s.targets); {
+		j, names := i, []string(nil)
+		for ; j < len(s.targets) && s.targets[j].def == s.targets[i].def; j++ {
+			names = append(names, s.targets[j].service)
+		}
+		groups = append(groups, strings.Join(names, ", ")+" "+s.targets[i].def.String())
+		i = j
+	}
+	if len(groups) == 0 {
+		return ""
+	}
+	return "(default: " + strings.Join(groups, "; ") + ")"
+}
+
+func (s *sharedTimeout) Set(v string) error {
+	d, err := parseTimeout(v)
+	if err != nil {
+		return err
+	}
+	s.set, s.d = true, d
+	for _, t := range s.targets {
+		if !t.overridden {
+			*t.d = d
+		}
+	}
+	return nil
+}
+
+// String is "" until the flag is set, so that the help shows the defaults
+// of defaults, not one of pflag's.
+func (s *sharedTimeout) String() string {
+	if !s.set {
+		return ""
+	}
+	return s.d.String()
+}
+
+func (s *sharedTimeout) Type() string { return "duration" }
+
+// override registers the flag name, which sets the timeout of t alone,
+// whatever the shared flag says; its help shows t's default.
+func override(fs *pflag.FlagSet, name string, t *timeoutTarget, usage string) {
+	fs.Var(&timeoutOverride{t}, name, usage)
+}
+
+// timeoutOverride is the flag of one service's timeout.
+type timeoutOverride struct{ t *timeoutTarget }
+
+func (o *timeoutOverride) Set(v string) error {
+	d, err := parseTimeout(v)
+	if err != nil {
+		return err
+	}
+	*o.t.d, o.t.overridden = d, true
+	return nil
+}
+
+func (o *timeoutOverride) String() string { return o.t.d.String() }
+func (o *timeoutOverride) Type() string   { return "duration" }
+
+// parseTimeout parses the value of a timeout flag: a duration ≥ 0, 0 for
+// none.
+func parseTimeout(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("want a duration ≥ 0 such as 90s or 5m (0: none), not %q", v)
+	}
+	return d, nil
 }
 
 // stopBound is how long `inetkit serve` waits, past the --drain timeout, for
@@ -179,6 +317,12 @@ address, its mailbox made on first use) and plain-text logins are allowed
 without TLS; on any other address only accounts made with 'inetkit user add'
 may log in, only after STARTTLS, and inetkit refuses to start without one.
 
+The timeouts (--idle-timeout, --command-timeout, --write-timeout) mean the
+same for every service that has them; each service has its own defaults,
+listed below, the RFCs' for the mail services. --smtp-idle-timeout,
+--pop3-idle-timeout and --imap-idle-timeout set one service's idle timeout,
+whatever --idle-timeout says.
+
 SIGINT or SIGTERM stops accepting at once and lets exchanges in flight finish
 within --drain; inetkit then exits 0.`,
 		Example: `  inetkit serve
@@ -212,6 +356,11 @@ within --drain; inetkit then exits 0.`,
 	sf := &serveFlags{FlagSet: f, groups: make(map[reflect.Type]any)}
 	for _, s := range list {
 		o.configs[s.name] = s.newConfig(sf)
+	}
+	for _, g := range sf.groups {
+		if g, ok := g.(interface{ finish(*pflag.FlagSet) }); ok {
+			g.finish(f)
+		}
 	}
 	f.IntVar(&o.maxConns, "max-conns", sockserver.DefaultMaxConns, "most TCP connections open at once, per service; 0: no limit")
 	f.Var(&o.maxConnsPerIP, "max-conns-per-ip", "most TCP connections open at once from one address; 0: no limit")

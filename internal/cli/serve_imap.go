@@ -4,9 +4,12 @@ import "github.com/inetkit/inetkit/imap"
 
 // imapService is IMAP4rev1 (RFC 3501) over the store, with STARTTLS, on
 // 127.0.0.1:1143 unless --imap-addr says otherwise.
-var imapService = mailService("imap", "127.0.0.1:1143", func(c *mailServerConfig) (mailServer, error) {
-	return &imap.Server{
-		Backend: c.store.IMAPBackend(), TLSConfig: c.tls, InsecureAuth: c.insecure,
-		Limits: c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
-	}, nil
-})
+var imapService = mailService("imap", "127.0.0.1:1143", imap.DefaultIdleTimeout,
+	"RFC 3501 §5.4 asks for at least 30 minutes (go-imap waits no more than 30s before login, 35m after)", func(c *mailServerConfig) (mailServer, error) {
+		return &imap.Server{
+			Backend: c.store.IMAPBackend(), TLSConfig: c.tls, InsecureAuth: c.insecure,
+			// One size limit for mail: SMTP's SIZE is IMAP's APPENDLIMIT.
+			MaxLiteralBytes: c.opts.maxMessageBytes,
+			Limits:          c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
+		}, nil
+	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/inetkit/inetkit/internal/tlsca"
 	"github.com/inetkit/inetkit/lineproto"
+	"github.com/inetkit/inetkit/smtp"
 	"github.com/inetkit/inetkit/sockserver"
 	"github.com/inetkit/inetkit/store"
 )
@@ -27,7 +29,8 @@ type mailOptions struct {
 	tlsCert, tlsKey string
 	auth            string // auto, any or accounts
 	hostname        string
-	// maxMessageBytes is SMTP's limit, and sizes the free space the store
+	// maxMessageBytes is the one size limit of a message, SMTP's (SIZE)
+	// and IMAP APPEND's (APPENDLIMIT), and sizes the free space the store
 	// keeps.
 	maxMessageBytes int64
 
@@ -44,7 +47,7 @@ func mailFlags(f *serveFlags) *mailOptions {
 		fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 		fs.StringVar(&o.auth, "auth", "auto", "mail logins: any (loopback only), accounts, or auto (any when every mail listener is on loopback)")
 		fs.StringVar(&o.hostname, "hostname", "localhost", "the host name the mail servers greet with")
-		fs.Int64Var(&o.maxMessageBytes, "max-message-bytes", 32<<20, "largest message SMTP accepts")
+		fs.Int64Var(&o.maxMessageBytes, "max-message-bytes", smtp.DefaultMaxMessageBytes, "largest message SMTP and IMAP APPEND take (advertised as SMTP SIZE and IMAP APPENDLIMIT)")
 		return o
 	})
 }
@@ -57,6 +60,10 @@ func (o *mailOptions) validate() error {
 	case "auto", "any", "accounts":
 	default:
 		return usagef("--auth must be auto, any or accounts, not %q", o.auth)
+	}
+	// IMAP's APPENDLIMIT is a number (RFC 7889), 32 bits (RFC 3501 §9).
+	if o.maxMessageBytes < 1 || o.maxMessageBytes > math.MaxUint32 {
+		return usagef("--max-message-bytes must be between 1 and %d", uint32(math.MaxUint32))
 	}
 	return nil
 }
@@ -177,14 +184,21 @@ type mailServerConfig struct {
 
 // mailService returns the service of a mail server over the shared store:
 // it listens on --NAME-addr, defaultAddr unless given, with STARTTLS, and on
-// --NAMEs-addr with implicit TLS (RFC 8314) when given. newServer makes the
+// --NAMEs-addr with implicit TLS (RFC 8314) when given. Its idle timeout is
+// --NAME-idle-timeout, else --idle-timeout, else idleTimeout, the
+// protocol's own, which idleWhy explains in the help. newServer makes the
 // server.
-func mailService(name, defaultAddr string, newServer func(*mailServerConfig) (mailServer, error)) service {
+func mailService(name, defaultAddr string, idleTimeout time.Duration, idleWhy string, newServer func(*mailServerConfig) (mailServer, error)) service {
 	return service{name: name, newConfig: func(f *serveFlags) serviceConfig {
 		c := &mailConfig{name: name, mail: mailFlags(f), newServer: newServer}
 		c.mail.services = append(c.mail.services, c)
 		f.StringVar(&c.addr, name+"-addr", defaultAddr, "HOST:PORT of the "+name+" service (STARTTLS)")
 		f.StringVar(&c.tlsAddr, name+"s-addr", "", "HOST:PORT of an implicit-TLS "+name+"s listener (none when empty)")
+		t := timeoutFlags(f)
+		idle := t.idle.follow(name, &c.idleTimeout, idleTimeout)
+		t.command.follow(name, &c.commandTimeout, lineproto.DefaultCommandTimeout)
+		t.write.follow(name, &c.writeTimeout, lineproto.DefaultWriteTimeout)
+		override(f.FlagSet, name+"-idle-timeout", idle, name+"'s idle timeout, over --idle-timeout: "+idleWhy+"; 0: never")
 		return c
 	}}
 }
@@ -196,6 +210,8 @@ type mailConfig struct {
 	addr      string // plain listener, STARTTLS
 	tlsAddr   string // implicit-TLS listener, "" for none
 	newServer func(*mailServerConfig) (mailServer, error)
+	// The timeouts of lineproto.Limits; 0 is none.
+	idleTimeout, commandTimeout, writeTimeout time.Duration
 }
 
 var _ serviceConfig = (*mailConfig)(nil)
@@ -224,7 +240,10 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 		opts:     c.mail,
 		insecure: insecure,
 		limits: lineproto.Limits{
-			MaxConns: cond(o.maxConns == 0, -1, o.maxConns),
+			IdleTimeout:    negIfZero(c.idleTimeout),
+			CommandTimeout: negIfZero(c.commandTimeout),
+			WriteTimeout:   negIfZero(c.writeTimeout),
+			MaxConns:       cond(o.maxConns == 0, -1, o.maxConns),
 			// Off loopback, 30 connections at once from one address and
 			// 300 new ones a minute, as mox allows.
 			MaxConnsPerIP:    o.maxConnsPerIP.or(cond(insecure, 0, 30)),

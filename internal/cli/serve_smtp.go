@@ -12,7 +12,8 @@ import (
 
 // smtpService is SMTP (RFC 5321) into the store, with STARTTLS (RFC 3207)
 // and AUTH (RFC 4954), on 127.0.0.1:2525 unless --smtp-addr says otherwise.
-var smtpService = mailService("smtp", "127.0.0.1:2525", newSMTPServer)
+var smtpService = mailService("smtp", "127.0.0.1:2525", smtp.DefaultIdleTimeout,
+	"RFC 5321 §4.5.3.2.7 asks for at least 5 minutes", newSMTPServer)
 
 func newSMTPServer(c *mailServerConfig) (mailServer, error) {
 	var backend smtp.Backend = c.store.SMTPBackend()

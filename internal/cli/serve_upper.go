@@ -51,8 +51,11 @@ var tcpService = service{name: "tcp", newConfig: func(f *serveFlags) serviceConf
 	f.Var(&c.mode, "mode", "TCP mode: oneshot, stream or line")
 	f.IntVar(&c.readSize, "read-size", upper.DefaultReadSize, "bytes of the one read in oneshot mode")
 	f.IntVar(&c.maxLineBytes, "max-line-bytes", upper.DefaultMaxLineBytes, "longest line in line mode")
-	f.DurationVar(&c.idleTimeout, "idle-timeout", 10*time.Second, "close a TCP connection that sends nothing for this long")
-	f.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "close a TCP connection whose client does not read for this long")
+	// The tutorial's exchange is one short request: a client silent for
+	// 10 s has gone. tcp has no commands, so no --command-timeout.
+	t := timeoutFlags(f)
+	t.idle.follow("tcp", &c.idleTimeout, 10*time.Second)
+	t.write.follow("tcp", &c.writeTimeout, 10*time.Second)
 	return c
 }}
 
