@@ -46,6 +46,10 @@ func (s *Store) AddUser(ctx context.Context, address, password string) error {
 	if password == "" {
 		return errors.New("store: empty password")
 	}
+	// Checked before hashing too, to answer at once; again in the write.
+	if _, old, err := s.lookupUser(ctx, address); err == nil && old.Valid {
+		return ErrExists
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.passwordCost())
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -70,6 +74,12 @@ func (s *Store) AddUser(ctx context.Context, address, password string) error {
 // an address that has none (which makes it an account, as AddUser does).
 // It returns an error matching ErrNotFound for an unknown address.
 func (s *Store) SetPassword(ctx context.Context, address, password string) error {
+	if password == "" {
+		return errors.New("store: empty password")
+	}
+	if _, _, err := s.lookupUser(ctx, normAddress(address)); errors.Is(err, sql.ErrNoRows) {
+		return &NotFoundError{Address: normAddress(address)}
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.passwordCost())
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
