@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -89,8 +90,47 @@ It binds to 127.0.0.1 unless told otherwise.`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newServeCmd(e, nil), newSendCmd(e, nil), newBenchCmd(e, nil), newUserCmd(e, nil), newGetCmd(e, nil), newIMAPCmd(e, nil))
+	root.AddCommand(newServeCmd(e, nil), newSendCmd(e, nil), newBenchCmd(e, nil), newUserCmd(e, nil), newGetCmd(e, nil), newIMAPCmd(e, nil),
+		newMailCmd(e, nil))
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes cmd and every command under it that has
+// subcommands answer an unknown one with a usage error, as the root does:
+// cobra would print the parent's help and exit 0. With no arguments such a
+// command prints its help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	if cmd.HasSubCommands() {
+		if cmd.Args == nil {
+			cmd.Args = unknownSubcommand
+		}
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // cobra's own default for the root
+		}
+		if cmd.Run == nil && cmd.RunE == nil {
+			cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+			// Its usage line is then the bare command ("inetkit user"),
+			// which prints the help, and not "inetkit user [flags]".
+			cmd.DisableFlagsInUseLine = true
+		}
+	}
+	for _, c := range cmd.Commands() {
+		refuseUnknownSubcommands(c)
+	}
+}
+
+// unknownSubcommand is the Args of a parent command: any argument is an
+// unknown subcommand.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return usagef("%s", msg)
 }
 
 // run marks the start of a command's work and calls f.
