@@ -91,8 +91,12 @@ type Options struct {
 	MinFreeBytes int64
 	// Exclusive locks the data directory while the Store is open, so that a
 	// second server on the same directory fails with ErrLocked: IMAP
-	// sessions learn of changes made in their own process only. Tools that
-	// only add users leave it off.
+	// sessions learn of changes made in their own process only. The
+	// Exclusive Store also carries out the DeleteMessages and RemoveUser
+	// of other processes' Stores, so that its sessions learn of those.
+	// Tools (inetkit user, inetkit mail) leave it off. On systems other
+	// than Unix the directory is not locked, and a tool's DeleteMessages
+	// or RemoveUser is carried out by the tool, unannounced.
 	Exclusive bool
 	// PasswordCost is the bcrypt cost of new password hashes. Zero means
 	// bcrypt.DefaultCost; tests lower it to bcrypt.MinCost (4) for speed.

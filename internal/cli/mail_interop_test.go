@@ -109,7 +109,7 @@ assert any("ünïcode" in l.decode() for l in lines), lines
 p.quit()
 print("ok")
 `
-	ca := filepath.Join(data, "tls", "ca.pem")
+	ca := userCAFile(t)
 	stdout, stderr, code := runPython(t, 60*time.Second, "-c", script, portOf(t, addrs["smtp"]), portOf(t, addrs["pop3"]), portOf(t, addrs["imap"]), ca)
 	if code != 0 || stdout != "ok\n" {
 		t.Fatalf("python mail script: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -132,7 +132,7 @@ func curl(t *testing.T, args ...string) (string, string, int) {
 func TestMailCurl(t *testing.T) {
 	data := t.TempDir()
 	_, addrs := startMailBinary(t, data)
-	ca := filepath.Join(data, "tls", "ca.pem")
+	ca := userCAFile(t)
 	msg := filepath.Join(t.TempDir(), "m.eml")
 	os.WriteFile(msg, []byte("From: bob@example.org\r\nSubject: via curl\r\n\r\nhello curl\r\n"), 0o644)
 	u := "alice@example.org:pw"

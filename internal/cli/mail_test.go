@@ -166,24 +166,6 @@ func TestServeMail_accountsRequiredOffLoopback(t *testing.T) {
 	}
 }
 
-// The first start makes a CA in --data and says where it is.
-func TestServeMail_localCA(t *testing.T) {
-	srv, data := mailServe(t)
-	ca := filepath.Join(data, "tls", "ca.pem")
-	if _, err := os.Stat(ca); err != nil {
-		t.Fatalf("no CA in the data directory: %v", err)
-	}
-	abs, _ := filepath.Abs(ca)
-	if log := srv.stderr.String(); !strings.Contains(log, "made a local certificate authority") || !strings.Contains(log, abs) {
-		t.Errorf("log does not say where the new CA is:\n%s", log)
-	}
-	// A client that does not trust it fails to verify, and says so.
-	code, _, stderr := runMain(t, "", "get", "--data", t.TempDir(), "--tls", "require", userURL("pop3", "a@x.org", "p", srv.addrs["pop3"], "/"))
-	if code != exitError || !strings.Contains(stderr, "certificate") {
-		t.Errorf("get trusting no CA = %d, %q; want a certificate error", code, stderr)
-	}
-}
-
 // Off loopback, plain-text logins need TLS first on every protocol, and only
 // accounts may log in.
 func TestServeMail_offLoopbackNeedsTLSForLogins(t *testing.T) {

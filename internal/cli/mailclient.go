@@ -33,8 +33,8 @@ type tlsOptions struct {
 func (o *tlsOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.mode, "tls", "auto", "STARTTLS: auto (when the server offers it), require, or none (smtps://, pop3s://, imaps:// always use TLS)")
-	f.StringVar(&o.cacert, "cacert", "", "PEM file of certificate authorities to trust, besides the system's")
-	f.StringVar(&o.data, "data", defaultDataDir, "data directory whose local CA (made by inetkit serve) is trusted too")
+	f.StringVar(&o.cacert, "cacert", "", "PEM file of certificate authorities to trust, besides the system's and inetkit's own")
+	f.StringVar(&o.data, "data", defaultDataDir, "data directory of an older inetkit serve, whose own CA (DIR/tls/ca.pem) is trusted too")
 	f.BoolVarP(&o.insecure, "insecure", "k", false, "do not verify the server's certificate")
 }
 
@@ -46,8 +46,30 @@ func (o *tlsOptions) validate() error {
 	return usagef("--tls must be auto, require or none, not %q", o.mode)
 }
 
-// config returns the client TLS configuration for host: the system's roots,
-// the local CA of --data if there is one, and --cacert.
+// A caFile is a file of certificate authorities a client trusts.
+type caFile struct {
+	path     string
+	optional bool // a missing file is skipped
+}
+
+// caFiles returns the CA files a client trusts besides the system's roots:
+// the user's CA, which every inetkit serve of this user signs with (see
+// tlsca.UserDir); the CA in --data, which an older inetkit made there; and
+// --cacert.
+func (o *tlsOptions) caFiles() []caFile {
+	var files []caFile
+	if dir, err := tlsca.UserDir(); err == nil {
+		files = append(files, caFile{path: filepath.Join(dir, tlsca.CAFile), optional: true})
+	}
+	files = append(files, caFile{path: filepath.Join(o.data, "tls", tlsca.CAFile), optional: true})
+	if o.cacert != "" {
+		files = append(files, caFile{path: o.cacert})
+	}
+	return files
+}
+
+// config returns the client TLS configuration for host: the system's roots
+// and the CA files of caFiles.
 func (o *tlsOptions) config(host string) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	if o.insecure {
@@ -58,20 +80,16 @@ func (o *tlsOptions) config(host string) (*tls.Config, error) {
 	if err != nil {
 		pool = x509.NewCertPool()
 	}
-	files := []string{filepath.Join(o.data, "tls", tlsca.CAFile)}
-	if o.cacert != "" {
-		files = append(files, o.cacert)
-	}
-	for i, f := range files {
-		pem, err := os.ReadFile(f)
+	for _, f := range o.caFiles() {
+		pem, err := os.ReadFile(f.path)
 		if err != nil {
-			if i == 0 && errors.Is(err, os.ErrNotExist) {
-				continue // no local CA: nothing to add
+			if f.optional && errors.Is(err, os.ErrNotExist) {
+				continue
 			}
 			return nil, err
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", f)
+			return nil, fmt.Errorf("%s holds no PEM certificate", f.path)
 		}
 	}
 	cfg.RootCAs = pool

@@ -143,7 +143,10 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 		me.tls, err = tlsca.LoadFiles(o.tlsCert, o.tlsKey)
 	} else {
 		var res *tlsca.Result
-		res, err = tlsca.Load(filepath.Join(o.data, "tls"), hosts)
+		var caDir string
+		if caDir, err = tlsca.UserDir(); err == nil {
+			res, err = tlsca.Load(filepath.Join(o.data, "tls"), caDir, hosts)
+		}
 		if err == nil {
 			me.tls = res.Config
 			abs, _ := filepath.Abs(res.CAPath)

@@ -1,10 +1,12 @@
-// Package tlsca makes and keeps the local certificate authority of an
-// inetkit data directory: on first use it creates a CA and a server
-// certificate signed by it, so that clients can trust the CA file and then
-// verify inetkit's STARTTLS and implicit-TLS listeners, as mkcert does.
+// Package tlsca keeps the local certificate authority of an inetkit user and
+// the server certificates it signs, as mkcert does: one CA per user, in the
+// user's configuration directory ([UserDir]), which signs the server
+// certificate of every inetkit data directory, so that a client of the same
+// user on the same machine trusts every inetkit server without flags.
 package tlsca
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,18 +19,90 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"time"
 )
 
-// File names in the TLS directory.
+// File names. The CA's files are in the CA directory ([UserDir]); the
+// server certificate and its key are in the directory given to [Load].
 const (
-	CAFile        = "ca.pem"
+	// CAFile is the CA certificate, for clients to trust.
+	CAFile = "ca.pem"
+	// caKeyFile holds the CA's private key and, again, its certificate, so
+	// that both appear together, in one atomic step, when the CA is made.
 	caKeyFile     = "ca-key.pem"
 	ServerFile    = "server.pem"
 	serverKeyFile = "server-key.pem"
 )
+
+// EnvDir is the environment variable that, when set, names the CA directory
+// in place of UserDir's default.
+const EnvDir = "INETKIT_CA_DIR"
+
+// UserDir returns the directory of the user's CA: $INETKIT_CA_DIR when set,
+// else "inetkit" in os.UserConfigDir ($XDG_CONFIG_HOME or ~/.config on Unix,
+// ~/Library/Application Support on macOS, %AppData% on Windows). The path is
+// absolute; the directory may not exist yet.
+func UserDir() (string, error) {
+	if d := os.Getenv(EnvDir); d != "" {
+		return filepath.Abs(d)
+	}
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("tlsca: no directory for the user's CA (set %s): %w", EnvDir, err)
+	}
+	return filepath.Join(d, "inetkit"), nil
+}
+
+// A CA is a certificate authority that signs server certificates.
+type CA struct {
+	// Cert is the CA certificate.
+	Cert *x509.Certificate
+	// Path is the file of Cert, for clients to trust.
+	Path string
+	key  *ecdsa.PrivateKey
+}
+
+// LoadCA returns the CA kept in dir, and makes it first when dir holds none
+// (created is then true). The directory is made with mode 0700 and the key
+// file with mode 0600. Processes that call LoadCA on one directory at once
+// all get the same CA: one makes it, the others load it.
+func LoadCA(dir string) (ca *CA, created bool, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, fmt.Errorf("tlsca: %w", err)
+	}
+	certPath, keyPath := filepath.Join(dir, CAFile), filepath.Join(dir, caKeyFile)
+	ca, err = readCA(certPath, keyPath)
+	if errors.Is(err, os.ErrNotExist) {
+		ca, err = newCA()
+		if err == nil {
+			ca.Path = certPath
+			var won bool
+			won, err = createExclusive(keyPath, ca.keyPEM())
+			switch {
+			case err == nil && won:
+				created = true
+			case err == nil:
+				// Another process made the CA first: use that one.
+				ca, err = readCA(certPath, keyPath)
+			}
+		}
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("tlsca: CA in %s: %w", dir, err)
+	}
+	// The certificate file is a copy of what the key file holds: (re)write
+	// it when missing or different.
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+	if b, err := os.ReadFile(certPath); err != nil || !bytes.Equal(b, certPEM) {
+		if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+			return nil, false, fmt.Errorf("tlsca: %w", err)
+		}
+	}
+	return ca, created, nil
+}
 
 // A Result is the outcome of Load.
 type Result struct {
@@ -37,12 +111,17 @@ type Result struct {
 	Created bool        // the CA was made by this call
 }
 
-// Load returns a server TLS configuration from directory dir, making the CA
-// and the server certificate when they are missing, and a new server
-// certificate when the old one expires within 30 days or does not cover
-// every name in hosts (host names or IP addresses; "localhost", 127.0.0.1
-// and ::1 are always included).
-func Load(dir string, hosts []string) (*Result, error) {
+// Load returns a server TLS configuration with a certificate kept in
+// directory dir, signed by the CA in caDir (see [LoadCA], which makes the CA
+// when caDir holds none). The certificate is made anew when it is missing,
+// was signed by another CA, expires within 30 days or does not cover every
+// name in hosts (host names or IP addresses; "localhost", 127.0.0.1 and ::1
+// are always included).
+func Load(dir, caDir string, hosts []string) (*Result, error) {
+	ca, created, err := LoadCA(caDir)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("tlsca: %w", err)
 	}
@@ -50,33 +129,25 @@ func Load(dir string, hosts []string) (*Result, error) {
 	slices.Sort(hosts)
 	hosts = slices.Compact(hosts)
 
-	res := &Result{CAPath: filepath.Join(dir, CAFile)}
-	ca, caKey, err := loadPair(filepath.Join(dir, CAFile), filepath.Join(dir, caKeyFile))
-	if errors.Is(err, os.ErrNotExist) {
-		ca, caKey, err = newCA()
+	certPath, keyPath := filepath.Join(dir, ServerFile), filepath.Join(dir, serverKeyFile)
+	leaf, key, err := readLeaf(certPath, keyPath)
+	if err != nil || !covers(leaf, hosts) || time.Until(leaf.NotAfter) < 30*24*time.Hour || leaf.CheckSignatureFrom(ca.Cert) != nil {
+		leaf, key, err = ca.newLeaf(hosts)
 		if err == nil {
-			err = savePair(filepath.Join(dir, CAFile), filepath.Join(dir, caKeyFile), ca, caKey)
-		}
-		res.Created = true
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tlsca: CA: %w", err)
-	}
-	leaf, key, err := loadPair(filepath.Join(dir, ServerFile), filepath.Join(dir, serverKeyFile))
-	if err != nil || res.Created || !covers(leaf, hosts) || time.Until(leaf.NotAfter) < 30*24*time.Hour || leaf.CheckSignatureFrom(ca) != nil {
-		leaf, key, err = newLeaf(ca, caKey, hosts)
-		if err == nil {
-			err = savePair(filepath.Join(dir, ServerFile), filepath.Join(dir, serverKeyFile), leaf, key)
+			err = saveLeaf(certPath, keyPath, leaf, key)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("tlsca: server certificate: %w", err)
 		}
 	}
-	res.Config = &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw, ca.Raw}, PrivateKey: key, Leaf: leaf}},
-		MinVersion:   tls.VersionTLS12,
-	}
-	return res, nil
+	return &Result{
+		Config: &tls.Config{
+			Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw, ca.Cert.Raw}, PrivateKey: key, Leaf: leaf}},
+			MinVersion:   tls.VersionTLS12,
+		},
+		CAPath:  ca.Path,
+		Created: created,
+	}, nil
 }
 
 // LoadFiles returns a server TLS configuration from a certificate and key
@@ -103,15 +174,29 @@ func serial() *big.Int {
 	return n
 }
 
-func newCA() (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
+// owner names the user and machine a CA belongs to, as mkcert does:
+// "alice@laptop".
+func owner() string {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil {
+		name = u.Username
 	}
 	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+func newCA() (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{Organization: []string{"inetkit local CA"}, CommonName: "inetkit local CA " + host},
+		SerialNumber: serial(),
+		Subject: pkix.Name{
+			Organization:       []string{"inetkit local CA"},
+			OrganizationalUnit: []string{owner()},
+			CommonName:         "inetkit local CA " + owner(),
+		},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -121,13 +206,16 @@ func newCA() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	c, err := x509.ParseCertificate(der)
-	return c, key, err
+	if err != nil {
+		return nil, err
+	}
+	return &CA{Cert: c, key: key}, nil
 }
 
-func newLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey, hosts []string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func (ca *CA) newLeaf(hosts []string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -147,7 +235,7 @@ func newLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey, hosts []string) (*x5
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -155,18 +243,76 @@ func newLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey, hosts []string) (*x5
 	return c, key, err
 }
 
-func savePair(certPath, keyPath string, c *x509.Certificate, key *ecdsa.PrivateKey) error {
-	kb, err := x509.MarshalECPrivateKey(key)
+// keyPEM returns the contents of the CA's key file: the key, then the
+// certificate.
+func (ca *CA) keyPEM() []byte {
+	kb, err := x509.MarshalECPrivateKey(ca.key)
 	if err != nil {
-		return err
+		panic(err) // a P-256 key from ecdsa.GenerateKey always marshals
 	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
+	return append(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})...)
 }
 
-func loadPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// readCA reads the CA from its key file. A key file without the
+// certificate (an older inetkit's) is completed by the certificate file.
+func readCA(certPath, keyPath string) (*CA, error) {
+	kb, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	key, cert, err := parsePEM(kb)
+	if err == nil && key == nil {
+		err = fmt.Errorf("%s holds no EC private key", keyPath)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cert == nil {
+		cb, err := os.ReadFile(certPath)
+		if err != nil {
+			return nil, fmt.Errorf("%s holds no certificate, and %w", keyPath, err)
+		}
+		if _, cert, err = parsePEM(cb); err == nil && cert == nil {
+			err = fmt.Errorf("%s holds no certificate", certPath)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("the key in %s is not the key of its certificate", keyPath)
+	}
+	return &CA{Cert: cert, Path: certPath, key: key}, nil
+}
+
+// parsePEM returns the first EC private key and the first certificate in b,
+// either of which may be nil.
+func parsePEM(b []byte) (*ecdsa.PrivateKey, *x509.Certificate, error) {
+	var (
+		key  *ecdsa.PrivateKey
+		cert *x509.Certificate
+	)
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return key, cert, nil
+		}
+		var err error
+		switch {
+		case blk.Type == "EC PRIVATE KEY" && key == nil:
+			key, err = x509.ParseECPrivateKey(blk.Bytes)
+		case blk.Type == "CERTIFICATE" && cert == nil:
+			cert, err = x509.ParseCertificate(blk.Bytes)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+func readLeaf(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	cb, err := os.ReadFile(certPath)
 	if err != nil {
 		return nil, nil, err
@@ -175,18 +321,87 @@ func loadPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, e
 	if err != nil {
 		return nil, nil, err
 	}
-	cp, _ := pem.Decode(cb)
-	kp, _ := pem.Decode(kb)
-	if cp == nil || kp == nil {
-		return nil, nil, fmt.Errorf("%s or %s: no PEM data", certPath, keyPath)
-	}
-	c, err := x509.ParseCertificate(cp.Bytes)
+	_, cert, err := parsePEM(cb)
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := x509.ParseECPrivateKey(kp.Bytes)
+	key, _, err := parsePEM(kb)
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, key, nil
+	if cert == nil || key == nil || !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, nil, fmt.Errorf("%s and %s are not a certificate and its key", certPath, keyPath)
+	}
+	return cert, key, nil
+}
+
+func saveLeaf(certPath, keyPath string, c *x509.Certificate, key *ecdsa.PrivateKey) error {
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
+}
+
+// writeTemp writes data to a new file in the directory of path, with mode
+// perm, and returns its name.
+func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// writeFileAtomic replaces path with data: a reader sees the old file or
+// the new one, never a part.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := writeTemp(path, data, perm)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// createExclusive makes path with data, whole, unless it exists; it reports
+// whether it made it. On a file system without hard links it replaces path
+// instead, which only a race of two first starts can tell.
+func createExclusive(path string, data []byte) (bool, error) {
+	tmp, err := writeTemp(path, data, 0o600)
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmp)
+	err = os.Link(tmp, path)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrExist):
+		return false, nil
+	}
+	if _, serr := os.Stat(path); serr == nil {
+		return false, nil
+	}
+	return true, os.Rename(tmp, path)
 }
