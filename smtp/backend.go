@@ -41,3 +41,22 @@ type Backend interface {
 	// Deliver returns, so a Backend must not keep them.
 	Deliver(ctx context.Context, env *Envelope, msg io.Reader) error
 }
+
+// A BackendCRAMMD5 is a Backend that can also take AUTH CRAM-MD5 (RFC 2195),
+// which some clients ask for (swaks) or prefer when it is offered (curl).
+// A CRAM-MD5 response proves knowledge of the password without sending it,
+// so only a backend that holds passwords in the clear, or that takes any
+// password, can check one.
+type BackendCRAMMD5 interface {
+	Backend
+	// CRAMMD5Available reports whether the backend takes CRAM-MD5 logins
+	// now. Server asks at every EHLO and AUTH CRAM-MD5, and offers and
+	// takes the mechanism only while it is true: a client that prefers
+	// CRAM-MD5 must not be led to a login that cannot succeed.
+	CRAMMD5Available(ctx context.Context) bool
+	// LoginCRAMMD5 checks a CRAM-MD5 response: digest is the lower-case
+	// hex HMAC-MD5 (RFC 2104) of challenge, keyed with the password of
+	// username. It returns ErrAuthFailed when the digest is wrong, or
+	// cannot be checked for that user.
+	LoginCRAMMD5(ctx context.Context, username, challenge, digest string) error
+}

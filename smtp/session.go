@@ -3,6 +3,7 @@ package smtp
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -334,7 +335,24 @@ func replyText(s string) string {
 	return s
 }
 
-func (sess *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+// mechCRAMMD5 is the SASL name of CRAM-MD5 (RFC 2195).
+const mechCRAMMD5 = "CRAM-MD5"
+
+func (sess *session) AuthMechanisms() []string {
+	if sess.cramMD5() != nil {
+		return []string{sasl.Plain, sasl.Login, mechCRAMMD5}
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+// cramMD5 returns the Backend as a BackendCRAMMD5 if it takes CRAM-MD5
+// logins now, or nil.
+func (sess *session) cramMD5() BackendCRAMMD5 {
+	if be, ok := sess.srv.Backend.(BackendCRAMMD5); ok && be.CRAMMD5Available(sess.c.ctx) {
+		return be
+	}
+	return nil
+}
 
 func (sess *session) Auth(mech string) (sasl.Server, error) {
 	switch mech {
@@ -346,24 +364,43 @@ func (sess *session) Auth(mech string) (sasl.Server, error) {
 		return &loginServer{authenticate: func(username, password string) error {
 			return sess.login("", username, password)
 		}}, nil
+	case mechCRAMMD5:
+		if be := sess.cramMD5(); be != nil {
+			return &cramMD5Server{challenge: cramMD5Challenge(sess.srv.domain), authenticate: func(username, challenge, digest string) error {
+				return sess.check(username, func(ctx context.Context) error {
+					if !isMD5Hex(digest) {
+						return ErrAuthFailed
+					}
+					return be.LoginCRAMMD5(ctx, username, challenge, digest)
+				})
+			}}, nil
+		}
 	}
 	return nil, gosmtp.ErrAuthUnknownMechanism
 }
 
-// login checks AUTH credentials with the Backend. Before the check it waits
-// as long as the server's AuthLimiter says, for the client's address and
-// the account, whatever the password; a failure counts there, and a
-// success forgives both. An identity other than the user name (RFC 4616
-// §2) is refused: the server does not act for another user.
+// login checks AUTH credentials with the Backend. An identity other than
+// the user name (RFC 4616 §2) is refused: the server does not act for
+// another user.
 func (sess *session) login(identity, username, password string) error {
+	return sess.check(username, func(ctx context.Context) error {
+		if identity != "" && identity != username {
+			return ErrAuthFailed
+		}
+		return sess.srv.Backend.Login(ctx, username, password)
+	})
+}
+
+// check runs the Backend's check of a login as username, whatever the
+// mechanism. Before the check it waits as long as the server's AuthLimiter
+// says, for the client's address and the account, whatever the
+// credentials; a failure counts there, and a success forgives both.
+func (sess *session) check(username string, backendCheck func(ctx context.Context) error) error {
 	c, lim := sess.c, sess.srv.authLimiter
 	if err := lim.Wait(c.ctx, c.RemoteAddr(), username); err != nil {
 		return sess.srv.replyError(c, opLogin, err)
 	}
-	var err error = ErrAuthFailed
-	if identity == "" || identity == username {
-		err = sess.srv.Backend.Login(c.ctx, username, password)
-	}
+	err := backendCheck(c.ctx)
 	var e *Error
 	switch {
 	case err == nil:
@@ -406,4 +443,56 @@ func (a *loginServer) Next(response []byte) (challenge []byte, done bool, err er
 		return nil, true, a.authenticate(a.username, string(response))
 	}
 	return nil, false, sasl.ErrUnexpectedClientResponse
+}
+
+// cramMD5Server is the server side of CRAM-MD5 (RFC 2195), which go-sasl
+// offers only as a client: the server sends challenge, and the client
+// answers with its user name, a space, and the hex HMAC-MD5 of the
+// challenge keyed with its password. CRAM-MD5 has no initial response.
+type cramMD5Server struct {
+	challenge    string
+	authenticate func(username, challenge, digest string) error
+	state        int
+}
+
+func (a *cramMD5Server) Next(response []byte) (challenge []byte, done bool, err error) {
+	switch a.state {
+	case 0:
+		if len(response) > 0 {
+			return nil, false, errCRAMMD5InitialResponse
+		}
+		a.state = 1
+		return []byte(a.challenge), false, nil
+	case 1:
+		a.state = 2
+		// The user name may hold spaces; the digest does not.
+		i := bytes.LastIndexByte(response, ' ')
+		if i < 0 {
+			return nil, true, a.authenticate(string(response), a.challenge, "")
+		}
+		return nil, true, a.authenticate(string(response[:i]), a.challenge, strings.ToLower(string(response[i+1:])))
+	}
+	return nil, false, sasl.ErrUnexpectedClientResponse
+}
+
+var errCRAMMD5InitialResponse = &gosmtp.SMTPError{Code: 501, EnhancedCode: gosmtp.EnhancedCode{5, 5, 2}, Message: "CRAM-MD5 takes no initial response"}
+
+// cramMD5Challenge returns a new challenge in the form of RFC 2195's
+// example, a message ID: <random.time@domain>.
+func cramMD5Challenge(domain string) string {
+	return fmt.Sprintf("<%s.%d@%s>", newID(), time.Now().Unix(), domain)
+}
+
+// isMD5Hex reports whether s is an MD5 digest in lower-case hex, as RFC
+// 2195 §2 writes it.
+func isMD5Hex(s string) bool {
+	if len(s) != 2*md5.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

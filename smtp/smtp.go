@@ -11,7 +11,8 @@
 //   - ENHANCEDSTATUSCODES (RFC 2034, codes from RFC 3463)
 //   - CHUNKING, the BDAT command (RFC 3030)
 //   - STARTTLS (RFC 3207), and implicit TLS (RFC 8314)
-//   - AUTH PLAIN (RFC 4954, RFC 4616) and AUTH LOGIN
+//   - AUTH PLAIN (RFC 4954, RFC 4616) and AUTH LOGIN, and AUTH CRAM-MD5
+//     (RFC 2195) with a Backend that implements [BackendCRAMMD5]
 //   - SMTPUTF8 (RFC 6531)
 //
 // It never relays: every recipient it accepts is a local mailbox that

@@ -3,6 +3,9 @@ package smtptest
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/hex"
 	"io"
 	"sync"
 
@@ -60,13 +63,16 @@ type Recorder struct {
 	// DiscardData makes the Recorder keep envelopes only, with a nil
 	// Data, for benchmarks and load tests.
 	DiscardData bool
+	// CRAMMD5 makes the Recorder take AUTH CRAM-MD5 (smtp.BackendCRAMMD5),
+	// checking digests against the passwords of Users.
+	CRAMMD5 bool
 
 	mu      sync.Mutex
 	msgs    []Message
 	changed chan struct{} // closed and replaced when a message arrives
 }
 
-var _ smtp.Backend = (*Recorder)(nil)
+var _ smtp.BackendCRAMMD5 = (*Recorder)(nil)
 
 // NewRecorder returns a Recorder that accepts everything.
 func NewRecorder() *Recorder { return &Recorder{changed: make(chan struct{})} }
@@ -80,6 +86,28 @@ func (r *Recorder) Login(_ context.Context, username, password string) error {
 		return nil
 	}
 	return smtp.ErrAuthFailed
+}
+
+// CRAMMD5Available implements smtp.BackendCRAMMD5: it reports r.CRAMMD5.
+func (r *Recorder) CRAMMD5Available(context.Context) bool { return r.CRAMMD5 }
+
+// LoginCRAMMD5 implements smtp.BackendCRAMMD5: the digest must be the
+// HMAC-MD5 of challenge keyed with username's password in Users, or
+// anything if Users is nil.
+func (r *Recorder) LoginCRAMMD5(_ context.Context, username, challenge, digest string) error {
+	if r.Users == nil {
+		return nil
+	}
+	p, ok := r.Users[username]
+	if !ok {
+		return smtp.ErrAuthFailed
+	}
+	m := hmac.New(md5.New, []byte(p))
+	m.Write([]byte(challenge))
+	if !hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(digest)) {
+		return smtp.ErrAuthFailed
+	}
+	return nil
 }
 
 // CheckRecipient implements smtp.Backend.
