@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/inetkit/inetkit/internal/tlsca"
 )
@@ -125,13 +123,4 @@ func TestMailClient_dataCA(t *testing.T) {
 	if code, _, stderr := runMain(t, "", "get", "--tls", "require", url); code != exitError || !strings.Contains(stderr, "unknown authority") {
 		t.Errorf("get without --data = %d, %q; want an unknown authority", code, stderr)
 	}
-}
-
-// listenerAddr returns the address of the listener of service with tls
-// (starttls or implicit), once serve has logged it.
-func listenerAddr(t *testing.T, srv *mainServer, service, tls string) string {
-	t.Helper()
-	re := regexp.MustCompile(`msg="waiting for clients" service=` + service + ` addr=(\S+) tls=` + tls)
-	log := srv.stderr.waitFor(t, srv.done, 10*time.Second, service+" "+tls+" listener", re.MatchString)
-	return re.FindStringSubmatch(log)[1]
 }

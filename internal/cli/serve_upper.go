@@ -44,6 +44,11 @@ func (o *upperOptions) addrOf() string {
 	return upperDefaultAddr
 }
 
+// tcpDefaultTimeout is the tcp service's default idle and write timeout:
+// the tutorial's exchange is one short request and its reply, so a client
+// silent or not reading for 10 s has gone.
+const tcpDefaultTimeout = 10 * time.Second
+
 // tcpService is the tutorial's uppercase service over TCP, in one of the
 // modes of upper.Handler.
 var tcpService = service{name: "tcp", newConfig: func(f *serveFlags) serviceConfig {
@@ -51,11 +56,10 @@ var tcpService = service{name: "tcp", newConfig: func(f *serveFlags) serviceConf
 	f.Var(&c.mode, "mode", "TCP mode: oneshot, stream or line")
 	f.IntVar(&c.readSize, "read-size", upper.DefaultReadSize, "bytes of the one read in oneshot mode")
 	f.IntVar(&c.maxLineBytes, "max-line-bytes", upper.DefaultMaxLineBytes, "longest line in line mode")
-	// The tutorial's exchange is one short request: a client silent for
-	// 10 s has gone. tcp has no commands, so no --command-timeout.
+	// tcp has no commands, so no --command-timeout.
 	t := timeoutFlags(f)
-	t.idle.follow("tcp", &c.idleTimeout, 10*time.Second)
-	t.write.follow("tcp", &c.writeTimeout, 10*time.Second)
+	t.idle.follow("tcp", &c.idleTimeout, tcpDefaultTimeout)
+	t.write.follow("tcp", &c.writeTimeout, tcpDefaultTimeout)
 	return c
 }}
 
