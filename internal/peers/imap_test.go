@@ -126,7 +126,7 @@ func TestIMAP_Watch(t *testing.T) {
 	seen := make(chan inetimap.MessageSummary, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- inetimap.Watch(ctx, w, "INBOX", func(s inetimap.MessageSummary) { seen <- s }, nil)
+		done <- inetimap.Watch(ctx, w, "INBOX", func(s inetimap.MessageSummary) error { seen <- s; return nil }, nil)
 	}()
 	next := func() inetimap.MessageSummary {
 		t.Helper()
