@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inetkit/inetkit/internal/tlsca"
 )
@@ -123,4 +125,60 @@ func TestMailClient_dataCA(t *testing.T) {
 	if code, _, stderr := runMain(t, "", "get", "--tls", "require", url); code != exitError || !strings.Contains(stderr, "unknown authority") {
 		t.Errorf("get without --data = %d, %q; want an unknown authority", code, stderr)
 	}
+}
+
+// A client that trusts none of the server's CAs names the files it trusted
+// and the flags that fix it; --cacert with the server's CA, or -k, then
+// work.
+func TestMailClient_unknownCA(t *testing.T) {
+	serverCA := setUserCA(t)
+	srv, _ := mailServe(t, "--smtps-addr", "127.0.0.1:0")
+	smtpAddr, smtpsAddr := listenerAddr(t, srv, "smtp", "starttls"), listenerAddr(t, srv, "smtp", "implicit")
+
+	clientCA := setUserCA(t) // another user's, with no CA yet
+	t.Chdir(t.TempDir())
+	pop3URL := userURL("pop3", "a@example.org", "pw", srv.addrs["pop3"], "/")
+	for _, args := range [][]string{
+		{"get", "--tls", "require", pop3URL},
+		{"get", userURL("imap", "a@example.org", "pw", srv.addrs["imap"], "/")},
+		{"send", "smtp://" + smtpAddr, "--to", "b@example.org", "--body", "x"},
+		{"send", "smtps://" + smtpsAddr, "--to", "b@example.org", "--body", "x"},
+	} {
+		code, _, stderr := runMain(t, "", args...)
+		for _, want := range []string{
+			"x509: certificate signed by unknown authority (trusted: the system's roots; no inetkit CA at " +
+				filepath.Join(clientCA, tlsca.CAFile) + ", where inetkit serve run by this user keeps it)",
+			"--cacert FILE", "--data DIR", "-k",
+		} {
+			if code != exitError || !strings.Contains(stderr, want) {
+				t.Errorf("%q with another user's CA directory = %d, %q; want exit 1 and %q", args, code, stderr, want)
+			}
+		}
+	}
+
+	// Once the client has a CA of its own, the message names it.
+	if _, _, err := tlsca.LoadCA(clientCA); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runMain(t, "", "get", "--tls", "require", pop3URL)
+	want := "(trusted: the system's roots and " + filepath.Join(clientCA, tlsca.CAFile) + ")"
+	if code != exitError || !strings.Contains(stderr, want) {
+		t.Errorf("get trusting another CA = %d, %q; want exit 1 and %q", code, stderr, want)
+	}
+
+	for _, fix := range [][]string{{"--cacert", filepath.Join(serverCA, tlsca.CAFile)}, {"-k"}} {
+		code, stdout, stderr := runMain(t, "", append([]string{"get", "--tls", "require", pop3URL}, fix...)...)
+		if code != exitOK {
+			t.Errorf("get with %q = %d, %q, %q; want success", fix, code, stdout, stderr)
+		}
+	}
+}
+
+// listenerAddr returns the address of the listener of service with tls
+// (starttls or implicit), once serve has logged it.
+func listenerAddr(t *testing.T, srv *mainServer, service, tls string) string {
+	t.Helper()
+	re := regexp.MustCompile(`msg="waiting for clients" service=` + service + ` addr=(\S+) tls=` + tls)
+	log := srv.stderr.waitFor(t, srv.done, 10*time.Second, service+" "+tls+" listener", re.MatchString)
+	return re.FindStringSubmatch(log)[1]
 }

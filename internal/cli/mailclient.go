@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -16,7 +17,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/spf13/cobra"
 
-	"github.com/inetkit/inetkit/imap"
 	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/tlsca"
 	"github.com/inetkit/inetkit/pop3"
@@ -50,6 +50,7 @@ func (o *tlsOptions) validate() error {
 type caFile struct {
 	path     string
 	optional bool // a missing file is skipped
+	user     bool // the user's CA
 }
 
 // caFiles returns the CA files a client trusts besides the system's roots:
@@ -59,7 +60,7 @@ type caFile struct {
 func (o *tlsOptions) caFiles() []caFile {
 	var files []caFile
 	if dir, err := tlsca.UserDir(); err == nil {
-		files = append(files, caFile{path: filepath.Join(dir, tlsca.CAFile), optional: true})
+		files = append(files, caFile{path: filepath.Join(dir, tlsca.CAFile), optional: true, user: true})
 	}
 	files = append(files, caFile{path: filepath.Join(o.data, "tls", tlsca.CAFile), optional: true})
 	if o.cacert != "" {
@@ -103,8 +104,21 @@ type mailURL struct {
 	implicitTLS bool
 	addr        string // host:port
 	host        string
+	portGiven   bool // the URL has a port; else addr has the scheme's standard one
 	user, pass  string
 	hasUser     bool
+	// protos are the protocols the command takes ("pop3", "imap"), each
+	// with its implicit-TLS scheme.
+	protos []string
+}
+
+// proto returns the protocol of the URL: its scheme without the "s" of
+// implicit TLS.
+func (m *mailURL) proto() string {
+	if m.implicitTLS {
+		return m.scheme[:len(m.scheme)-1]
+	}
+	return m.scheme
 }
 
 var defaultPorts = map[string]int{"smtp": 25, "smtps": 465, "pop3": 110, "pop3s": 995, "imap": 143, "imaps": 993}
@@ -126,8 +140,9 @@ func parseMailURL(raw string, schemes ...string) (*mailURL, *url.URL, error) {
 	if u.Hostname() == "" {
 		return nil, nil, usagef("URL %q has no host", raw)
 	}
-	m := &mailURL{scheme: u.Scheme, implicitTLS: u.Scheme[len(u.Scheme)-1] == 's', host: u.Hostname()}
+	m := &mailURL{scheme: u.Scheme, implicitTLS: u.Scheme[len(u.Scheme)-1] == 's', host: u.Hostname(), protos: schemes}
 	port := u.Port()
+	m.portGiven = port != ""
 	if port == "" {
 		port = strconv.Itoa(defaultPorts[u.Scheme])
 	}
@@ -152,18 +167,47 @@ func schemeList(schemes []string) string {
 }
 
 // dialPOP3 connects as the URL says, with STLS as --tls asks; the caller
-// logs in.
+// logs in. Its errors are explained as explain does.
 func dialPOP3(ctx context.Context, m *mailURL, t *tlsOptions, timeout time.Duration) (*pop3.Client, error) {
 	cfg, err := t.config(m.host)
 	if err != nil {
 		return nil, err
 	}
-	opts := &pop3.ClientOptions{TLSConfig: cfg, Timeout: timeout}
-	if m.implicitTLS {
-		return pop3.DialTLS(ctx, m.addr, opts)
+	var c *pop3.Client
+	err = dialExplained(ctx, m, t, func(ctx context.Context, debug io.Writer) error {
+		var err error
+		c, err = startPOP3(ctx, m, t, &pop3.ClientOptions{TLSConfig: cfg, Timeout: timeout, DebugWriter: debug})
+		return err
+	})
+	return c, err
+}
+
+// startPOP3 is dialPOP3 without the explanations. The connection is closed
+// if ctx ends before the greeting.
+func startPOP3(ctx context.Context, m *mailURL, t *tlsOptions, opts *pop3.ClientOptions) (*pop3.Client, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", m.addr)
+	if err != nil {
+		return nil, err
 	}
-	c, err := pop3.Dial(ctx, m.addr, opts)
-	if err != nil || t.mode == "none" {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	if m.implicitTLS {
+		tc := tls.Client(conn, opts.TLSConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			stop()
+			conn.Close()
+			return nil, err
+		}
+		conn = tc
+	}
+	c, err := pop3.NewClient(conn, opts)
+	if !stop() {
+		if err == nil {
+			c.Close()
+		}
+		return nil, context.Cause(ctx)
+	}
+	if err != nil || m.implicitTLS || t.mode == "none" {
 		return c, err
 	}
 	caps, err := c.Capabilities()
@@ -178,38 +222,49 @@ func dialPOP3(ctx context.Context, m *mailURL, t *tlsOptions, timeout time.Durat
 		}
 		return c, nil
 	}
-	if err := c.StartTLS(cfg); err != nil {
+	if err := c.StartTLS(opts.TLSConfig); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-// dialIMAP connects and logs in as the URL says.
+// dialIMAP connects and logs in as the URL says. Its errors are explained as
+// explain does.
 func dialIMAP(ctx context.Context, m *mailURL, t *tlsOptions, opts *inetimap.ClientOptions) (*imapclient.Client, error) {
 	cfg, err := t.config(m.host)
 	if err != nil {
 		return nil, err
 	}
-	if opts == nil {
-		opts = &inetimap.ClientOptions{}
+	var o inetimap.ClientOptions
+	if opts != nil {
+		o = *opts
 	}
-	opts.TLSConfig = cfg
+	o.TLSConfig = cfg
 	var c *imapclient.Client
-	switch {
-	case m.implicitTLS:
-		c, err = inetimap.DialTLS(ctx, m.addr, opts)
-	case t.mode == "none":
-		c, err = inetimap.Dial(ctx, m.addr, opts)
-	default:
-		c, err = inetimap.DialStartTLS(ctx, m.addr, opts)
-		var ie *imap.Error
-		if t.mode == "auto" && errors.As(err, &ie) {
-			// The server refused STARTTLS (it offers none): plaintext, as
-			// --tls auto allows. A failed handshake is never retried.
-			c, err = inetimap.Dial(ctx, m.addr, opts)
+	err = dialExplained(ctx, m, t, func(ctx context.Context, debug io.Writer) error {
+		o := o
+		if o.DebugWriter != nil {
+			debug = io.MultiWriter(o.DebugWriter, debug)
 		}
-	}
+		o.DebugWriter = debug
+		var err error
+		switch {
+		case m.implicitTLS:
+			c, err = inetimap.DialTLS(ctx, m.addr, &o)
+		case t.mode == "none":
+			c, err = inetimap.Dial(ctx, m.addr, &o)
+		default:
+			c, err = inetimap.DialStartTLS(ctx, m.addr, &o)
+			var ie *inetimap.Error
+			if t.mode == "auto" && errors.As(err, &ie) {
+				// The server refused STARTTLS (it offers none): plaintext, as
+				// --tls auto allows. A failed handshake is never retried.
+				c, err = inetimap.Dial(ctx, m.addr, &o)
+			}
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

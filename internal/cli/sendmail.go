@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-
 	"fmt"
 	"io"
 	"mime"
@@ -118,7 +117,13 @@ func runSendSMTP(ctx context.Context, e *env, o *sendOptions) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	res, err := smtp.SendMail(ctx, s.mail.addr, copts, s.from, s.to, bytes.NewReader(msg))
+	var res *smtp.SendResult
+	err = dialExplained(ctx, s.mail, &s.tls, func(ctx context.Context, debug io.Writer) error {
+		copts.DebugWriter = debug
+		var err error
+		res, err = smtp.SendMail(ctx, s.mail.addr, copts, s.from, s.to, bytes.NewReader(msg))
+		return err
+	})
 	if res != nil {
 		for _, rcpt := range s.to {
 			if r, ok := res.Refused[rcpt]; ok {
