@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	netmail "net/mail"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,9 +14,13 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 	"github.com/spf13/cobra"
 
 	inetimap "github.com/inetkit/inetkit/imap"
+	"github.com/inetkit/inetkit/pop3"
 )
 
 type getOptions struct {
@@ -23,33 +30,78 @@ type getOptions struct {
 	msg     int // pop3: message number, 0 for the listing
 	tls     tlsOptions
 	timeout time.Duration
+	json    bool
+	delete  bool
+	match   mailMatch
+	// criteria is what an IMAP listing asks the server for: the URL's
+	// search and the match flags; nil for every message.
+	criteria *imap.SearchCriteria
 }
 
 func newGetCmd(e *env, runF func(context.Context, *getOptions) error) *cobra.Command {
 	o := &getOptions{}
 	cmd := &cobra.Command{
 		Use:   "get URL",
-		Short: "List a mailbox or print a message (POP3, IMAP)",
+		Short: "List, search, print or delete messages (POP3, IMAP)",
 		Long: `Print what URL names on stdout, as curl does.
 
 URL forms:
-  pop3://USER:PASS@HOST:PORT/              the maildrop: number, size and UIDL of each message
-  pop3://USER:PASS@HOST:PORT/N             message N
-  imap://USER:PASS@HOST:PORT/              the mailboxes: name, messages, unseen, attributes
-  imap://USER:PASS@HOST:PORT/MAILBOX       the mailbox: UID, flags, date, from and subject
-  imap://USER:PASS@HOST:PORT/MAILBOX;UID=N the message with UID N (RFC 5092)
+  pop3://USER:PASS@HOST:PORT/                the maildrop: number, size and UIDL of each message
+  pop3://USER:PASS@HOST:PORT/N               message N
+  imap://USER:PASS@HOST:PORT/                the mailboxes: name, messages, unseen, attributes
+  imap://USER:PASS@HOST:PORT/MAILBOX         the mailbox: UID, flags, date, from and subject
+  imap://USER:PASS@HOST:PORT/MAILBOX?SEARCH  the messages of the mailbox that SEARCH matches
+  imap://USER:PASS@HOST:PORT/MAILBOX;UID=N   the message with UID N (RFC 5092)
 
 pop3s:// and imaps:// use implicit TLS; otherwise STARTTLS is used when the
 server offers it (see --tls). The user and password are percent-encoded
 (alice%40example.org for alice@example.org). Messages are read without being
-marked seen or deleted.`,
+marked seen or deleted.
+
+Searching. The query of an IMAP URL is an IMAP search program, which the
+server runs (RFC 5092; spaces as %20): ?SUBJECT%20hello,
+?OR%20(FROM%20alice)%20(FROM%20bob). It may also be KEY=VALUE pairs joined
+by "&", each value one argument: ?SUBJECT=hello%20world&FROM=bob&UNSEEN.
+Keys: SUBJECT, FROM, TO, CC, BCC, BODY, TEXT (header and body), HEADER
+(HEADER=X-Test:yes), SINCE, BEFORE, ON (the day the message arrived),
+SENTSINCE, SENTBEFORE, SENTON (its Date header), SEEN, UNSEEN, FLAGGED,
+ANSWERED, DELETED, DRAFT and their UN- forms, KEYWORD, LARGER, SMALLER (in
+bytes), UID (UID=3:*), NOT, OR, and parentheses. Dates are 2026-01-02 or
+2-Jan-2026. Text matches are case-insensitive substrings. --subject, --from,
+--to and --since add to the search, and work for POP3 too, which has no
+search: inetkit reads the header of each message (TOP n 0) and matches it
+itself, --since against the time of its first Received header (its
+arrival), or else its Date.
+
+--delete deletes the messages listed: the matches, every message of the
+mailbox or maildrop if nothing narrows the listing down, or the one message a
+message URL names (after printing it). IMAP marks exactly those UIDs
+\Deleted and expunges them (UID EXPUNGE, RFC 4315); other messages marked
+\Deleted stay. POP3 sends DELE for each, then QUIT. How many were deleted
+goes to stderr ("deleted 2 messages").
+
+--json prints one JSON document in place of a table:
+  mailboxes  {"mailboxes":[{"name":"INBOX","messages":3,"unseen":1,
+             "attributes":["\\HasNoChildren"]}]}
+             (messages and unseen are null if the server has no LIST-STATUS)
+  IMAP       {"messages":[{"uid":1,"seq":1,"from":"bob@example.org",
+             "to":["alice@example.org"],"subject":"hi",
+             "date":"2026-11-25T19:13:52Z","size":447,"flags":["\\Seen"]}]}
+             (from and to are addresses alone, without names; date is when
+             the message arrived, in UTC; flags may be [])
+  POP3       {"messages":[{"n":1,"size":447,"uidl":"1795634032.1"}]}
+With --delete the document also has "deleted": how many were deleted. A
+message is printed as it is, never as JSON.`,
 		Example: `  inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/'
   inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/1'
   inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX'
-  inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX;UID=1'`,
+  inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX;UID=1'
+  inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX?SUBJECT=hello&UNSEEN' --json
+  inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX' --from bob --since 1h --delete
+  inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/' --subject 'password reset'`,
 		Args: exactArgs(1, "get takes one URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.parse(args[0]); err != nil {
+			if err := o.parse(args[0], time.Now()); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -59,11 +111,15 @@ marked seen or deleted.`,
 		},
 	}
 	o.tls.addFlags(cmd)
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "give up after this long")
+	f := cmd.Flags()
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up after this long")
+	f.BoolVar(&o.json, "json", false, "print a listing as one JSON document (shapes above)")
+	f.BoolVar(&o.delete, "delete", false, "delete the messages listed (or the message printed)")
+	o.match.addFlags(cmd)
 	return cmd
 }
 
-func (o *getOptions) parse(raw string) error {
+func (o *getOptions) parse(raw string, now time.Time) error {
 	o.raw = raw
 	m, u, err := parseMailURL(raw, "pop3", "imap")
 	if err != nil {
@@ -73,22 +129,76 @@ func (o *getOptions) parse(raw string) error {
 	if !m.hasUser {
 		return usagef("URL %q has no user: want %s://USER:PASS@HOST...", raw, u.Scheme)
 	}
+	if err := o.match.parse(now); err != nil {
+		return err
+	}
 	if strings.HasPrefix(u.Scheme, "imap") {
 		if o.imapURL, err = inetimap.ParseURL(raw); err != nil {
 			return usagef("%v", err)
 		}
-		// No mailbox: the list of mailboxes, as curl gives.
-	} else if p := strings.Trim(u.Path, "/"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 {
-			return usagef("URL %q: want a message number after the host, not %q", raw, p)
+		if err := o.parseIMAP(); err != nil {
+			return err
 		}
-		o.msg = n
+	} else if err := o.parsePOP3(u.Path, u.RawQuery, u.ForceQuery); err != nil {
+		return err
 	}
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
 	return o.tls.validate()
+}
+
+// parseIMAP checks what the IMAP URL asks for against the flags, and makes
+// the search criteria.
+func (o *getOptions) parseIMAP() error {
+	u := o.imapURL
+	searching := u.Search != "" || o.match.set()
+	switch {
+	case u.Mailbox == "" && (searching || o.delete):
+		// No mailbox: the list of mailboxes, as curl gives.
+		return usagef("searching and --delete need a mailbox: imap://USER:PASS@HOST:PORT/INBOX")
+	case u.UID != 0 && searching:
+		return usagef("URL %q names one message: a search needs a mailbox URL without ;UID=", o.raw)
+	case u.UID != 0 && o.json:
+		return usagef("--json is for listings: a message is printed as it is")
+	}
+	if !searching {
+		return nil
+	}
+	c := &imap.SearchCriteria{}
+	if u.Search != "" {
+		var err error
+		if c, err = inetimap.ParseSearch(u.Search); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	// The flags' criteria first: And (go-imap v2.0.0-beta.8) drops the
+	// SMALLER of its receiver when the other has none, and they have none.
+	o.criteria = o.match.criteria()
+	o.criteria.And(c)
+	return nil
+}
+
+func (o *getOptions) parsePOP3(path, query string, forceQuery bool) error {
+	if query != "" || forceQuery {
+		return usagef("URL %q: a POP3 URL has no search; use --subject, --from, --to or --since", o.raw)
+	}
+	p := strings.Trim(path, "/")
+	if p == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 {
+		return usagef("URL %q: want a message number after the host, not %q", o.raw, p)
+	}
+	o.msg = n
+	switch {
+	case o.match.set():
+		return usagef("URL %q names one message: a search needs the maildrop URL (pop3://USER:PASS@HOST:PORT/)", o.raw)
+	case o.json:
+		return usagef("--json is for listings: a message is printed as it is")
+	}
+	return nil
 }
 
 func runGet(ctx context.Context, e *env, o *getOptions) error {
@@ -115,6 +225,16 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
+// reportDeleted tells how many messages were deleted, on stderr: stdout
+// has the listing.
+func reportDeleted(e *env, n int) {
+	s := "s"
+	if n == 1 {
+		s = ""
+	}
+	fmt.Fprintf(e.stderr, "deleted %d message%s\n", n, s)
+}
+
 func getPOP3(ctx context.Context, e *env, o *getOptions) error {
 	c, err := dialPOP3(ctx, o.mail, &o.tls, o.timeout)
 	if err != nil {
@@ -127,17 +247,7 @@ func getPOP3(ctx context.Context, e *env, o *getOptions) error {
 		return err
 	}
 	if o.msg > 0 {
-		r, err := c.Retrieve(o.msg)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(e.stdout, r); err != nil {
-			return err
-		}
-		if err := r.Close(); err != nil {
-			return err
-		}
-		return c.Quit()
+		return getPOP3Message(e, o, c)
 	}
 	sizes, err := c.List()
 	if err != nil {
@@ -151,15 +261,112 @@ func getPOP3(ctx context.Context, e *env, o *getOptions) error {
 	for _, u := range uids {
 		uid[u.Number] = u.UID
 	}
-	w := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "N\tSIZE\tUIDL")
-	for _, s := range sizes {
-		fmt.Fprintf(w, "%d\t%d\t%s\n", s.Number, s.Size, uid[s.Number])
+	if o.match.set() {
+		if sizes, err = matchPOP3(c, sizes, &o.match); err != nil {
+			return err
+		}
 	}
-	if err := w.Flush(); err != nil {
+	list := make([]jsonPOP3Message, len(sizes))
+	for i, s := range sizes {
+		list[i] = jsonPOP3Message{N: s.Number, Size: s.Size, UIDL: uid[s.Number]}
+	}
+	var deleted *int
+	if o.delete {
+		for _, s := range sizes {
+			if err := c.Delete(s.Number); err != nil {
+				return err
+			}
+		}
+		if err := c.Quit(); err != nil {
+			return fmt.Errorf("QUIT, which deletes the messages marked: %w", err)
+		}
+		n := len(sizes)
+		deleted = &n
+	}
+	if err := writePOP3List(e.stdout, list, deleted, o.json); err != nil {
 		return err
 	}
+	if deleted != nil {
+		if !o.json {
+			reportDeleted(e, *deleted)
+		}
+		return nil
+	}
 	return c.Quit()
+}
+
+func getPOP3Message(e *env, o *getOptions, c *pop3.Client) error {
+	r, err := c.Retrieve(o.msg)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(e.stdout, r); err != nil {
+		return err
+	}
+	if err := r.Close(); err != nil {
+		return err
+	}
+	if !o.delete {
+		return c.Quit()
+	}
+	if err := c.Delete(o.msg); err != nil {
+		return err
+	}
+	if err := c.Quit(); err != nil {
+		return fmt.Errorf("QUIT, which deletes the message marked: %w", err)
+	}
+	reportDeleted(e, 1)
+	return nil
+}
+
+// matchPOP3 returns the messages of sizes whose header (TOP n 0) matches m.
+func matchPOP3(c *pop3.Client, sizes []pop3.MessageSize, m *mailMatch) ([]pop3.MessageSize, error) {
+	var out []pop3.MessageSize
+	for _, s := range sizes {
+		r, err := c.Top(s.Number, 0)
+		if err != nil {
+			return nil, err
+		}
+		h, herr := textproto.ReadHeader(bufio.NewReader(r))
+		if err := r.Close(); err != nil {
+			return nil, err
+		}
+		if herr != nil {
+			continue // no header to match
+		}
+		if m.header(mail.Header{Header: gomessage.Header{Header: h}}) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+type jsonPOP3Message struct {
+	N    int    `json:"n"`
+	Size int64  `json:"size"`
+	UIDL string `json:"uidl"`
+}
+
+func writePOP3List(w io.Writer, list []jsonPOP3Message, deleted *int, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, struct {
+			Messages []jsonPOP3Message `json:"messages"`
+			Deleted  *int              `json:"deleted,omitempty"`
+		}{list, deleted})
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "N\tSIZE\tUIDL")
+	for _, m := range list {
+		fmt.Fprintf(tw, "%d\t%d\t%s\n", m.N, m.Size, m.UIDL)
+	}
+	return tw.Flush()
+}
+
+// writeJSON writes v as one JSON document on a line.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func getIMAP(ctx context.Context, e *env, o *getOptions) error {
@@ -169,43 +376,127 @@ func getIMAP(ctx context.Context, e *env, o *getOptions) error {
 	}
 	defer c.Close()
 	u := o.imapURL
-	if u.Mailbox == "" {
-		if err := listMailboxes(e.stdout, c); err != nil {
-			return err
-		}
-		return c.Logout().Wait()
+	switch {
+	case u.Mailbox == "":
+		err = listMailboxes(e.stdout, c, o.json)
+	case u.UID != 0:
+		err = getIMAPMessage(ctx, e, o, c)
+	default:
+		err = getIMAPList(ctx, e, o, c)
 	}
-	if u.UID != 0 {
-		b, err := inetimap.FetchMessage(ctx, c, u.Mailbox, u.UID)
-		if err != nil {
-			return err
-		}
-		if _, err := e.stdout.Write(b); err != nil {
-			return err
-		}
-		return c.Logout().Wait()
-	}
-	msgs, err := inetimap.ListMessages(ctx, c, u.Mailbox)
 	if err != nil {
-		return err
-	}
-	w := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "UID\tFLAGS\tDATE\tFROM\tSUBJECT")
-	for _, m := range msgs {
-		printSummary(w, m)
-	}
-	if err := w.Flush(); err != nil {
 		return err
 	}
 	return c.Logout().Wait()
 }
 
-func printSummary(w io.Writer, m inetimap.MessageSummary) {
-	flags := make([]string, len(m.Flags))
-	for i, f := range m.Flags {
-		flags[i] = string(f)
+func getIMAPMessage(ctx context.Context, e *env, o *getOptions, c *imapclient.Client) error {
+	u := o.imapURL
+	b, err := inetimap.FetchMessage(ctx, c, u.Mailbox, u.UID)
+	if err != nil {
+		return err
 	}
-	fl := strings.Join(flags, " ")
+	if _, err := e.stdout.Write(b); err != nil {
+		return err
+	}
+	if !o.delete {
+		return nil
+	}
+	n, err := inetimap.DeleteMessages(ctx, c, u.Mailbox, []inetimap.MessageSummary{{UID: u.UID, UIDValidity: u.UIDValidity}})
+	if err != nil {
+		return err
+	}
+	reportDeleted(e, n)
+	return nil
+}
+
+func getIMAPList(ctx context.Context, e *env, o *getOptions, c *imapclient.Client) error {
+	u := o.imapURL
+	msgs, err := inetimap.SearchMessages(ctx, c, u.Mailbox, o.criteria)
+	if err != nil {
+		return err
+	}
+	if len(msgs) > 0 && u.UIDValidity != 0 && msgs[0].UIDValidity != u.UIDValidity {
+		return fmt.Errorf("%w: %q has UIDVALIDITY %d, not %d as the URL says", inetimap.ErrUIDValidity, u.Mailbox, msgs[0].UIDValidity, u.UIDValidity)
+	}
+	if !o.match.since.IsZero() && !o.match.sinceDate {
+		// The server matched the day (RFC 9051 §6.4.4 SINCE); the time
+		// is for us.
+		kept := msgs[:0]
+		for _, m := range msgs {
+			if !m.InternalDate.Before(o.match.since) {
+				kept = append(kept, m)
+			}
+		}
+		msgs = kept
+	}
+	var deleted *int
+	if o.delete {
+		n, err := inetimap.DeleteMessages(ctx, c, u.Mailbox, msgs)
+		if err != nil {
+			return err
+		}
+		deleted = &n
+	}
+	if err := writeIMAPList(e.stdout, msgs, deleted, o.json); err != nil {
+		return err
+	}
+	if deleted != nil && !o.json {
+		reportDeleted(e, *deleted)
+	}
+	return nil
+}
+
+// jsonMessage is an IMAP message in --json output, of get and of imap idle.
+type jsonMessage struct {
+	UID     imap.UID `json:"uid"`
+	Seq     uint32   `json:"seq"`
+	From    string   `json:"from"`
+	To      []string `json:"to"`
+	Subject string   `json:"subject"`
+	Date    string   `json:"date"`
+	Size    int64    `json:"size"`
+	Flags   []string `json:"flags"`
+}
+
+func toJSONMessage(m inetimap.MessageSummary) jsonMessage {
+	j := jsonMessage{UID: m.UID, Seq: m.SeqNum, From: m.FromAddress, To: m.To, Subject: m.Subject,
+		Date: m.InternalDate.UTC().Format(time.RFC3339), Size: m.Size, Flags: flagStrings(m.Flags)}
+	if j.To == nil {
+		j.To = []string{}
+	}
+	return j
+}
+
+func flagStrings(flags []imap.Flag) []string {
+	out := make([]string, len(flags))
+	for i, f := range flags {
+		out[i] = string(f)
+	}
+	return out
+}
+
+func writeIMAPList(w io.Writer, msgs []inetimap.MessageSummary, deleted *int, asJSON bool) error {
+	if asJSON {
+		list := make([]jsonMessage, len(msgs))
+		for i, m := range msgs {
+			list[i] = toJSONMessage(m)
+		}
+		return writeJSON(w, struct {
+			Messages []jsonMessage `json:"messages"`
+			Deleted  *int          `json:"deleted,omitempty"`
+		}{list, deleted})
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "UID\tFLAGS\tDATE\tFROM\tSUBJECT")
+	for _, m := range msgs {
+		printSummary(tw, m)
+	}
+	return tw.Flush()
+}
+
+func printSummary(w io.Writer, m inetimap.MessageSummary) {
+	fl := strings.Join(flagStrings(m.Flags), " ")
 	if fl == "" {
 		fl = "-"
 	}
@@ -222,10 +513,17 @@ func oneLine(s string) string {
 	}, s)
 }
 
+type jsonMailbox struct {
+	Name       string   `json:"name"`
+	Messages   *uint32  `json:"messages"`
+	Unseen     *uint32  `json:"unseen"`
+	Attributes []string `json:"attributes"`
+}
+
 // listMailboxes prints every mailbox with its message and unseen counts
 // (LIST "" "*" RETURN (STATUS ...), RFC 5819, where the server has it;
-// "-" otherwise) and its attributes.
-func listMailboxes(w io.Writer, c *imapclient.Client) error {
+// "-" or null otherwise) and its attributes.
+func listMailboxes(w io.Writer, c *imapclient.Client, asJSON bool) error {
 	var opts *imap.ListOptions
 	if c.Caps().Has(imap.CapListStatus) {
 		opts = &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, NumUnseen: true}}
@@ -234,23 +532,146 @@ func listMailboxes(w io.Writer, c *imapclient.Client) error {
 	if err != nil {
 		return err
 	}
+	list := make([]jsonMailbox, len(boxes))
+	for i, b := range boxes {
+		list[i] = jsonMailbox{Name: b.Mailbox, Attributes: make([]string, len(b.Attrs))}
+		if st := b.Status; st != nil {
+			list[i].Messages, list[i].Unseen = st.NumMessages, st.NumUnseen
+		}
+		for j, a := range b.Attrs {
+			list[i].Attributes[j] = string(a)
+		}
+	}
+	if asJSON {
+		return writeJSON(w, struct {
+			Mailboxes []jsonMailbox `json:"mailboxes"`
+		}{list})
+	}
+	count := func(n *uint32) string {
+		if n == nil {
+			return "-"
+		}
+		return strconv.FormatUint(uint64(*n), 10)
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "MAILBOX\tMESSAGES\tUNSEEN\tATTRIBUTES")
-	for _, b := range boxes {
-		var msgs, unseen string = "-", "-"
-		if st := b.Status; st != nil {
-			if st.NumMessages != nil {
-				msgs = strconv.FormatUint(uint64(*st.NumMessages), 10)
-			}
-			if st.NumUnseen != nil {
-				unseen = strconv.FormatUint(uint64(*st.NumUnseen), 10)
-			}
-		}
-		attrs := make([]string, len(b.Attrs))
-		for i, a := range b.Attrs {
-			attrs[i] = string(a)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(b.Mailbox), msgs, unseen, strings.Join(attrs, " "))
+	for _, b := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(b.Name), count(b.Messages), count(b.Unseen), strings.Join(b.Attributes, " "))
 	}
 	return tw.Flush()
+}
+
+// mailMatch is what --subject, --from, --to and --since ask of a message.
+type mailMatch struct {
+	subject, from, to string
+	sinceFlag         string
+	since             time.Time // zero if none
+	sinceDate         bool      // since is a day, not a time
+}
+
+func (m *mailMatch) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&m.subject, "subject", "", "only messages whose Subject contains `TEXT` (any case)")
+	f.StringVar(&m.from, "from", "", "only messages whose From contains `TEXT` (any case)")
+	f.StringVar(&m.to, "to", "", "only messages whose To contains `TEXT` (any case)")
+	f.StringVar(&m.sinceFlag, "since", "", "only messages that arrived since `WHEN`: a day (2026-01-02), a time (RFC 3339) or a duration ago (30m)")
+}
+
+func (m *mailMatch) parse(now time.Time) error {
+	if m.sinceFlag == "" {
+		return nil
+	}
+	if d, err := time.ParseDuration(m.sinceFlag); err == nil && d >= 0 {
+		m.since = now.Add(-d)
+		return nil
+	}
+	if t, err := time.Parse(time.RFC3339, m.sinceFlag); err == nil {
+		m.since = t
+		return nil
+	}
+	if t, err := inetimap.ParseSearchDate(m.sinceFlag); err == nil {
+		m.since, m.sinceDate = t, true
+		return nil
+	}
+	return usagef("--since wants a day (2026-01-02), a time (2026-01-02T15:04:05Z) or a duration (30m), not %q", m.sinceFlag)
+}
+
+// set reports whether any match flag was given.
+func (m *mailMatch) set() bool {
+	return m.subject != "" || m.from != "" || m.to != "" || !m.since.IsZero()
+}
+
+// criteria returns the match as IMAP search criteria. A time is searched
+// for from the day before it, in UTC, which holds it in every time zone;
+// the caller keeps only the messages that arrived since the time.
+func (m *mailMatch) criteria() *imap.SearchCriteria {
+	c := &imap.SearchCriteria{}
+	for _, h := range [...]struct{ key, value string }{{"Subject", m.subject}, {"From", m.from}, {"To", m.to}} {
+		if h.value != "" {
+			c.Header = append(c.Header, imap.SearchCriteriaHeaderField{Key: h.key, Value: h.value})
+		}
+	}
+	switch {
+	case m.sinceDate:
+		c.Since = m.since
+	case !m.since.IsZero():
+		t := m.since.UTC()
+		c.Since = time.Date(t.Year(), t.Month(), t.Day()-1, 0, 0, 0, 0, time.UTC)
+	}
+	return c
+}
+
+// header reports whether a message header matches, as an IMAP server
+// would match SUBJECT, FROM, TO and SINCE: substrings of the decoded
+// fields in any case, and the arrival time, which is the date of the first
+// Received field (the last hop's), or else the Date field.
+func (m *mailMatch) header(h mail.Header) bool {
+	for _, f := range [...]struct{ key, value string }{{"Subject", m.subject}, {"From", m.from}, {"To", m.to}} {
+		if f.value != "" && !headerContains(h, f.key, f.value) {
+			return false
+		}
+	}
+	if m.since.IsZero() {
+		return true
+	}
+	t, ok := arrival(h)
+	if !ok {
+		return false
+	}
+	if m.sinceDate {
+		return !time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).Before(m.since)
+	}
+	return !t.Before(m.since)
+}
+
+func headerContains(h mail.Header, key, value string) bool {
+	value = strings.ToLower(value)
+	fields := h.FieldsByKey(key)
+	for fields.Next() {
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
+		}
+		if strings.Contains(strings.ToLower(v), value) {
+			return true
+		}
+	}
+	return false
+}
+
+// arrival returns the time in the first Received field (RFC 5321 §4.4:
+// after its last ";"), or else the Date field.
+func arrival(h mail.Header) (time.Time, bool) {
+	if rcvd := h.Get("Received"); rcvd != "" {
+		if i := strings.LastIndexByte(rcvd, ';'); i >= 0 {
+			if t, err := netmail.ParseDate(strings.TrimSpace(rcvd[i+1:])); err == nil {
+				return t, true
+			}
+		}
+	}
+	if h.Get("Date") == "" {
+		return time.Time{}, false
+	}
+	t, err := h.Date()
+	return t, err == nil
 }
