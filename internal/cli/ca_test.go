@@ -182,3 +182,26 @@ func listenerAddr(t *testing.T, srv *mainServer, service, tls string) string {
 	log := srv.stderr.waitFor(t, srv.done, 10*time.Second, service+" "+tls+" listener", re.MatchString)
 	return re.FindStringSubmatch(log)[1]
 }
+
+// A serve with no home directory (a system service) keeps its CA in
+// DATA/tls, which a client trusts with --data.
+func TestServeMail_noHomeCA(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		t.Skip("the user's configuration directory does not come from $HOME here")
+	}
+	t.Setenv(tlsca.EnvDir, "")
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CONFIG_HOME", "")
+	if dir, err := tlsca.UserDir(); err == nil {
+		t.Fatalf("UserDir() with no home = %q; want an error", dir)
+	}
+	srv, data := mailServe(t)
+	caFile := filepath.Join(data, "tls", tlsca.CAFile)
+	if log := srv.stderr.String(); !strings.Contains(log, "ca="+caFile) {
+		t.Errorf("serve's log does not name the CA %s:\n%s", caFile, log)
+	}
+	url := userURL("pop3", "a@example.org", "pw", srv.addrs["pop3"], "/")
+	if code, stdout, stderr := runMain(t, "", "get", "--tls", "require", "--data", data, url); code != exitOK {
+		t.Errorf("get --data DATA = %d, %q, %q", code, stdout, stderr)
+	}
+}

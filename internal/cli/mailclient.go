@@ -34,7 +34,7 @@ func (o *tlsOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.mode, "tls", "auto", "STARTTLS: auto (when the server offers it), require, or none (smtps://, pop3s://, imaps:// always use TLS)")
 	f.StringVar(&o.cacert, "cacert", "", "PEM file of certificate authorities to trust, besides the system's and inetkit's own")
-	f.StringVar(&o.data, "data", defaultDataDir, "data directory of an older inetkit serve, whose own CA (DIR/tls/ca.pem) is trusted too")
+	f.StringVar(&o.data, "data", defaultDataDir, "data directory whose CA, DIR/tls/ca.pem, is trusted too (an older inetkit serve, or one with no home directory, made it there)")
 	f.BoolVarP(&o.insecure, "insecure", "k", false, "do not verify the server's certificate")
 }
 
@@ -55,8 +55,8 @@ type caFile struct {
 
 // caFiles returns the CA files a client trusts besides the system's roots:
 // the user's CA, which every inetkit serve of this user signs with (see
-// tlsca.UserDir); the CA in --data, which an older inetkit made there; and
-// --cacert.
+// tlsca.UserDir); the CA in --data, which an older inetkit serve made there,
+// or one run with no home directory; and --cacert.
 func (o *tlsOptions) caFiles() []caFile {
 	var files []caFile
 	if dir, err := tlsca.UserDir(); err == nil {

@@ -540,6 +540,6 @@ func (e *unknownCAError) Error() string {
 		fmt.Fprintf(&b, "; no inetkit CA at %s, where inetkit serve run by this user keeps it", missing)
 	}
 	b.WriteString("): give the server's CA with --cacert FILE (inetkit serve logs its path), " +
-		"or --data DIR for the CA an older inetkit made in DIR/tls, or skip verification with -k")
+		"or --data DIR to trust DIR/tls/ca.pem, or skip verification with -k")
 	return b.String()
 }

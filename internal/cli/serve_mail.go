@@ -143,10 +143,14 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 		me.tls, err = tlsca.LoadFiles(o.tlsCert, o.tlsKey)
 	} else {
 		var res *tlsca.Result
-		var caDir string
-		if caDir, err = tlsca.UserDir(); err == nil {
-			res, err = tlsca.Load(filepath.Join(o.data, "tls"), caDir, hosts)
+		// The user's CA; for a user with no home directory (a system
+		// service), the data directory's own, which clients trust with
+		// --data.
+		caDir, derr := tlsca.UserDir()
+		if derr != nil {
+			caDir = filepath.Join(o.data, "tls")
 		}
+		res, err = tlsca.Load(filepath.Join(o.data, "tls"), caDir, hosts)
 		if err == nil {
 			me.tls = res.Config
 			abs, _ := filepath.Abs(res.CAPath)
