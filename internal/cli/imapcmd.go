@@ -57,7 +57,8 @@ elements of "messages":
   {"uid":1,"seq":1,"from":"bob@example.org","to":["alice@example.org"],
    "subject":"hi","date":"2026-11-25T19:13:52Z","size":447,"flags":[]}
 
-It stops, with exit status 0, as soon as stdout is closed ("| head -n1").`,
+It stops as soon as its stdout is closed (when the reader of "| head -n1"
+exits), without waiting for another message to write.`,
 		Example: `  inetkit imap idle 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX'
   inetkit imap idle 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX' --count 1 --subject 'reset' --existing --timeout 30s
   inetkit imap idle 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX' --json | jq -r .subject`,
