@@ -297,3 +297,33 @@ func TestWatch_existingAndStop(t *testing.T) {
 		t.Errorf("Watch with enough already there = %v, %q", err, got)
 	}
 }
+
+// FuzzParseSearch: no input makes ParseSearch panic, and a program parses
+// the same in parentheses.
+func FuzzParseSearch(f *testing.F) {
+	for _, s := range []string{
+		"SUBJECT hello",
+		`OR (FROM alice) (FROM "bob b") SINCE 1-Jan-2026 NOT HEADER X-Spam yes`,
+		"CHARSET UTF-8 UID 1:5,7:* LARGER 10 SMALLER 99 UNSEEN KEYWORD $Junk",
+		"1:* ON 2026-01-02 SENTON 2-Jan-2026 TEXT \"a\\\"b\"",
+		"((((SEEN))))",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := inetimap.ParseSearch(s)
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(strings.ToUpper(strings.TrimLeft(s, " \t")), "CHARSET") {
+			return // CHARSET only comes first
+		}
+		again, err := inetimap.ParseSearch("(" + s + ")")
+		if err != nil {
+			t.Fatalf("ParseSearch(%q) = %+v, but in parentheses: %v", s, c, err)
+		}
+		if diff := cmp.Diff(c, again, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("ParseSearch(%q) and in parentheses differ (-bare +parenthesized):\n%s", s, diff)
+		}
+	})
+}
