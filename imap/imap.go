@@ -15,9 +15,11 @@
 // Storage is a [Backend].
 //
 // The client side is go-imap's imapclient; [Dial], [DialTLS] and
-// [DialStartTLS] return one, and [ListMessages], [FetchMessage] and [Watch]
-// do the work of "inetkit get imap://..." and "inetkit imap idle". [ParseURL]
-// parses IMAP URLs (RFC 5092).
+// [DialStartTLS] return one, and [ListMessages], [SearchMessages],
+// [DeleteMessages], [FetchMessage] and [Watch] do the work of "inetkit get
+// imap://..." and "inetkit imap idle". [ParseURL] parses IMAP URLs (RFC
+// 5092), whose query [ParseSearch] reads as a search program (RFC 9051
+// §6.4.4).
 //
 // Package imaptest runs a Server in-process for tests, with an in-memory
 // Backend and a conformance suite for Backends.

@@ -268,7 +268,14 @@ func dialIMAP(ctx context.Context, m *mailURL, t *tlsOptions, opts *inetimap.Cli
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Login(m.user, m.pass).Wait(); err != nil {
+	// A server that greets and then never answers LOGIN must not outlast
+	// ctx (--timeout, a signal).
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	err = c.Login(m.user, m.pass).Wait()
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -355,14 +355,10 @@ func explain(ctx context.Context, m *mailURL, t *tlsOptions, w *dialWatch, err e
 		return err
 	}
 	f := w.finding()
-	if f == nil {
-		// After the command's timeout the probe gets a few seconds of its
-		// own.
-		pctx := ctx
-		if ctx.Err() != nil {
-			pctx = context.WithoutCancel(ctx)
-		}
-		pctx, cancel := context.WithTimeout(pctx, 6*probeStep)
+	if f == nil && ctx.Err() == nil {
+		// Once the command's own time is up (--timeout), no more probing:
+		// what the dial's watch found is all there is to say.
+		pctx, cancel := context.WithTimeout(ctx, 6*probeStep)
 		f = probe(pctx, m.addr, m.host, true)
 		cancel()
 	}
