@@ -308,9 +308,10 @@ a loopback address, on (64 connections, 100 replies/s with bursts of
 
 smtp, pop3 and imap share one store (a SQLite database in --data): mail
 sent over SMTP is read over POP3 and IMAP. They listen on 127.0.0.1:2525,
-127.0.0.1:1110 and 127.0.0.1:1143, offer STARTTLS with a certificate from a
-local certificate authority made in --data on first start (its path is
-logged: trust it, or give --tls-cert and --tls-key), and implicit TLS on
+127.0.0.1:1110 and 127.0.0.1:1143, offer STARTTLS with a certificate from the
+user's local certificate authority (~/.config/inetkit, or $INETKIT_CA_DIR,
+made on first start; its path is logged: inetkit's clients trust it, give it
+to others, or give --tls-cert and --tls-key), and implicit TLS on
 --smtps-addr, --pop3s-addr and --imaps-addr when given. When every mail
 listener is on loopback, any login is accepted (the login is the mail
 address, its mailbox made on first use) and plain-text logins are allowed

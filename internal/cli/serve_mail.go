@@ -43,7 +43,7 @@ func mailFlags(f *serveFlags) *mailOptions {
 	return sharedFlags(f, func(fs *pflag.FlagSet) *mailOptions {
 		o := new(mailOptions)
 		fs.StringVar(&o.data, "data", defaultDataDir, "data directory: the mail store and the TLS files")
-		fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS (default: made by the local CA in --data)")
+		fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS (default: signed by the user's local CA)")
 		fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 		fs.StringVar(&o.auth, "auth", "auto", "mail logins: any (loopback only), accounts, or auto (any when every mail listener is on loopback)")
 		fs.StringVar(&o.hostname, "hostname", "localhost", "the host name the mail servers greet with")
