@@ -15,13 +15,18 @@ import (
 // trackers live in one process. A Store that is not the server's, such as
 // that of `inetkit mail rm`, finds the server by the data directory's lock
 // and hands it the change through the requests table; the server's Store
-// looks for requests every requestPollInterval, carries each out in one
+// looks for requests every serverPollInterval, carries each out in one
 // transaction with marking it done, and the requester reads the outcome
 // and deletes the row. With no server running, the requester takes the lock
 // itself for the change, so that no server starts in the middle of it.
 
-// requestPollInterval is how often a server looks for requests, and a
-// requester for the outcome of its own.
+// serverPollInterval is how often a server looks for requests: an idle
+// server wakes four times a second for them, and a request waits a quarter
+// of a second at most.
+const serverPollInterval = 250 * time.Millisecond
+
+// requestPollInterval is how often a requester looks for the outcome of its
+// own request.
 const requestPollInterval = 50 * time.Millisecond
 
 // requestMaxAge is how long a request is kept: one older than this is
@@ -218,7 +223,7 @@ func (s *Store) withdraw(id int64) bool {
 // store is open. It runs in the server's Store (Options.Exclusive) only.
 func (s *Store) serveRequests() {
 	defer close(s.requestsDone)
-	t := time.NewTicker(requestPollInterval)
+	t := time.NewTicker(serverPollInterval)
 	defer t.Stop()
 	var last string // the error last logged, so that a lasting one is logged once
 	for {
