@@ -108,3 +108,27 @@ func TestRootNoLeftovers(t *testing.T) {
 		t.Errorf("after Abort the directory has %v", ents)
 	}
 }
+
+func TestFailedCloseLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for name, fsys := range map[string]fileroot.FS{"Root": openRoot(t, dir), "MemFS": fileroot.NewMemFS()} {
+		u, err := fsys.Create("f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Write([]byte("data"))
+		if err := fsys.Mkdir("f"); err != nil {
+			t.Fatal(err)
+		}
+		var pe *fs.PathError
+		if err := u.Close(); err == nil || !errors.As(err, &pe) || pe.Path != "f" {
+			t.Errorf("%s: Close onto a directory: %v, want *fs.PathError for f", name, err)
+		}
+		if es, err := fsys.ReadDir("."); err != nil || len(es) != 1 || !es[0].IsDir() {
+			t.Errorf("%s: ReadDir: %v, %v; want the directory f only", name, es, err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("Root directory has %v, want f only", ents)
+	}
+}
