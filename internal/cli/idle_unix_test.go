@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/inetkit/inetkit/internal/peers"
 )
 
 // runShell runs script with sh, inetkit's binary as $INETKIT and url as
@@ -21,10 +23,7 @@ import (
 // "hangs", not "slow".
 func runShell(t *testing.T, script, url string) (stdout, stderr *syncBuffer, done <-chan error) {
 	t.Helper()
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	sh := peers.Need(t, "sh")
 	bin := inetkitBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
