@@ -109,3 +109,15 @@ func isReserved(name string) bool {
 
 // parent returns the directory that contains name.
 func parent(name string) string { return path.Dir(name) }
+
+// ReadOnly returns a view of fsys that can only be read: it has the read
+// methods of fsys (Open, Stat, ReadDir) and none of the write methods of
+// [FS], so that a server that looks for them finds none (an anonymous FTP
+// login, say).
+func ReadOnly(fsys fs.FS) fs.FS { return readOnly{fsys} }
+
+type readOnly struct{ fsys fs.FS }
+
+func (r readOnly) Open(name string) (fs.File, error)          { return r.fsys.Open(name) }
+func (r readOnly) Stat(name string) (fs.FileInfo, error)      { return fs.Stat(r.fsys, name) }
+func (r readOnly) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(r.fsys, name) }

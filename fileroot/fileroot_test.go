@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"testing/fstest"
 
 	"github.com/inetkit/inetkit/fileroot"
 	"github.com/inetkit/inetkit/fileroot/fileroottest"
@@ -134,5 +135,27 @@ func TestFailedCloseLeavesNothing(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("Root directory has %v, want f only", ents)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	m := NewMemFS()
+	u, err := m.Create("a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write([]byte("hello"))
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro := ReadOnly(m)
+	if _, ok := ro.(interface{ Create(string) (Upload, error) }); ok {
+		t.Error("ReadOnly(m) has a Create method")
+	}
+	if _, ok := ro.(interface{ Remove(string) error }); ok {
+		t.Error("ReadOnly(m) has a Remove method")
+	}
+	if err := fstest.TestFS(ro, "a.txt"); err != nil {
+		t.Error(err)
 	}
 }
