@@ -139,7 +139,7 @@ func TestFailedCloseLeavesNothing(t *testing.T) {
 }
 
 func TestReadOnly(t *testing.T) {
-	m := NewMemFS()
+	m := fileroot.NewMemFS()
 	u, err := m.Create("a.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -148,8 +148,8 @@ func TestReadOnly(t *testing.T) {
 	if err := u.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ro := ReadOnly(m)
-	if _, ok := ro.(interface{ Create(string) (Upload, error) }); ok {
+	ro := fileroot.ReadOnly(m)
+	if _, ok := ro.(interface{ Create(string) (fileroot.Upload, error) }); ok {
 		t.Error("ReadOnly(m) has a Create method")
 	}
 	if _, ok := ro.(interface{ Remove(string) error }); ok {
