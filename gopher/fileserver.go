@@ -163,7 +163,7 @@ func hidden(name string) bool {
 
 func (h *fileServer) notFound(w ResponseWriter, name string, err error) {
 	if !errors.Is(err, fs.ErrNotExist) {
-		h.opts.Logger.Warn("gopher: file server", "name", name, "err", err)
+		h.opts.Logger.Info("gopher: file server", "name", name, "err", err)
 	}
 	Error(w, "Not found")
 }
