@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -314,15 +315,15 @@ func clientRetrieveAll(t *testing.T, c *ftp.Client, path string, offset int64) [
 	return data
 }
 
-// clientCheckFile checks that the file at path holds want.
-func clientCheckFile(t *testing.T, path string, want []byte) {
+// clientCheckFile checks that the file name of files holds want.
+func clientCheckFile(t *testing.T, files fs.FS, name string, want []byte) {
 	t.Helper()
-	got, err := os.ReadFile(path)
+	got, err := fs.ReadFile(files, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s holds %d bytes; want the %d written", path, len(got), len(want))
+		t.Errorf("%s holds %d bytes; want the %d written", name, len(got), len(want))
 	}
 }
 

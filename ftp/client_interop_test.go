@@ -3,7 +3,9 @@ package ftp_test
 import (
 	"bytes"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,14 +15,14 @@ import (
 )
 
 // exerciseClient runs every transfer and file command of c in the
-// directory "pub" of a server whose root is root on disk, checking what
-// the server did on disk: Store, StoreAt to resume it, Size, ModTime,
+// directory "pub" of a server whose root is files, checking what the
+// server did there (put writes a file of it): Store, StoreAt to resume it, Size, ModTime,
 // Retrieve whole and from an offset, Append, a Retrieve closed early
 // (ABOR), MakeDir, Rename, List, NameList, Stat of a file and of a
 // directory, a negative reply, Delete and RemoveDir.
-func exerciseClient(t *testing.T, c *ftp.Client, root string) {
+func exerciseClient(t *testing.T, c *ftp.Client, files fs.FS, put func(name string, data []byte) error) {
 	t.Helper()
-	pub := filepath.Join(root, "pub")
+	const pub = "pub"
 	if err := c.ChangeDir("pub"); err != nil {
 		t.Fatalf("ChangeDir(pub) = %v", err)
 	}
@@ -32,15 +34,15 @@ func exerciseClient(t *testing.T, c *ftp.Client, root string) {
 	if err := c.Store("f.bin", bytes.NewReader(data[:100_000])); err != nil {
 		t.Fatalf("Store() = %v", err)
 	}
-	clientCheckFile(t, filepath.Join(pub, "f.bin"), data[:100_000])
+	clientCheckFile(t, files, path.Join(pub, "f.bin"), data[:100_000])
 	if err := c.StoreAt("f.bin", bytes.NewReader(data[100_000:]), 100_000); err != nil {
 		t.Fatalf("StoreAt() = %v", err)
 	}
-	clientCheckFile(t, filepath.Join(pub, "f.bin"), data)
+	clientCheckFile(t, files, path.Join(pub, "f.bin"), data)
 	if n, err := c.Size("f.bin"); err != nil || n != int64(len(data)) {
 		t.Errorf("Size() = %d, %v; want %d", n, err, len(data))
 	}
-	fi, err := os.Stat(filepath.Join(pub, "f.bin"))
+	fi, err := fs.Stat(files, path.Join(pub, "f.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +59,11 @@ func exerciseClient(t *testing.T, c *ftp.Client, root string) {
 		t.Fatalf("Append() = %v", err)
 	}
 	data = append(data, "tail"...)
-	clientCheckFile(t, filepath.Join(pub, "f.bin"), data)
+	clientCheckFile(t, files, path.Join(pub, "f.bin"), data)
 
 	// A file larger than the socket buffers keeps the server writing when
 	// the client stops reading.
-	if err := os.WriteFile(filepath.Join(pub, "big.bin"), clientTestData(8<<20), 0o644); err != nil {
+	if err := put(path.Join(pub, "big.bin"), clientTestData(8<<20)); err != nil {
 		t.Fatal(err)
 	}
 	r, err := c.Retrieve("big.bin", 0)
@@ -90,7 +92,7 @@ func exerciseClient(t *testing.T, c *ftp.Client, root string) {
 	if err := c.Rename("f.bin", "sub dir/g.bin"); err != nil {
 		t.Fatalf("Rename() = %v", err)
 	}
-	clientCheckFile(t, filepath.Join(pub, "sub dir", "g.bin"), data)
+	clientCheckFile(t, files, path.Join(pub, "sub dir", "g.bin"), data)
 	entries, err := c.List("")
 	if err != nil {
 		t.Fatalf("List() = %v", err)
@@ -131,7 +133,7 @@ func exerciseClient(t *testing.T, c *ftp.Client, root string) {
 	if err := c.RemoveDir("sub dir"); err != nil {
 		t.Errorf("RemoveDir() = %v", err)
 	}
-	if ls, err := os.ReadDir(pub); err != nil || len(ls) != 0 {
+	if ls, err := fs.ReadDir(files, pub); err != nil || len(ls) != 0 {
 		t.Errorf("pub holds %v, %v after Delete and RemoveDir; want nothing", ls, err)
 	}
 	if err := c.Quit(); err != nil {
@@ -166,7 +168,7 @@ func TestClientInterop_pyftpdlib(t *testing.T) {
 			if _, ok := c.Features()["MLST"]; !ok {
 				t.Errorf("Features() = %v; want MLST", c.Features())
 			}
-			exerciseClient(t, c, root)
+			exerciseClient(t, c, os.DirFS(root), diskPut(root))
 		})
 	}
 }
@@ -193,7 +195,7 @@ func TestClientInterop_pyftpdlibOldCommands(t *testing.T) {
 			if _, ok := c.Features()["MLST"]; ok {
 				t.Errorf("Features() = %v; want no MLST", c.Features())
 			}
-			exerciseClient(t, c, root)
+			exerciseClient(t, c, os.DirFS(root), diskPut(root))
 		})
 	}
 }
@@ -224,7 +226,14 @@ func TestClientInterop_vsftpd(t *testing.T) {
 			if c.TLS() != tc.tls {
 				t.Errorf("TLS() = %v; want %v", c.TLS(), tc.tls)
 			}
-			exerciseClient(t, c, root)
+			exerciseClient(t, c, os.DirFS(root), diskPut(root))
 		})
+	}
+}
+
+// diskPut returns a function that writes a file under root.
+func diskPut(root string) func(name string, data []byte) error {
+	return func(name string, data []byte) error {
+		return os.WriteFile(filepath.Join(root, filepath.FromSlash(name)), data, 0o644)
 	}
 }
