@@ -9,15 +9,15 @@ import (
 // Access control (RFC 959 §4.1.1) and security (RFC 4217) commands.
 
 func init() {
-	register(command{run: (*session).cmdUser, arg: argNeed}, "USER")
-	register(command{run: (*session).cmdPass}, "PASS")
-	register(command{run: (*session).cmdAcct}, "ACCT")
-	register(command{run: (*session).cmdAuth, arg: argNeed}, "AUTH")
-	register(command{run: (*session).cmdPbsz, arg: argNeed}, "PBSZ")
-	register(command{run: (*session).cmdProt, arg: argNeed}, "PROT")
-	register(command{run: (*session).cmdCcc}, "CCC")
-	register(command{run: (*session).cmdRein}, "REIN")
-	register(command{run: (*session).cmdQuit, during: true}, "QUIT")
+	addCommand(cmdSpec{run: (*session).cmdUser, arg: argNeed}, "USER")
+	addCommand(cmdSpec{run: (*session).cmdPass}, "PASS")
+	addCommand(cmdSpec{run: (*session).cmdAcct}, "ACCT")
+	addCommand(cmdSpec{run: (*session).cmdAuth, arg: argNeed}, "AUTH")
+	addCommand(cmdSpec{run: (*session).cmdPbsz, arg: argNeed}, "PBSZ")
+	addCommand(cmdSpec{run: (*session).cmdProt, arg: argNeed}, "PROT")
+	addCommand(cmdSpec{run: (*session).cmdCcc}, "CCC")
+	addCommand(cmdSpec{run: (*session).cmdRein}, "REIN")
+	addCommand(cmdSpec{run: (*session).cmdQuit, during: true}, "QUIT")
 }
 
 // plaintextOK reports whether a password may be sent on this connection.

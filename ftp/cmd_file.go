@@ -12,17 +12,17 @@ import (
 // and §7 (MDTM, SIZE, MLST).
 
 func init() {
-	register(command{run: (*session).cmdCwd, login: true, arg: argNeed}, "CWD", "XCWD")
-	register(command{run: (*session).cmdCdup, login: true}, "CDUP", "XCUP")
-	register(command{run: (*session).cmdPwd, login: true}, "PWD", "XPWD")
-	register(command{run: (*session).cmdMkd, login: true, arg: argNeed, write: true}, "MKD", "XMKD")
-	register(command{run: (*session).cmdRmd, login: true, arg: argNeed, write: true}, "RMD", "XRMD")
-	register(command{run: (*session).cmdDele, login: true, arg: argNeed, write: true}, "DELE")
-	register(command{run: (*session).cmdRnfr, login: true, arg: argNeed, write: true}, "RNFR")
-	register(command{run: (*session).cmdRnto, login: true, arg: argNeed, write: true}, "RNTO")
-	register(command{run: (*session).cmdSize, login: true, arg: argNeed}, "SIZE")
-	register(command{run: (*session).cmdMdtm, login: true, arg: argNeed}, "MDTM")
-	register(command{run: (*session).cmdMlst, login: true}, "MLST")
+	addCommand(cmdSpec{run: (*session).cmdCwd, login: true, arg: argNeed}, "CWD", "XCWD")
+	addCommand(cmdSpec{run: (*session).cmdCdup, login: true}, "CDUP", "XCUP")
+	addCommand(cmdSpec{run: (*session).cmdPwd, login: true}, "PWD", "XPWD")
+	addCommand(cmdSpec{run: (*session).cmdMkd, login: true, arg: argNeed, write: true}, "MKD", "XMKD")
+	addCommand(cmdSpec{run: (*session).cmdRmd, login: true, arg: argNeed, write: true}, "RMD", "XRMD")
+	addCommand(cmdSpec{run: (*session).cmdDele, login: true, arg: argNeed, write: true}, "DELE")
+	addCommand(cmdSpec{run: (*session).cmdRnfr, login: true, arg: argNeed, write: true}, "RNFR")
+	addCommand(cmdSpec{run: (*session).cmdRnto, login: true, arg: argNeed, write: true}, "RNTO")
+	addCommand(cmdSpec{run: (*session).cmdSize, login: true, arg: argNeed}, "SIZE")
+	addCommand(cmdSpec{run: (*session).cmdMdtm, login: true, arg: argNeed}, "MDTM")
+	addCommand(cmdSpec{run: (*session).cmdMlst, login: true}, "MLST")
 }
 
 // resolve resolves the client's path p (see resolvePath); e is the reply

@@ -12,21 +12,21 @@ import (
 // §4.1.3, RFC 2389 (FEAT, OPTS), RFC 2428 (EPRT, EPSV).
 
 func init() {
-	register(command{run: (*session).cmdSyst}, "SYST")
-	register(command{run: (*session).cmdFeat}, "FEAT")
-	register(command{run: (*session).cmdOpts, arg: argNeed}, "OPTS")
-	register(command{run: (*session).cmdHelp}, "HELP")
-	register(command{run: (*session).cmdSite, login: true, arg: argNeed}, "SITE")
-	register(command{run: (*session).cmdNoop}, "NOOP")
-	register(command{run: (*session).cmdStat, during: true}, "STAT")
-	register(command{run: (*session).cmdAllo, login: true}, "ALLO")
-	register(command{run: (*session).cmdType, login: true, arg: argNeed}, "TYPE")
-	register(command{run: (*session).cmdMode, login: true, arg: argNeed}, "MODE")
-	register(command{run: (*session).cmdStru, login: true, arg: argNeed}, "STRU")
-	register(command{run: (*session).cmdPort, login: true, arg: argNeed}, "PORT")
-	register(command{run: (*session).cmdEprt, login: true, arg: argNeed}, "EPRT")
-	register(command{run: (*session).cmdPasv, login: true}, "PASV")
-	register(command{run: (*session).cmdEpsv, login: true}, "EPSV")
+	addCommand(cmdSpec{run: (*session).cmdSyst}, "SYST")
+	addCommand(cmdSpec{run: (*session).cmdFeat}, "FEAT")
+	addCommand(cmdSpec{run: (*session).cmdOpts, arg: argNeed}, "OPTS")
+	addCommand(cmdSpec{run: (*session).cmdHelp}, "HELP")
+	addCommand(cmdSpec{run: (*session).cmdSite, login: true, arg: argNeed}, "SITE")
+	addCommand(cmdSpec{run: (*session).cmdNoop}, "NOOP")
+	addCommand(cmdSpec{run: (*session).cmdStat, during: true}, "STAT")
+	addCommand(cmdSpec{run: (*session).cmdAllo, login: true}, "ALLO")
+	addCommand(cmdSpec{run: (*session).cmdType, login: true, arg: argNeed}, "TYPE")
+	addCommand(cmdSpec{run: (*session).cmdMode, login: true, arg: argNeed}, "MODE")
+	addCommand(cmdSpec{run: (*session).cmdStru, login: true, arg: argNeed}, "STRU")
+	addCommand(cmdSpec{run: (*session).cmdPort, login: true, arg: argNeed}, "PORT")
+	addCommand(cmdSpec{run: (*session).cmdEprt, login: true, arg: argNeed}, "EPRT")
+	addCommand(cmdSpec{run: (*session).cmdPasv, login: true}, "PASV")
+	addCommand(cmdSpec{run: (*session).cmdEpsv, login: true}, "EPSV")
 }
 
 func (c *session) cmdSyst(string) error {
@@ -241,7 +241,7 @@ func (c *session) cmdEprt(arg string) error {
 	}
 	ap, err := parseEPRT(arg)
 	if err != nil {
-		if f := strings.Split(arg+"||", arg[:1]); len(f) > 1 && f[1] != "1" && f[1] != "2" {
+		if f := strings.Split(arg+"||", arg[:1]); len(f) > 1 && f[1] != "" && f[1] != "1" && f[1] != "2" && strings.Trim(f[1], "0123456789") == "" {
 			return c.fail(c.errFamily())
 		}
 		return c.fail(errSyntax)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/inetkit/inetkit/fileroot"
 )
@@ -16,15 +17,15 @@ import (
 // REST (RFC 3659 §5), MLSD (RFC 3659 §7) and ABOR.
 
 func init() {
-	register(command{run: (*session).cmdRetr, login: true, arg: argNeed}, "RETR")
-	register(command{run: (*session).cmdStor, login: true, arg: argNeed, write: true}, "STOR")
-	register(command{run: (*session).cmdAppe, login: true, arg: argNeed, write: true}, "APPE")
-	register(command{run: (*session).cmdStou, login: true, write: true}, "STOU")
-	register(command{run: (*session).cmdRest, login: true, arg: argNeed}, "REST")
-	register(command{run: (*session).cmdList, login: true}, "LIST")
-	register(command{run: (*session).cmdNlst, login: true}, "NLST")
-	register(command{run: (*session).cmdMlsd, login: true}, "MLSD")
-	register(command{run: (*session).cmdAbor, during: true}, "ABOR")
+	addCommand(cmdSpec{run: (*session).cmdRetr, login: true, arg: argNeed}, "RETR")
+	addCommand(cmdSpec{run: (*session).cmdStor, login: true, arg: argNeed, write: true}, "STOR")
+	addCommand(cmdSpec{run: (*session).cmdAppe, login: true, arg: argNeed, write: true}, "APPE")
+	addCommand(cmdSpec{run: (*session).cmdStou, login: true, write: true}, "STOU")
+	addCommand(cmdSpec{run: (*session).cmdRest, login: true, arg: argNeed}, "REST")
+	addCommand(cmdSpec{run: (*session).cmdList, login: true}, "LIST")
+	addCommand(cmdSpec{run: (*session).cmdNlst, login: true}, "NLST")
+	addCommand(cmdSpec{run: (*session).cmdMlsd, login: true}, "MLSD")
+	addCommand(cmdSpec{run: (*session).cmdAbor, during: true}, "ABOR")
 }
 
 func (c *session) modeName() string {
@@ -70,8 +71,13 @@ func (c *session) cmdRetr(arg string) error {
 	if err == nil && !fi.Mode().IsRegular() {
 		err = &Error{Code: 550, Message: "Not a regular file."}
 	}
-	if err == nil {
-		err = skip(f, off)
+	var src io.Reader = f
+	switch {
+	case err != nil:
+	case off >= fi.Size():
+		src = strings.NewReader("") // RFC 3659 §5.4 leaves it open: an empty transfer
+	default:
+		err = seekTo(f, off)
 	}
 	if err != nil {
 		f.Close()
@@ -79,11 +85,11 @@ func (c *session) cmdRetr(arg string) error {
 	}
 	text := fmt.Sprintf("Opening %s mode data connection for %s (%d bytes).", c.modeName(), arg, fi.Size())
 	ascii := !c.binary
-	return c.startTransfer(text, func(x *transfer) *Error { return x.send(f, ascii) }, func() { f.Close() })
+	return c.startTransfer(text, func(x *transfer) *Error { return x.send(src, ascii) }, func() { f.Close() })
 }
 
-// skip moves f to off, by seeking if it can.
-func skip(f fs.File, off int64) error {
+// seekTo moves f to off, by seeking if it can.
+func seekTo(f fs.File, off int64) error {
 	if off == 0 {
 		return nil
 	}

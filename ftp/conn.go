@@ -249,23 +249,23 @@ func (c *session) flush() error {
 func (c *session) reply(code int, text string) {
 	c.bw.WriteString(strconv.Itoa(code))
 	c.bw.WriteByte(' ')
-	c.bw.WriteString(escape(text))
+	c.bw.WriteString(escapeReply(text))
 	c.bw.WriteString("\r\n")
 }
 
 // multi writes a multi-line reply (RFC 959 §4.2): "code-first", each line
 // of body after a space, and "code last".
 func (c *session) multi(code int, first string, body []string, last string) {
-	c.bw.WriteString(strconv.Itoa(code) + "-" + escape(first) + "\r\n")
+	c.bw.WriteString(strconv.Itoa(code) + "-" + escapeReply(first) + "\r\n")
 	for _, l := range body {
-		c.bw.WriteString(" " + escape(l) + "\r\n")
+		c.bw.WriteString(" " + escapeReply(l) + "\r\n")
 	}
 	c.reply(code, last)
 }
 
-// escape replaces control characters of a reply text with spaces, so that
+// escapeReply replaces control characters of a reply text with spaces, so that
 // no text (a backend's, a path) can end a reply line, and doubles 0xFF.
-func escape(s string) string {
+func escapeReply(s string) string {
 	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) && strings.IndexByte(s, 0xff) < 0 {
 		return s
 	}
@@ -374,8 +374,8 @@ const (
 	argNeed                // required: "501" without
 )
 
-// A command is one entry of the command table.
-type command struct {
+// A cmdSpec is one entry of the command table.
+type cmdSpec struct {
 	run    func(c *session, arg string) error
 	login  bool    // needs a logged-in session: "530" before
 	arg    argRule // whether it needs an argument
@@ -384,10 +384,10 @@ type command struct {
 }
 
 // commands is the command table, filled by the cmd_*.go files.
-var commands = map[string]command{}
+var commands = map[string]cmdSpec{}
 
-// register adds commands to the table under each name.
-func register(cmd command, names ...string) {
+// addCommand adds commands to the table under each name.
+func addCommand(cmd cmdSpec, names ...string) {
 	for _, n := range names {
 		commands[n] = cmd
 	}

@@ -265,10 +265,10 @@ func (l *lister) factsOf(fi fs.FileInfo, id, kind string) string {
 		b.WriteString("modify=" + fi.ModTime().UTC().Format(timeVal) + ";")
 	}
 	if set&factPerm != 0 {
-		b.WriteString("perm=" + perm(fi.IsDir(), l.writable) + ";")
+		b.WriteString("perm=" + permFact(fi.IsDir(), l.writable) + ";")
 	}
 	if set&factUnique != 0 {
-		b.WriteString("unique=" + unique(fi, id) + ";")
+		b.WriteString("unique=" + uniqueFact(fi, id) + ";")
 	}
 	if set&factUnixMode != 0 {
 		b.WriteString("unix.mode=0" + strconv.FormatUint(uint64(fi.Mode().Perm()), 8) + ";")
@@ -279,8 +279,8 @@ func (l *lister) factsOf(fi fs.FileInfo, id, kind string) string {
 // timeVal is the time-val of RFC 3659 §2.3, as MDTM and "modify" show it.
 const timeVal = "20060102150405"
 
-// perm returns the "perm" fact (RFC 3659 §7.5.5).
-func perm(dir, writable bool) string {
+// permFact returns the "perm" fact (RFC 3659 §7.5.5).
+func permFact(dir, writable bool) string {
 	switch {
 	case dir && writable:
 		return "elcmpfd"
@@ -292,9 +292,9 @@ func perm(dir, writable bool) string {
 	return "r"
 }
 
-// unique returns the "unique" fact (RFC 3659 §7.5.2): device and inode
+// uniqueFact returns the "unique" fact (RFC 3659 §7.5.2): device and inode
 // where the tree is on disk, else a hash of the name.
-func unique(fi fs.FileInfo, id string) string {
+func uniqueFact(fi fs.FileInfo, id string) string {
 	if sys := fi.Sys(); sys != nil {
 		v := reflect.Indirect(reflect.ValueOf(sys))
 		if v.Kind() == reflect.Struct {

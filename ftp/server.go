@@ -273,11 +273,14 @@ func ParsePortRange(s string) (PortRange, error) {
 	return PortRange{Min: min, Max: max}, nil
 }
 
-// String returns the range as ParsePortRange reads it: "MIN-MAX", or ""
-// for the zero value.
+// String returns the range as ParsePortRange reads it: "MIN-MAX", "PORT"
+// for a range of one, or "" for the zero value.
 func (r PortRange) String() string {
-	if r == (PortRange{}) {
+	switch {
+	case r == (PortRange{}):
 		return ""
+	case r.Min == r.Max:
+		return strconv.Itoa(r.Min)
 	}
 	return strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max)
 }
