@@ -387,23 +387,30 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 		return io.Copy(writerOnly{c.Conn}, r)
 	}
 	timeout := durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)
+	// Each sendfile(2) call waits at most a quarter of the timeout, so that
+	// a stall is noticed between 1 and 1.25 timeouts after it began.
+	step := timeout / 4
 	lr, limited := r.(*io.LimitedReader)
 	if !limited {
 		lr = &io.LimitedReader{R: r, N: 1<<63 - 1}
 	}
 	var total int64
+	progress := time.Now()
 	for lr.N > 0 {
-		if timeout > 0 {
-			tcp.SetWriteDeadline(time.Now().Add(timeout))
+		if step > 0 {
+			tcp.SetWriteDeadline(time.Now().Add(step))
 		}
 		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, sendfileChunk)}
 		n, err := tcp.ReadFrom(chunk)
 		total += n
 		lr.N -= n
 		c.srv.sent.Add(n)
+		if n > 0 {
+			progress = time.Now()
+		}
 		if err != nil {
-			if n > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-				continue // progress was made: a slow reader, not a stalled one
+			if errors.Is(err, os.ErrDeadlineExceeded) && time.Since(progress) < timeout {
+				continue // a slow reader, not a stalled one
 			}
 			return total, err
 		}

@@ -145,8 +145,13 @@ func (h *FileServer) servePut(w http.ResponseWriter, r *http.Request, name strin
 		start: time.Now(),
 	}
 	_, err = io.Copy(u, br)
-	br.rc.SetReadDeadline(time.Time{})
-	if err == nil {
+	if err != nil {
+		// No wait for the rest of the body after the reply: the connection
+		// closes.
+		br.rc.SetReadDeadline(time.Now())
+		w.Header().Set("Connection", "close")
+	} else {
+		br.rc.SetReadDeadline(time.Time{})
 		err = u.Close()
 	}
 	if err != nil {
