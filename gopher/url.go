@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -37,7 +38,11 @@ func ParseURL(s string) (*URL, error) {
 	if host == "" || strings.ContainsAny(host, "@ \t\r\n\x00?#") {
 		return nil, fmt.Errorf("gopher: invalid host in %q", s)
 	}
-	if strings.Contains(host, ":") {
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		if _, err := netip.ParseAddr(host[1 : len(host)-1]); err != nil {
+			return nil, fmt.Errorf("gopher: invalid host in %q", s)
+		}
+	} else if strings.Contains(host, ":") {
 		h, p, err := net.SplitHostPort(host)
 		if err != nil || h == "" {
 			return nil, fmt.Errorf("gopher: invalid host in %q", s)
