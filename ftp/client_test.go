@@ -2,6 +2,7 @@ package ftp_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,9 +21,9 @@ import (
 )
 
 // startMemServer starts a Server of this package on a loopback port over
-// a MemFS holding an empty directory "pub", for user alice/secret, and
-// closes it when the test ends.
-func startMemServer(t *testing.T) (addr string, mem *fileroot.MemFS) {
+// a MemFS holding an empty directory "pub", for user alice/secret, with
+// implicit TLS if implicitTLS, and closes it when the test ends.
+func startMemServer(t *testing.T, implicitTLS bool) (addr string, mem *fileroot.MemFS) {
 	t.Helper()
 	mem = fileroot.NewMemFS()
 	if err := mem.Mkdir("pub"); err != nil {
@@ -44,7 +45,13 @@ func startMemServer(t *testing.T) (addr string, mem *fileroot.MemFS) {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
+	go func() {
+		if implicitTLS {
+			served <- s.ServeTLS(l)
+		} else {
+			served <- s.Serve(l)
+		}
+	}()
 	t.Cleanup(func() {
 		s.Close()
 		if err := <-served; !errors.Is(err, ftp.ErrServerClosed) {
@@ -84,10 +91,41 @@ func TestClient_server(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, mem := startMemServer(t)
+			addr, mem := startMemServer(t, false)
 			c := dialClient(t, addr, ftp.ClientOptions{Active: tc.active}, tc.tls, "alice", "secret")
 			exerciseClient(t, c, mem, memPut(mem))
 		})
+	}
+}
+
+// TestClient_serverImplicitTLS runs DialTLS against the Server's
+// ServeTLS: the control connection is TLS from the start, and the data
+// connections are protected without AUTH TLS.
+func TestClient_serverImplicitTLS(t *testing.T) {
+	t.Parallel()
+	addr, mem := startMemServer(t, true)
+	var debug prototest.Buffer
+	c, err := ftp.DialTLS(t.Context(), addr, &ftp.ClientOptions{TLSConfig: testcert.ClientConfig(), Timeout: 10 * time.Second, DebugWriter: &debug})
+	if err != nil {
+		t.Fatalf("DialTLS() = %v", err)
+	}
+	defer c.Close()
+	if !c.TLS() {
+		t.Errorf("TLS() = false after DialTLS")
+	}
+	if err := c.Login("alice", "secret"); err != nil {
+		t.Fatalf("Login() = %v", err)
+	}
+	data := clientTestData(100_000)
+	if err := c.Store("pub/x", bytes.NewReader(data)); err != nil {
+		t.Fatalf("Store() = %v", err)
+	}
+	clientCheckFile(t, mem, "pub/x", data)
+	if got := clientRetrieveAll(t, c, "pub/x", 0); !bytes.Equal(got, data) {
+		t.Errorf("Retrieve() read %d bytes; want the %d stored", len(got), len(data))
+	}
+	if !strings.Contains(debug.String(), "PROT P\r\n200") {
+		t.Errorf("no PROT P accepted in the control traffic:\n%s", debug.String())
 	}
 }
 
@@ -153,6 +191,40 @@ func TestClient_loginNeedsAccount(t *testing.T) {
 	}
 	if err := c.Login("bob", "pw"); clientErrCode(err) != 332 {
 		t.Errorf("Login() = %v; want a 332 *ftp.Error", err)
+	}
+}
+
+// TestClient_timeout checks that a reply that does not come within the
+// Timeout fails the command with a timeout.
+func TestClient_timeout(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "220 Ready\r\n")
+		io.Copy(io.Discard, conn) // and never answer
+	}()
+	c, err := ftp.Dial(t.Context(), l.Addr().String(), &ftp.ClientOptions{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	err = c.Noop()
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("Noop() = %v; want a timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Noop() took %v; want about the 200 ms Timeout", d)
 	}
 }
 
