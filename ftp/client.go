@@ -582,11 +582,11 @@ func isReplyError(err error) bool {
 	return errors.As(err, &e)
 }
 
-// Quit sends QUIT and closes the connection.
+// Quit sends QUIT and closes the connection. It first closes the reader
+// of a Retrieve left open, which aborts the transfer if it is not at EOF.
 func (c *Client) Quit() error {
 	if c.transfer != nil {
-		c.transfer.conn.Close()
-		c.transfer = nil
+		c.transfer.Close()
 	}
 	err := c.simple("QUIT")
 	if cerr := c.conn.Close(); err == nil && !errors.Is(cerr, net.ErrClosed) {
