@@ -98,12 +98,16 @@ type Item struct {
 }
 
 // String returns the item as a menu line, without its line ending. TAB,
-// CR, LF and the other control characters of each field are replaced by
-// spaces, so the result is always one line of four TAB-separated fields.
+// CR, LF and the other control characters of each field (and of the type)
+// are replaced by spaces, so the result is always one line of four TAB-separated fields.
 // This function doesn't perform I/O.
 func (it Item) String() string {
 	var b strings.Builder
-	b.WriteByte(byte(it.Type))
+	if t := byte(it.Type); t < 0x20 || t == 0x7f {
+		b.WriteByte(' ')
+	} else {
+		b.WriteByte(t)
+	}
 	b.WriteString(clean(it.Display))
 	b.WriteByte('\t')
 	b.WriteString(clean(it.Selector))
