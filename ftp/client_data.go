@@ -57,12 +57,12 @@ func (c *Client) prepareData() (*pendingDataConn, error) {
 
 // passive sends EPSV (RFC 2428 §3), or PASV if the server answered EPSV
 // with 500 or 502 once, and dials the port announced. EPSV's port is on
-// the control connection's peer. A 227 reply to PASV that announces an
-// address that is not globally routable (private, loopback, link-local,
-// unspecified) and is not the peer's is a server behind NAT that does not
-// know its public address, or one pointing the client at a host of the
-// client's network: the client connects to the peer's address instead, as
-// curl does.
+// the control connection's peer. Of a 227 reply to PASV only the port is
+// used: the client connects to the peer's address, whatever address the
+// reply announces, as curl does (its --ftp-skip-pasv-ip, the default
+// since 7.74). A server behind NAT often announces its private address,
+// and a hostile one could point the client at any host of the client's
+// network (the reverse of the bounce attack of RFC 2577).
 func (c *Client) passive() (net.Conn, error) {
 	peer, err := c.controlPeer()
 	if err != nil {
@@ -100,22 +100,10 @@ func (c *Client) passive() (net.Conn, error) {
 		if err != nil {
 			return nil, unexpectedReply("PASV", 227, text)
 		}
-		if ap.Addr() != peer.Addr() && !isPublicAddr(ap.Addr()) {
-			ap = netip.AddrPortFrom(peer.Addr(), ap.Port())
-		}
-		target = ap
+		target = netip.AddrPortFrom(peer.Addr(), ap.Port())
 	}
 	d := net.Dialer{Timeout: c.opts.timeout()}
 	return d.Dial("tcp", target.String())
-}
-
-// cgnatPrefix is 100.64.0.0/10 (RFC 6598), carrier-grade NAT.
-var cgnatPrefix = netip.MustParsePrefix("100.64.0.0/10")
-
-// isPublicAddr reports whether a is a global unicast address that is not
-// private (RFC 1918, RFC 4193) nor of carrier-grade NAT.
-func isPublicAddr(a netip.Addr) bool {
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !cgnatPrefix.Contains(a)
 }
 
 // active listens on the control connection's local address, on a port
