@@ -468,6 +468,6 @@ func fsReply(ctx context.Context, log *slog.Logger, op string, err error) *Error
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return errAborted
 	}
-	log.Error("file tree error", "op", op, "err", err)
+	log.Warn("file tree error", "op", op, "err", err)
 	return errFailed
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -302,11 +301,16 @@ func openFDs(t testing.TB) int {
 	return len(es)
 }
 
-// srvBigData returns n octets of a pattern that shows misplaced data.
+// srvBigData returns n octets of a pattern that shows misplaced data: a
+// block of 251 octets (a prime, so it never lines up with a buffer)
+// repeated.
 func srvBigData(n int) string {
-	var b strings.Builder
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "%08d\n", i)
+	block := make([]byte, 251)
+	for i := range block {
+		block[i] = byte('a' + i%26)
 	}
-	return b.String()[:n]
+	block[250] = '\n'
+	return strings.Repeat(string(block), n/251+1)[:n]
 }
+
+func countGoroutines() int { return runtime.NumGoroutine() }
