@@ -215,7 +215,7 @@ func (h *FileServer) readError(w http.ResponseWriter, r *http.Request, err error
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrInvalid),
 		errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP),
-		escapesRoot(err):
+		errors.Is(err, syscall.ENAMETOOLONG), escapesRoot(err):
 		httpError(w, http.StatusNotFound)
 	case errors.Is(err, fs.ErrPermission):
 		httpError(w, http.StatusForbidden)

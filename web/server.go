@@ -287,6 +287,9 @@ func (s *Server) wrapHandler(h http.Handler, writeTimeout time.Duration) http.Ha
 	maxBody := int64Or(s.MaxBodyBytes, DefaultMaxBodyBytes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
+			// A shallow copy: net/http looks at the original's Body to know
+			// whether an "Expect: 100-continue" body was left unread.
+			r = r.WithContext(r.Context())
 			r.Body = &cappedBody{w: w, body: r.Body, limit: maxBody}
 		}
 		if r.ProtoMajor == 2 && writeTimeout > 0 {

@@ -457,3 +457,19 @@ func TestServer_shutdown(t *testing.T) {
 	}
 	var _ = tls.VersionTLS13
 }
+
+// TestServer_expectContinue checks that a PUT refused before its body is
+// read gets its reply at once, without 100 Continue, and the connection
+// closes rather than wait for the body.
+func TestServer_expectContinue(t *testing.T) {
+	root, _ := newRoot(t)
+	_, base := startServer(t, nil, newFileServer(root))
+	start := time.Now()
+	code, resp := rawRequest(t, hostPort(base), "PUT /x.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	if code != 401 || !strings.Contains(resp, "Connection: close") {
+		t.Errorf("PUT with Expect and no credentials = %d\n%s; want 401 and Connection: close", code, resp)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("reply took %v", d)
+	}
+}

@@ -283,6 +283,8 @@ func (h *FileServer) writeError(w http.ResponseWriter, r *http.Request, err erro
 		httpError(w, http.StatusInsufficientStorage)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrInvalid), escapesRoot(err):
 		httpError(w, http.StatusNotFound)
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		httpError(w, http.StatusRequestURITooLong)
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENOTEMPTY),
 		errors.Is(err, syscall.EEXIST), errors.Is(err, syscall.EISDIR):
 		httpError(w, http.StatusConflict)
