@@ -314,3 +314,5 @@ func srvBigData(n int) string {
 }
 
 func countGoroutines() int { return runtime.NumGoroutine() }
+
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
