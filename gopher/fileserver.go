@@ -57,7 +57,7 @@ type FileServerOptions struct {
 // selector that is not a valid fs.FS path ("..", a backslash, NUL, an empty
 // element) is refused with an error item, as is one naming a dotfile or a
 // gophermap. Files are sent as they are, text files included (no "."
-// line, no dot-stuffing), as gophernicus does.
+// line, no dot-stuffing, line endings untouched).
 //
 // A folder is answered with a menu. If it holds a file named gophermap,
 // that file makes the menu, in the format gophernicus documents: a line

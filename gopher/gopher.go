@@ -21,9 +21,11 @@
 // the connection. A menu is a sequence of lines, each an item type octet,
 // the display string, then TAB-separated selector, host and port, each line
 // ending in CRLF, and the menu ends with a line holding only "." (RFC 1436
-// §3.8). Files are sent as they are, text files included: like gophernicus
-// and the clients of today (curl, lynx, bombadillo), this package neither
-// dot-stuffs text files nor ends them with a "." line.
+// §3.8). Files are sent as they are, text files included: this package
+// neither dot-stuffs text files nor ends them with a "." line, as
+// gophernicus does and today's clients (curl, lynx) expect; unlike
+// gophernicus, it does not turn LF line endings into CRLF either.
+// Response.Text undoes the RFC 1436 form for servers that still send it.
 package gopher
 
 import (
