@@ -134,6 +134,9 @@ func rawRequest(t testing.TB, addr, req string) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	var b strings.Builder
 	resp.Header.Write(&b)
+	if resp.Close { // ReadResponse takes the header out
+		b.WriteString("Connection: close\r\n")
+	}
 	return resp.StatusCode, b.String() + "\n" + string(body)
 }
 
