@@ -79,8 +79,8 @@ func newRootCmd(e *env) *cobra.Command {
 		Use:   "inetkit",
 		Short: "Network protocol servers and clients, from sockets up",
 		Long: `inetkit serves and speaks the protocols of the Python socket tutorial it grew
-from: the uppercase service on TCP and UDP, and SMTP, POP3 and IMAP4 over
-one durable store, with clients for each.
+from: the uppercase service on TCP and UDP, SMTP, POP3 and IMAP4 over one
+durable store, and FTP over a file tree, with clients for each.
 
 It binds to 127.0.0.1 unless told otherwise.`,
 		SilenceErrors: true,
@@ -90,8 +90,8 @@ It binds to 127.0.0.1 unless told otherwise.`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newServeCmd(e, nil), newSendCmd(e, nil), newBenchCmd(e, nil), newUserCmd(e, nil), newGetCmd(e, nil), newIMAPCmd(e, nil),
-		newMailCmd(e, nil))
+	root.AddCommand(newServeCmd(e, nil), newSendCmd(e, nil), newBenchCmd(e, nil), newUserCmd(e, nil), newGetCmd(e, nil), newPutCmd(e, nil),
+		newIMAPCmd(e, nil), newMailCmd(e, nil))
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -36,13 +36,16 @@ type getOptions struct {
 	// criteria is what an IMAP listing asks the server for: the URL's
 	// search and the match flags; nil for every message.
 	criteria *imap.SearchCriteria
+
+	ftpURL *ftpURL // for ftp:// and ftps:// URLs (ftpcmd.go)
+	ftp    ftpFlags
 }
 
 func newGetCmd(e *env, runF func(context.Context, *getOptions) error) *cobra.Command {
 	o := &getOptions{}
 	cmd := &cobra.Command{
 		Use:   "get URL",
-		Short: "List, search, print or delete messages (POP3, IMAP)",
+		Short: "List, search, print or delete messages (POP3, IMAP); fetch or list files (FTP)",
 		Long: `Print what URL names on stdout, as curl does.
 
 URL forms:
@@ -52,11 +55,14 @@ URL forms:
   imap://USER:PASS@HOST:PORT/MAILBOX         the mailbox: UID, flags, date, from and subject
   imap://USER:PASS@HOST:PORT/MAILBOX?SEARCH  the messages of the mailbox that SEARCH matches
   imap://USER:PASS@HOST:PORT/MAILBOX;UID=N   the message with UID N (RFC 5092)
+  ftp://[USER[:PASS]@]HOST[:PORT]/PATH       the file PATH (to -o FILE with -o)
+  ftp://[USER[:PASS]@]HOST[:PORT]/FOLDER/    the folder: type, size, date and name
+                                             of each file (a PATH that is a folder too)
 
-pop3s:// and imaps:// use implicit TLS; otherwise STARTTLS is used when the
-server offers it (see --tls). The user and password are percent-encoded
-(alice%40example.org for alice@example.org). Messages are read without being
-marked seen or deleted.
+pop3s://, imaps:// and ftps:// use implicit TLS; otherwise STARTTLS (AUTH
+TLS for FTP) is used when the server offers it (see --tls). The user and
+password are percent-encoded (alice%40example.org for alice@example.org).
+Messages are read without being marked seen or deleted.
 
 Searching. The query of an IMAP URL is an IMAP search program, which the
 server runs (RFC 5092; spaces as %20): ?SUBJECT%20hello,
@@ -90,15 +96,29 @@ goes to stderr ("deleted 2 messages").
              (from and to are addresses alone, without names; date is when
              the message arrived, in UTC; flags may be [])
   POP3       {"messages":[{"n":1,"size":447,"uidl":"1795634032.1"}]}
+  FTP        {"entries":[{"name":"notes.txt","type":"file","size":12,
+             "modified":"2026-11-25T19:13:52Z"}]}
+             (type is file, dir, link or other; size and modified are null
+             when the server does not say)
 With --delete the document also has "deleted": how many were deleted. A
-message is printed as it is, never as JSON.`,
+message or a file is printed as it is, never as JSON.
+
+FTP. Without a user the login is anonymous ("anonymous", password
+"inetkit@"); the port defaults to 21 (990 for ftps://). Transfers are
+binary, in passive mode unless --active. --continue resumes a cut download
+into -o FILE from its size (REST), and -o keeps what came of a failed one.
+--timeout bounds each exchange with an FTP server, not the whole transfer.
+A progress line goes to stderr when it is a terminal and the transfer takes
+more than a second.`,
 		Example: `  inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/'
   inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/1'
   inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX'
   inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX;UID=1'
   inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX?SUBJECT=hello&UNSEEN' --json
   inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX' --from bob --since 1h --delete
-  inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/' --subject 'password reset'`,
+  inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/' --subject 'password reset'
+  inetkit get ftp://127.0.0.1:2121/
+  inetkit get 'ftp://alice%40example.org:pw@127.0.0.1:2121/disk.img' -o disk.img --continue`,
 		Args: exactArgs(1, "get takes one URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.parse(args[0], time.Now()); err != nil {
@@ -116,11 +136,18 @@ message is printed as it is, never as JSON.`,
 	f.BoolVar(&o.json, "json", false, "print a listing as one JSON document (shapes above)")
 	f.BoolVar(&o.delete, "delete", false, "delete the messages listed (or the message printed)")
 	o.match.addFlags(cmd)
+	o.ftp.addFlags(cmd, true)
 	return cmd
 }
 
 func (o *getOptions) parse(raw string, now time.Time) error {
 	o.raw = raw
+	if isFTPURL(raw) {
+		return o.parseFTP(raw)
+	}
+	if err := o.ftp.ftpOnly(); err != nil {
+		return err
+	}
 	m, u, err := parseMailURL(raw, "pop3", "imap")
 	if err != nil {
 		return err
@@ -202,6 +229,14 @@ func (o *getOptions) parsePOP3(path, query string, forceQuery bool) error {
 }
 
 func runGet(ctx context.Context, e *env, o *getOptions) error {
+	if o.ftpURL != nil {
+		// --timeout bounds each exchange (the client's Timeout), not a
+		// transfer of any size.
+		if err := getFTP(ctx, e, o); err != nil {
+			return fmt.Errorf("get %s: %s", o.ftpURL.redacted(), ftpErrorLine(err))
+		}
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	var err error

@@ -54,6 +54,7 @@ var services = []service{
 	smtpService,
 	pop3Service,
 	imapService,
+	ftpService,
 }
 
 // serviceNames returns the names of list, in its order.
@@ -318,11 +319,17 @@ address, its mailbox made on first use) and plain-text logins are allowed
 without TLS; on any other address only accounts made with 'inetkit user add'
 may log in, only after STARTTLS, and inetkit refuses to start without one.
 
+ftp serves the files in DATA/files (made on first start) on 127.0.0.1:2121,
+with AUTH TLS (RFC 4217) and implicit TLS on --ftps-addr when given, for the
+same logins as the mail services (a mail address), which read and write.
+Anonymous logins ("anonymous" or "ftp") read only: on loopback always,
+elsewhere only with --ftp-anonymous.
+
 The timeouts (--idle-timeout, --command-timeout, --write-timeout) mean the
 same for every service that has them; each service has its own defaults,
 listed below, the RFCs' for the mail services. --smtp-idle-timeout,
---pop3-idle-timeout and --imap-idle-timeout set one service's idle timeout,
-whatever --idle-timeout says.
+--pop3-idle-timeout, --imap-idle-timeout and --ftp-idle-timeout set one
+service's idle timeout, whatever --idle-timeout says.
 
 SIGINT or SIGTERM stops accepting at once and lets exchanges in flight finish
 within --drain; inetkit then exits 0.`,
@@ -330,7 +337,8 @@ within --drain; inetkit then exits 0.`,
   inetkit serve tcp --mode line
   inetkit serve udp --addr [::1]:6666
   inetkit serve smtp pop3 imap --data /tmp/mail
-  inetkit serve smtp --smtp-addr 0.0.0.0:25 --smtps-addr 0.0.0.0:465`,
+  inetkit serve smtp --smtp-addr 0.0.0.0:25 --smtps-addr 0.0.0.0:465
+  inetkit serve ftp --ftp-addr 0.0.0.0:2121 --ftp-pasv-ports 50000-50100`,
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, a := range args {
 				if !slices.Contains(o.all, a) {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -34,18 +35,18 @@ type mailOptions struct {
 	// keeps.
 	maxMessageBytes int64
 
-	// services are the mail services, selected or not, whose listeners
-	// decide the login policy.
+	// services are the services over the store (the mail services and
+	// ftp), selected or not, whose listeners decide the login policy.
 	services []*mailConfig
 }
 
 func mailFlags(f *serveFlags) *mailOptions {
 	return sharedFlags(f, func(fs *pflag.FlagSet) *mailOptions {
 		o := new(mailOptions)
-		fs.StringVar(&o.data, "data", defaultDataDir, "data directory: the mail store and the TLS files")
+		fs.StringVar(&o.data, "data", defaultDataDir, "data directory: the mail store (whose accounts are the logins of every service), the TLS files, and files/, ftp's file tree")
 		fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS (default: signed by the user's local CA)")
 		fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-		fs.StringVar(&o.auth, "auth", "auto", "mail logins: any (loopback only), accounts, or auto (any when every mail listener is on loopback)")
+		fs.StringVar(&o.auth, "auth", "auto", "mail and ftp logins: any (loopback only), accounts, or auto (any when every mail and ftp listener is on loopback)")
 		fs.StringVar(&o.hostname, "hostname", "localhost", "the host name the mail servers greet with")
 		fs.Int64Var(&o.maxMessageBytes, "max-message-bytes", smtp.DefaultMaxMessageBytes, "largest message SMTP and IMAP APPEND take (advertised as SMTP SIZE and IMAP APPENDLIMIT)")
 		return o
@@ -83,6 +84,24 @@ func (o *mailOptions) listenAddrs(selected func(name string) bool) []string {
 	return addrs
 }
 
+// offLoopback names the selected services with a listener off loopback:
+// "mail" when they are all mail services, else their names ("ftp",
+// "smtp and ftp").
+func (o *mailOptions) offLoopback(selected func(name string) bool) string {
+	var names []string
+	mail := true
+	for _, c := range o.services {
+		if selected(c.name) && !c.loopback() {
+			names = append(names, c.name)
+			mail = mail && c.name != "ftp"
+		}
+	}
+	if mail || len(names) == 0 {
+		return "mail"
+	}
+	return strings.Join(names, " and ")
+}
+
 // mailEnv is what the mail services of one `inetkit serve` share.
 type mailEnv struct {
 	store *store.Store
@@ -116,7 +135,7 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 	}
 	anyLogin := o.auth == "any" || (o.auth == "auto" && allLoopback)
 	if anyLogin && !allLoopback {
-		return nil, usagef("--auth any is allowed only when every mail listener is on a loopback address")
+		return nil, usagef("--auth any is allowed only when every mail and ftp listener is on a loopback address")
 	}
 	st, err := store.Open(o.data, &store.Options{
 		Exclusive: true,
@@ -131,7 +150,7 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 	if !anyLogin {
 		ok, err := st.HasAccounts(ctx)
 		if err == nil && !ok {
-			err = fmt.Errorf("mail listeners on a non-loopback address need accounts: add one with 'inetkit user add --data %s ADDRESS'", o.data)
+			err = fmt.Errorf("%s listeners on a non-loopback address need accounts: add one with 'inetkit user add --data %s ADDRESS'", o.offLoopback(se.selected), o.data)
 		}
 		if err != nil {
 			st.Close()
@@ -187,6 +206,9 @@ type mailServerConfig struct {
 	insecure bool
 	limits   lineproto.Limits
 	log      *slog.Logger
+	// se is the serve command, for what a service shares beyond the store
+	// (ftp's file tree).
+	se *serveEnv
 }
 
 // mailService returns the service of a mail server over the shared store:
@@ -233,6 +255,11 @@ func (c *mailConfig) validate() error {
 	return c.mail.validate()
 }
 
+// loopback reports whether every listener of the service is on loopback.
+func (c *mailConfig) loopback() bool {
+	return isLoopback(c.addr) && (c.tlsAddr == "" || isLoopback(c.tlsAddr))
+}
+
 // start makes the runner of one mail service: its plain listener and, when
 // asked for, its implicit-TLS one.
 func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) (runner, error) {
@@ -241,7 +268,7 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 		return runner{}, err
 	}
 	o := se.opts
-	insecure := isLoopback(c.addr) && (c.tlsAddr == "" || isLoopback(c.tlsAddr))
+	insecure := c.loopback()
 	srv, err := c.newServer(&mailServerConfig{
 		mailEnv:  me,
 		opts:     c.mail,
@@ -257,6 +284,7 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 			MaxConnRatePerIP: cond(insecure, 0.0, 5.0),
 		},
 		log: log,
+		se:  se,
 	})
 	if err != nil {
 		return runner{}, fmt.Errorf("%s: %w", c.name, err)
