@@ -239,9 +239,22 @@ func isTimeout(err error) bool {
 func (c *session) flush() error {
 	err := c.lc.Flush()
 	if c.xfer != nil {
-		sockserver.MarkBusy(c.raw)
+		markBusy(c.raw)
 	}
 	return err
+}
+
+// markBusy marks nc busy for sockserver's Shutdown, through the wrappers
+// (implicit TLS) between the handler's connection and sockserver's.
+func markBusy(nc net.Conn) {
+	for range 4 {
+		sockserver.MarkBusy(nc)
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return
+		}
+		nc = w.NetConn()
+	}
 }
 
 // reply writes a one-line reply. Octets 0xFF are doubled, as Telnet

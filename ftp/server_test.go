@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,6 +218,16 @@ C: EPRT garbage
 S: 501 Syntax error in parameters or arguments.
 C: PORT 1,2,3
 S: 501 Syntax error in parameters or arguments.
+C: EPSV ALL
+S: 200 EPSV ALL ok.
+C: PASV
+S: 503 Only EPSV is allowed after EPSV ALL.
+C: PORT 127,0,0,1,200,10
+S: 503 Only EPSV is allowed after EPSV ALL.
+C: EPRT |1|127.0.0.1|2000|
+S: 503 Only EPSV is allowed after EPSV ALL.
+C: EPSV
+S: 229 Entering Extended Passive Mode (|||*|).
 C: REIN
 S: 220 Service ready for new user.
 C: PWD
@@ -487,5 +499,66 @@ func TestParsePortRange(t *testing.T) {
 				t.Errorf("String() = %q; want %q", got.String(), tc.in)
 			}
 		})
+	}
+}
+
+func TestServer_publicHost(t *testing.T) {
+	e := srvStart(t, func(s *ftp.Server) { s.PublicHost = "192.0.2.7" })
+	c := e.login(t)
+	c.run(`
+C: PASV
+S: 227 Entering Passive Mode (192,0,2,7,*).
+C: EPSV
+S: 229 Entering Extended Passive Mode (|||*|).
+`)
+}
+
+// TestServer_ipv6 serves a control connection over IPv6: PASV is refused
+// with a hint, EPSV and EPRT work, and EPRT of IPv4 is refused.
+func TestServer_ipv6(t *testing.T) {
+	e := srvStart(t)
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- e.srv.Serve(l) }()
+	t.Cleanup(func() {
+		e.srv.Close()
+		<-served
+	})
+	e6 := *e
+	e6.addr = l.Addr().String()
+	e.write(t, "f", "six")
+	c := e6.login(t)
+	c.run(`
+C: PASV
+S: 500 PASV is IPv4 only; use EPSV.
+C: EPSV 1
+S: 522 Network protocol not supported, use (2).
+C: EPRT |1|127.0.0.1|2000|
+S: 522 Network protocol not supported, use (2).
+C: PORT 127,0,0,1,200,10
+S: 522 Network protocol not supported, use (2).
+`)
+	if got := c.retr("RETR f"); got != "six" {
+		t.Errorf("RETR over EPSV on IPv6 = %q", got)
+	}
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c.cmd("EPRT |2|::1|"+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)+"|", 200)
+	c.cmd("RETR f", 150)
+	d, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(d)
+	d.Close()
+	c.run(`S: 226 Transfer complete.`)
+	if string(b) != "six" {
+		t.Errorf("RETR over EPRT on IPv6 = %q", b)
 	}
 }
