@@ -186,7 +186,7 @@ func TestServer_stalledReader(t *testing.T) {
 		io.WriteString(u, data)
 		u.Close()
 	}
-	const writeTimeout = 500 * time.Millisecond
+	const writeTimeout = time.Second
 	for _, tc := range []struct {
 		name string
 		fsys fileroot.FS
@@ -200,7 +200,9 @@ func TestServer_stalledReader(t *testing.T) {
 					returned <- time.Now()
 				}
 			})
-			srv := &web.Server{Limits: web.Limits{WriteTimeout: writeTimeout}}
+			// Read and idle timeouts shorter than the slow download: they must
+			// not cut it.
+			srv := &web.Server{Limits: web.Limits{WriteTimeout: writeTimeout, ReadTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}}
 			srv, base := startServer(t, srv, h)
 
 			c := dialSmall(t, hostPort(base))
@@ -232,10 +234,10 @@ func TestServer_stalledReader(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got int64
-			buf := make([]byte, 2<<20)
+			buf := make([]byte, 1<<20) // 16 reads, 150 ms apart: over 2 WriteTimeouts
 			slowStart := time.Now()
 			for {
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(150 * time.Millisecond)
 				m, err := io.ReadFull(resp.Body, buf)
 				got += int64(m)
 				if err != nil {

@@ -20,8 +20,11 @@
 //
 // Names that start with "." are hidden: they are never listed, served,
 // written or deleted. A URL path is never cleaned into another name: a path
-// with a "." or ".." element, a backslash or a NUL is refused, so no
-// spelling of a request reaches outside the file root.
+// with a "." or ".." element (after percent-decoding) is not found, one
+// with a backslash or a NUL is a bad request, and one with empty elements
+// ("//") is redirected to the path without them, so no spelling of a
+// request reaches outside the file root. Symbolic links that lead outside
+// it are not found, and not listed.
 //
 // The Server bounds the time to read request headers, the time a request
 // body may stall, the time a write may make no progress, the life of an idle
