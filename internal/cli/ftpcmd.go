@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -131,18 +132,16 @@ func (s *ftpSession) dial(ctx context.Context) (*ftp.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Data connections resume the control connection's TLS session from
+	// this cache (RFC 4217 §10.2), also after our own handshake.
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	opts := &ftp.ClientOptions{TLSConfig: cfg, Timeout: s.timeout, Active: s.active}
 	var c *ftp.Client
 	err = dialFTPExplained(ctx, u, s.tls, func(ctx context.Context, debug io.Writer) error {
 		o := *opts
 		o.DebugWriter = debug
 		var err error
-		if u.implicitTLS {
-			c, err = ftp.DialTLS(ctx, u.addr, &o)
-		} else {
-			c, err = ftp.Dial(ctx, u.addr, &o)
-		}
-		if err != nil {
+		if c, err = startFTP(ctx, u, &o); err != nil {
 			return err
 		}
 		if err := s.startTLS(c, cfg); err != nil {
@@ -165,6 +164,38 @@ func (s *ftpSession) dial(ctx context.Context) (*ftp.Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// startFTP connects to u's server, with implicit TLS for ftps://, and
+// reads its greeting. Unlike ftp.Dial it gives up as soon as ctx ends,
+// also while it waits for the greeting (the wrong-port probe of
+// dialFTPExplained ends it so).
+func startFTP(ctx context.Context, u *ftpURL, opts *ftp.ClientOptions) (*ftp.Client, error) {
+	hctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(hctx, "tcp", u.addr)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	if u.implicitTLS {
+		tc := tls.Client(conn, opts.TLSConfig)
+		if err := tc.HandshakeContext(hctx); err != nil {
+			stop()
+			conn.Close()
+			return nil, err
+		}
+		conn = tc
+	}
+	c, err := ftp.NewClient(conn, opts)
+	if !stop() {
+		if err == nil {
+			c.Close()
+		}
+		return nil, context.Cause(ctx)
+	}
+	return c, err
 }
 
 // startTLS sends AUTH TLS as --tls asks: with auto when FEAT offers it,
@@ -269,34 +300,24 @@ func ftpIsDir(c *ftp.Client, u *ftpURL) (bool, error) {
 }
 
 // retrieveFTP writes the file name to -o FILE, from its end with
-// --continue, or to stdout.
+// --continue, or to stdout. FILE is opened once the server has agreed to
+// send the file, so that a failed get makes no empty FILE.
 func retrieveFTP(e *env, c *ftp.Client, name string, o *ftpFlags) error {
 	var offset int64
-	dst := e.stdout
-	if o.output != "" {
-		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-		if o.cont {
-			flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-		}
-		f, err := os.OpenFile(o.output, flags, 0o644)
-		if err != nil {
+	if o.cont {
+		fi, err := os.Stat(o.output)
+		switch {
+		case err == nil:
+			offset = fi.Size()
+		case !errors.Is(err, fs.ErrNotExist):
 			return err
 		}
-		defer f.Close()
-		if o.cont {
-			fi, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			offset = fi.Size()
-		}
-		dst = f
 	}
 	total := int64(-1)
 	if size, err := c.Size(name); err == nil {
 		total = size
 		switch {
-		case offset == size && o.cont:
+		case o.cont && offset == size:
 			fmt.Fprintf(e.stderr, "%s is complete: %d bytes\n", o.output, size)
 			return nil
 		case offset > size:
@@ -307,17 +328,30 @@ func retrieveFTP(e *env, c *ftp.Client, name string, o *ftpFlags) error {
 	if err != nil {
 		return err
 	}
+	defer rc.Close()
+	dst := e.stdout
+	var f *os.File
+	if o.output != "" {
+		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		if o.cont {
+			flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+		}
+		if f, err = os.OpenFile(o.output, flags, 0o644); err != nil {
+			return err
+		}
+		defer f.Close()
+		dst = f
+	}
 	p := startProgress(e.stderr, cond(total < 0, total, total-offset))
 	_, err = io.Copy(dst, p.Reader(rc))
 	p.Finish()
 	if err != nil {
-		rc.Close()
 		return err
 	}
 	if err := rc.Close(); err != nil {
 		return err
 	}
-	if f, ok := dst.(*os.File); ok && o.output != "" {
+	if f != nil {
 		return f.Close()
 	}
 	return nil

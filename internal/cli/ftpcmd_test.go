@@ -223,6 +223,14 @@ func TestFTPAnonymousAndFailures(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "files", "new.txt")); err == nil {
 		t.Error("an anonymous put made new.txt")
 	}
+	// A failed get -o makes no file.
+	out := filepath.Join(t.TempDir(), "out")
+	if code, _, _ := runMain(t, "", "get", "--data", data, "ftp://"+addr+"/nope.txt", "-o", out); code != exitError {
+		t.Errorf("get -o of a missing file = %d; want 1", code)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("get -o of a missing file made the -o file")
+	}
 	// The password of the URL is not in the message.
 	code, _, stderr := runMain(t, "", "get", "--data", data, "ftp://bob:hunter2@"+addr+"/x")
 	if code != exitError || strings.Contains(stderr, "hunter2") || !strings.Contains(stderr, "530") {
@@ -250,7 +258,13 @@ func TestFTPWrongPort(t *testing.T) {
 	ts := ftptest.NewUnstartedServer(ftptest.NewBackend(fileroot.NewMemFS(), "u", "p"))
 	ts.StartTLS()
 	defer ts.Close()
-	code, _, stderr = runMain(t, "", "get", "--timeout", "10s", "ftp://"+ts.Addr+"/x")
+	// The client waits for a greeting that never comes in plaintext: the
+	// probe ends the wait, long before --timeout.
+	start := time.Now()
+	code, _, stderr = runMain(t, "", "get", "--timeout", "20s", "ftp://"+ts.Addr+"/x")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("get ftp:// at an implicit-TLS port took %v; want the probe to end it after about %v", d, greetingWait)
+	}
 	if code != exitError || !strings.Contains(stderr, "implicit TLS") || !strings.Contains(stderr, "use ftps://"+ts.Addr) {
 		t.Errorf("get ftp:// at an implicit-TLS port = %d, %q", code, stderr)
 	}
