@@ -216,10 +216,26 @@ func describe(tok xml.Token) string {
 }
 
 // document reads a document whose root element is root, with body reading
-// what is inside it, and then the end of the document.
+// what is inside it and its end tag, and then the end of the document.
 func (d *decoder) document(root string, body func() (any, error)) (any, error) {
-	if err := d.start(root); err != nil {
-		return nil, err
+	for {
+		tok, err := d.token()
+		if err == io.EOF {
+			return nil, &ProtocolError{Code: CodeParseError, Msg: "no root element"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if cd, ok := tok.(xml.CharData); ok {
+			if len(bytes.TrimSpace(cd)) != 0 {
+				return nil, &ProtocolError{Code: CodeParseError, Msg: "text before the root element"}
+			}
+			continue
+		}
+		if se, ok := tok.(xml.StartElement); !ok || se.Name.Local != root {
+			return nil, invalid("expected <%s>, found %s", root, describe(tok))
+		}
+		break
 	}
 	v, err := body()
 	if err != nil {
@@ -519,6 +535,9 @@ func (d *decoder) response() (any, error) {
 				return nil, err
 			}
 			if fault, err = faultOf(v); err != nil {
+				return nil, err
+			}
+			if err := d.end(); err != nil { // </fault>
 				return nil, err
 			}
 			return nil, d.end()
