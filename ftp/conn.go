@@ -186,11 +186,12 @@ func (c *session) readLine() ([]byte, error) {
 		select {
 		case res := <-c.pending:
 			c.pending = nil
-			if isTimeout(res.err) || errors.Is(res.err, sockserver.ErrServerClosed) {
-				if c.xfer != nil && errors.Is(res.err, sockserver.ErrServerClosed) {
-					c.waitTransfer()
-				}
+			switch {
+			case errors.Is(res.err, sockserver.ErrServerClosed):
+				c.waitTransfer() // then the session ends, as between commands
 				continue
+			case isTimeout(res.err) && !c.lc.Reader().InCommand():
+				continue // an idle timeout: the transfer is what the session does
 			}
 			return res.line, res.err
 		case <-c.xfer.done:

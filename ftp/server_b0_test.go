@@ -46,6 +46,22 @@ func TestServer_G2commandTimeout(t *testing.T) {
 	}
 }
 
+// TestServer_G2commandTimeoutDuringTransfer: the command deadline holds
+// while a transfer runs, though the idle timeout does not.
+func TestServer_G2commandTimeoutDuringTransfer(t *testing.T) {
+	e := srvStart(t, func(s *ftp.Server) {
+		s.CommandTimeout = 300 * time.Millisecond
+		s.IdleTimeout = 200 * time.Millisecond
+	})
+	c := e.login(t)
+	d := srvRetrStalled(t, e, c, 32<<20)
+	defer d.Close()
+	time.Sleep(400 * time.Millisecond)
+	io.WriteString(c.c, "NO")
+	c.run(`S: 421 Command timeout.`)
+	c.eof(2 * time.Second)
+}
+
 // TestServer_G3idle: an idle session gets 421 after IdleTimeout.
 func TestServer_G3idle(t *testing.T) {
 	e := srvStart(t, func(s *ftp.Server) { s.IdleTimeout = 300 * time.Millisecond })

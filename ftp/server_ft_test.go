@@ -586,6 +586,7 @@ S: 200 PROT now Private.
 // TestServer_implicitTLS: ServeTLS starts with TLS.
 func TestServer_implicitTLS(t *testing.T) {
 	e := srvStart(t, func(s *ftp.Server) { s.TLSConfig = testserver.ServerTLSConfig() })
+	e = e.listen(t, "tcp", "127.0.0.1:0", e.srv.ServeTLS)
 	conn, err := tls.Dial("tcp", e.addr, testserver.ClientTLSConfig())
 	if err != nil {
 		t.Fatal(err)

@@ -76,11 +76,7 @@ func srvStart(t testing.TB, configure ...func(*ftp.Server)) *srvEnv {
 		t.Fatal(err)
 	}
 	e := &srvEnv{srv: s, addr: l.Addr().String(), dir: dir, root: root, done: make(chan error, 1)}
-	serve := s.Serve
-	if s.TLSConfig != nil && strings.HasPrefix(t.Name(), "TestServer_implicit") {
-		serve = s.ServeTLS
-	}
-	go func() { e.done <- serve(l) }()
+	go func() { e.done <- s.Serve(l) }()
 	t.Cleanup(func() {
 		s.Close()
 		if err := <-e.done; !errors.Is(err, ftp.ErrServerClosed) {
@@ -88,6 +84,26 @@ func srvStart(t testing.TB, configure ...func(*ftp.Server)) *srvEnv {
 		}
 	})
 	return e
+}
+
+// listen serves the server on one more listener, on network and addr, with
+// serve (e.srv.Serve or e.srv.ServeTLS), and returns a copy of e whose
+// addr is that listener's.
+func (e *srvEnv) listen(t testing.TB, network, addr string, serve func(net.Listener) error) *srvEnv {
+	t.Helper()
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		t.Skip("cannot listen:", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- serve(l) }()
+	t.Cleanup(func() {
+		e.srv.Close()
+		<-served
+	})
+	e2 := *e
+	e2.addr = l.Addr().String()
+	return &e2
 }
 
 // write creates the file name with data in the server's directory.

@@ -517,18 +517,7 @@ S: 229 Entering Extended Passive Mode (|||*|).
 // with a hint, EPSV and EPRT work, and EPRT of IPv4 is refused.
 func TestServer_ipv6(t *testing.T) {
 	e := srvStart(t)
-	l, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Skip("no IPv6 loopback:", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- e.srv.Serve(l) }()
-	t.Cleanup(func() {
-		e.srv.Close()
-		<-served
-	})
-	e6 := *e
-	e6.addr = l.Addr().String()
+	e6 := e.listen(t, "tcp6", "[::1]:0", e.srv.Serve)
 	e.write(t, "f", "six")
 	c := e6.login(t)
 	c.run(`
