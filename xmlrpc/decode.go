@@ -449,9 +449,14 @@ var timeLayouts = []string{iso8601, "2006-01-02T15:04:05", time.RFC3339}
 func parseTime(s string) (any, error) {
 	t := strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
-		if tm, err := time.Parse(layout, t); err == nil && tm.Nanosecond() == 0 {
-			return tm.UTC(), nil
+		tm, err := time.Parse(layout, t)
+		if err != nil || tm.Nanosecond() != 0 {
+			continue
 		}
+		if tm = tm.UTC(); tm.Year() < 0 || tm.Year() > 9999 {
+			break // a zone moved it out of what Marshal writes
+		}
+		return tm, nil
 	}
 	return nil, invalid("bad dateTime.iso8601 %.40q", s)
 }
