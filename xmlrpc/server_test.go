@@ -476,3 +476,31 @@ func TestClient_errors(t *testing.T) {
 		t.Error("Call with a NaN argument = nil; want an error")
 	}
 }
+
+func TestServer_concurrent(t *testing.T) {
+	s := echoServer(t)
+	c := xmlrpc.NewClient(newTestServer(t, s), nil)
+	errs := make(chan error, 16)
+	for i := range 8 {
+		go func() {
+			var sum int
+			err := c.Call(t.Context(), "add", []any{i, 1}, &sum)
+			if err == nil && sum != i+1 {
+				err = fmt.Errorf("add(%d, 1) = %d", i, sum)
+			}
+			errs <- err
+		}()
+		go func() {
+			errs <- s.Register(fmt.Sprintf("f%d", i), func() int { return i }, "")
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	var names []string
+	if err := c.Call(t.Context(), "system.listMethods", nil, &names); err != nil || !strings.Contains(strings.Join(names, " "), "f7") {
+		t.Errorf("system.listMethods = %v, %v; want f7 in it", names, err)
+	}
+}
