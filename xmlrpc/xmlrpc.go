@@ -9,10 +9,13 @@
 //     http://ontosys.com/xml-rpc/extensions.php); the decoder also accepts
 //     what Python's unmarshaller accepts: <i1>, <i2>, <biginteger>, <float>,
 //     <bigdecimal>, and the namespaced <ex:nil/> and <ex:i8> of Apache XML-RPC;
-//   - system.multicall (http://xmlrpc-c.sourceforge.net/introspection.html
-//     and Eric Kidd's multicall RFC);
+//   - system.multicall, as Eric Kidd proposed it
+//     (http://mirrors.talideon.com/articles/multicall.html), with Python's
+//     results: a one-element array for a call that succeeded, a fault
+//     struct for one that failed;
 //   - the introspection methods system.listMethods, system.methodHelp and
-//     system.methodSignature;
+//     system.methodSignature
+//     (http://xmlrpc-c.sourceforge.net/introspection.html);
 //   - the fault codes of the "specification for fault code interoperability"
 //     (http://xmlrpc-epi.sourceforge.net/specs/rfc.fault_codes.php), which
 //     Python names in xmlrpc.client.
@@ -51,8 +54,9 @@
 //
 // Decoded into an interface value (such as the *any reply of
 // [Client.Call]), an XML-RPC value becomes: boolean → bool; int, i4, i1,
-// i2, i8 and biginteger → int (int64 when an i8 does not fit in a 32-bit
-// int; *big.Int when a biginteger does not fit in 64 bits); double, float
+// i2, i8 and biginteger → int, whatever the tag (int64 for a value that
+// does not fit where int is 32 bits; *big.Int for one that does not fit in
+// 64 bits, which Python accepts in any integer tag too); double, float
 // and bigdecimal → float64 (bigdecimal is rounded); string, or a <value>
 // without a type → string; base64 → []byte; dateTime.iso8601 → time.Time in
 // UTC; array → []any; struct → map[string]any; nil → nil. Decoded into a
@@ -60,16 +64,20 @@
 // holds them, or a float; double into a float; array into a slice, or an
 // array of the same length; struct into a map with string keys or a struct
 // (members without a field are ignored); nil sets the Go value to its zero
-// value. The decoder accepts dateTime.iso8601 in Python's form and the
-// dashed form 2006-01-02T15:04:05.
+// value. The decoder accepts dateTime.iso8601 in Python's form, in the
+// dashed form 2006-01-02T15:04:05, and in RFC 3339 form with a zone (the
+// time is then converted to UTC), all without fractions of a second.
 //
 // # Limits
 //
 // The decoder reads XML with encoding/xml in strict mode and refuses any
 // document type declaration (<!DOCTYPE …>), so neither internal entities
 // (the "billion laughs") nor external ones are ever expanded. It refuses
-// values nested more than [MaxDepth] arrays and structs deep and, in a
-// Server or Client, documents of more values than their MaxValues.
+// values nested more than [MaxDepth] arrays and structs deep, and
+// documents of more values than MaxValues of the [Server] or [Client]
+// ([DefaultMaxValues] for [Unmarshal]). A Server reads at most
+// MaxRequestBytes of a request, a Client at most MaxResponseBytes of a
+// response.
 package xmlrpc
 
 import (
