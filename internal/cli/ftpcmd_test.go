@@ -231,8 +231,22 @@ func TestFTPAnonymousAndFailures(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Error("get -o of a missing file made the -o file")
 	}
-	// The password of the URL is not in the message.
-	code, _, stderr := runMain(t, "", "get", "--data", data, "ftp://bob:hunter2@"+addr+"/x")
+	// On loopback any name logs in, as ftplib and curl users expect.
+	if code, stdout, stderr := runMain(t, "", "get", "--data", data, "ftp://bob:hunter2@"+addr+"/pub.txt"); code != exitOK || stdout != "public" {
+		t.Errorf("get as bob on loopback = %d, %q, %q; want the file", code, stdout, stderr)
+	}
+}
+
+// With --auth accounts a wrong password is refused, and the password of
+// the URL is not in the message.
+func TestFTPWrongPassword(t *testing.T) {
+	data := t.TempDir()
+	if code, _, stderr := runMain(t, "s3cret\n", "user", "add", "--data", data, "alice@example.org"); code != exitOK {
+		t.Fatalf("user add = %d, %q", code, stderr)
+	}
+	srv := startMain(t, []string{"ftp"}, "serve", "ftp", "--ftp-addr", "127.0.0.1:0", "--data", data, "--auth", "accounts")
+	addr := srv.addrs["ftp"]
+	code, _, stderr := runMain(t, "", "get", "--data", data, "ftp://alice%40example.org:hunter2@"+addr+"/x")
 	if code != exitError || strings.Contains(stderr, "hunter2") || !strings.Contains(stderr, "530") {
 		t.Errorf("get with a wrong password = %d, %q; want exit 1, a 530 and no password", code, stderr)
 	}

@@ -71,7 +71,7 @@ func (o *ftpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 	anonymous := c.insecure || o.anonymous
 	c.log.Info("serving files", "dir", filesDir(c.opts.data), "anonymous", map[bool]string{true: "read", false: "refused"}[anonymous])
 	return &ftp.Server{
-		Backend:      &ftpBackend{store: c.store, files: root, anonymous: anonymous},
+		Backend:      &ftpBackend{store: c.store, files: root, anonymous: anonymous, anyLogin: c.anyLogin},
 		TLSConfig:    c.tls,
 		InsecureAuth: c.insecure,
 		PassivePorts: o.ports,
@@ -109,11 +109,14 @@ func openFiles(c *mailServerConfig) (*fileroot.Root, error) {
 
 // ftpBackend is the ftp.Backend of inetkit serve: the store checks the
 // logins, and every login sees the one file tree, writable, while anonymous
-// logins, when allowed, see it read-only.
+// logins, when allowed, see it read-only. Under the any-login policy (every
+// listener on loopback) any name and password log in, as Python's ftplib
+// and curl users expect of a test server, and no mail user is made for it.
 type ftpBackend struct {
 	store     *store.Store
 	files     fileroot.FS
 	anonymous bool
+	anyLogin  bool
 }
 
 var errAnonymousRefused = &ftp.Error{Code: 530, Message: "Anonymous login is not allowed here."}
@@ -124,6 +127,9 @@ func (be *ftpBackend) Login(ctx context.Context, user, pass string) (fs.FS, erro
 			return nil, errAnonymousRefused
 		}
 		return fileroot.ReadOnly(be.files), nil
+	}
+	if be.anyLogin {
+		return be.files, nil
 	}
 	if _, err := be.store.Authenticate(ctx, user, pass); err != nil {
 		if errors.Is(err, store.ErrAuthFailed) {

@@ -145,3 +145,30 @@ func writeTemp(t *testing.T, data string) string {
 	}
 	return name
 }
+
+// On loopback (the any-login policy) a name that is not a mail address
+// logs in, as Python's ftplib and curl users expect of a test server, and
+// the store makes no user for it.
+func TestFTPBackend_anyLogin(t *testing.T) {
+	be := newTestFTPBackend(t, "alice@example.org", "pw", true)
+	be.anyLogin = true
+	fsys, err := be.Login(context.Background(), "user", "whatever")
+	if err != nil {
+		t.Fatalf("Login(user) under any-login = %v", err)
+	}
+	if _, ok := fsys.(ftp.WriteFS); !ok {
+		t.Error("a login under any-login cannot write")
+	}
+	users, err := be.store.ListUsers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 {
+		t.Errorf("store users after an ftp login = %v; want only alice@example.org", users)
+	}
+	if fsys, err := be.Login(context.Background(), "anonymous", "x@"); err != nil {
+		t.Errorf("anonymous Login = %v", err)
+	} else if _, ok := fsys.(ftp.WriteFS); ok {
+		t.Error("an anonymous login can write")
+	}
+}

@@ -109,6 +109,9 @@ type mailEnv struct {
 	// authLimiter counts failed logins across the mail servers, so that
 	// failures over SMTP AUTH slow down POP3 and IMAP logins too.
 	authLimiter *lineproto.AuthLimiter
+	// anyLogin is the login policy: any login with any password, when
+	// every listener of the store's services is on loopback.
+	anyLogin bool
 }
 
 // openMail opens the store and the TLS configuration, and decides the login
@@ -157,7 +160,7 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 			return nil, err
 		}
 	}
-	me := &mailEnv{store: st, authLimiter: lineproto.NewAuthLimiter(time.Second)}
+	me := &mailEnv{store: st, authLimiter: lineproto.NewAuthLimiter(time.Second), anyLogin: anyLogin}
 	if o.tlsCert != "" {
 		me.tls, err = tlsca.LoadFiles(o.tlsCert, o.tlsKey)
 	} else {
