@@ -86,7 +86,7 @@ func Dial(ctx context.Context, addr string, opts *ClientOptions) (*Client, error
 	if err != nil {
 		return nil, err
 	}
-	return newClient(conn, opts, dialHost(addr), nil)
+	return newClient(ctx, conn, opts, dialHost(addr), nil)
 }
 
 // DialTLS connects to the FTPS server at addr, with implicit TLS (the
@@ -106,7 +106,7 @@ func DialTLS(ctx context.Context, addr string, opts *ClientOptions) (*Client, er
 	if err != nil {
 		return nil, err
 	}
-	return newClient(conn, opts, dialHost(addr), cfg)
+	return newClient(ctx, conn, opts, dialHost(addr), cfg)
 }
 
 // DialStartTLS connects to the FTP server at addr, reads its greeting and
@@ -138,20 +138,26 @@ func NewClient(conn net.Conn, opts *ClientOptions) (*Client, error) {
 		}
 		cfg = clientTLSConfig(cfg, host)
 	}
-	return newClient(conn, opts, host, cfg)
+	return newClient(context.Background(), conn, opts, host, cfg)
 }
 
 // newClient reads the greeting; cfg is the TLS config of a conn that is
-// already TLS, or nil.
-func newClient(conn net.Conn, opts *ClientOptions, host string, cfg *tls.Config) (*Client, error) {
+// already TLS, or nil. If ctx is done first, conn is closed and ctx's
+// error returned: Dial's context bounds the greeting too, not only the
+// connect.
+func newClient(ctx context.Context, conn net.Conn, opts *ClientOptions, host string, cfg *tls.Config) (*Client, error) {
 	c := &Client{conn: conn, serverName: host, tlsConfig: cfg, isTLS: cfg != nil}
 	if opts != nil {
 		c.opts = *opts
 	}
 	c.setIO()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	err := c.greeting()
 	if err == nil && c.isTLS {
 		err = c.protect()
+	}
+	if !stop() && ctx.Err() != nil {
+		err = ctx.Err()
 	}
 	if err != nil {
 		conn.Close()

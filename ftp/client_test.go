@@ -409,3 +409,29 @@ func TestClient_activeAcceptsOnlyPeer(t *testing.T) {
 		t.Errorf("the connection from 127.0.0.2 read %s; want it closed", got)
 	}
 }
+
+// Dial's context bounds the wait for the greeting, not only the connect: a
+// server that accepts and says nothing does not hold the caller for the
+// whole Timeout once the context is done.
+func TestDial_contextBoundsGreeting(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent until the test ends
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = ftp.Dial(ctx, l.Addr().String(), &ftp.ClientOptions{Timeout: time.Minute})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Dial to a silent server = %v; want context.DeadlineExceeded", err)
+	}
+}
