@@ -51,12 +51,13 @@ func TestServer_G2commandTimeout(t *testing.T) {
 func TestServer_G2commandTimeoutDuringTransfer(t *testing.T) {
 	e := srvStart(t, func(s *ftp.Server) {
 		s.CommandTimeout = 300 * time.Millisecond
-		s.IdleTimeout = 200 * time.Millisecond
+		s.IdleTimeout = time.Second
 	})
+	e.write(t, "big.bin", srvBigData(32<<20))
 	c := e.login(t)
 	d := srvRetrStalled(t, e, c, 32<<20)
 	defer d.Close()
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // past the idle timeout
 	io.WriteString(c.c, "NO")
 	c.run(`S: 421 Command timeout.`)
 	c.eof(2 * time.Second)

@@ -280,11 +280,14 @@ func TestServer_FT6diskFull(t *testing.T) {
 	}
 }
 
-// srvRetrStalled starts RETR of a big file without reading the data, so
-// that the transfer is still running; it returns the data connection.
+// srvRetrStalled starts RETR of a big file (made first unless there is
+// one) without reading the data, so that the transfer is still running;
+// it returns the data connection.
 func srvRetrStalled(t *testing.T, e *srvEnv, c *ctl, size int) net.Conn {
 	t.Helper()
-	e.write(t, "big.bin", srvBigData(size))
+	if _, err := os.Stat(filepath.Join(e.dir, "big.bin")); err != nil {
+		e.write(t, "big.bin", srvBigData(size))
+	}
 	c.cmd("TYPE I", 200)
 	d := c.pasv()
 	c.cmd("RETR big.bin", 150)
@@ -521,10 +524,11 @@ S: 221 Goodbye.
 // TestServer_idleDuringTransfer: the idle timeout does not end a session
 // while a transfer runs.
 func TestServer_idleDuringTransfer(t *testing.T) {
-	e := srvStart(t, func(s *ftp.Server) { s.IdleTimeout = 200 * time.Millisecond })
+	e := srvStart(t, func(s *ftp.Server) { s.IdleTimeout = time.Second })
+	e.write(t, "big.bin", srvBigData(16<<20))
 	c := e.login(t)
 	d := srvRetrStalled(t, e, c, 16<<20)
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
 	io.Copy(io.Discard, d)
 	c.run(`
 S: 226 Transfer complete.
