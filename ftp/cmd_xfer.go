@@ -3,6 +3,7 @@ package ftp
 import (
 	"bufio"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -263,7 +264,7 @@ func (c *session) sendListing(t listTarget, format listFormat) error {
 		case x.aborted.Load():
 			return errAborted
 		}
-		if _, ok := err.(*fs.PathError); ok {
+		if pe := new(fs.PathError); errors.As(err, &pe) {
 			return fsReply(x.ctx, x.log, "list", err)
 		}
 		return x.netFailed(err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -550,4 +551,37 @@ S: 522 Network protocol not supported, use (2).
 	if string(b) != "six" {
 		t.Errorf("RETR over EPRT on IPv6 = %q", b)
 	}
+}
+
+// TestServer_debugWriterStats: DebugWriter sees the control traffic, and
+// Stats counts the connection.
+func TestServer_debugWriterStats(t *testing.T) {
+	var buf syncBuffer
+	e := srvStart(t, func(s *ftp.Server) { s.DebugWriter = &buf })
+	c := e.login(t)
+	c.cmd("QUIT", 221)
+	c.eof(time.Second)
+	if got := buf.String(); !strings.Contains(got, "USER alice\r\n") || !strings.Contains(got, "221 Goodbye.\r\n") {
+		t.Errorf("DebugWriter got %q", got)
+	}
+	if st := e.srv.Stats(); st.Accepted != 1 {
+		t.Errorf("Stats().Accepted = %d; want 1", st.Accepted)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
