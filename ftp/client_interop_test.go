@@ -1,3 +1,5 @@
+//go:build unix
+
 package ftp_test
 
 import (
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/inetkit/inetkit/ftp"
+	"github.com/inetkit/inetkit/internal/peers"
 )
 
 // exerciseClient runs every transfer and file command of c in the
@@ -157,18 +160,18 @@ func TestClientInterop_pyftpdlib(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, root := startPyftpd(t, pyftpdOptions{TLS: tc.tls})
-			if err := os.Mkdir(filepath.Join(root, "pub"), 0o755); err != nil {
+			p := peers.StartPyftpdlib(t, &peers.PyftpdlibOptions{TLS: tc.tls})
+			if err := os.Mkdir(filepath.Join(p.Root, "pub"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			c := dialClient(t, addr, ftp.ClientOptions{Active: tc.active}, tc.tls, "alice", "secret")
+			c := dialClient(t, p.Addr, ftp.ClientOptions{Active: tc.active}, tc.tls, p.User, p.Pass)
 			if c.TLS() != tc.tls {
 				t.Errorf("TLS() = %v; want %v", c.TLS(), tc.tls)
 			}
 			if _, ok := c.Features()["MLST"]; !ok {
 				t.Errorf("Features() = %v; want MLST", c.Features())
 			}
-			exerciseClient(t, c, os.DirFS(root), diskPut(root))
+			exerciseClient(t, c, os.DirFS(p.Root), diskPut(p.Root))
 		})
 	}
 }
@@ -187,15 +190,15 @@ func TestClientInterop_pyftpdlibOldCommands(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			addr, root := startPyftpd(t, pyftpdOptions{Drop: []string{"EPSV", "EPRT", "MLST", "MLSD"}, Masquerade: "10.99.99.99"})
-			if err := os.Mkdir(filepath.Join(root, "pub"), 0o755); err != nil {
+			p := peers.StartPyftpdlib(t, &peers.PyftpdlibOptions{Drop: []string{"EPSV", "EPRT", "MLST", "MLSD"}, Masquerade: "10.99.99.99"})
+			if err := os.Mkdir(filepath.Join(p.Root, "pub"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			c := dialClient(t, addr, ftp.ClientOptions{Active: active}, false, "alice", "secret")
+			c := dialClient(t, p.Addr, ftp.ClientOptions{Active: active}, false, p.User, p.Pass)
 			if _, ok := c.Features()["MLST"]; ok {
 				t.Errorf("Features() = %v; want no MLST", c.Features())
 			}
-			exerciseClient(t, c, os.DirFS(root), diskPut(root))
+			exerciseClient(t, c, os.DirFS(p.Root), diskPut(p.Root))
 		})
 	}
 }
@@ -217,8 +220,8 @@ func TestClientInterop_vsftpd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, root := startVsftpd(t, tc.tls)
-			c := dialClient(t, addr, ftp.ClientOptions{Active: tc.active}, tc.tls, "anonymous", "guest@")
+			v := peers.StartVsftpd(t, &peers.VsftpdOptions{TLS: tc.tls})
+			c := dialClient(t, v.Addr, ftp.ClientOptions{Active: tc.active}, tc.tls, "anonymous", "guest@")
 			feat := c.Features()
 			if _, ok := feat["EPSV"]; !ok {
 				t.Errorf("Features() = %v; want EPSV", feat)
@@ -226,7 +229,7 @@ func TestClientInterop_vsftpd(t *testing.T) {
 			if c.TLS() != tc.tls {
 				t.Errorf("TLS() = %v; want %v", c.TLS(), tc.tls)
 			}
-			exerciseClient(t, c, os.DirFS(root), diskPut(root))
+			exerciseClient(t, c, os.DirFS(v.Root), diskPut(v.Root))
 		})
 	}
 }

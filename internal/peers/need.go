@@ -1,9 +1,10 @@
-// Package peers starts Debian's mail servers as real peers for
+// Package peers starts Debian's mail and FTP servers as real peers for
 // interoperability tests of inetkit's clients: Dovecot for IMAP (RFC 3501)
 // and POP3 (RFC 1939), Postfix's smtp-sink, which keeps what it receives,
-// and a private Postfix MTA for SMTP (RFC 5321) with STARTTLS (RFC 3207)
-// and AUTH (RFC 4954). Each runs in its own temporary directory on
-// loopback ports, and is killed by the test's cleanup.
+// a private Postfix MTA for SMTP (RFC 5321) with STARTTLS (RFC 3207)
+// and AUTH (RFC 4954), and vsftpd and pyftpdlib for FTP (RFC 959), with
+// explicit TLS (RFC 4217) if asked. Each runs in its own temporary
+// directory on loopback ports, and is killed by the test's cleanup.
 //
 // A test that needs a program, a server or a client such as python3 or
 // curl, checks for it with Need or NeedAll, naming the exact binaries it
@@ -99,5 +100,6 @@ var debianPackages = map[string]string{
 	"postfix":    "postfix",
 	"smtp-sink":  "postfix",
 	"python3":    "python3",
+	"vsftpd":     "vsftpd",
 	"curl":       "curl",
 }
