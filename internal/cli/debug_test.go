@@ -43,17 +43,18 @@ func debugGet(t *testing.T, url, ctype string) string {
 // them and says where each service listens.
 func TestServeDebug(t *testing.T) {
 	data := t.TempDir()
-	srv := startMain(t, []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp"}, "serve", "--data", data,
+	srv := startMain(t, []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp", "http", "gopher"}, "serve", "--data", data,
 		"--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0",
-		"--smtp-addr", "127.0.0.1:0", "--pop3-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--ftp-addr", "127.0.0.1:0",
-		"--smtps-addr", "127.0.0.1:0", "--pop3s-addr", "127.0.0.1:0", "--imaps-addr", "127.0.0.1:0", "--ftps-addr", "127.0.0.1:0")
+		"--smtp-addr", "127.0.0.1:0", "--pop3-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--ftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--gopher-addr", "127.0.0.1:0",
+		"--smtps-addr", "127.0.0.1:0", "--pop3s-addr", "127.0.0.1:0", "--imaps-addr", "127.0.0.1:0", "--ftps-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0")
 	log := srv.stderr.waitFor(t, srv.done, 10*time.Second, "the debug server's URL", func(s string) bool {
-		return debugURLRE.MatchString(s) && len(mailAddrsRE.FindAllString(s, -1)) == 8
+		return debugURLRE.MatchString(s) && len(mailAddrsRE.FindAllString(s, -1)) == 10
 	})
 	base := strings.TrimSuffix(debugURLRE.FindStringSubmatch(log)[1], "/")
 
-	// One connection to each mail listener: a greeting on the STARTTLS
-	// ones, a TLS handshake on the implicit ones.
+	// One connection to each listener of the store's services: a greeting
+	// on the STARTTLS ones (a reply to a request for http), a TLS handshake
+	// on the implicit ones.
 	addrs := make(map[string]map[string]string) // service → tls → address
 	for _, m := range mailAddrsRE.FindAllStringSubmatch(log, -1) {
 		if addrs[m[1]] == nil {
@@ -73,6 +74,9 @@ func TestServeDebug(t *testing.T) {
 			}
 			rc = tc
 		}
+		if m[1] == "http" {
+			io.WriteString(rc, "HEAD / HTTP/1.0\r\n\r\n")
+		}
 		if _, err := bufio.NewReader(rc).ReadString('\n'); err != nil {
 			t.Fatalf("%s %s: greeting: %v", m[1], m[2], err)
 		}
@@ -86,12 +90,12 @@ func TestServeDebug(t *testing.T) {
 	if err := json.Unmarshal([]byte(debugGet(t, base+"/debug/vars", "application/json")), &vars); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp"} {
+	for _, name := range []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp", "http", "gopher"} {
 		if vars.Services[name] == nil {
 			t.Errorf("/debug/vars has no counters for %s: %s", name, vars.Services)
 		}
 	}
-	for _, name := range append(slices.Clone(mailServices), "ftp") {
+	for _, name := range append(slices.Clone(mailServices), "ftp", "http") {
 		var st mailStats
 		if err := json.Unmarshal(vars.Services[name], &st); err != nil {
 			t.Fatalf("%s counters: %v", name, err)
@@ -100,8 +104,12 @@ func TestServeDebug(t *testing.T) {
 			t.Errorf("%s counters %+v; want 2 accepted, 2 listeners", name, st)
 			continue
 		}
+		plain, kind := addrs[name]["starttls"], "STARTTLS"
+		if name == "http" {
+			plain, kind = addrs[name]["none"], "plain"
+		}
 		for i, want := range []listenerStats{
-			{Addr: addrs[name]["starttls"], TLS: "STARTTLS", Accepted: 1},
+			{Addr: plain, TLS: kind, Accepted: 1},
 			{Addr: addrs[name]["implicit"], TLS: "implicit TLS", Accepted: 1},
 		} {
 			if st.Listeners[i] != want {
@@ -111,7 +119,8 @@ func TestServeDebug(t *testing.T) {
 	}
 
 	index := debugGet(t, base+"/", "text/html")
-	for _, want := range []string{`href="/debug/vars"`, `href="/debug/pprof/"`, "<td>tcp</td>", "<td>udp</td>", "<td>smtp</td>", "<td>pop3</td>", "<td>imap</td>", "<td>ftp</td>",
+	for _, want := range []string{`href="/debug/vars"`, `href="/debug/pprof/"`, "<td>tcp</td>", "<td>udp</td>", "<td>smtp</td>", "<td>pop3</td>", "<td>imap</td>", "<td>ftp</td>", "<td>http</td>", "<td>gopher</td>",
+		addrs["http"]["none"] + " (plain), " + addrs["http"]["implicit"] + " (implicit TLS)", srv.addrs["gopher"] + " (tcp)",
 		srv.addrs["tcp"] + " (tcp)", srv.addrs["udp"] + " (udp)",
 		addrs["smtp"]["starttls"] + " (STARTTLS), " + addrs["smtp"]["implicit"] + " (implicit TLS)",
 		addrs["imap"]["implicit"] + " (implicit TLS)", addrs["pop3"]["implicit"] + " (implicit TLS)",

@@ -100,10 +100,10 @@ type ftpFlags struct {
 func (o *ftpFlags) addFlags(cmd *cobra.Command, get bool) {
 	f := cmd.Flags()
 	if get {
-		f.StringVarP(&o.output, "output", "o", "", "ftp: write the file to `FILE` rather than stdout")
-		f.BoolVarP(&o.cont, "continue", "C", false, "ftp: resume into the -o FILE from its size (REST), after a cut transfer")
+		f.StringVarP(&o.output, "output", "o", "", "ftp, http, gopher: write the file to `FILE` rather than stdout")
+		f.BoolVarP(&o.cont, "continue", "C", false, "ftp, http: resume into the -o FILE from its size (REST, Range), after a cut transfer")
 	} else {
-		f.BoolVarP(&o.cont, "continue", "C", false, "resume an upload from the size of the remote file (SIZE, then REST+STOR or APPE)")
+		f.BoolVarP(&o.cont, "continue", "C", false, "ftp: resume an upload from the size of the remote file (SIZE, then REST+STOR or APPE)")
 	}
 	f.BoolVar(&o.active, "active", false, cond(get, "ftp: ", "")+"active mode: the server connects back to us for data (EPRT/PORT), for servers whose passive mode a firewall blocks")
 }
@@ -111,7 +111,7 @@ func (o *ftpFlags) addFlags(cmd *cobra.Command, get bool) {
 // ftpOnly refuses the ftp flags for a URL of another protocol.
 func (o *ftpFlags) ftpOnly() error {
 	if o.output != "" || o.cont || o.active {
-		return usagef("-o, --continue and --active are for ftp:// and ftps:// URLs")
+		return usagef("-o, --continue and --active are for ftp, http and gopher URLs")
 	}
 	return nil
 }
@@ -405,6 +405,8 @@ func writeFTPList(w io.Writer, entries []ftp.Entry, asJSON bool) error {
 type putOptions struct {
 	raw     string
 	url     *ftpURL
+	httpURL *httpURL // for http:// and https:// URLs (httpcmd.go)
+	web     webFlags
 	file    string // "-": stdin
 	ftp     ftpFlags
 	tls     tlsOptions
@@ -415,13 +417,15 @@ func newPutCmd(e *env, runF func(context.Context, *putOptions) error) *cobra.Com
 	o := &putOptions{}
 	cmd := &cobra.Command{
 		Use:   "put URL FILE|-",
-		Short: "Upload a file (FTP)",
+		Short: "Upload a file (FTP, HTTP)",
 		Long: `Upload FILE, or stdin for "-", to the path URL names, as curl -T does.
 
 URL forms:
   ftp://[USER[:PASS]@]HOST[:PORT]/PATH     the file PATH
   ftp://[USER[:PASS]@]HOST[:PORT]/FOLDER/  FOLDER/ and the name of FILE
   ftps://...                               the same over implicit TLS
+  http://[USER[:PASS]@]HOST[:PORT]/PATH    PUT to PATH (https://: over TLS)
+  http://[USER[:PASS]@]HOST[:PORT]/FOLDER/ PUT to FOLDER/ and the name of FILE
 
 Without a user the login is anonymous ("anonymous", password "inetkit@"),
 which inetkit serve lets read but not write. The user and password are
@@ -435,10 +439,18 @@ unless --active.
 and sends the rest of FILE from there (REST and STOR where the server offers
 REST STREAM, APPE elsewhere); a remote file as large as FILE is left as it
 is. A progress line goes to stderr when it is a terminal and the transfer
-takes more than a second.`,
+takes more than a second.
+
+HTTP. The file is sent with PUT, with its Content-Length (stdin is sent
+chunked), and the user and password of the URL or of -u USER:PASS with
+Basic authentication (inetkit serve http takes any on loopback, and
+accounts over HTTPS elsewhere). A status of 300 or more is a failure: the
+status line is the message. --continue is for FTP only: a PUT sends the
+whole file.`,
 		Example: `  inetkit put 'ftp://alice%40example.org:pw@127.0.0.1:2121/notes.txt' notes.txt
   inetkit put 'ftp://alice%40example.org:pw@127.0.0.1:2121/backups/' disk.img --continue
-  tar cz src | inetkit put 'ftp://alice%40example.org:pw@127.0.0.1:2121/src.tar.gz' -`,
+  tar cz src | inetkit put 'ftp://alice%40example.org:pw@127.0.0.1:2121/src.tar.gz' -
+  inetkit put -u alice:pw http://127.0.0.1:8080/notes.txt notes.txt`,
 		Args: exactArgs(2, "put takes a URL and a FILE (or - for stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.parse(args[0], args[1]); err != nil {
@@ -454,14 +466,24 @@ takes more than a second.`,
 	cmd.Flags().Lookup("tls").Usage = "AUTH TLS: auto (when the server offers it), require, or none (ftps:// always uses TLS)"
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "give up when the server has not answered, or the transfer has not moved, for this long")
 	o.ftp.addFlags(cmd, false)
+	o.web.addFlags(cmd, false)
 	return cmd
 }
 
 func (o *putOptions) parse(raw, file string) error {
 	o.raw, o.file = raw, file
+	if isHTTPURL(raw) {
+		return o.parseHTTPPut(raw, file)
+	}
+	if !isFTPURL(raw) {
+		return usagef("URL %q: want an ftp://, ftps://, http:// or https:// URL", redactRaw(raw))
+	}
 	u, err := parseFTPURL(raw)
 	if err != nil {
 		return err
+	}
+	if o.web.user != "" {
+		u.user, u.pass = o.web.userPass()
 	}
 	if u.dir {
 		if file == "-" {
@@ -487,6 +509,12 @@ func baseName(file string) string {
 }
 
 func runPut(ctx context.Context, e *env, o *putOptions) error {
+	if o.httpURL != nil {
+		if err := putHTTP(ctx, e, o); err != nil {
+			return fmt.Errorf("put %s: %s", o.httpURL.redacted(), ftpErrorLine(err))
+		}
+		return nil
+	}
 	if err := putFTP(ctx, e, o); err != nil {
 		return fmt.Errorf("put %s: %s", o.url.redacted(), ftpErrorLine(err))
 	}
@@ -749,7 +777,17 @@ func (o *getOptions) parseFTP(raw string) error {
 		return err
 	}
 	o.ftpURL = u
+	if o.web.user != "" {
+		u.user, u.pass = o.web.userPass()
+	}
+	if o.web.remoteName {
+		if err := o.outputFile(raw, u.path); err != nil {
+			return err
+		}
+	}
 	switch {
+	case o.web.head:
+		return usagef("-I is for http:// and https:// URLs")
 	case o.delete || o.match.subject != "" || o.match.from != "" || o.match.to != "" || o.match.sinceFlag != "":
 		return usagef("--delete, --subject, --from, --to and --since are for mail URLs, not ftp://")
 	case o.ftp.cont && o.ftp.output == "":

@@ -53,11 +53,11 @@ func TestFTPUsage(t *testing.T) {
 		{[]string{"get", "ftp://h/dir/", "-o", "f"}, "names a folder"},
 		{[]string{"get", "ftp://h/x", "--delete"}, "are for mail URLs"},
 		{[]string{"get", "ftp://h/x", "--tls", "maybe"}, "--tls must be"},
-		{[]string{"get", "pop3://u:p@h/", "-o", "f"}, "are for ftp:// and ftps:// URLs"},
-		{[]string{"get", "gopher://h/"}, "want a pop3:// or pop3s://, imap:// or imaps:// URL"},
+		{[]string{"get", "pop3://u:p@h/", "-o", "f"}, "are for ftp, http and gopher URLs"},
+		{[]string{"get", "nntp://h/"}, "want a pop3:// or pop3s://, imap:// or imaps:// URL"},
 		{[]string{"put", "ftp://h/x"}, "put takes a URL and a FILE"},
 		{[]string{"put", "ftp://h/dir/", "-"}, "names a folder"},
-		{[]string{"put", "pop3://h/x", "f"}, "want an ftp:// or ftps:// URL"},
+		{[]string{"put", "pop3://h/x", "f"}, "want an ftp://, ftps://, http:// or https:// URL"},
 		{[]string{"put", "ftp://h/x", "f", "--timeout", "0s"}, "--timeout must be positive"},
 	} {
 		code, _, stderr := runMain(t, "", tc.args...)

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 	"github.com/spf13/cobra"
 
+	"github.com/inetkit/inetkit/gopher"
 	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/pop3"
 )
@@ -39,13 +40,17 @@ type getOptions struct {
 
 	ftpURL *ftpURL // for ftp:// and ftps:// URLs (ftpcmd.go)
 	ftp    ftpFlags
+
+	httpURL   *httpURL    // for http:// and https:// URLs (httpcmd.go)
+	gopherURL *gopher.URL // for gopher:// URLs (gophercmd.go)
+	web       webFlags
 }
 
 func newGetCmd(e *env, runF func(context.Context, *getOptions) error) *cobra.Command {
 	o := &getOptions{}
 	cmd := &cobra.Command{
 		Use:   "get URL",
-		Short: "List, search, print or delete messages (POP3, IMAP); fetch or list files (FTP)",
+		Short: "List, search, print or delete messages (POP3, IMAP); fetch or list files (FTP, HTTP, Gopher)",
 		Long: `Print what URL names on stdout, as curl does.
 
 URL forms:
@@ -58,6 +63,10 @@ URL forms:
   ftp://[USER[:PASS]@]HOST[:PORT]/PATH       the file PATH (to -o FILE with -o)
   ftp://[USER[:PASS]@]HOST[:PORT]/FOLDER/    the folder: type, size, date and name
                                              of each file (a PATH that is a folder too)
+  http://[USER[:PASS]@]HOST[:PORT]/PATH      what the server sends for PATH (https://: over TLS)
+  gopher://HOST[:PORT]/1SELECTOR             a menu: type, name and selector of each item
+  gopher://HOST[:PORT]/0SELECTOR             a file (9SELECTOR and the other types too)
+  gopher://HOST[:PORT]/7SELECTOR?QUERY       a search, QUERY sent after a TAB (also %09QUERY)
 
 pop3s://, imaps:// and ftps:// use implicit TLS; otherwise STARTTLS (AUTH
 TLS for FTP) is used when the server offers it (see --tls). The user and
@@ -100,6 +109,16 @@ goes to stderr ("deleted 2 messages").
              "modified":"2026-11-25T19:13:52Z"}]}
              (type is file, dir, link or other; size and modified are null
              when the server does not say)
+  HTTP       what the server answers to "Accept: application/json", which
+             for a folder of inetkit serve http is {"path":"/","entries":
+             [{"name":"notes.txt","type":"file","size":12,
+             "modified":"2026-11-25T19:13:52Z","url":"/notes.txt"}]}
+             (a server that sends no JSON is an error)
+  Gopher     {"items":[{"type":"text","name":"notes.txt","selector":
+             "/notes.txt","host":"127.0.0.1","port":7070,
+             "url":"gopher://127.0.0.1:7070/0/notes.txt"}]}
+             (type is the item type's name: menu, text, search, binary,
+             info, ...; url is "" for info lines)
 With --delete the document also has "deleted": how many were deleted. A
 message or a file is printed as it is, never as JSON.
 
@@ -109,7 +128,29 @@ binary, in passive mode unless --active. --continue resumes a cut download
 into -o FILE from its size (REST), and -o keeps what came of a failed one.
 --timeout bounds each exchange with an FTP server, not the whole transfer.
 A progress line goes to stderr when it is a terminal and the transfer takes
-more than a second.`,
+more than a second.
+
+HTTP. The body goes to stdout, or -o FILE, or with -O to the file named as
+the URL's path ends (as curl -O). -I prints the status line and headers of
+a HEAD request instead. Redirects are followed, at most 10, to http or
+https, never from https to http. The user and password of the URL, or of -u
+USER:PASS, are sent with Basic authentication (never shown); net/http sends
+them on to the same host only. https:// verifies the server's certificate
+against the system's roots and inetkit's local CA (as for mail and FTP),
+and speaks HTTP/2 when the server offers it (ALPN). --continue resumes into
+-o FILE from its size with a Range request; a server that sends the whole
+file (200) has it written from the start, and 416 means it is complete. A
+status of 400 or more is a failure: the status line is the message.
+--timeout bounds the connection, the wait for the response and each wait
+for more of the body, not the whole transfer.
+
+Gopher. A menu (type 1, or a URL without a type) and a search result (type
+7) are printed as a table (an item of another server shows its URL as the
+selector), or with --json as JSON; a file is printed as it is (text files
+without the "." line of RFC 1436 servers), or written to -o FILE or -O. An
+answer is read whole, up to 64 MiB.
+
+Every failure is one line on stderr and exit status 1.`,
 		Example: `  inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/'
   inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/1'
   inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX'
@@ -118,7 +159,13 @@ more than a second.`,
   inetkit get 'imap://alice%40example.org:pw@127.0.0.1:1143/INBOX' --from bob --since 1h --delete
   inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/' --subject 'password reset'
   inetkit get ftp://127.0.0.1:2121/
-  inetkit get 'ftp://alice%40example.org:pw@127.0.0.1:2121/disk.img' -o disk.img --continue`,
+  inetkit get 'ftp://alice%40example.org:pw@127.0.0.1:2121/disk.img' -o disk.img --continue
+  inetkit get http://127.0.0.1:8080/notes.txt
+  inetkit get http://127.0.0.1:8080/ --json
+  inetkit get -O --continue https://127.0.0.1:8443/disk.img
+  inetkit get -I https://example.org/
+  inetkit get gopher://127.0.0.1:7070/
+  inetkit get 'gopher://127.0.0.1:7070/7/search?straße'`,
 		Args: exactArgs(1, "get takes one URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.parse(args[0], time.Now()); err != nil {
@@ -137,16 +184,25 @@ more than a second.`,
 	f.BoolVar(&o.delete, "delete", false, "delete the messages listed (or the message printed)")
 	o.match.addFlags(cmd)
 	o.ftp.addFlags(cmd, true)
+	o.web.addFlags(cmd, true)
 	return cmd
 }
 
 func (o *getOptions) parse(raw string, now time.Time) error {
 	o.raw = raw
-	if isFTPURL(raw) {
+	switch {
+	case isFTPURL(raw):
 		return o.parseFTP(raw)
+	case isHTTPURL(raw):
+		return o.parseHTTP(raw)
+	case isGopherURL(raw):
+		return o.parseGopher(raw)
 	}
 	if err := o.ftp.ftpOnly(); err != nil {
 		return err
+	}
+	if o.web.user != "" || o.web.remoteName || o.web.head {
+		return usagef("-u, -O and -I are for ftp, http and gopher URLs: put the user of a mail URL in the URL")
 	}
 	m, u, err := parseMailURL(raw, "pop3", "imap")
 	if err != nil {
@@ -229,11 +285,22 @@ func (o *getOptions) parsePOP3(path, query string, forceQuery bool) error {
 }
 
 func runGet(ctx context.Context, e *env, o *getOptions) error {
-	if o.ftpURL != nil {
+	switch {
+	case o.ftpURL != nil:
 		// --timeout bounds each exchange (the client's Timeout), not a
 		// transfer of any size.
 		if err := getFTP(ctx, e, o); err != nil {
 			return fmt.Errorf("get %s: %s", o.ftpURL.redacted(), ftpErrorLine(err))
+		}
+		return nil
+	case o.httpURL != nil:
+		if err := getHTTP(ctx, e, o); err != nil {
+			return fmt.Errorf("get %s: %s", o.httpURL.redacted(), ftpErrorLine(err))
+		}
+		return nil
+	case o.gopherURL != nil:
+		if err := getGopher(ctx, e, o); err != nil {
+			return fmt.Errorf("get %s: %s", o.gopherURL, ftpErrorLine(err))
 		}
 		return nil
 	}

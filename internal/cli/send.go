@@ -26,7 +26,8 @@ type sendOptions struct {
 	timeout time.Duration
 	raw     bool
 
-	smtp smtpSendOptions // for smtp:// and smtps:// URLs
+	smtp   smtpSendOptions   // for smtp:// and smtps:// URLs
+	xmlrpc xmlrpcSendOptions // for xmlrpc:// and xmlrpcs:// URLs (xmlrpccmd.go)
 }
 
 // maxStdinMessage caps a message read from stdin in oneshot and UDP mode.
@@ -35,7 +36,7 @@ const maxStdinMessage = 64 << 20
 func newSendCmd(e *env, runF func(context.Context, *sendOptions) error) *cobra.Command {
 	o := &sendOptions{}
 	cmd := &cobra.Command{
-		Use:   "send URL MESSAGE | send smtp://HOST:PORT --from A --to B [FILE|-]",
+		Use:   "send URL MESSAGE | send smtp://HOST:PORT --from A --to B [FILE|-] | send xmlrpc://HOST:PORT/PATH METHOD [ARG...]",
 		Short: "Send a message and print the reply",
 		Long: `Send MESSAGE to the server at URL and print its reply on stdout.
 MESSAGE "-" is read from stdin.
@@ -49,20 +50,41 @@ URL forms:
                          built from --subject and --body) from --from to
                          every --to, with STARTTLS when offered (see --tls)
   smtps://[USER:PASS@]HOST:PORT  mail over implicit TLS
+  xmlrpc://[USER:PASS@]HOST:PORT[/PATH] METHOD [ARG...]
+                         an XML-RPC call over HTTP (PATH defaults to /RPC2)
+  xmlrpcs://...          the same over HTTPS
 
 For smtp the final reply is printed, and each refused recipient is reported
 on stderr (the exit status is then 1). The port defaults to 6666 (25 for
 smtp, 465 for smtps). Over TCP, --mode matches the server's: in oneshot
 mode the message is sent, the write side shut down and the reply read until the
 server closes; in stream and line mode a message from stdin is streamed, and
-replies are printed as they arrive.`,
+replies are printed as they arrive.
+
+XML-RPC. Each ARG that is a JSON literal is that value: 42 an int, 1.5 a
+double, true a boolean, null nil, "text" a string, [1,"a"] an array,
+{"a":1} a struct; any other ARG is a string (quote a string that looks like
+JSON: '"42"'). The result is printed as Python's print() shows what
+xmlrpc.client returns: a string as it is, other values as Python writes
+them (True, None, [1, 'a'], {'a': 1}); --json prints it as JSON instead
+(base64 as a JSON string, dateTime in RFC 3339). A fault is exit status 1
+and "fault CODE: STRING". https is verified against the system's roots and
+inetkit's local CA, as for mail.`,
 		Example: `  inetkit send tcp://127.0.0.1:6666 hello
   inetkit send udp://127.0.0.1:6666 hello
   echo straße | inetkit send tcp://127.0.0.1:6666 -
   inetkit send --mode line tcp://127.0.0.1:6666 - < lines.txt
   inetkit send smtp://127.0.0.1:2525 --from me@example.org --to alice@example.org --subject hi --body 'hello'
-  inetkit send smtp://127.0.0.1:2525 --from me@example.org --to alice@example.org message.eml`,
+  inetkit send smtp://127.0.0.1:2525 --from me@example.org --to alice@example.org message.eml
+  inetkit send xmlrpc://127.0.0.1:8080/RPC2 upper straße
+  inetkit send --json xmlrpc://127.0.0.1:8080 system.listMethods`,
 		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 && isXMLRPCURL(args[0]) {
+				if len(args) < 2 {
+					return usagef("send xmlrpc:// takes a URL, a METHOD and its ARGs")
+				}
+				return nil
+			}
 			if len(args) > 0 && isSMTPURL(args[0]) {
 				if len(args) > 2 {
 					return usagef("send smtp:// takes a URL and at most one FILE, got %d arguments", len(args))
@@ -75,6 +97,16 @@ replies are printed as they arrive.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isXMLRPCURL(args[0]) {
+				if err := o.parseXMLRPC(args); err != nil {
+					return err
+				}
+				o.url = o.xmlrpc.url.u
+				if runF != nil {
+					return runF(cmd.Context(), o)
+				}
+				return e.run(cmd.Context(), func(ctx context.Context) error { return runSendXMLRPC(ctx, e, o) })
+			}
 			if isSMTPURL(args[0]) {
 				if err := o.parseSMTP(args); err != nil {
 					return err
@@ -103,6 +135,7 @@ replies are printed as they arrive.`,
 	f.Var(&o.mode, "mode", "TCP mode of the server: oneshot, stream or line")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "give up after this long")
 	f.BoolVar(&o.raw, "raw", false, "print the reply exactly, without adding a final newline")
+	f.BoolVar(&o.xmlrpc.json, "json", false, "xmlrpc: print the result as JSON")
 	return cmd
 }
 
@@ -129,7 +162,7 @@ func (o *sendOptions) parse(args []string) error {
 	case "":
 		return usagef("URL %q has no scheme (want tcp://, udp://, unix:// or unixgram://)", args[0])
 	default:
-		return usagef("send does not speak %s:// (want tcp, udp, unix, unixgram, smtp or smtps)", u.Scheme)
+		return usagef("send does not speak %s:// (want tcp, udp, unix, unixgram, smtp, smtps, xmlrpc or xmlrpcs)", u.Scheme)
 	}
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")

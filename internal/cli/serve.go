@@ -55,6 +55,8 @@ var services = []service{
 	pop3Service,
 	imapService,
 	ftpService,
+	httpService,
+	gopherService,
 }
 
 // serviceNames returns the names of list, in its order.
@@ -325,11 +327,27 @@ same logins as the mail services (a mail address), which read and write.
 Anonymous logins ("anonymous" or "ftp") read only: on loopback always,
 elsewhere only with --ftp-anonymous.
 
+http serves the same files on 127.0.0.1:8080 (HTTPS, with HTTP/2, on
+--https-addr when given): GET and HEAD with ranges for everyone, folders as
+HTML or, for "Accept: application/json", as JSON; PUT and DELETE for the
+same logins with Basic authentication, which off loopback are accepted over
+HTTPS only. XML-RPC answers at /RPC2: upper(text), and system.listMethods,
+system.methodHelp, system.methodSignature and system.multicall. For http,
+--idle-timeout is how long a keep-alive connection waits for a request,
+--command-timeout bounds the reading of a request's header, and
+--write-timeout a write that makes no progress.
+
+gopher serves the same files on 127.0.0.1:7070, with caps.txt and a search
+item, /search, that answers with the query upper-cased. Its menus name the
+host of --gopher-addr (or --gopher-host); --idle-timeout is how long a
+client has to send its request.
+
 The timeouts (--idle-timeout, --command-timeout, --write-timeout) mean the
 same for every service that has them; each service has its own defaults,
 listed below, the RFCs' for the mail services. --smtp-idle-timeout,
---pop3-idle-timeout, --imap-idle-timeout and --ftp-idle-timeout set one
-service's idle timeout, whatever --idle-timeout says.
+--pop3-idle-timeout, --imap-idle-timeout, --ftp-idle-timeout and
+--http-idle-timeout set one service's idle timeout, whatever --idle-timeout
+says.
 
 SIGINT or SIGTERM stops accepting at once and lets exchanges in flight finish
 within --drain; inetkit then exits 0.`,
@@ -338,7 +356,9 @@ within --drain; inetkit then exits 0.`,
   inetkit serve udp --addr [::1]:6666
   inetkit serve smtp pop3 imap --data /tmp/mail
   inetkit serve smtp --smtp-addr 0.0.0.0:25 --smtps-addr 0.0.0.0:465
-  inetkit serve ftp --ftp-addr 0.0.0.0:2121 --ftp-pasv-ports 50000-50100`,
+  inetkit serve ftp --ftp-addr 0.0.0.0:2121 --ftp-pasv-ports 50000-50100
+  inetkit serve http gopher --data ~/share
+  inetkit serve http --http-addr 0.0.0.0:8080 --https-addr 0.0.0.0:8443`,
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, a := range args {
 				if !slices.Contains(o.all, a) {

@@ -64,7 +64,7 @@ func (c *ftpConfig) validate() error {
 // read; off loopback only accounts log in, after AUTH TLS, and anonymous
 // logins read only with --ftp-anonymous.
 func (o *ftpOptions) newServer(c *mailServerConfig) (mailServer, error) {
-	root, err := sharedState(c.se, func() (*fileroot.Root, error) { return openFiles(c) })
+	root, err := sharedFiles(c.se, c.opts.data)
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +92,16 @@ func filesDir(data string) string {
 	return dir
 }
 
-// openFiles opens the file tree of --data, making it if needed; it is
-// closed once every service has stopped.
-func openFiles(c *mailServerConfig) (*fileroot.Root, error) {
-	dir := filesDir(c.opts.data)
+// sharedFiles returns the file tree of --data that ftp, http and gopher
+// share, opened once per serve command by the first of them to start.
+func sharedFiles(se *serveEnv, data string) (*fileroot.Root, error) {
+	return sharedState(se, func() (*fileroot.Root, error) { return openFiles(se, data) })
+}
+
+// openFiles opens the file tree of the data directory data, making it if
+// needed; it is closed once every service has stopped.
+func openFiles(se *serveEnv, data string) (*fileroot.Root, error) {
+	dir := filesDir(data)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
@@ -103,7 +109,7 @@ func openFiles(c *mailServerConfig) (*fileroot.Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.se.afterStop(func() { root.Close() })
+	se.afterStop(func() { root.Close() })
 	return root, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,10 +44,10 @@ type mailOptions struct {
 func mailFlags(f *serveFlags) *mailOptions {
 	return sharedFlags(f, func(fs *pflag.FlagSet) *mailOptions {
 		o := new(mailOptions)
-		fs.StringVar(&o.data, "data", defaultDataDir, "data directory: the mail store (whose accounts are the logins of every service), the TLS files, and files/, ftp's file tree")
+		fs.StringVar(&o.data, "data", defaultDataDir, "data directory: the mail store (whose accounts are the logins of every service), the TLS files, and files/, the file tree of ftp, http and gopher")
 		fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS (default: signed by the user's local CA)")
 		fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-		fs.StringVar(&o.auth, "auth", "auto", "mail and ftp logins: any (loopback only), accounts, or auto (any when every mail and ftp listener is on loopback)")
+		fs.StringVar(&o.auth, "auth", "auto", "mail, ftp and http logins: any (loopback only), accounts, or auto (any when every mail, ftp and http listener is on loopback)")
 		fs.StringVar(&o.hostname, "hostname", "localhost", "the host name the mail servers greet with")
 		fs.Int64Var(&o.maxMessageBytes, "max-message-bytes", smtp.DefaultMaxMessageBytes, "largest message SMTP and IMAP APPEND take (advertised as SMTP SIZE and IMAP APPENDLIMIT)")
 		return o
@@ -93,7 +94,7 @@ func (o *mailOptions) offLoopback(selected func(name string) bool) string {
 	for _, c := range o.services {
 		if selected(c.name) && !c.loopback() {
 			names = append(names, c.name)
-			mail = mail && c.name != "ftp"
+			mail = mail && !slices.Contains(fileServices, c.name)
 		}
 	}
 	if mail || len(names) == 0 {
@@ -101,6 +102,10 @@ func (o *mailOptions) offLoopback(selected func(name string) bool) string {
 	}
 	return strings.Join(names, " and ")
 }
+
+// fileServices are the services of the store's logins that serve the file
+// tree rather than mail.
+var fileServices = []string{"ftp", "http"}
 
 // mailEnv is what the mail services of one `inetkit serve` share.
 type mailEnv struct {
@@ -138,7 +143,7 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 	}
 	anyLogin := o.auth == "any" || (o.auth == "auto" && allLoopback)
 	if anyLogin && !allLoopback {
-		return nil, usagef("--auth any is allowed only when every mail and ftp listener is on a loopback address")
+		return nil, usagef("--auth any is allowed only when every mail, ftp and http listener is on a loopback address")
 	}
 	st, err := store.Open(o.data, &store.Options{
 		Exclusive: true,
@@ -221,16 +226,41 @@ type mailServerConfig struct {
 // protocol's own, which idleWhy explains in the help. newServer makes the
 // server.
 func mailService(name, defaultAddr string, idleTimeout time.Duration, idleWhy string, newServer func(*mailServerConfig) (mailServer, error)) service {
+	return storeService(storeServiceSpec{
+		name: name, defaultAddr: defaultAddr, starttls: true,
+		idleTimeout: idleTimeout, idleWhy: idleWhy,
+		commandTimeout: lineproto.DefaultCommandTimeout, writeTimeout: lineproto.DefaultWriteTimeout,
+		newServer: newServer,
+	})
+}
+
+// storeServiceSpec describes a service of the store's logins (the mail
+// services, ftp and http) for storeService.
+type storeServiceSpec struct {
+	name, defaultAddr string
+	// starttls is set when the plain listener offers STARTTLS (or AUTH
+	// TLS); http's offers nothing.
+	starttls bool
+	// The defaults of the shared timeouts, and why the idle one is so.
+	idleTimeout, commandTimeout, writeTimeout time.Duration
+	idleWhy                                   string
+	newServer                                 func(*mailServerConfig) (mailServer, error)
+}
+
+// storeService returns the service that spec describes: mailService's, with
+// the kind of plain listener and the timeout defaults of spec.
+func storeService(spec storeServiceSpec) service {
+	name := spec.name
 	return service{name: name, newConfig: func(f *serveFlags) serviceConfig {
-		c := &mailConfig{name: name, mail: mailFlags(f), newServer: newServer}
+		c := &mailConfig{name: name, mail: mailFlags(f), newServer: spec.newServer, plainKind: cond(spec.starttls, "STARTTLS", "plain")}
 		c.mail.services = append(c.mail.services, c)
-		f.StringVar(&c.addr, name+"-addr", defaultAddr, "HOST:PORT of the "+name+" service (STARTTLS)")
+		f.StringVar(&c.addr, name+"-addr", spec.defaultAddr, "HOST:PORT of the "+name+" service"+cond(spec.starttls, " (STARTTLS)", ""))
 		f.StringVar(&c.tlsAddr, name+"s-addr", "", "HOST:PORT of an implicit-TLS "+name+"s listener (none when empty)")
 		t := timeoutFlags(f)
-		idle := t.idle.follow(name, &c.idleTimeout, idleTimeout)
-		t.command.follow(name, &c.commandTimeout, lineproto.DefaultCommandTimeout)
-		t.write.follow(name, &c.writeTimeout, lineproto.DefaultWriteTimeout)
-		override(f.FlagSet, name+"-idle-timeout", idle, name+"'s idle timeout, over --idle-timeout: "+idleWhy+"; 0: never")
+		idle := t.idle.follow(name, &c.idleTimeout, spec.idleTimeout)
+		t.command.follow(name, &c.commandTimeout, spec.commandTimeout)
+		t.write.follow(name, &c.writeTimeout, spec.writeTimeout)
+		override(f.FlagSet, name+"-idle-timeout", idle, name+"'s idle timeout, over --idle-timeout: "+spec.idleWhy+"; 0: never")
 		return c
 	}}
 }
@@ -242,6 +272,9 @@ type mailConfig struct {
 	addr      string // plain listener, STARTTLS
 	tlsAddr   string // implicit-TLS listener, "" for none
 	newServer func(*mailServerConfig) (mailServer, error)
+	// plainKind names the plain listener: "STARTTLS", or "plain" for a
+	// service without it (http).
+	plainKind string
 	// The timeouts of lineproto.Limits; 0 is none.
 	idleTimeout, commandTimeout, writeTimeout time.Duration
 }
@@ -303,8 +336,8 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 	if err != nil {
 		return runner{}, fmt.Errorf("%s: %w", c.name, err)
 	}
-	ls = append(ls, &countingListener{Listener: l, kind: "STARTTLS"})
-	log.Info("waiting for clients", "addr", l.Addr().String(), "tls", "starttls")
+	ls = append(ls, &countingListener{Listener: l, kind: c.plainKind})
+	log.Info("waiting for clients", "addr", l.Addr().String(), "tls", cond(c.plainKind == "STARTTLS", "starttls", "none"))
 	if c.tlsAddr != "" {
 		tl, err := lc.Listen(ctx, "tcp", c.tlsAddr)
 		if err != nil {
