@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -93,6 +94,12 @@ func getGopher(ctx context.Context, e *env, o *getOptions) error {
 		items, err := resp.Menu()
 		if err != nil {
 			return err
+		}
+		if len(items) == 0 && len(bytes.TrimSpace(resp.Body)) > 0 && !bytes.Equal(bytes.TrimSpace(resp.Body), []byte(".")) {
+			// Text where a menu should be: an error, as gophernicus
+			// sends them ("Error: File or directory not found!").
+			line, _, _ := bytes.Cut(bytes.TrimSpace(resp.Body), []byte("\n"))
+			return fmt.Errorf("the server sent no menu but: %s", oneLine(strings.TrimSpace(string(line[:min(len(line), 200)]))))
 		}
 		var b strings.Builder
 		if err := writeGopherMenu(&b, items, u, o.json); err != nil {

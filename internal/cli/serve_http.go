@@ -116,7 +116,7 @@ func (a *httpAuth) login(ctx context.Context, user, pass string) (bool, error) {
 func tlsForLogins(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil && (r.Header.Get("Authorization") != "" || r.Method == http.MethodPut || r.Method == http.MethodDelete) {
-			http.Error(w, "Forbidden: off loopback, logins, PUT and DELETE need HTTPS (inetkit serve --https-addr)", http.StatusForbidden)
+			http.Error(w, "off loopback, logins, PUT and DELETE need HTTPS (inetkit serve --https-addr)", http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)
