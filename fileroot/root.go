@@ -138,7 +138,15 @@ type rootUpload struct {
 	tmp  string
 	done bool  // closed or aborted
 	err  error // first write error, returned by Close
+	// written counts the octets written; flushed, those whose writeback
+	// has been started.
+	written, flushed int64
 }
+
+// writebackBytes is how much an upload writes before it starts the
+// writeback of what it has written, so that a large upload is on the disk
+// soon after its last octet arrives rather than all at once at Close.
+const writebackBytes = 8 << 20
 
 func (u *rootUpload) Write(p []byte) (int, error) {
 	if u.done {
@@ -152,6 +160,11 @@ func (u *rootUpload) Write(p []byte) (int, error) {
 		u.discard()
 		u.err = &fs.PathError{Op: "write", Path: u.name, Err: innermost(err)}
 		return n, u.err
+	}
+	u.written += int64(n)
+	if u.written-u.flushed >= writebackBytes {
+		startWriteback(u.f, u.flushed, u.written-u.flushed)
+		u.flushed = u.written
 	}
 	return n, nil
 }
