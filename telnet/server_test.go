@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inetkit/inetkit/telnet"
+	"github.com/inetkit/inetkit/telnet/telnettest"
 )
 
 func TestServer_upperWithDial(t *testing.T) {
@@ -62,4 +63,171 @@ func boolStr(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// TestServer_idleTimeout (B0 G3): a silent session is told goodbye after
+// the idle timeout.
+func TestServer_idleTimeout(t *testing.T) {
+	s := newUpperServer(t, func(srv *telnet.Server) {
+		srv.NegotiateTimeout = 20 * time.Millisecond
+		srv.IdleTimeout = 300 * time.Millisecond
+	})
+	rc := dialRaw(t, s.Addr)
+	start := time.Now()
+	got, _ := rc.readFor(3 * time.Second)
+	if !strings.HasSuffix(got, "> \r\n[inetkit: idle timeout]\r\n") {
+		t.Errorf("got %q; want the idle goodbye", got)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 2*time.Second {
+		t.Errorf("closed after %v; want about 300ms", d)
+	}
+}
+
+// TestServer_lineTooLong (B0 G1): a line past the cap ends the session
+// with a goodbye, and memory does not follow the input.
+func TestServer_lineTooLong(t *testing.T) {
+	s := newUpperServer(t, func(srv *telnet.Server) {
+		srv.NegotiateTimeout = 20 * time.Millisecond
+		srv.MaxLineBytes = 100
+	})
+	rc := dialRaw(t, s.Addr)
+	rc.readUntil("> ")
+	go rc.Write([]byte(strings.Repeat("A", 1<<20)))
+	got, _ := rc.readFor(3 * time.Second)
+	if got != "\r\n[inetkit: line too long]\r\n" {
+		t.Errorf("got %q; want the line-too-long goodbye", got)
+	}
+}
+
+// TestServer_errorFlood (B0 G5): error replies slow down past the soft
+// limit and the session ends at the hard one.
+func TestServer_errorFlood(t *testing.T) {
+	s := newUpperServer(t, func(srv *telnet.Server) {
+		srv.NegotiateTimeout = 20 * time.Millisecond
+		srv.SoftErrorLimit = 2
+		srv.HardErrorLimit = 5
+		srv.ErrorDelay = 100 * time.Millisecond
+		srv.Handler = telnet.HandlerFunc(func(ctx context.Context, c *telnet.Conn) {
+			for {
+				if _, err := c.ReadLine("> "); err != nil {
+					return
+				}
+				if err := c.WriteError("unknown command"); err != nil {
+					return
+				}
+			}
+		})
+	})
+	rc := dialRaw(t, s.Addr)
+	rc.readUntil("> ")
+	start := time.Now()
+	rc.send(strings.Repeat("XYZZY\r\n", 100))
+	got, eof := rc.readFor(5 * time.Second)
+	if !eof {
+		t.Fatal("the session did not end")
+	}
+	if n := strings.Count(got, "unknown command"); n != 5 {
+		t.Errorf("%d error replies; want 5", n)
+	}
+	if !strings.HasSuffix(got, "[inetkit: too many errors]\r\n") {
+		t.Errorf("got %q; want the too-many-errors goodbye", got)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("flood answered in %v; want the replies past the soft limit delayed", d)
+	}
+}
+
+// TestServer_httpRequest (B0 G6): an HTTP request is closed at once and
+// never echoed.
+func TestServer_httpRequest(t *testing.T) {
+	for _, req := range []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "POST / HTTP/1.1\r\n", "CONNECT x:25 HTTP/1.1\r\n"} {
+		s := newUpperServer(t, func(srv *telnet.Server) { srv.NegotiateTimeout = 200 * time.Millisecond })
+		rc := dialRaw(t, s.Addr)
+		rc.send(req)
+		start := time.Now()
+		got, eof := rc.readFor(3 * time.Second)
+		if !eof || time.Since(start) > time.Second {
+			t.Errorf("%q: not closed within 1 s", req)
+		}
+		if strings.Contains(got, "GET") || strings.Contains(got, "Host") || strings.Contains(got, "HTTP") {
+			t.Errorf("%q: reply %q echoes the request", req, got)
+		}
+	}
+}
+
+// TestServer_shutdown: Shutdown tells an idle session goodbye.
+func TestServer_shutdown(t *testing.T) {
+	s := newUpperServer(t, func(srv *telnet.Server) { srv.NegotiateTimeout = 20 * time.Millisecond })
+	rc := dialRaw(t, s.Addr)
+	rc.readUntil("> ")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Config.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, eof := rc.readFor(2 * time.Second)
+	if !eof || got != "\r\n[inetkit: server shutting down]\r\n" {
+		t.Errorf("got %q, EOF %v; want the shutdown goodbye", got, eof)
+	}
+	if st := s.Config.Stats(); st.Accepted != 1 {
+		t.Errorf("Stats().Accepted = %d; want 1", st.Accepted)
+	}
+}
+
+// TestServer_TLS: implicit TLS, reported to the handler.
+func TestServer_TLS(t *testing.T) {
+	s := telnettest.NewUnstartedServer(upperHandler)
+	s.StartTLS()
+	defer s.Close()
+	c, err := s.Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ReadUntil("> ", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("secure\r\n"))
+	if _, err := c.ReadUntil("SECURE\r\n", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLineReader_editing drives the server's line editor in character
+// mode: the client lets the server echo.
+func TestLineReader_editing(t *testing.T) {
+	s := newUpperServer(t, func(srv *telnet.Server) { srv.NegotiateTimeout = 2 * time.Second })
+	rc := dialRaw(t, s.Addr)
+	rc.readUntil(serverHello)
+	rc.send("\xff\xfd\x01\xff\xfd\x03\xff\xfc\x18\xff\xfc\x1f\xff\xfc\x27") // DO ECHO, DO SGA, refuse the rest
+	rc.readUntil("hello\r\n> ")
+	tests := []struct{ name, keys, reply string }{
+		{"typing", "abc\r\n", "ABC"},
+		{"backspace and DEL", "abx\x7fc\x08d\r\n", "ABD"},
+		{"Ctrl-U", "junk\x15ok\r\n", "OK"},
+		{"Ctrl-W", "one two\x17three\r\n", "ONE THREE"},
+		{"left arrow insert", "ac\x1b[Db\r\n", "ABC"},
+		{"home and end", "bc\x1b[Ha\x1b[Fd\r\n", "ABCD"},
+		{"right arrow", "ab\x1b[D\x1b[D\x1b[Cx\r\n", "AXB"},
+		{"history up", "\x1b[A\r\n", "AXB"},
+		{"history up twice and down", "\x1b[A\x1b[A\x1b[B\r\n", "AXB"},
+		{"delete key", "abc\x1b[D\x1b[D\x1b[3~\r\n", "AC"},
+		{"utf-8", "é\r\n", "é"},
+	}
+	for _, tc := range tests {
+		rc.send(tc.keys)
+		got := rc.readUntil("\r\n> ")
+		lines := strings.Split(strings.TrimSuffix(got, "\r\n> "), "\r\n")
+		if last := lines[len(lines)-1]; last != tc.reply {
+			t.Errorf("%s: reply %q (all %q); want %q", tc.name, last, got, tc.reply)
+		}
+	}
+	rc.send("ab\x03")
+	if got := rc.readUntil("> "); got != "ab^C\r\n> " {
+		t.Errorf("Ctrl-C: %q", got)
+	}
+	rc.send("\x04")
+	if _, eof := rc.readFor(2 * time.Second); !eof {
+		t.Errorf("Ctrl-D on an empty line did not end the session")
+	}
 }
