@@ -48,12 +48,13 @@ type Config struct {
 	// means no answer.
 	AYTReply string
 
-	// OnEvent, if not nil, is called with every option change, window
-	// size, terminal type, environment and command the peer sends. It is
+	// OnEvent, if not nil, is called with the Conn and every option
+	// change, window size, terminal type, environment and command the peer
+	// sends; a Server's sessions share it. It is
 	// called from the goroutine that called Read (or Negotiate), before
 	// Read returns the data that followed the event on the wire, with no
 	// lock held; it must not call Read, and should return quickly.
-	OnEvent func(Event)
+	OnEvent func(c *Conn, ev Event)
 }
 
 // An EventKind says what an Event reports.
@@ -333,7 +334,7 @@ func (c *Conn) handle(tok token) error {
 
 func (c *Conn) emit(ev Event) {
 	if c.cfg.OnEvent != nil {
-		c.cfg.OnEvent(ev)
+		c.cfg.OnEvent(c, ev)
 	}
 }
 
