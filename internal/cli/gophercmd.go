@@ -179,7 +179,8 @@ func writeGopherMenu(w io.Writer, items []gopher.Item, u *gopher.URL, asJSON boo
 			Items []jsonGopherItem `json:"items"`
 		}{list})
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tNAME\tSELECTOR")
 	for i, it := range items {
 		sel := it.Selector
@@ -191,7 +192,16 @@ func writeGopherMenu(w io.Writer, items []gopher.Item, u *gopher.URL, asJSON boo
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", list[i].Type, oneLine(it.Display), oneLine(sel))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// No padding after the last column (info lines have no selector).
+	for line := range strings.Lines(b.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sameGopherServer reports whether it is on the server of u.

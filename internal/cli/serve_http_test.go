@@ -244,7 +244,11 @@ func TestServeHTTP_offLoopback(t *testing.T) {
 		t.Errorf("put over plain HTTP off loopback = %d, %q; want 403 and the reason", code, stderr)
 	}
 	if code, _, stderr := runMain(t, "", "put", "--data", dir, "-u", "alice@example.org:s3cret", "https://"+loopbackOf(secure)+"/x", src); code != exitOK {
-		t.Errorf("put over HTTPS off loopback = %d, %q", code, stderr)
+		t.Errorf("put over HTTPS off loopback = %d, %q; log:\n%s", code, stderr, srv.stderr)
+	}
+	// HTTPS speaks HTTP/2 (ALPN), whichever listener net/http set up first.
+	if code, stdout, stderr := runMain(t, "", "get", "--data", dir, "-I", "https://"+loopbackOf(secure)+"/x"); code != exitOK || !strings.HasPrefix(stdout, "HTTP/2.0 200 OK\n") {
+		t.Errorf("get -I over HTTPS = %d, %q, %q; want HTTP/2.0 200 OK", code, stdout, stderr)
 	}
 	if code, stdout, stderr := runMain(t, "", "get", "http://"+loopbackOf(plain)+"/x"); code != exitOK || stdout != "hello" {
 		t.Errorf("get over plain HTTP off loopback = %d, %q, %q", code, stdout, stderr)
