@@ -86,11 +86,15 @@ func TestInterop_dialTelnetd(t *testing.T) {
 	bins := peers.NeedAll(t, "socat", "/usr/sbin/telnetd")
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "dummy")
-	os.WriteFile(prog, []byte("#!/bin/sh\necho \"size: $(stty size) term: $TERM\"\nprintf 'say: '\nread line\necho \"got: $line\"\n"), 0o755)
+	// The sleep at the end keeps the pty open until its output is sent:
+	// telnetd drops what is unread when the program exits.
+	os.WriteFile(prog, []byte("#!/bin/sh\necho \"size: $(stty size) term: $TERM\"\nprintf 'say: '\nread line\necho \"got: $line\"\nsleep 1\n"), 0o755)
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	socat := exec.CommandContext(ctx, bins[0], "TCP-LISTEN:"+port+",bind=127.0.0.1,fork,reuseaddr",
 		fmt.Sprintf("EXEC:%s -h -E %s", bins[1], prog))
+	var stderr strings.Builder
+	socat.Stderr = &stderr
 	if err := socat.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +118,7 @@ func TestInterop_dialTelnetd(t *testing.T) {
 	defer c.Close()
 	text, err := c.ReadUntil("say: ", 10*time.Second)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; socat and telnetd said %q", err, stderr.String())
 	}
 	if !strings.Contains(string(text), "size: 27 91 term: xterm") {
 		t.Errorf("program printed %q; want the size and terminal type", text)
