@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,24 @@ func negative(d time.Duration) time.Duration {
 	return d
 }
 
+// h2Config returns a copy of cfg that names h2 and http/1.1 in its ALPN
+// protocols, or nil. net/http sets HTTP/2 up once per server, for whichever
+// of Serve and ServeTLS runs first, and Serve (a plain listener beside the
+// TLS one) does it only when the TLS configuration names h2: without it,
+// ServeTLS would offer h2 with nothing to speak it. The copy also keeps
+// net/http's changes off a configuration the caller may share with other
+// servers.
+func h2Config(cfg *tls.Config) *tls.Config {
+	if cfg == nil {
+		return nil
+	}
+	cfg = cfg.Clone()
+	if !slices.Contains(cfg.NextProtos, "h2") {
+		cfg.NextProtos = append([]string{"h2", "http/1.1"}, cfg.NextProtos...)
+	}
+	return cfg
+}
+
 func (s *Server) setup() {
 	s.once.Do(func() {
 		l := s.Limits
@@ -157,7 +176,7 @@ func (s *Server) setup() {
 		}
 		s.http = &http.Server{
 			Handler:           s.wrapHandler(s.Handler, writeTimeout),
-			TLSConfig:         s.TLSConfig,
+			TLSConfig:         h2Config(s.TLSConfig),
 			ReadHeaderTimeout: durationOr(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 			ReadTimeout:       durationOr(l.ReadTimeout, DefaultReadTimeout),
 			// No WriteTimeout: it would bound a whole response. Every

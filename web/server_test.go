@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -473,5 +474,41 @@ func TestServer_expectContinue(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("reply took %v", d)
+	}
+}
+
+// A Server with a plain listener and a TLS one speaks HTTP/2 over TLS
+// whichever starts first, and leaves the caller's TLS configuration as it
+// was.
+func TestServer_h2WithPlainListener(t *testing.T) {
+	cfg := testserver.ServerTLSConfig()
+	before := slices.Clone(cfg.NextProtos)
+	s := &web.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}), TLSConfig: cfg}
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(plain)
+	time.Sleep(50 * time.Millisecond) // let Serve set the server up first
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.ServeTLS(tl)
+	defer s.Close()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: testserver.ClientTLSConfig(), ForceAttemptHTTP2: true}}
+	resp, err := client.Get("https://" + tl.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "HTTP/2.0" {
+		t.Errorf("protocol over TLS = %q; want HTTP/2.0", body)
+	}
+	if !slices.Equal(cfg.NextProtos, before) {
+		t.Errorf("the caller's NextProtos changed from %q to %q", before, cfg.NextProtos)
 	}
 }

@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/inetkit/inetkit/store"
 	"github.com/inetkit/inetkit/upper"
@@ -77,7 +75,7 @@ func (o *httpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 	l := c.limits
 	return &web.Server{
 		Handler:   mux,
-		TLSConfig: h2Config(c.tls),
+		TLSConfig: c.tls,
 		H2C:       o.h2c,
 		Limits: web.Limits{
 			ReadHeaderTimeout: l.CommandTimeout,
@@ -89,21 +87,6 @@ func (o *httpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		},
 		Logger: c.log,
 	}, nil
-}
-
-// h2Config returns a copy of cfg, the store's TLS configuration, that
-// names h2 in its ALPN protocols. net/http sets HTTP/2 up once per server,
-// for whichever of Serve and ServeTLS runs first, and Serve (the plain
-// listener, which web.Server serves concurrently with the HTTPS one) does
-// it only when the TLS configuration names h2: without it, HTTPS would
-// offer h2 with nothing to speak it. The copy also keeps net/http's
-// changes off the configuration the mail services share.
-func h2Config(cfg *tls.Config) *tls.Config {
-	cfg = cfg.Clone()
-	if !slices.Contains(cfg.NextProtos, "h2") {
-		cfg.NextProtos = append([]string{"h2", "http/1.1"}, cfg.NextProtos...)
-	}
-	return cfg
 }
 
 // httpAuth checks the Basic authentication of PUT and DELETE against the
