@@ -149,7 +149,9 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ro := fileroot.ReadOnly(m)
-	if _, ok := ro.(interface{ Create(string) (fileroot.Upload, error) }); ok {
+	if _, ok := ro.(interface {
+		Create(string) (fileroot.Upload, error)
+	}); ok {
 		t.Error("ReadOnly(m) has a Create method")
 	}
 	if _, ok := ro.(interface{ Remove(string) error }); ok {
