@@ -3,7 +3,8 @@ package ftp
 import (
 	"context"
 	"errors"
-	"strings"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // Access control (RFC 959 §4.1.1) and security (RFC 4217) commands.
@@ -108,7 +109,7 @@ func (c *session) cmdAcct(string) error {
 // TLS-P, and starts TLS. Whatever the client sent after the AUTH line is
 // discarded, never read as a command inside TLS.
 func (c *session) cmdAuth(arg string) error {
-	switch strings.ToUpper(arg) {
+	switch lineproto.UpperASCII(arg) {
 	case "TLS", "SSL", "TLS-C", "TLS-P":
 	default:
 		return c.fail(&Error{Code: 504, Message: "Unsupported security mechanism."})
@@ -143,7 +144,7 @@ func (c *session) cmdProt(arg string) error {
 	if !c.lc.TLS() || !c.pbsz {
 		return c.fail(&Error{Code: 503, Message: "PROT needs PBSZ after AUTH TLS."})
 	}
-	switch strings.ToUpper(arg) {
+	switch lineproto.UpperASCII(arg) {
 	case "P":
 		c.protP = true
 		c.reply(200, "PROT now Private.")

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // Informational and transfer-parameter commands: RFC 959 §4.1.2 and
@@ -53,7 +55,7 @@ func (c *session) cmdFeat(string) error {
 // always UTF-8 octets as sent) and MLST (RFC 3659 §7.9).
 func (c *session) cmdOpts(arg string) error {
 	name, value, _ := strings.Cut(arg, " ")
-	switch strings.ToUpper(name) {
+	switch lineproto.UpperASCII(name) {
 	case "UTF8":
 		if strings.EqualFold(value, "ON") || value == "" {
 			c.reply(200, "Always in UTF8 mode.")
@@ -163,7 +165,7 @@ func (c *session) status() []string {
 // cmdType answers TYPE (RFC 959 §3.1.1): A (with N, the only format), I
 // and L 8 are supported.
 func (c *session) cmdType(arg string) error {
-	switch strings.ToUpper(strings.Join(strings.Fields(arg), " ")) {
+	switch lineproto.UpperASCII(strings.Join(strings.Fields(arg), " ")) {
 	case "A", "A N":
 		c.binary = false
 		c.reply(200, "Switching to ASCII mode.")
@@ -278,7 +280,7 @@ func (c *session) cmdPasv(string) error {
 // control connection's, or ALL, after which no other command sets up a
 // data connection.
 func (c *session) cmdEpsv(arg string) error {
-	switch strings.ToUpper(arg) {
+	switch lineproto.UpperASCII(arg) {
 	case "":
 	case "ALL":
 		c.epsvAll = true

@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // Telnet commands that may appear on the control connection (RFC 854):
@@ -66,7 +68,7 @@ func containsIAC(b []byte) bool {
 func parseCommand(line []byte) (verb, arg string) {
 	s := strings.TrimLeft(string(stripTelnet(line)), " ")
 	verb, arg, _ = strings.Cut(s, " ")
-	return strings.ToUpper(verb), arg
+	return lineproto.UpperASCII(verb), arg
 }
 
 // resolvePath resolves the client's path p against the current directory

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // cmdAuthinfo answers AUTHINFO USER, PASS and SASL (RFC 4643).
@@ -12,7 +14,7 @@ func (c *serverConn) cmdAuthinfo(a []string) error {
 	if len(a) == 0 {
 		return c.fail(errSyntax)
 	}
-	sub := strings.ToUpper(a[0])
+	sub := lineproto.UpperASCII(a[0])
 	if sub != "USER" && sub != "PASS" && sub != "SASL" {
 		return c.fail(errSyntax)
 	}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // overviewFormat is the reply to LIST OVERVIEW.FMT (RFC 3977 §8.4).
@@ -14,7 +16,7 @@ var overviewFormat = []string{"Subject:", "From:", "Date:", "Message-ID:", "Refe
 func (c *serverConn) cmdList(a []string) error {
 	kw := "ACTIVE"
 	if len(a) > 0 {
-		kw = strings.ToUpper(a[0])
+		kw = lineproto.UpperASCII(a[0])
 	}
 	if len(a) > 2 {
 		return c.fail(errSyntax)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // A command is a parsed command line: the keyword in upper case and its
@@ -30,7 +32,7 @@ func parseCommand(line []byte) (command, bool) {
 	if len(f) == 0 {
 		return command{}, false
 	}
-	return command{name: strings.ToUpper(f[0]), args: f[1:]}, true
+	return command{name: lineproto.UpperASCII(f[0]), args: f[1:]}, true
 }
 
 // maxArticleNumber is the largest article number (RFC 3977 §6: numbers are

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/inetkit/inetkit/lineproto"
 )
 
 // command is a parsed command line: the keyword, upper-cased, and the text
@@ -40,7 +42,7 @@ func parseCommand(line []byte) (command, error) {
 			return command{}, errSyntax
 		}
 	}
-	return command{name: strings.ToUpper(name), arg: arg}, nil
+	return command{name: lineproto.UpperASCII(name), arg: arg}, nil
 }
 
 // parseNumber parses a message number or a line count: decimal digits only,

@@ -29,7 +29,7 @@ type command struct {
 // even when the line is refused.
 func parseCommand(line string) command {
 	verb, arg, _ := strings.Cut(line, " ")
-	cmd := command{verb: strings.ToUpper(verb), arg: strings.Trim(arg, " \t")}
+	cmd := command{verb: lineproto.UpperASCII(verb), arg: strings.Trim(arg, " \t")}
 	switch {
 	case strings.TrimSpace(line) == "":
 		cmd.problem = problemEmpty
