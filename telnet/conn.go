@@ -504,6 +504,10 @@ func (c *Conn) writeRaw(b []byte) error {
 	return err
 }
 
+// SendCommand sends the command cmd (AYT, IP, BRK, ...) after IAC, as
+// BSD telnet's "send" does.
+func (c *Conn) SendCommand(cmd byte) error { return c.writeRaw([]byte{IAC, cmd}) }
+
 // Write writes data. 0xFF is sent as IAC IAC. Unless our side is in BINARY
 // mode, the newline rules of RFC 854 apply: "\n" not preceded by "\r" is
 // sent as CR LF, and "\r" not followed by "\n" as CR NUL (a "\r" at the end

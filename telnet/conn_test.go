@@ -56,3 +56,45 @@ func TestConn_nettest(t *testing.T) {
 		return a, b, func() { a.Close(); b.Close() }, nil
 	})
 }
+
+// SendCommand sends IAC and the command: the server sees an EventCommand,
+// and answers AYT.
+func TestConn_SendCommand(t *testing.T) {
+	got := make(chan byte, 4)
+	s := newUpperServer(t, func(srv *telnet.Server) {
+		srv.Config = &telnet.Config{
+			AYTReply: telnet.DefaultAYTReply,
+			OnEvent: func(_ *telnet.Conn, ev telnet.Event) {
+				if ev.Kind == telnet.EventCommand {
+					got <- ev.Command
+				}
+			},
+		}
+	})
+	c, err := s.Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ReadUntil("> ", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []byte{telnet.AYT, telnet.NOP} {
+		if err := c.SendCommand(cmd); err != nil {
+			t.Fatalf("SendCommand(%s) = %v", telnet.CommandName(cmd), err)
+		}
+	}
+	if _, err := c.ReadUntil("[inetkit: yes]", 5*time.Second); err != nil {
+		t.Errorf("no answer to AYT: %v", err)
+	}
+	for _, want := range []byte{telnet.AYT, telnet.NOP} {
+		select {
+		case cmd := <-got:
+			if cmd != want {
+				t.Errorf("server saw %s; want %s", telnet.CommandName(cmd), telnet.CommandName(want))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("server saw no %s", telnet.CommandName(want))
+		}
+	}
+}
