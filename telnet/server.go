@@ -251,7 +251,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 		nctx, cancel := context.WithTimeout(ctx, wait)
 		err := c.Negotiate(nctx)
 		cancel()
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, io.EOF) { // after EOF, the data read is still served
 			s.end(c, err)
 			return nil
 		}

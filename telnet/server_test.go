@@ -2,6 +2,7 @@ package telnet_test
 
 import (
 	"context"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -229,5 +230,19 @@ func TestLineReader_editing(t *testing.T) {
 	rc.send("\x04")
 	if _, eof := rc.readFor(2 * time.Second); !eof {
 		t.Errorf("Ctrl-D on an empty line did not end the session")
+	}
+}
+
+// A client that sends its input and half-closes before the server's first
+// negotiation is over (a pipe into a client) is still served: the handler
+// reads the data, then EOF.
+func TestServer_halfCloseDuringNegotiation(t *testing.T) {
+	s := newUpperServer(t, nil)
+	rc := dialRaw(t, s.Addr)
+	rc.send("hello\r\nquit\r\n")
+	rc.Conn.(*net.TCPConn).CloseWrite()
+	out, eof := rc.readFor(5 * time.Second)
+	if !strings.Contains(out, "HELLO\r\n") || !strings.HasSuffix(out, "bye\r\n") || !eof {
+		t.Errorf("after the client's half-close the server sent %q (EOF %v); want HELLO, bye and the end", out, eof)
 	}
 }
