@@ -57,6 +57,7 @@ var services = []service{
 	ftpService,
 	httpService,
 	gopherService,
+	telnetService,
 }
 
 // serviceNames returns the names of list, in its order.
@@ -342,6 +343,14 @@ item, /search, that answers with the query upper-cased. Its menus name the
 host of --gopher-addr (or --gopher-host); --idle-timeout is how long a
 client has to send its request.
 
+telnet serves inetkit's console on 127.0.0.1:2323 (implicit TLS on
+--telnets-addr when given), never an operating-system shell: each line typed
+comes back upper-cased, and commands list the files (files), the mailbox
+counts of the login (mail) and the newsgroups (groups, read GROUP [N]); see
+'help' in a session. On loopback no login is asked for and 'login NAME' takes
+any name; elsewhere only accounts log in, over telnets only. Its idle timeout
+is 15 minutes unless --telnet-idle-timeout says otherwise.
+
 The timeouts (--idle-timeout, --command-timeout, --write-timeout) mean the
 same for every service that has them; each service has its own defaults,
 listed below, the RFCs' for the mail services. --smtp-idle-timeout,
@@ -358,7 +367,8 @@ within --drain; inetkit then exits 0.`,
   inetkit serve smtp --smtp-addr 0.0.0.0:25 --smtps-addr 0.0.0.0:465
   inetkit serve ftp --ftp-addr 0.0.0.0:2121 --ftp-pasv-ports 50000-50100
   inetkit serve http gopher --data ~/share
-  inetkit serve http --http-addr 0.0.0.0:8080 --https-addr 0.0.0.0:8443`,
+  inetkit serve http --http-addr 0.0.0.0:8080 --https-addr 0.0.0.0:8443
+  inetkit serve telnet --telnet-addr 0.0.0.0:2323 --telnets-addr 0.0.0.0:2992`,
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, a := range args {
 				if !slices.Contains(o.all, a) {

@@ -102,4 +102,8 @@ var debianPackages = map[string]string{
 	"python3":    "python3",
 	"vsftpd":     "vsftpd",
 	"curl":       "curl",
+	"telnetd":    "inetutils-telnetd",
+	"telnet":     "inetutils-telnet",
+	"socat":      "socat",
+	"tmux":       "tmux",
 }
