@@ -1,6 +1,8 @@
 package nntp
 
 import (
+	"github.com/inetkit/inetkit/lineproto"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -108,7 +110,7 @@ func FuzzParseCommand(f *testing.F) {
 		if !ok {
 			return
 		}
-		if cmd.name == "" || cmd.name != strings.ToUpper(cmd.name) {
+		if cmd.name == "" || cmd.name != lineproto.UpperASCII(cmd.name) {
 			t.Errorf("name %q", cmd.name)
 		}
 		for _, a := range append([]string{cmd.name}, cmd.args...) {

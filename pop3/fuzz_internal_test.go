@@ -29,7 +29,7 @@ func FuzzParseCommand(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(cmd.name) < 3 || len(cmd.name) > 4 || cmd.name != strings.ToUpper(cmd.name) {
+		if len(cmd.name) < 3 || len(cmd.name) > 4 || cmd.name != lineproto.UpperASCII(cmd.name) {
 			t.Errorf("parseCommand(%q) keyword %q", line, cmd.name)
 		}
 		if !utf8.ValidString(cmd.arg) || strings.ContainsAny(cmd.arg, "\x00\r\n\x7f") {

@@ -1,6 +1,8 @@
 package smtp
 
 import (
+	"github.com/inetkit/inetkit/lineproto"
+
 	"strings"
 	"testing"
 )
@@ -28,7 +30,7 @@ func FuzzParseCommand(f *testing.F) {
 		if hasBadChar(cmd.verb + cmd.arg) {
 			t.Fatalf("accepted control characters: %q", line)
 		}
-		if cmd.verb != strings.ToUpper(cmd.verb) || strings.Contains(cmd.verb, " ") {
+		if cmd.verb != lineproto.UpperASCII(cmd.verb) || strings.Contains(cmd.verb, " ") {
 			t.Fatalf("verb %q from %q", cmd.verb, line)
 		}
 		if cmd.arg != strings.Trim(cmd.arg, " \t") {
