@@ -36,6 +36,7 @@ type benchOptions struct {
 	unicode     bool
 	json        bool
 	starttls    bool
+	nntp        loadgen.NNTPConfig // for nntp:// URLs (bench_nntp.go)
 }
 
 // defaultBenchDuration is --duration when neither it nor --count is given.
@@ -45,7 +46,7 @@ func newBenchCmd(e *env, runF func(context.Context, *benchOptions) error) *cobra
 	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench URL",
-		Short: "Generate load on an uppercase or SMTP server and measure it",
+		Short: "Generate load on an uppercase, SMTP or NNTP server and measure it",
 		Long: `Send requests to the uppercase service at URL from many connections at once,
 check every reply against the uppercase of what was sent, and report
 throughput, latency percentiles (p50, p90, p99, max), errors and losses.
@@ -58,6 +59,15 @@ URL forms:
                          messages one after another (MAIL, RCPT, DATA); an
                          exchange succeeds only on the final 250. --starttls
                          starts TLS first (the certificate is not verified).
+  nntp://[USER:PASS@]HOST:PORT/GROUP
+                         NNTP: -c sessions each doing --op one exchange after
+                         another: post (the default; POST of --size-byte
+                         articles, a success only on 240, which inetkit serve
+                         sends once the article is on disk), over (OVER of
+                         every article of the group, checked against the
+                         count GROUP gives; the report adds articles/s) or
+                         article (ARTICLE of a random number). --starttls
+                         as for smtp.
 
 The port defaults to 6666. In oneshot mode each request is a connection of its
 own (its latency counts from the dial) and -c is the number of clients
@@ -81,7 +91,9 @@ do not fail a run).`,
 		Example: `  inetkit bench -c 50 -d 5s tcp://127.0.0.1:6666
   inetkit bench --mode line -c 10 --pipeline 16 tcp://127.0.0.1:6666
   inetkit bench -c 4 --pipeline 8 -n 100000 udp://127.0.0.1:6666
-  inetkit bench --json --unicode --size 256 tcp://127.0.0.1:6666`,
+  inetkit bench --json --unicode --size 256 tcp://127.0.0.1:6666
+  inetkit bench -c 8 -d 10s nntp://127.0.0.1:1119/inetkit.test
+  inetkit bench --op over -c 2 -n 50 nntp://127.0.0.1:1119/inetkit.test`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("bench takes one URL, got %d arguments", len(args))
@@ -109,7 +121,8 @@ do not fail a run).`,
 	f.IntVar(&o.readSize, "read-size", upper.DefaultReadSize, "the oneshot server's --read-size: its reply covers this many bytes")
 	f.BoolVar(&o.unicode, "unicode", false, "put non-ASCII text in messages")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
-	f.BoolVar(&o.starttls, "starttls", false, "smtp: start TLS in every session")
+	f.BoolVar(&o.starttls, "starttls", false, "smtp, nntp: start TLS in every session")
+	f.StringVar(&o.nntp.Op, "op", loadgen.NNTPPost, "nntp: post, over or article")
 	return cmd
 }
 
@@ -149,13 +162,20 @@ func (o *benchOptions) parse(cmd *cobra.Command, rawURL string) error {
 		if !cmd.Flags().Changed("timeout") {
 			o.timeout = 30 * time.Second
 		}
+	case "nntp":
+		if err := o.parseNNTP(cmd, u); err != nil {
+			return err
+		}
 	case "":
-		return usagef("URL %q has no scheme (want tcp://, udp://, unix:// or smtp://)", rawURL)
+		return usagef("URL %q has no scheme (want tcp://, udp://, unix://, smtp:// or nntp://)", rawURL)
 	default:
-		return usagef("bench does not speak %s:// (want tcp, udp, unix or smtp)", u.Scheme)
+		return usagef("bench does not speak %s:// (want tcp, udp, unix, smtp or nntp)", u.Scheme)
 	}
-	if o.starttls && o.network != "smtp" {
-		return usagef("--starttls is for smtp://")
+	if o.starttls && o.network != "smtp" && o.network != "nntp" {
+		return usagef("--starttls is for smtp:// and nntp://")
+	}
+	if cmd.Flags().Changed("op") && o.network != "nntp" {
+		return usagef("--op is for nntp://")
 	}
 	flags := cmd.Flags()
 	if o.network == "udp" && flags.Changed("mode") {
@@ -203,6 +223,7 @@ func runBench(ctx context.Context, e *env, o *benchOptions) error {
 		Timeout:     o.timeout,
 		ReadSize:    o.readSize,
 		Unicode:     o.unicode,
+		NNTP:        o.nntp,
 	}
 	if o.starttls {
 		cfg.TLS = &tls.Config{InsecureSkipVerify: true} // a load test measures, it does not verify
@@ -303,7 +324,10 @@ func describe(o *benchOptions, res *loadgen.Result) string {
 	switch {
 	case o.network == "udp":
 		parts = append(parts, plural(int64(c.Concurrency), "socket", "sockets"), plural(int64(c.Pipeline), "datagram", "datagrams")+" in flight")
-	case o.network == "smtp":
+	case o.network == "smtp" || o.network == "nntp":
+		if o.network == "nntp" {
+			parts = append(parts, c.NNTP.Op)
+		}
 		parts = append(parts, plural(int64(c.Concurrency), "session", "sessions"))
 		if c.TLS != nil {
 			parts = append(parts, "STARTTLS")
@@ -327,6 +351,9 @@ func writeBenchText(w io.Writer, o *benchOptions, res *loadgen.Result) error {
 		fmt.Fprintf(&b, " (%d answered late)", res.Late)
 	}
 	b.WriteString("\n")
+	if o.network == "nntp" {
+		fmt.Fprintf(&b, "articles    %d (%.1f/s)\n", res.Articles, res.ArticleRate)
+	}
 	if res.Requests > 0 {
 		l := res.Latency
 		fmt.Fprintf(&b, "latency     p50 %s  p90 %s  p99 %s  max %s\n", fmtLatency(l.P50), fmtLatency(l.P90), fmtLatency(l.P99), fmtLatency(l.Max))
@@ -393,6 +420,10 @@ type benchReport struct {
 	Throughput  float64          `json:"throughput"`
 	LatencyNS   benchLatency     `json:"latency_ns"`
 	ErrorKinds  map[string]int64 `json:"error_kinds"`
+	// NNTP runs only.
+	Op          string   `json:"op,omitempty"`
+	Articles    *int64   `json:"articles,omitempty"`
+	ArticleRate *float64 `json:"article_rate,omitempty"`
 }
 
 type benchLatency struct {
@@ -426,6 +457,9 @@ func writeBenchJSON(w io.Writer, o *benchOptions, res *loadgen.Result) error {
 		Throughput:  res.Throughput,
 		LatencyNS:   benchLatency{P50: int64(l.P50), P90: int64(l.P90), P99: int64(l.P99), Max: int64(l.Max)},
 		ErrorKinds:  res.ErrorKinds,
+	}
+	if o.network == "nntp" {
+		r.Op, r.Articles, r.ArticleRate = c.NNTP.Op, &res.Articles, &res.ArticleRate
 	}
 	b, err := json.Marshal(r)
 	if err != nil {

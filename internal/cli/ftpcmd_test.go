@@ -54,7 +54,7 @@ func TestFTPUsage(t *testing.T) {
 		{[]string{"get", "ftp://h/x", "--delete"}, "are for mail URLs"},
 		{[]string{"get", "ftp://h/x", "--tls", "maybe"}, "--tls must be"},
 		{[]string{"get", "pop3://u:p@h/", "-o", "f"}, "are for ftp, http and gopher URLs"},
-		{[]string{"get", "nntp://h/"}, "want a pop3:// or pop3s://, imap:// or imaps:// URL"},
+		{[]string{"get", "ldap://h/"}, "want a pop3:// or pop3s://, imap:// or imaps:// URL"},
 		{[]string{"put", "ftp://h/x"}, "put takes a URL and a FILE"},
 		{[]string{"put", "ftp://h/dir/", "-"}, "names a folder"},
 		{[]string{"put", "pop3://h/x", "f"}, "want an ftp://, ftps://, http:// or https:// URL"},

@@ -44,13 +44,15 @@ type getOptions struct {
 	httpURL   *httpURL    // for http:// and https:// URLs (httpcmd.go)
 	gopherURL *gopher.URL // for gopher:// URLs (gophercmd.go)
 	web       webFlags
+
+	nntpURL *nntpURL // for nntp://, nntps:// and news: URLs (nntpcmd.go)
 }
 
 func newGetCmd(e *env, runF func(context.Context, *getOptions) error) *cobra.Command {
 	o := &getOptions{}
 	cmd := &cobra.Command{
 		Use:   "get URL",
-		Short: "List, search, print or delete messages (POP3, IMAP); fetch or list files (FTP, HTTP, Gopher)",
+		Short: "List, search, print or delete messages (POP3, IMAP); fetch or list files (FTP, HTTP, Gopher); read news (NNTP)",
 		Long: `Print what URL names on stdout, as curl does.
 
 URL forms:
@@ -67,9 +69,17 @@ URL forms:
   gopher://HOST[:PORT]/1SELECTOR             a menu: type, name and selector of each item
   gopher://HOST[:PORT]/0SELECTOR             a file (9SELECTOR and the other types too)
   gopher://HOST[:PORT]/7SELECTOR?QUERY       a search, QUERY sent after a TAB (also %09QUERY)
+  nntp://[USER:PASS@]HOST[:PORT]/            the newsgroups: name, count, low, high, posting
+  nntp://[USER:PASS@]HOST[:PORT]/GROUP       the group's last 100 articles: number, date,
+                                             from, subject (?range=N-M, N- or N for others)
+  nntp://[USER:PASS@]HOST[:PORT]/GROUP/N     article N of the group
+  nntp://[USER:PASS@]HOST[:PORT]/MESSAGE-ID  the article with that message-id (<a@b>,
+                                             %3Ca%40b%3E or a@b: the brackets may be left out)
+  news:MESSAGE-ID, news:GROUP                the same on $NNTPSERVER (HOST[:PORT], port 119),
+                                             else inetkit serve's 127.0.0.1:1119 (RFC 5538)
 
-pop3s://, imaps:// and ftps:// use implicit TLS; otherwise STARTTLS (AUTH
-TLS for FTP) is used when the server offers it (see --tls). The user and
+pop3s://, imaps://, ftps:// and nntps:// use implicit TLS; otherwise STARTTLS
+(AUTH TLS for FTP) is used when the server offers it (see --tls). The user and
 password are percent-encoded (alice%40example.org for alice@example.org).
 Messages are read without being marked seen or deleted.
 
@@ -119,6 +129,13 @@ goes to stderr ("deleted 2 messages").
              "url":"gopher://127.0.0.1:7070/0/notes.txt"}]}
              (type is the item type's name: menu, text, search, binary,
              info, ...; url is "" for info lines)
+  NNTP       {"groups":[{"name":"inetkit.test","count":3,"low":1,"high":3,
+             "posting":"y"}]} for the groups; for a group
+             {"group":"inetkit.test","count":3,"low":1,"high":3,
+             "articles":[{"number":3,"date":"...","from":"...",
+             "subject":"...","message_id":"<...>","references":"",
+             "bytes":412,"lines":3}]} (fields as the server's overview
+             has them: encoded words left as they are)
 With --delete the document also has "deleted": how many were deleted. A
 message or a file is printed as it is, never as JSON.
 
@@ -150,6 +167,11 @@ selector), or with --json as JSON; a file is printed as it is (text files
 without the "." line of RFC 1436 servers), or written to -o FILE or -O. An
 answer is read whole, up to 64 MiB.
 
+NNTP. The port defaults to 119 (563 for nntps://). A user in the URL logs
+in with AUTHINFO USER/PASS (after STARTTLS, with --tls auto, when the
+server offers it); MODE READER is sent to a server that asks for it. An
+article is printed as the server sends it, CRLF line endings and all.
+
 Every failure is one line on stderr and exit status 1.`,
 		Example: `  inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/'
   inetkit get 'pop3://alice%40example.org:pw@127.0.0.1:1110/1'
@@ -165,7 +187,10 @@ Every failure is one line on stderr and exit status 1.`,
   inetkit get -O --continue https://127.0.0.1:8443/disk.img
   inetkit get -I https://example.org/
   inetkit get gopher://127.0.0.1:7070/
-  inetkit get 'gopher://127.0.0.1:7070/7/search?straße'`,
+  inetkit get 'gopher://127.0.0.1:7070/7/search?straße'
+  inetkit get nntp://127.0.0.1:1119/
+  inetkit get 'nntp://127.0.0.1:1119/inetkit.test?range=1-20' --json
+  inetkit get 'nntp://127.0.0.1:1119/%3C1234@example.org%3E'`,
 		Args: exactArgs(1, "get takes one URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.parse(args[0], time.Now()); err != nil {
@@ -197,6 +222,8 @@ func (o *getOptions) parse(raw string, now time.Time) error {
 		return o.parseHTTP(raw)
 	case isGopherURL(raw):
 		return o.parseGopher(raw)
+	case isNNTPURL(raw):
+		return o.parseNNTP(raw)
 	}
 	if err := o.ftp.ftpOnly(); err != nil {
 		return err
@@ -301,6 +328,11 @@ func runGet(ctx context.Context, e *env, o *getOptions) error {
 	case o.gopherURL != nil:
 		if err := getGopher(ctx, e, o); err != nil {
 			return fmt.Errorf("get %s: %s", o.gopherURL, ftpErrorLine(err))
+		}
+		return nil
+	case o.nntpURL != nil:
+		if err := getNNTP(ctx, e, o); err != nil {
+			return fmt.Errorf("get %s: %s", o.nntpURL.redacted(), ftpErrorLine(err))
 		}
 		return nil
 	}

@@ -141,7 +141,7 @@ func TestMailClientUsageErrors(t *testing.T) {
 		{[]string{"send", "smtp://127.0.0.1:1", "--to", "b@x", "--tls", "maybe"}, "--tls must be auto, require or none"},
 		{[]string{"get", "pop3://127.0.0.1:1/"}, "has no user"},
 		{[]string{"get", "pop3://u:p@127.0.0.1:1/x"}, "want a message number"},
-		{[]string{"get", "nntp://u:p@127.0.0.1/"}, "want a pop3:// or pop3s://, imap:// or imaps:// URL"},
+		{[]string{"get", "ldap://u:p@127.0.0.1/"}, "want a pop3:// or pop3s://, imap:// or imaps:// URL"},
 		{[]string{"imap", "idle", "pop3://u:p@h/"}, "want a imap:// or imaps:// URL"},
 		{[]string{"user", "add"}, "user add takes an ADDRESS"},
 	} {

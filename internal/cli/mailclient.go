@@ -121,7 +121,7 @@ func (m *mailURL) proto() string {
 	return m.scheme
 }
 
-var defaultPorts = map[string]int{"smtp": 25, "smtps": 465, "pop3": 110, "pop3s": 995, "imap": 143, "imaps": 993}
+var defaultPorts = map[string]int{"smtp": 25, "smtps": 465, "pop3": 110, "pop3s": 995, "imap": 143, "imaps": 993, "nntp": 119, "nntps": 563}
 
 func parseMailURL(raw string, schemes ...string) (*mailURL, *url.URL, error) {
 	u, err := url.Parse(raw)

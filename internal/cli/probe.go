@@ -36,7 +36,7 @@ import (
 // serveAddrs are the addresses inetkit serve's mail services listen on
 // unless --NAME-addr says otherwise (serve_smtp.go, serve_pop3.go,
 // serve_imap.go). The implicit-TLS listeners have no default.
-var serveAddrs = map[string]string{"smtp": "127.0.0.1:2525", "pop3": "127.0.0.1:1110", "imap": "127.0.0.1:1143"}
+var serveAddrs = map[string]string{"smtp": "127.0.0.1:2525", "pop3": "127.0.0.1:1110", "imap": "127.0.0.1:1143", "nntp": nntpDefaultAddr}
 
 // protoNames are the names of the protocols a probe recognises.
 var protoNames = map[string]string{"smtp": "SMTP", "pop3": "POP3", "imap": "IMAP", "http": "HTTP", "nntp": "NNTP", "ssh": "SSH"}

@@ -28,6 +28,7 @@ type sendOptions struct {
 
 	smtp   smtpSendOptions   // for smtp:// and smtps:// URLs
 	xmlrpc xmlrpcSendOptions // for xmlrpc:// and xmlrpcs:// URLs (xmlrpccmd.go)
+	nntp   nntpSendOptions   // for nntp:// and nntps:// URLs (nntpcmd.go)
 }
 
 // maxStdinMessage caps a message read from stdin in oneshot and UDP mode.
@@ -36,7 +37,7 @@ const maxStdinMessage = 64 << 20
 func newSendCmd(e *env, runF func(context.Context, *sendOptions) error) *cobra.Command {
 	o := &sendOptions{}
 	cmd := &cobra.Command{
-		Use:   "send URL MESSAGE | send smtp://HOST:PORT --from A --to B [FILE|-] | send xmlrpc://HOST:PORT/PATH METHOD [ARG...]",
+		Use:   "send URL MESSAGE | send smtp://HOST:PORT --from A --to B [FILE|-] | send nntp://HOST:PORT/GROUP [--from A --subject S] [FILE|-] | send xmlrpc://HOST:PORT/PATH METHOD [ARG...]",
 		Short: "Send a message and print the reply",
 		Long: `Send MESSAGE to the server at URL and print its reply on stdout.
 MESSAGE "-" is read from stdin.
@@ -53,6 +54,10 @@ URL forms:
   xmlrpc://[USER:PASS@]HOST:PORT[/PATH] METHOD [ARG...]
                          an XML-RPC call over HTTP (PATH defaults to /RPC2)
   xmlrpcs://...          the same over HTTPS
+  nntp://[USER:PASS@]HOST:PORT/GROUP[,GROUP...]
+                         news: POST an article to the groups, with STARTTLS
+                         when offered (see --tls); prints its message-id
+  nntps://...            the same over implicit TLS
 
 For smtp the final reply is printed, and each refused recipient is reported
 on stderr (the exit status is then 1). The port defaults to 6666 (25 for
@@ -69,19 +74,36 @@ xmlrpc.client returns: a string as it is, other values as Python writes
 them (True, None, [1, 'a'], {'a': 1}); --json prints it as JSON instead
 (base64 as a JSON string, dateTime in RFC 3339). A fault is exit status 1
 and "fault CODE: STRING". https is verified against the system's roots and
-inetkit's local CA, as for mail.`,
+inetkit's local CA, as for mail.
+
+NNTP. With --subject, FILE (or stdin for -, or --body) is the body, and
+the header is made of --from, the URL's groups (Newsgroups) and --subject;
+the server adds Message-ID, Date and Path. Without --subject, FILE is a
+whole article (a header, an empty line, the body), posted as it is but for
+the fields it lacks: Newsgroups from the URL, From from --from. Lines are
+sent with CRLF endings and dot-stuffed. The message-id of the article, as
+the server's 240 gives it, is printed on stdout. The port defaults to 119
+(563 for nntps://).`,
 		Example: `  inetkit send tcp://127.0.0.1:6666 hello
   inetkit send udp://127.0.0.1:6666 hello
   echo straße | inetkit send tcp://127.0.0.1:6666 -
   inetkit send --mode line tcp://127.0.0.1:6666 - < lines.txt
   inetkit send smtp://127.0.0.1:2525 --from me@example.org --to alice@example.org --subject hi --body 'hello'
   inetkit send smtp://127.0.0.1:2525 --from me@example.org --to alice@example.org message.eml
+  inetkit send nntp://127.0.0.1:1119/inetkit.test --from me@example.org --subject hi --body 'hello'
+  inetkit send nntp://127.0.0.1:1119/inetkit.test article.txt
   inetkit send xmlrpc://127.0.0.1:8080/RPC2 upper straße
   inetkit send --json xmlrpc://127.0.0.1:8080 system.listMethods`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 && isXMLRPCURL(args[0]) {
 				if len(args) < 2 {
 					return usagef("send xmlrpc:// takes a URL, a METHOD and its ARGs")
+				}
+				return nil
+			}
+			if len(args) > 0 && isNNTPURL(args[0]) {
+				if len(args) > 2 {
+					return usagef("send nntp:// takes a URL and at most one FILE, got %d arguments", len(args))
 				}
 				return nil
 			}
@@ -107,6 +129,16 @@ inetkit's local CA, as for mail.`,
 				}
 				return e.run(cmd.Context(), func(ctx context.Context) error { return runSendXMLRPC(ctx, e, o) })
 			}
+			if isNNTPURL(args[0]) {
+				if err := o.parseNNTP(args); err != nil {
+					return err
+				}
+				o.url, _ = url.Parse(args[0])
+				if runF != nil {
+					return runF(cmd.Context(), o)
+				}
+				return e.run(cmd.Context(), func(ctx context.Context) error { return runSendNNTP(ctx, e, o) })
+			}
 			if isSMTPURL(args[0]) {
 				if err := o.parseSMTP(args); err != nil {
 					return err
@@ -127,10 +159,10 @@ inetkit's local CA, as for mail.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.smtp.from, "from", "", "smtp: the sender (envelope and From header); empty for the null sender")
+	f.StringVar(&o.smtp.from, "from", "", "smtp: the sender (envelope and From header); empty for the null sender; nntp: the From of the article")
 	f.StringArrayVar(&o.smtp.to, "to", nil, "smtp: a recipient; repeat for more")
-	f.StringVar(&o.smtp.subject, "subject", "", "smtp: subject of the message built when no FILE is given")
-	f.StringVar(&o.smtp.body, "body", "", "smtp: text of the message built when no FILE is given")
+	f.StringVar(&o.smtp.subject, "subject", "", "smtp: subject of the message built when no FILE is given; nntp: subject of the article, whose body FILE then is")
+	f.StringVar(&o.smtp.body, "body", "", "smtp, nntp: text of the message built when no FILE is given")
 	o.smtp.tls.addFlags(cmd)
 	f.Var(&o.mode, "mode", "TCP mode of the server: oneshot, stream or line")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "give up after this long")
@@ -162,7 +194,7 @@ func (o *sendOptions) parse(args []string) error {
 	case "":
 		return usagef("URL %q has no scheme (want tcp://, udp://, unix:// or unixgram://)", args[0])
 	default:
-		return usagef("send does not speak %s:// (want tcp, udp, unix, unixgram, smtp, smtps, xmlrpc or xmlrpcs)", u.Scheme)
+		return usagef("send does not speak %s:// (want tcp, udp, unix, unixgram, smtp, smtps, nntp, nntps, xmlrpc or xmlrpcs)", u.Scheme)
 	}
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")

@@ -57,6 +57,7 @@ var services = []service{
 	ftpService,
 	httpService,
 	gopherService,
+	nntpService,
 	telnetService,
 }
 
@@ -343,6 +344,14 @@ item, /search, that answers with the query upper-cased. Its menus name the
 host of --gopher-addr (or --gopher-host); --idle-timeout is how long a
 client has to send its request.
 
+nntp serves the store's newsgroups (inetkit.test from the start; 'inetkit
+news add-group' makes more) on 127.0.0.1:1119, with STARTTLS and implicit
+TLS on --nntps-addr when given, for the same logins: on loopback anyone
+reads and posts, and any login is accepted; elsewhere only accounts log in
+and post, after TLS. An article is on disk (committed, fsync'ed) before the
+240 that acknowledges it. On SIGTERM idle readers get "400" and a POST in
+flight finishes.
+
 telnet serves inetkit's console on 127.0.0.1:2323 (implicit TLS on
 --telnets-addr when given), never an operating-system shell: each line typed
 comes back upper-cased, and commands list the files (files), the mailbox
@@ -354,9 +363,9 @@ is 15 minutes unless --telnet-idle-timeout says otherwise.
 The timeouts (--idle-timeout, --command-timeout, --write-timeout) mean the
 same for every service that has them; each service has its own defaults,
 listed below, the RFCs' for the mail services. --smtp-idle-timeout,
---pop3-idle-timeout, --imap-idle-timeout, --ftp-idle-timeout and
---http-idle-timeout set one service's idle timeout, whatever --idle-timeout
-says.
+--pop3-idle-timeout, --imap-idle-timeout, --ftp-idle-timeout,
+--http-idle-timeout and --nntp-idle-timeout set one service's idle timeout,
+whatever --idle-timeout says.
 
 SIGINT or SIGTERM stops accepting at once and lets exchanges in flight finish
 within --drain; inetkit then exits 0.`,
@@ -368,6 +377,7 @@ within --drain; inetkit then exits 0.`,
   inetkit serve ftp --ftp-addr 0.0.0.0:2121 --ftp-pasv-ports 50000-50100
   inetkit serve http gopher --data ~/share
   inetkit serve http --http-addr 0.0.0.0:8080 --https-addr 0.0.0.0:8443
+  inetkit serve nntp --nntp-addr 0.0.0.0:119 --nntps-addr 0.0.0.0:563
   inetkit serve telnet --telnet-addr 0.0.0.0:2323 --telnets-addr 0.0.0.0:2992`,
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, a := range args {

@@ -47,7 +47,7 @@ func mailFlags(f *serveFlags) *mailOptions {
 		fs.StringVar(&o.data, "data", defaultDataDir, "data directory: the mail store (whose accounts are the logins of every service), the TLS files, and files/, the file tree of ftp, http and gopher")
 		fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS (default: signed by the user's local CA)")
 		fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-		fs.StringVar(&o.auth, "auth", "auto", "mail, ftp, http and telnet logins: any (loopback only), accounts, or auto (any when every mail, ftp, http and telnet listener is on loopback)")
+		fs.StringVar(&o.auth, "auth", "auto", "mail, ftp, http, nntp and telnet logins: any (loopback only), accounts, or auto (any when every mail, ftp, http, nntp and telnet listener is on loopback)")
 		fs.StringVar(&o.hostname, "hostname", "localhost", "the host name the mail servers greet with")
 		fs.Int64Var(&o.maxMessageBytes, "max-message-bytes", smtp.DefaultMaxMessageBytes, "largest message SMTP and IMAP APPEND take (advertised as SMTP SIZE and IMAP APPENDLIMIT)")
 		return o
@@ -103,9 +103,9 @@ func (o *mailOptions) offLoopback(selected func(name string) bool) string {
 	return strings.Join(names, " and ")
 }
 
-// fileServices are the services of the store's logins that serve the file
-// tree rather than mail.
-var fileServices = []string{"ftp", "http", "telnet"}
+// fileServices are the services of the store's logins that serve
+// something other than mail: the file tree, the newsgroups.
+var fileServices = []string{"ftp", "http", "nntp", "telnet"}
 
 // mailEnv is what the mail services of one `inetkit serve` share.
 type mailEnv struct {
@@ -143,7 +143,7 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 	}
 	anyLogin := o.auth == "any" || (o.auth == "auto" && allLoopback)
 	if anyLogin && !allLoopback {
-		return nil, usagef("--auth any is allowed only when every mail, ftp, http and telnet listener is on a loopback address")
+		return nil, usagef("--auth any is allowed only when every mail, ftp, http, nntp and telnet listener is on a loopback address")
 	}
 	st, err := store.Open(o.data, &store.Options{
 		Exclusive: true,

@@ -91,9 +91,11 @@ type Config struct {
 	// Unicode puts non-ASCII text ("straße ΐ ﬁ é") in messages, whose
 	// uppercase differs in length, to exercise the server's slow path.
 	Unicode bool
-	// TLS, if non-nil, makes SMTP sessions start TLS (STARTTLS) with this
-	// configuration.
+	// TLS, if non-nil, makes SMTP and NNTP sessions start TLS (STARTTLS)
+	// with this configuration.
 	TLS *tls.Config
+	// NNTP is what an "nntp" run does.
+	NNTP NNTPConfig
 
 	// Progress, if non-nil, is called about once a second from one
 	// goroutine while the run lasts.
@@ -142,6 +144,11 @@ type Result struct {
 	ErrorKinds map[string]int64
 	// Throughput is Requests per second of Elapsed.
 	Throughput float64
+	// Articles counts the articles of successful NNTP exchanges: one per
+	// POST or ARTICLE, the overviews of each OVER; ArticleRate is per
+	// second of Elapsed.
+	Articles    int64
+	ArticleRate float64
 	// Latency is measured from sending a request (from dialing, in oneshot
 	// mode) to the end of its reply.
 	Latency Latency
@@ -149,7 +156,7 @@ type Result struct {
 
 func (c Config) withDefaults() (Config, error) {
 	switch c.Network {
-	case "tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6", "smtp":
+	case "tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6", "smtp", "nntp":
 	default:
 		return c, fmt.Errorf("loadgen: unsupported network %q", c.Network)
 	}
@@ -185,6 +192,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Mode == upper.ModeOneshot && !c.datagram() {
 		c.Pipeline = 1
+	}
+	if c.Network == "nntp" {
+		switch c.NNTP.Op {
+		case "":
+			c.NNTP.Op = NNTPPost
+		case NNTPPost, NNTPOver, NNTPArticle:
+		default:
+			return c, fmt.Errorf("loadgen: unknown NNTP operation %q", c.NNTP.Op)
+		}
+		if c.NNTP.Group == "" {
+			return c, errors.New("loadgen: no NNTP group")
+		}
 	}
 	if c.Duration < 0 || c.Count < 0 || c.Timeout < 0 {
 		return c, errors.New("loadgen: negative duration, count or timeout")
@@ -323,6 +342,7 @@ func (r *runner) result(elapsed time.Duration) *Result {
 		res.Wrong += w.wrong.Load()
 		res.Lost += w.lost.Load()
 		res.Late += w.late
+		res.Articles += w.articles
 		for k, n := range w.kinds {
 			res.ErrorKinds[k] += n
 		}
@@ -330,6 +350,7 @@ func (r *runner) result(elapsed time.Duration) *Result {
 	}
 	if elapsed > 0 {
 		res.Throughput = float64(res.Requests) / elapsed.Seconds()
+		res.ArticleRate = float64(res.Articles) / elapsed.Seconds()
 	}
 	res.Latency = Latency{P50: h.quantile(0.50), P90: h.quantile(0.90), P99: h.quantile(0.99), Max: h.max}
 	return res
@@ -347,6 +368,7 @@ type worker struct {
 	requests, errors, wrong, lost atomic.Int64
 	_                             [64]byte
 	late                          int64
+	articles                      int64 // NNTP: see Result.Articles
 	hist                          histogram
 	kinds                         map[string]int64
 
@@ -359,6 +381,8 @@ func (w *worker) run() {
 	switch {
 	case w.r.cfg.Network == "smtp":
 		w.runSMTP()
+	case w.r.cfg.Network == "nntp":
+		w.runNNTP()
 	case w.r.cfg.datagram():
 		w.runDatagram()
 	case w.r.cfg.Mode == upper.ModeOneshot:
@@ -389,7 +413,7 @@ func (w *worker) wrongReply(kind string) {
 // connection, or returns net.ErrClosed when the run is stopping.
 func (w *worker) dial(deadline time.Time) (net.Conn, error) {
 	network := w.r.cfg.Network
-	if network == "smtp" {
+	if network == "smtp" || network == "nntp" {
 		network = "tcp"
 	}
 	c, err := w.r.dialer.DialContext(w.r.ctx, network, w.r.cfg.Addr)
