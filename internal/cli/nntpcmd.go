@@ -205,10 +205,17 @@ func startNNTP(c *nntp.Client, m *mailURL, t *tlsOptions) error {
 	}
 	if !m.implicitTLS && t.mode != "none" {
 		if _, ok := caps["STARTTLS"]; ok {
-			if err := c.StartTLS(nil); err != nil {
-				return err
-			}
-			if caps, err = c.Capabilities(); err != nil {
+			var ne *nntp.Error
+			switch err := c.StartTLS(nil); {
+			case err == nil:
+				if caps, err = c.Capabilities(); err != nil {
+					return err
+				}
+			case t.mode == "auto" && errors.As(err, &ne):
+				// Refused (INN without a certificate says 580): no TLS
+				// was started, and --tls auto goes on in plain text. A
+				// failed handshake is never retried.
+			default:
 				return err
 			}
 		} else if t.mode == "require" {

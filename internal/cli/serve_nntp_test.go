@@ -244,3 +244,40 @@ func TestBenchNNTP(t *testing.T) {
 		t.Errorf("Group after the bench = %+v, %v; want 50 articles", g, err)
 	}
 }
+
+// inetkit get and send against INN 2.7 (innd and nnrpd): the list of
+// groups, a post, the group's overview, the article by number and by
+// message-id.
+func TestNNTPClientINN(t *testing.T) {
+	addr, group := peers.StartINN(t)
+	var id string
+	for range 50 { // nnrpd may take a moment after newgroup
+		code, stdout, _ := runMain(t, ".dot\nbody\n", "send", "--tls", "none", "nntp://"+addr+"/"+group, "--from", "Inetkit <test@inetkit.example>", "--subject", "from inetkit", "-")
+		if code == exitOK {
+			id = strings.TrimSpace(stdout)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.HasPrefix(id, "<") {
+		t.Fatalf("send to INN printed %q\n%s", id, peers.INNErrors())
+	}
+	var over string
+	for range 50 { // innd files the article a moment after nnrpd's 240
+		if over = mustRun(t, "", "get", "nntp://"+addr+"/"+group); strings.Contains(over, "from inetkit") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !regexp.MustCompile(`(?m)^1\s+.+Inetkit <test@inetkit\.example>\s+from inetkit$`).MatchString(over) {
+		t.Fatalf("get of INN's group:\n%s", over)
+	}
+	if groups := mustRun(t, "", "get", "nntp://"+addr+"/"); !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(group) + `\s+1\s+1\s+1\s+y$`).MatchString(groups) {
+		t.Errorf("get of INN's groups:\n%s", groups)
+	}
+	for _, u := range []string{"nntp://" + addr + "/" + group + "/1", "nntp://" + addr + "/" + strings.Trim(id, "<>")} {
+		if a := mustRun(t, "", "get", u); !strings.Contains(a, "Message-ID: "+id+"\r\n") || !strings.HasSuffix(a, "\r\n\r\n.dot\r\nbody\r\n") {
+			t.Errorf("get %s from INN:\n%q", u, a)
+		}
+	}
+}
