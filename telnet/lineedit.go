@@ -68,11 +68,25 @@ func (c *Conn) ReadLine(prompt string) (string, error) {
 	return c.lr.ReadLine(prompt)
 }
 
+// ReadPassword reads a secret with c's LineReader: see
+// LineReader.ReadPassword.
+func (c *Conn) ReadPassword(prompt string) (string, error) {
+	if c.lr == nil {
+		c.lr = NewLineReader(c)
+	}
+	return c.lr.ReadPassword(prompt)
+}
+
 // an editor is the state of the line being edited.
 type editor struct {
-	lr      *LineReader
-	c       *Conn
-	echo    bool
+	lr *LineReader
+	c  *Conn
+	// echo is set when the server echoes the line as it is edited: in
+	// character mode, and not for a password.
+	echo bool
+	// charMode is set when the server echoes (our side of ECHO is on);
+	// hidden, when it echoes nothing of the line (a password).
+	charMode, hidden bool
 	line    []rune
 	pos     int
 	histPos int
@@ -81,8 +95,22 @@ type editor struct {
 
 // ReadLine writes prompt and returns the next line, without its end.
 func (lr *LineReader) ReadLine(prompt string) (string, error) {
+	return lr.readLine(prompt, false)
+}
+
+// ReadPassword is ReadLine for a secret: in character mode nothing of the
+// line is echoed (the line end is, so the cursor moves on), the line is
+// not remembered and the up and down arrows do not recall others. A client
+// in line mode edits and echoes the line itself, so it decides what is
+// shown.
+func (lr *LineReader) ReadPassword(prompt string) (string, error) {
+	return lr.readLine(prompt, true)
+}
+
+func (lr *LineReader) readLine(prompt string, hidden bool) (string, error) {
 	c := lr.c
-	e := &editor{lr: lr, c: c, echo: c.LocalEnabled(OptionEcho), histPos: len(lr.hist)}
+	e := &editor{lr: lr, c: c, hidden: hidden, histPos: len(lr.hist)}
+	e.setMode()
 	max := lr.MaxLineBytes
 	if max <= 0 && c.sess != nil {
 		max = c.sess.maxLine
@@ -129,7 +157,9 @@ func (lr *LineReader) ReadLine(prompt string) (string, error) {
 			if done {
 				line := string(appendRunes(nil, e.line))
 				lr.lines++
-				lr.remember(line)
+				if !hidden {
+					lr.remember(line)
+				}
 				return line, e.flush(nil)
 			}
 		}
@@ -140,11 +170,18 @@ func (lr *LineReader) ReadLine(prompt string) (string, error) {
 		n, err := c.read(buf, readCommand)
 		c.rmu.Unlock()
 		lr.in = append(lr.in, buf[:n]...)
-		e.echo = c.LocalEnabled(OptionEcho)
+		e.setMode()
 		if err != nil && n == 0 {
 			return "", err
 		}
 	}
+}
+
+// setMode follows the state of our ECHO option, which the client may
+// change at any time.
+func (e *editor) setMode() {
+	e.charMode = e.c.LocalEnabled(OptionEcho)
+	e.echo = e.charMode && !e.hidden
 }
 
 // fail records the error that ends a session, for the Server's goodbye.
@@ -213,7 +250,7 @@ func (e *editor) key(b byte) (done bool, err error) {
 	switch b {
 	case '\r', '\n':
 		lr.lastCR = b == '\r'
-		if e.echo {
+		if e.charMode {
 			e.out = append(e.out, "\r\n"...)
 		}
 		return true, nil
@@ -224,7 +261,7 @@ func (e *editor) key(b byte) (done bool, err error) {
 	case 0x17: // Ctrl-W
 		e.killWord()
 	case 0x03: // Ctrl-C
-		if e.echo {
+		if e.charMode {
 			e.out = append(e.out, "^C\r\n"...)
 		}
 		return false, ErrInterrupt
@@ -241,7 +278,7 @@ func (e *editor) key(b byte) (done bool, err error) {
 	case 0x06: // Ctrl-F
 		e.right()
 	case 0x1b:
-		if e.echo {
+		if e.charMode {
 			lr.esc = append(lr.esc, b)
 		}
 	case '\t':
@@ -427,6 +464,9 @@ func (e *editor) end() {
 }
 
 func (e *editor) history(d int) {
+	if e.hidden {
+		return
+	}
 	hist := e.lr.hist
 	i := e.histPos + d
 	if i < 0 || i > len(hist) {

@@ -246,3 +246,50 @@ func TestServer_halfCloseDuringNegotiation(t *testing.T) {
 		t.Errorf("after the client's half-close the server sent %q (EOF %v); want HELLO, bye and the end", out, eof)
 	}
 }
+
+// TestLineReader_password: in character mode ReadPassword echoes nothing of
+// the line but its end, keeps the line out of the history, and the arrows
+// do not recall earlier lines into it.
+func TestLineReader_password(t *testing.T) {
+	got := make(chan string, 2)
+	s := telnettest.NewUnstartedServer(telnet.HandlerFunc(func(ctx context.Context, c *telnet.Conn) {
+		c.ReadLine("> ")
+		for range 2 {
+			p, err := c.ReadPassword("Password: ")
+			if err != nil {
+				return
+			}
+			got <- p
+		}
+		c.Write([]byte("done\r\n"))
+		c.ReadLine("> ")
+	}))
+	s.Config.NegotiateTimeout = 2 * time.Second
+	s.Start()
+	defer s.Close()
+	rc := dialRaw(t, s.Addr)
+	rc.readUntil("\xff\xfb\x01") // WILL ECHO
+	rc.send("\xff\xfd\x01\xff\xfd\x03\xff\xfc\x18\xff\xfc\x1f\xff\xfc\x27")
+	rc.readUntil("> ")
+	rc.send("first\r\n")
+	rc.readUntil("Password: ")
+	rc.send("s3cr\x7fet\r\n")
+	if echo := rc.readUntil("Password: "); echo != "\r\nPassword: " {
+		t.Errorf("echo of a password: %q; want only the line end", echo)
+	}
+	if p := <-got; p != "s3cet" {
+		t.Errorf("ReadPassword = %q; want s3cet (edited)", p)
+	}
+	rc.send("\x1b[Ax\r\n")
+	if echo := rc.readUntil("done\r\n"); strings.Contains(echo, "first") || strings.Contains(echo, "x") {
+		t.Errorf("echo after an up arrow in a password: %q", echo)
+	}
+	if p := <-got; p != "x" {
+		t.Errorf("ReadPassword after an up arrow = %q; want x, not a line from the history", p)
+	}
+	rc.readUntil("> ")
+	rc.send("\x1b[A")
+	if echo := rc.readUntil("first"); strings.Contains(echo, "s3cet") {
+		t.Errorf("the history recalls a password: %q", echo)
+	}
+}

@@ -489,24 +489,12 @@ func (s *consoleSession) authenticate(name string) (bool, error) {
 	return true, nil
 }
 
-// readPassword reads a password at the "Password: " prompt, kept out of the
-// line history; ok is false when the user pressed Ctrl-C. The line editor
-// echoes what it edits: in character mode the echo is concealed (SGR 8,
-// which terminals show as blanks); a client in line mode echoes the
-// password itself.
+// readPassword reads a password at the "Password: " prompt with the line
+// editor's ReadPassword: nothing of it is echoed in character mode, and it
+// is kept out of the line history; a client in line mode echoes it itself.
+// ok is false when the user pressed Ctrl-C.
 func (s *consoleSession) readPassword() (pass string, ok bool, err error) {
-	hist := s.lr.History
-	s.lr.History = -1
-	defer func() { s.lr.History = hist }()
-	conceal := s.c.LocalEnabled(telnet.OptionEcho)
-	prompt := "Password: "
-	if conceal {
-		prompt += "\x1b[8m"
-	}
-	pass, err = s.lr.ReadLine(prompt)
-	if conceal {
-		s.printf("\x1b[28m")
-	}
+	pass, err = s.lr.ReadPassword("Password: ")
 	switch {
 	case errors.Is(err, telnet.ErrInterrupt):
 		return "", false, nil
