@@ -87,10 +87,10 @@ type editor struct {
 	// charMode is set when the server echoes (our side of ECHO is on);
 	// hidden, when it echoes nothing of the line (a password).
 	charMode, hidden bool
-	line    []rune
-	pos     int
-	histPos int
-	out     []byte
+	line             []rune
+	pos              int
+	histPos          int
+	out              []byte
 }
 
 // ReadLine writes prompt and returns the next line, without its end.
