@@ -122,7 +122,7 @@ do not fail a run).`,
 	f.BoolVar(&o.unicode, "unicode", false, "put non-ASCII text in messages")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.BoolVar(&o.starttls, "starttls", false, "smtp, nntp: start TLS in every session")
-	f.StringVar(&o.nntp.Op, "op", loadgen.NNTPPost, "nntp: post, over or article")
+	f.StringVar(&o.nntp.Op, "op", "", "nntp: post, over or article (default post)")
 	return cmd
 }
 

@@ -18,6 +18,9 @@ func (o *benchOptions) parseNNTP(cmd *cobra.Command, u *url.URL) error {
 		return usagef("URL %q has no host", u.Redacted())
 	}
 	o.network, o.addr = "nntp", u.Host
+	if o.nntp.Op == "" {
+		o.nntp.Op = loadgen.NNTPPost
+	}
 	if u.Port() == "" {
 		o.addr = net.JoinHostPort(u.Hostname(), "119")
 	}
