@@ -16,7 +16,21 @@ import (
 // A Root is safe for concurrent use. The caller must call Close.
 type Root struct {
 	r *os.Root
+	// dir is the same directory as r, open for openBeneath where the
+	// system has it (nil elsewhere).
+	dir *os.File
 }
+
+// openDir, where set (Linux), opens the directory path for openBeneath and
+// checks that it is the directory of r; it returns nil if it cannot.
+var openDir func(r *os.Root, path string) *os.File
+
+// openBeneath, where set (Linux), opens name below dir for reading with one
+// system call, refusing anything that would leave dir. ok false means it
+// could not say (an error of any kind, or a system without the call): the
+// caller then opens name with os.Root, whose answer and error are the
+// reference.
+var openBeneath func(dir *os.File, name string) (f *os.File, ok bool)
 
 var _ FS = (*Root)(nil)
 
@@ -26,32 +40,60 @@ func Open(dir string) (*Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Root{r: r}, nil
+	root := &Root{r: r}
+	if openDir != nil {
+		root.dir = openDir(r, dir)
+	}
+	return root, nil
 }
 
 // Close closes the directory. Files already open and uploads in progress
 // stay usable.
-func (r *Root) Close() error { return r.r.Close() }
+func (r *Root) Close() error {
+	if r.dir != nil {
+		r.dir.Close()
+	}
+	return r.r.Close()
+}
 
 // Open opens name for reading. A directory's ReadDir never lists temporary
 // upload files.
 func (r *Root) Open(name string) (fs.File, error) {
+	f, _, err := r.OpenInfo(name)
+	return f, err
+}
+
+// OpenInfo is Open that also returns the file's information, as Stat of
+// the open file would, so that the caller need not ask again.
+func (r *Root) OpenInfo(name string) (fs.File, fs.FileInfo, error) {
 	if err := checkName("open", name, opRead); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if r.dir != nil {
+		if f, ok := openBeneath(r.dir, name); ok {
+			fi, err := f.Stat()
+			if err == nil && fi.Mode().IsRegular() {
+				return f, fi, nil
+			}
+			// A directory is opened by os.Root: the ReadDir of an
+			// os.NewFile looks entries up by name from the working
+			// directory, that of os.Root from the directory itself.
+			f.Close()
+		}
 	}
 	f, err := r.r.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if fi.IsDir() {
-		return &rootDir{f: f}, nil
+		return &rootDir{f: f}, fi, nil
 	}
-	return f, nil
+	return f, fi, nil
 }
 
 // Stat returns information about name, following symbolic links inside the

@@ -1,0 +1,71 @@
+package fileroot
+
+import (
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	openDir = openDirLinux
+	openBeneath = openBeneathLinux
+}
+
+// openDirLinux opens path as a directory and checks that it is the one r
+// has open, so that a directory renamed or replaced between the two opens
+// is never used.
+func openDirLinux(r *os.Root, path string) *os.File {
+	d, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	di, err := d.Stat()
+	ri, rerr := r.Stat(".")
+	if err != nil || rerr != nil || !di.IsDir() || !os.SameFile(di, ri) {
+		d.Close()
+		return nil
+	}
+	return d
+}
+
+// beneath is how openBeneathLinux resolves a name: every component inside
+// the directory (no "..", absolute name or absolute symbolic link out of
+// it, as os.Root), and no magic links (/proc/self/fd/N and the like).
+const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
+
+// openBeneathLinux opens name below dir with openat2(2) (Linux 5.6) in one
+// system call, where os.Root opens each component of the name in turn. The
+// file comes from os.NewFile, which does not try to register a regular
+// file with the network poller (os.Open does, and fails). Any error,
+// including ENOSYS on an older kernel and EXDEV for a name that would
+// leave dir, returns ok false, so that os.Root answers it with its own
+// error.
+func openBeneathLinux(dir *os.File, name string) (*os.File, bool) {
+	rc, err := dir.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	fd := -1
+	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_LARGEFILE, Resolve: beneath}
+	cerr := rc.Control(func(dirfd uintptr) {
+		for {
+			fd, err = unix.Openat2(int(dirfd), name, &how)
+			if err != unix.EINTR {
+				return
+			}
+		}
+	})
+	if cerr != nil || err != nil || fd < 0 {
+		return nil, false
+	}
+	return os.NewFile(uintptr(fd), joinName(dir.Name(), name)), true
+}
+
+// joinName names a file as os.Root names the files it opens.
+func joinName(dir, name string) string {
+	if strings.HasSuffix(dir, "/") {
+		return dir + name
+	}
+	return dir + "/" + name
+}
