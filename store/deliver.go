@@ -8,14 +8,19 @@ import (
 	"time"
 )
 
-// maxBatch bounds the deliveries committed in one transaction.
+// maxBatch bounds the items committed in one transaction.
 const maxBatch = 128
 
+// A delivery is one item of work for the writer: a mail message for its
+// recipients (Deliver) or a news article (the NNTPBackend's Post). apply
+// makes the item's writes in the transaction of its batch; it must return
+// every error of its statements (so that one which ended the transaction
+// is seen), and may be called again, in a transaction of its own, if the
+// batch fails as a whole. done receives the item's outcome once the commit
+// that holds it has returned, or failed.
 type delivery struct {
 	ctx   context.Context
-	rcpts []string
-	msg   []byte
-	date  time.Time
+	apply func(ctx context.Context, tx *wtx) error
 	done  chan error
 }
 
@@ -23,13 +28,23 @@ type delivery struct {
 // it is durable (committed with synchronous=FULL). Line endings are made
 // CRLF. Unknown addresses are made as users when Options.AnyLogin is set;
 // otherwise they make Deliver fail with ErrNotFound and nothing is stored.
-// Deliveries that arrive while another commit is in progress are committed
-// together.
+// Deliveries (and news posts) that arrive while another commit is in
+// progress are committed together.
 func (s *Store) Deliver(ctx context.Context, rcpts []string, msg []byte, date time.Time) error {
 	if len(rcpts) == 0 {
 		return errors.New("store: deliver: no recipients")
 	}
-	d := &delivery{ctx: ctx, rcpts: rcpts, msg: NormalizeCRLF(msg), date: date, done: make(chan error, 1)}
+	msg = NormalizeCRLF(msg)
+	return s.enqueue(ctx, func(ctx context.Context, tx *wtx) error {
+		return s.deliverTx(ctx, tx, rcpts, msg, date)
+	})
+}
+
+// enqueue hands apply to the writer, which runs it in a write transaction
+// with whatever else is queued, and returns its outcome once the commit
+// that holds it has returned.
+func (s *Store) enqueue(ctx context.Context, apply func(ctx context.Context, tx *wtx) error) error {
+	d := &delivery{ctx: ctx, apply: apply, done: make(chan error, 1)}
 	select {
 	case s.deliveries <- d:
 	case <-s.stop:
@@ -38,11 +53,24 @@ func (s *Store) Deliver(ctx context.Context, rcpts []string, msg []byte, date ti
 		return ctx.Err()
 	}
 	// Once queued, the outcome is waited for even if ctx ends: the caller
-	// must not report failure for a message that is then committed.
-	return <-d.done
+	// must not report failure for an item that is then committed.
+	select {
+	case err := <-d.done:
+		return err
+	case <-s.writerDone:
+		// The writer has stopped (Close). It gave every item it took its
+		// outcome before stopping; an item it never took was queued as
+		// it stopped, and is not stored.
+		select {
+		case err := <-d.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
 }
 
-// writer commits queued deliveries, as many at a time as are waiting.
+// writer commits queued items, as many at a time as are waiting.
 func (s *Store) writer() {
 	defer close(s.writerDone)
 	for {
@@ -74,40 +102,87 @@ func (s *Store) writer() {
 	}
 }
 
+// commitBatch commits the items of batch in one transaction, each within a
+// savepoint: an item that fails is rolled back to its savepoint and gets
+// its error, and the others are committed without it. Every item gets its
+// outcome only after the COMMIT.
 func (s *Store) commitBatch(batch []*delivery) {
+	if len(batch) == 1 {
+		d := batch[0]
+		d.done <- s.write(context.Background(), func(tx *wtx) error {
+			return d.apply(context.WithoutCancel(d.ctx), tx)
+		})
+		return
+	}
+	errs := make([]error, len(batch))
 	err := s.write(context.Background(), func(tx *wtx) error {
-		for _, d := range batch {
-			if err := s.deliverTx(tx, d); err != nil {
+		for i, d := range batch {
+			var err error
+			if errs[i], err = s.applyItem(tx, d); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err == nil {
-		for _, d := range batch {
-			d.done <- nil
+		for i, d := range batch {
+			d.done <- errs[i]
 		}
 		return
 	}
-	if len(batch) == 1 {
-		batch[0].done <- err
-		return
-	}
-	// One delivery spoiled the batch: commit them one by one, so each gets
-	// its own outcome.
+	// The transaction failed as a whole (its COMMIT, or an error that
+	// ended it): nothing of the batch is stored. Commit the items one by
+	// one, so that each gets its own outcome.
 	for _, d := range batch {
-		d.done <- s.write(context.Background(), func(tx *wtx) error { return s.deliverTx(tx, d) })
+		d.done <- s.write(context.Background(), func(tx *wtx) error {
+			return d.apply(context.WithoutCancel(d.ctx), tx)
+		})
 	}
 }
 
-func (s *Store) deliverTx(tx *wtx, d *delivery) error {
+// applyItem runs d's writes in tx within a savepoint. An error of d is
+// returned as itemErr, with d's writes (and the work it arranged for after
+// the commit) undone and the transaction going on; txErr is an error that
+// leaves the transaction unusable, to be rolled back.
+func (s *Store) applyItem(tx *wtx, d *delivery) (itemErr, txErr error) {
 	ctx := context.WithoutCancel(d.ctx)
-	bodyID, err := s.insertBodyTx(ctx, tx, d.msg)
+	if err := s.execStmt(ctx, tx, "SAVEPOINT item"); err != nil {
+		return nil, err
+	}
+	after := len(tx.after)
+	if err := d.apply(ctx, tx); err != nil {
+		tx.after = tx.after[:after]
+		// ROLLBACK TO fails if the error ended the whole transaction
+		// (SQLite rolls back by itself on some I/O errors): then it is
+		// the batch that failed.
+		if rerr := s.execStmt(ctx, tx, "ROLLBACK TO item"); rerr != nil {
+			return nil, fmt.Errorf("store: %w (after %w)", rerr, err)
+		}
+		if rerr := s.execStmt(ctx, tx, "RELEASE item"); rerr != nil {
+			return nil, rerr
+		}
+		return err, nil
+	}
+	return nil, s.execStmt(ctx, tx, "RELEASE item")
+}
+
+// execStmt runs query, prepared once on the write connection, in tx.
+func (s *Store) execStmt(ctx context.Context, tx *wtx, query string) error {
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx)
+	return err
+}
+
+func (s *Store) deliverTx(ctx context.Context, tx *wtx, rcpts []string, msg []byte, date time.Time) error {
+	bodyID, err := s.insertBodyTx(ctx, tx, msg)
 	if err != nil {
 		return err
 	}
 	seen := make(map[string]bool)
-	for _, rcpt := range d.rcpts {
+	for _, rcpt := range rcpts {
 		addr := normAddress(rcpt)
 		if seen[addr] {
 			continue
@@ -129,7 +204,7 @@ func (s *Store) deliverTx(tx *wtx, d *delivery) error {
 		if err != nil {
 			return err
 		}
-		if _, err := appendTx(ctx, tx, s, mbox, bodyID, int64(len(d.msg)), d.date, nil); err != nil {
+		if _, err := appendTx(ctx, tx, s, mbox, bodyID, int64(len(msg)), date, nil); err != nil {
 			return err
 		}
 	}

@@ -292,67 +292,90 @@ func (be newsBackend) NewNews(ctx context.Context, since time.Time) ([]nntp.NewA
 	return out, rows.Err()
 }
 
-// Post stores the article and its numbers in one transaction, committed
-// (synchronous=FULL) before it returns.
+// Post stores the article and its numbers, committed (synchronous=FULL)
+// before it returns. Posts (and mail deliveries) that arrive together are
+// committed together by the store's writer (group commit), each within a
+// savepoint: a post that fails (a duplicate message-id, also of a post in
+// the same batch; an unknown group) takes back its numbers and fails
+// alone, and the numbers of a group stay dense and increasing.
 func (be newsBackend) Post(ctx context.Context, p *nntp.Posting) ([]nntp.GroupNumber, error) {
 	if err := be.s.checkFree(); err != nil {
 		return nil, &nntp.Error{Code: 441, Message: "insufficient storage"}
 	}
-	s := be.s
 	var nums []nntp.GroupNumber
-	err := s.write(ctx, func(tx *wtx) error {
-		nums = nums[:0]
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM news_articles WHERE message_id = ?`, p.MessageID).Scan(&one)
-		if err == nil {
-			return nntp.ErrDuplicate
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		type filed struct{ group, number int64 }
-		var files []filed
-		var xref []string
-		for _, name := range p.Groups {
-			var id, high int64
-			err := tx.QueryRowContext(ctx, `UPDATE news_groups SET high = high + 1 WHERE name = ? RETURNING id, high`, name).Scan(&id, &high)
-			if errors.Is(err, sql.ErrNoRows) {
-				return &nntp.Error{Code: 441, Message: "no such newsgroup " + name}
-			} else if err != nil {
-				return err
-			}
-			files = append(files, filed{id, high})
-			nums = append(nums, nntp.GroupNumber{Group: name, Number: high})
-			xref = append(xref, name+":"+strconv.FormatInt(high, 10))
-		}
-		bodyID, err := s.insertBodyTx(ctx, tx, p.Body)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO news_articles
-			(message_id, header, body_id, bytes, lines, subject, sender, date, refs, xref, arrived)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.MessageID, p.Header, bodyID, int64(len(p.Header))+2+int64(len(p.Body)), p.Lines,
-			p.Subject, p.From, p.Date, p.References, strings.Join(xref, " "), time.Now().UnixNano())
-		if err != nil {
-			return err
-		}
-		artID, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		ins, err := s.stmt(ctx, tx, `INSERT INTO news_numbers (group_id, number, article_id) VALUES (?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			if _, err := ins.ExecContext(ctx, f.group, f.number, artID); err != nil {
-				return err
-			}
-		}
-		return nil
+	err := be.s.enqueue(ctx, func(ctx context.Context, tx *wtx) error {
+		var err error
+		nums, err = be.s.postTx(ctx, tx, p)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return nums, nil
+}
+
+// postTx stores the article of p in tx, with the next number of each of
+// its groups, and returns the numbers.
+func (s *Store) postTx(ctx context.Context, tx *wtx, p *nntp.Posting) ([]nntp.GroupNumber, error) {
+	dup, err := s.stmt(ctx, tx, `SELECT 1 FROM news_articles WHERE message_id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	var one int
+	err = dup.QueryRowContext(ctx, p.MessageID).Scan(&one)
+	if err == nil {
+		return nil, nntp.ErrDuplicate
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	next, err := s.stmt(ctx, tx, `UPDATE news_groups SET high = high + 1 WHERE name = ? RETURNING id, high`)
+	if err != nil {
+		return nil, err
+	}
+	type filed struct{ group, number int64 }
+	var files []filed
+	var nums []nntp.GroupNumber
+	var xref []string
+	for _, name := range p.Groups {
+		var id, high int64
+		err := next.QueryRowContext(ctx, name).Scan(&id, &high)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &nntp.Error{Code: 441, Message: "no such newsgroup " + name}
+		} else if err != nil {
+			return nil, err
+		}
+		files = append(files, filed{id, high})
+		nums = append(nums, nntp.GroupNumber{Group: name, Number: high})
+		xref = append(xref, name+":"+strconv.FormatInt(high, 10))
+	}
+	bodyID, err := s.insertBodyTx(ctx, tx, p.Body)
+	if err != nil {
+		return nil, err
+	}
+	insArt, err := s.stmt(ctx, tx, `INSERT INTO news_articles
+		(message_id, header, body_id, bytes, lines, subject, sender, date, refs, xref, arrived)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, err
+	}
+	res, err := insArt.ExecContext(ctx,
+		p.MessageID, p.Header, bodyID, int64(len(p.Header))+2+int64(len(p.Body)), p.Lines,
+		p.Subject, p.From, p.Date, p.References, strings.Join(xref, " "), time.Now().UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	artID, err := res.LastInsertId()
+	if err != nil {
+		return nil, err
+	}
+	ins, err := s.stmt(ctx, tx, `INSERT INTO news_numbers (group_id, number, article_id) VALUES (?, ?, ?)`)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if _, err := ins.ExecContext(ctx, f.group, f.number, artID); err != nil {
+			return nil, err
+		}
 	}
 	return nums, nil
 }
