@@ -34,7 +34,16 @@ func (h *FileServer) serveFile(w http.ResponseWriter, r *http.Request, name stri
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", fileCSP)
 	ctype := mime.TypeByExtension(path.Ext(name))
-	if ctype == "" {
+	var small *[]byte
+	if smallRequest(r, f, fi) && (r.Method != http.MethodHead || ctype == "") {
+		small = readSmall(f, fi.Size())
+		defer releaseSmall(small)
+	}
+	switch {
+	case ctype != "":
+	case small != nil:
+		ctype = http.DetectContentType(*small) // it looks at 512 bytes at most
+	default:
 		ctype = sniff(f)
 	}
 	hdr.Set("Content-Type", ctype)
@@ -48,6 +57,14 @@ func (h *FileServer) serveFile(w http.ResponseWriter, r *http.Request, name stri
 		}
 	}
 	hdr.Set("ETag", tag)
+	if small != nil || (r.Method == http.MethodHead && smallRequest(r, f, fi)) {
+		var body []byte
+		if small != nil {
+			body = *small
+		}
+		serveSmall(w, r, fi, tag, body)
+		return
+	}
 	if !seekable {
 		h.logger().Error("web: file cannot seek", "name", name)
 		httpError(w, http.StatusInternalServerError)

@@ -183,17 +183,12 @@ func (h *FileServer) drainBody(w http.ResponseWriter, r *http.Request) bool {
 
 // serveRead serves GET and HEAD for name.
 func (h *FileServer) serveRead(w http.ResponseWriter, r *http.Request, name string, slash bool) {
-	f, err := h.FS.Open(name)
+	f, fi, err := openInfo(h.FS, name)
 	if err != nil {
 		h.readError(w, r, err)
 		return
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		h.readError(w, r, err)
-		return
-	}
 	switch {
 	case fi.IsDir() && !slash:
 		redirect(w, r, urlPath(name, true))
@@ -206,6 +201,26 @@ func (h *FileServer) serveRead(w http.ResponseWriter, r *http.Request, name stri
 	default:
 		h.serveFile(w, r, name, f, fi)
 	}
+}
+
+// openInfo opens name in fsys and returns its information, with one stat
+// where fsys already has it (fileroot.Root's OpenInfo).
+func openInfo(fsys fs.FS, name string) (fs.File, fs.FileInfo, error) {
+	if o, ok := fsys.(interface {
+		OpenInfo(name string) (fs.File, fs.FileInfo, error)
+	}); ok {
+		return o.OpenInfo(name)
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
 
 // readError replies to a failed Open or Stat. A name that does not exist,

@@ -185,6 +185,12 @@ func (s *Server) setup() {
 			MaxHeaderBytes: maxHeader,
 			Protocols:      &protocols,
 			ErrorLog:       slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
+			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				if wc, ok := c.(*conn); ok {
+					return context.WithValue(ctx, connKey{}, wc)
+				}
+				return ctx
+			},
 		}
 	})
 }
@@ -398,12 +404,79 @@ func (l *listener) Accept() (net.Conn, error) {
 type conn struct {
 	net.Conn
 	srv *Server
+	// gathered, when not nil, holds what is written until flushGathered
+	// writes it at once. Only the handler's goroutine writes to an HTTP/1
+	// connection, and only it gathers.
+	gathered *[]byte
+}
+
+// connKey is the request context's key for its *conn.
+type connKey struct{}
+
+// gatherConn returns the connection of r if its writes can be gathered: a
+// plain HTTP/1 connection of a Server.
+func gatherConn(r *http.Request) *conn {
+	if r.ProtoMajor != 1 || r.TLS != nil {
+		return nil
+	}
+	c, _ := r.Context().Value(connKey{}).(*conn)
+	return c
+}
+
+// maxGathered is the most a gathered write holds; beyond it, it is written.
+const maxGathered = 256 << 10
+
+var gatherBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 8<<10)
+	return &b
+}}
+
+// gather makes c hold what is written to it until flushGathered, so that
+// a reply written by net/http in pieces leaves in one write(2).
+func (c *conn) gather() {
+	if c.gathered == nil {
+		c.gathered = gatherBufs.Get().(*[]byte)
+	}
+}
+
+// flushGathered writes what c has gathered and ends the gathering.
+func (c *conn) flushGathered() error {
+	bp := c.gathered
+	if bp == nil {
+		return nil
+	}
+	c.gathered = nil
+	var err error
+	if len(*bp) > 0 {
+		_, err = c.Conn.Write(*bp)
+	}
+	if cap(*bp) <= maxGathered {
+		*bp = (*bp)[:0]
+		gatherBufs.Put(bp)
+	}
+	return err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	if bp := c.gathered; bp != nil {
+		if len(*bp)+len(p) <= maxGathered {
+			*bp = append(*bp, p...)
+			return len(p), nil
+		}
+		if err := c.flushGathered(); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Write(p)
 }
 
 // sendfileChunk is the most sent under one write deadline.
 const sendfileChunk = 4 << 20
 
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if err := c.flushGathered(); err != nil {
+		return 0, err
+	}
 	tcp, ok := c.tcp()
 	if !ok || !isFile(r) {
 		return io.Copy(writerOnly{c.Conn}, r)
