@@ -70,7 +70,7 @@ func (s *Store) RemoveGroup(ctx context.Context, name string) error {
 // groupQuery selects a group's fields as scanGroup reads them.
 const groupQuery = `SELECT g.name, g.description, g.status, g.created, g.high,
 	(SELECT min(number) FROM news_numbers WHERE group_id = g.id),
-	(SELECT count(*) FROM news_numbers WHERE group_id = g.id)
+	g.count
 	FROM news_groups g`
 
 func scanGroup(sc interface{ Scan(...any) error }) (nntp.Group, error) {

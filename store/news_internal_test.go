@@ -190,3 +190,39 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestNewsGroupCount: the count column the triggers keep equals the
+// group's numbers after posts, crossposts, a refused post and the removal
+// of a group that shared an article.
+func TestNewsGroupCount(t *testing.T) {
+	s := openNewsInternal(t)
+	ctx := context.Background()
+	be := s.NNTPBackend()
+	for i, groups := range [][]string{{"misc.test"}, {"misc.test", "alt.test"}, {"alt.test"}, {"misc.test", "no.such"}} {
+		be.Post(ctx, nntptest.NewPosting(fmt.Sprintf("<c%d@example.org>", i), "s", "b\r\n", groups...))
+	}
+	check := func(when string) {
+		t.Helper()
+		rows, err := s.db.Query(`SELECT g.name, g.count, (SELECT count(*) FROM news_numbers n WHERE n.group_id = g.id) FROM news_groups g`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var kept, real int64
+			rows.Scan(&name, &kept, &real)
+			if kept != real {
+				t.Errorf("%s: %s count %d; it has %d numbers", when, name, kept, real)
+			}
+		}
+	}
+	check("after posting")
+	if g, err := be.Group(ctx, "misc.test"); err != nil || g.Count != 2 {
+		t.Errorf("Group(misc.test) = %+v, %v; want 2 articles", g, err)
+	}
+	if err := s.RemoveGroup(ctx, "alt.test"); err != nil {
+		t.Fatal(err)
+	}
+	check("after removing alt.test")
+}
