@@ -3,6 +3,7 @@ package fileroot
 import (
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,14 +42,11 @@ const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
 // including ENOSYS on an older kernel and EXDEV for a name that would
 // leave dir, returns ok false, so that os.Root answers it with its own
 // error.
-func openBeneathLinux(dir *os.File, name string) (*os.File, bool) {
-	rc, err := dir.SyscallConn()
-	if err != nil {
-		return nil, false
-	}
+func openBeneathLinux(dir syscall.RawConn, dirName, name string) (*os.File, bool) {
 	fd := -1
+	var err error
 	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_LARGEFILE, Resolve: beneath}
-	cerr := rc.Control(func(dirfd uintptr) {
+	cerr := dir.Control(func(dirfd uintptr) {
 		for {
 			fd, err = unix.Openat2(int(dirfd), name, &how)
 			if err != unix.EINTR {
@@ -59,7 +57,7 @@ func openBeneathLinux(dir *os.File, name string) (*os.File, bool) {
 	if cerr != nil || err != nil || fd < 0 {
 		return nil, false
 	}
-	return os.NewFile(uintptr(fd), joinName(dir.Name(), name)), true
+	return os.NewFile(uintptr(fd), joinName(dirName, name)), true
 }
 
 // joinName names a file as os.Root names the files it opens.

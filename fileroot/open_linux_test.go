@@ -46,7 +46,7 @@ func TestOpenBeneath(t *testing.T) {
 	if r.dir == nil {
 		t.Skip("no directory for openat2")
 	}
-	if _, ok := openBeneathLinux(r.dir, "in"); !ok {
+	if _, ok := openBeneathLinux(r.dirConn, r.dir.Name(), "in"); !ok {
 		t.Skip("openat2 unavailable (Linux before 5.6, or refused by a sandbox)")
 	}
 	inside := []string{".", "in", "inlink", "sub", "sub/f", "sub/uplink", "sublink/f", "sublink/uplink"}
@@ -54,7 +54,7 @@ func TestOpenBeneath(t *testing.T) {
 		"..", "../" + filepath.Base(outside) + "/secret", "sub/../..", "/etc/passwd", outside + "/secret"}
 	missing := []string{"nope", "sub/nope", "in/x", "loop", "dangling"}
 	for _, name := range inside {
-		f, ok := openBeneathLinux(r.dir, name)
+		f, ok := openBeneathLinux(r.dirConn, r.dir.Name(), name)
 		if !ok {
 			t.Errorf("openat2(%q) failed", name)
 			continue
@@ -76,7 +76,7 @@ func TestOpenBeneath(t *testing.T) {
 		f.Close()
 	}
 	for _, name := range append(escapes, missing...) {
-		if f, ok := openBeneathLinux(r.dir, name); ok {
+		if f, ok := openBeneathLinux(r.dirConn, r.dir.Name(), name); ok {
 			fi, _ := f.Stat()
 			f.Close()
 			t.Errorf("openat2(%q) opened %v", name, fi.Name())

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Root is an [FS] over a directory on disk, backed by [os.Root]: no name,
@@ -17,8 +18,9 @@ import (
 type Root struct {
 	r *os.Root
 	// dir is the same directory as r, open for openBeneath where the
-	// system has it (nil elsewhere).
-	dir *os.File
+	// system has it (nil elsewhere), and dirConn its raw descriptor.
+	dir     *os.File
+	dirConn syscall.RawConn
 }
 
 // openDir, where set (Linux), opens the directory path for openBeneath and
@@ -30,7 +32,7 @@ var openDir func(r *os.Root, path string) *os.File
 // could not say (an error of any kind, or a system without the call): the
 // caller then opens name with os.Root, whose answer and error are the
 // reference.
-var openBeneath func(dir *os.File, name string) (f *os.File, ok bool)
+var openBeneath func(dir syscall.RawConn, dirName, name string) (f *os.File, ok bool)
 
 var _ FS = (*Root)(nil)
 
@@ -42,7 +44,13 @@ func Open(dir string) (*Root, error) {
 	}
 	root := &Root{r: r}
 	if openDir != nil {
-		root.dir = openDir(r, dir)
+		if d := openDir(r, dir); d != nil {
+			if rc, err := d.SyscallConn(); err == nil {
+				root.dir, root.dirConn = d, rc
+			} else {
+				d.Close()
+			}
+		}
 	}
 	return root, nil
 }
@@ -70,7 +78,7 @@ func (r *Root) OpenInfo(name string) (fs.File, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	if r.dir != nil {
-		if f, ok := openBeneath(r.dir, name); ok {
+		if f, ok := openBeneath(r.dirConn, r.dir.Name(), name); ok {
 			fi, err := f.Stat()
 			if err == nil && fi.Mode().IsRegular() {
 				return f, fi, nil
