@@ -2,7 +2,6 @@ package web
 
 import (
 	"compress/gzip"
-	"fmt"
 	"io"
 	"io/fs"
 	"mime"
@@ -26,7 +25,18 @@ const minGzipBytes = 1024
 // etag returns the strong entity tag of a file (RFC 9110 §8.8.3): any
 // change of size or modification time changes it.
 func etag(fi fs.FileInfo) string {
-	return fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
+	var b [40]byte
+	t := append(b[:0], '"')
+	t = appendHex(t, fi.ModTime().UnixNano())
+	t = append(t, '-')
+	t = appendHex(t, fi.Size())
+	return string(append(t, '"'))
+}
+
+// appendHex appends n in hexadecimal as fmt's %x gives it (a minus sign
+// before a negative number).
+func appendHex(b []byte, n int64) []byte {
+	return strconv.AppendInt(b, n, 16)
 }
 
 // serveFile serves the regular file f.

@@ -105,7 +105,11 @@ func serveSmall(w http.ResponseWriter, r *http.Request, fi fs.FileInfo, tag stri
 		return
 	}
 	// Push the header and body out of net/http's buffers into c's.
-	http.NewResponseController(w).Flush()
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	} else {
+		http.NewResponseController(w).Flush()
+	}
 }
 
 // noneMatchFails reports whether If-None-Match matches tag, which for GET

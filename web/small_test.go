@@ -171,3 +171,16 @@ func TestSmallGathered(t *testing.T) {
 		}
 	}
 }
+
+func TestEtagLikeSprintf(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	os.WriteFile(p, make([]byte, 12345), 0o644)
+	for _, mt := range []time.Time{time.Unix(0, 0), time.Unix(-5, 3), time.Unix(1<<40, 999), time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC)} {
+		os.Chtimes(p, mt, mt)
+		fi, _ := os.Stat(p)
+		if got, want := etag(fi), fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()); got != want {
+			t.Errorf("etag %s, want %s", got, want)
+		}
+	}
+}
