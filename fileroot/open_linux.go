@@ -3,7 +3,6 @@ package fileroot
 import (
 	"os"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,22 +41,18 @@ const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
 // including ENOSYS on an older kernel and EXDEV for a name that would
 // leave dir, returns ok false, so that os.Root answers it with its own
 // error.
-func openBeneathLinux(dir syscall.RawConn, dirName, name string) (*os.File, bool) {
-	fd := -1
-	var err error
+func openBeneathLinux(dirFD int, dirName, name string) (*os.File, bool) {
 	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_LARGEFILE, Resolve: beneath}
-	cerr := dir.Control(func(dirfd uintptr) {
-		for {
-			fd, err = unix.Openat2(int(dirfd), name, &how)
-			if err != unix.EINTR {
-				return
-			}
+	for {
+		fd, err := unix.Openat2(dirFD, name, &how)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil || fd < 0:
+			return nil, false
 		}
-	})
-	if cerr != nil || err != nil || fd < 0 {
-		return nil, false
+		return os.NewFile(uintptr(fd), joinName(dirName, name)), true
 	}
-	return os.NewFile(uintptr(fd), joinName(dirName, name)), true
 }
 
 // joinName names a file as os.Root names the files it opens.

@@ -46,7 +46,7 @@ func TestOpenBeneath(t *testing.T) {
 	if r.dir == nil {
 		t.Skip("no directory for openat2")
 	}
-	if _, ok := openBeneathLinux(r.dirConn, r.dir.Name(), "in"); !ok {
+	if _, ok := openBeneathLinux(r.dirFD, r.dir.Name(), "in"); !ok {
 		t.Skip("openat2 unavailable (Linux before 5.6, or refused by a sandbox)")
 	}
 	inside := []string{".", "in", "inlink", "sub", "sub/f", "sub/uplink", "sublink/f", "sublink/uplink"}
@@ -54,7 +54,7 @@ func TestOpenBeneath(t *testing.T) {
 		"..", "../" + filepath.Base(outside) + "/secret", "sub/../..", "/etc/passwd", outside + "/secret"}
 	missing := []string{"nope", "sub/nope", "in/x", "loop", "dangling"}
 	for _, name := range inside {
-		f, ok := openBeneathLinux(r.dirConn, r.dir.Name(), name)
+		f, ok := openBeneathLinux(r.dirFD, r.dir.Name(), name)
 		if !ok {
 			t.Errorf("openat2(%q) failed", name)
 			continue
@@ -76,7 +76,7 @@ func TestOpenBeneath(t *testing.T) {
 		f.Close()
 	}
 	for _, name := range append(escapes, missing...) {
-		if f, ok := openBeneathLinux(r.dirConn, r.dir.Name(), name); ok {
+		if f, ok := openBeneathLinux(r.dirFD, r.dir.Name(), name); ok {
 			fi, _ := f.Stat()
 			f.Close()
 			t.Errorf("openat2(%q) opened %v", name, fi.Name())
@@ -133,5 +133,31 @@ func TestOpenAfterClose(t *testing.T) {
 	if f, err := r.Open("in"); err == nil {
 		f.Close()
 		t.Error("Open after Close succeeded")
+	}
+}
+
+// TestOpenWhileClosing opens files while the Root closes, for the race
+// detector: no open may use the directory's descriptor after Close.
+func TestOpenWhileClosing(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in"), []byte("in"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		r, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range 50 {
+				if f, err := r.Open("in"); err == nil {
+					f.Close()
+				}
+			}
+		}()
+		r.Close()
+		<-done
 	}
 }

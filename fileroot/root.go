@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 // Root is an [FS] over a directory on disk, backed by [os.Root]: no name,
@@ -18,9 +17,12 @@ import (
 type Root struct {
 	r *os.Root
 	// dir is the same directory as r, open for openBeneath where the
-	// system has it (nil elsewhere), and dirConn its raw descriptor.
-	dir     *os.File
-	dirConn syscall.RawConn
+	// system has it (nil elsewhere), and dirFD its descriptor, valid while
+	// mu is held and closed is false.
+	dir    *os.File
+	dirFD  int
+	mu     sync.RWMutex
+	closed bool
 }
 
 // openDir, where set (Linux), opens the directory path for openBeneath and
@@ -32,7 +34,7 @@ var openDir func(r *os.Root, path string) *os.File
 // could not say (an error of any kind, or a system without the call): the
 // caller then opens name with os.Root, whose answer and error are the
 // reference.
-var openBeneath func(dir syscall.RawConn, dirName, name string) (f *os.File, ok bool)
+var openBeneath func(dirFD int, dirName, name string) (f *os.File, ok bool)
 
 var _ FS = (*Root)(nil)
 
@@ -45,11 +47,7 @@ func Open(dir string) (*Root, error) {
 	root := &Root{r: r}
 	if openDir != nil {
 		if d := openDir(r, dir); d != nil {
-			if rc, err := d.SyscallConn(); err == nil {
-				root.dir, root.dirConn = d, rc
-			} else {
-				d.Close()
-			}
+			root.dir, root.dirFD = d, int(d.Fd())
 		}
 	}
 	return root, nil
@@ -59,9 +57,27 @@ func Open(dir string) (*Root, error) {
 // stay usable.
 func (r *Root) Close() error {
 	if r.dir != nil {
-		r.dir.Close()
+		r.mu.Lock()
+		if !r.closed {
+			r.closed = true
+			r.dir.Close()
+		}
+		r.mu.Unlock()
 	}
 	return r.r.Close()
+}
+
+// openFast opens name with openBeneath, if r has it and is open.
+func (r *Root) openFast(name string) (*os.File, bool) {
+	if r.dir == nil {
+		return nil, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return nil, false
+	}
+	return openBeneath(r.dirFD, r.dir.Name(), name)
 }
 
 // Open opens name for reading. A directory's ReadDir never lists temporary
@@ -77,17 +93,15 @@ func (r *Root) OpenInfo(name string) (fs.File, fs.FileInfo, error) {
 	if err := checkName("open", name, opRead); err != nil {
 		return nil, nil, err
 	}
-	if r.dir != nil {
-		if f, ok := openBeneath(r.dirConn, r.dir.Name(), name); ok {
-			fi, err := f.Stat()
-			if err == nil && fi.Mode().IsRegular() {
-				return f, fi, nil
-			}
-			// A directory is opened by os.Root: the ReadDir of an
-			// os.NewFile looks entries up by name from the working
-			// directory, that of os.Root from the directory itself.
-			f.Close()
+	if f, ok := r.openFast(name); ok {
+		fi, err := f.Stat()
+		if err == nil && fi.Mode().IsRegular() {
+			return f, fi, nil
 		}
+		// A directory is opened by os.Root: the ReadDir of an os.NewFile
+		// looks entries up by name from the working directory, that of
+		// os.Root from the directory itself.
+		f.Close()
 	}
 	f, err := r.r.Open(name)
 	if err != nil {
