@@ -42,7 +42,8 @@ func appendHex(b []byte, n int64) []byte {
 // serveFile serves the regular file f.
 func (h *FileServer) serveFile(w http.ResponseWriter, r *http.Request, name string, f fs.File, fi fs.FileInfo) {
 	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", fileCSP)
+	vals := make(headerVals, 0, 6)
+	vals.set(hdr, "Content-Security-Policy", fileCSP)
 	ctype := mime.TypeByExtension(path.Ext(name))
 	var small *[]byte
 	if smallRequest(r, f, fi) && (r.Method != http.MethodHead || ctype == "") {
@@ -56,7 +57,7 @@ func (h *FileServer) serveFile(w http.ResponseWriter, r *http.Request, name stri
 	default:
 		ctype = sniff(f)
 	}
-	hdr.Set("Content-Type", ctype)
+	vals.set(hdr, "Content-Type", ctype)
 	tag := etag(fi)
 	rs, seekable := f.(io.ReadSeeker)
 	if compressible(ctype) && fi.Size() >= minGzipBytes {
@@ -66,13 +67,13 @@ func (h *FileServer) serveFile(w http.ResponseWriter, r *http.Request, name stri
 			return
 		}
 	}
-	hdr.Set("ETag", tag)
+	vals.set(hdr, "Etag", tag)
 	if small != nil || (r.Method == http.MethodHead && smallRequest(r, f, fi)) {
 		var body []byte
 		if small != nil {
 			body = *small
 		}
-		serveSmall(w, r, fi, tag, body)
+		serveSmall(w, r, fi, tag, body, &vals)
 		return
 	}
 	if !seekable {
@@ -100,9 +101,23 @@ func sniff(f fs.File) string {
 	return http.DetectContentType(buf[:n])
 }
 
+// headerVals hands out the values of header fields from one allocation.
+type headerVals []string
+
+// set sets the field key, which must be in canonical form, to val, as
+// Header.Set does.
+func (v *headerVals) set(h http.Header, key, val string) {
+	*v = append(*v, val)
+	n := len(*v)
+	h[key] = (*v)[n-1 : n : n]
+}
+
 // compressible reports whether content of type ctype is worth gzipping.
 func compressible(ctype string) bool {
-	mt, _, _ := mime.ParseMediaType(ctype)
+	mt := ctype
+	if !plainMediaType(ctype) {
+		mt, _, _ = mime.ParseMediaType(ctype)
+	}
 	switch {
 	case strings.HasPrefix(mt, "text/"):
 		return true
@@ -112,6 +127,23 @@ func compressible(ctype string) bool {
 		return true
 	}
 	return false
+}
+
+// plainMediaType reports whether ctype is a bare media type in lower case,
+// type/subtype with no parameters, which mime.ParseMediaType would return
+// unchanged.
+func plainMediaType(ctype string) bool {
+	typ, sub, ok := strings.Cut(ctype, "/")
+	if !ok || typ == "" || sub == "" {
+		return false
+	}
+	for i := 0; i < len(ctype); i++ {
+		c := ctype[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || (c == '/' && i == len(typ))) {
+			return false
+		}
+	}
+	return true
 }
 
 // acceptsGzip reports whether the request's Accept-Encoding allows gzip

@@ -72,12 +72,12 @@ func releaseSmall(bp *[]byte) {
 // Content-Length), and body, the whole file, in one Write. On a plain
 // HTTP/1 connection of a Server, the header and the body leave in one
 // write(2), and so in one TCP segment where they fit.
-func serveSmall(w http.ResponseWriter, r *http.Request, fi fs.FileInfo, tag string, body []byte) {
+func serveSmall(w http.ResponseWriter, r *http.Request, fi fs.FileInfo, tag string, body []byte, vals *headerVals) {
 	hdr := w.Header()
 	modTime := fi.ModTime()
 	zero := modTime.IsZero() || modTime.Equal(time.Unix(0, 0))
 	if !zero {
-		hdr.Set("Last-Modified", modTime.UTC().Format(http.TimeFormat))
+		vals.set(hdr, "Last-Modified", modTime.UTC().Format(http.TimeFormat))
 	}
 	if noneMatchFails(r, tag) || (r.Header.Get("If-None-Match") == "" && !zero && notModifiedSince(r, modTime)) {
 		delete(hdr, "Content-Type")
@@ -87,9 +87,9 @@ func serveSmall(w http.ResponseWriter, r *http.Request, fi fs.FileInfo, tag stri
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	hdr.Set("Accept-Ranges", "bytes")
+	vals.set(hdr, "Accept-Ranges", "bytes")
 	if hdr.Get("Content-Encoding") == "" {
-		hdr.Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
+		vals.set(hdr, "Content-Length", strconv.FormatInt(fi.Size(), 10))
 	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -183,4 +184,30 @@ func TestEtagLikeSprintf(t *testing.T) {
 			t.Errorf("etag %s, want %s", got, want)
 		}
 	}
+}
+
+func TestPlainMediaType(t *testing.T) {
+	for _, ct := range []string{"text/plain", "text/plain; charset=utf-8", "Text/HTML", "text/", "/x", "text", "",
+		"application/octet-stream", "image/svg+xml", "application/vnd.ms-excel", "a/b/c", "text/plain ", "x/y\x00"} {
+		mt, _, _ := mime.ParseMediaType(ct)
+		if plainMediaType(ct) && mt != ct {
+			t.Errorf("plainMediaType(%q) but ParseMediaType gives %q", ct, mt)
+		}
+		if compressible(ct) != oldCompressible(ct) {
+			t.Errorf("compressible(%q) = %v", ct, compressible(ct))
+		}
+	}
+}
+
+func oldCompressible(ctype string) bool {
+	mt, _, _ := mime.ParseMediaType(ctype)
+	switch {
+	case strings.HasPrefix(mt, "text/"):
+		return true
+	case mt == "application/json", mt == "application/javascript",
+		mt == "application/xml", mt == "image/svg+xml",
+		strings.HasSuffix(mt, "+json"), strings.HasSuffix(mt, "+xml"):
+		return true
+	}
+	return false
 }
