@@ -148,8 +148,12 @@ func (d *decoder) appendSB(p []byte) {
 		d.sb = d.sb[:0]
 		return
 	}
-	if d.sb == nil {
-		d.sb = make([]byte, 0, 64)
+	if need := len(d.sb) + len(p); need > cap(d.sb) {
+		// Grow by doubling from 64, never past the cap (append's own
+		// growth could pass it).
+		nb := make([]byte, len(d.sb), min(max(2*cap(d.sb), 64, need), MaxSubnegotiationBytes))
+		copy(nb, d.sb)
+		d.sb = nb
 	}
 	d.sb = append(d.sb, p...)
 }
