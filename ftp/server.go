@@ -106,25 +106,16 @@ func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg == nil {
-		limits := s.Limits.Resolve(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
-		auth := s.AuthLimiter
-		if auth == nil {
-			auth = lineproto.NewAuthLimiter(limits.AuthFailureDelay)
-		}
-		var debug io.Writer
-		if s.DebugWriter != nil {
-			debug = sockserver.SyncWriter(s.DebugWriter)
-		}
-		s.cfg = &lineproto.Config{
-			Limits:          limits,
+		s.cfg = lineproto.Config{
+			Limits:          s.Limits,
 			TLSConfig:       s.TLSConfig,
 			Logger:          s.logger(),
-			DebugWriter:     debug,
+			DebugWriter:     s.DebugWriter,
 			Goodbye:         goodbye,
-			AuthLimiter:     auth,
+			AuthLimiter:     s.AuthLimiter,
 			ReadBufferBytes: MaxLineBytes,
-		}
-		s.ss = limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
+		}.Setup(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
+		s.ss = s.cfg.Limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
 			lineproto.Busy("421 Too many connections, try again later.", replyShutdown), s.logger())
 		switch {
 		case s.DataTimeout == 0:

@@ -275,3 +275,19 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 	}
 	return w.conn.Write(p)
 }
+
+// Setup returns a copy of c ready to be shared by a server's connections:
+// its Limits resolved against def (see Limits.Resolve), an AuthLimiter of
+// the server's own when c has none (NewAuthLimiter of the resolved
+// AuthFailureDelay), and its DebugWriter made safe for concurrent use
+// (sockserver.SyncWriter).
+func (c Config) Setup(def Limits) *Config {
+	c.Limits = c.Limits.Resolve(def)
+	if c.AuthLimiter == nil {
+		c.AuthLimiter = NewAuthLimiter(c.Limits.AuthFailureDelay)
+	}
+	if c.DebugWriter != nil {
+		c.DebugWriter = sockserver.SyncWriter(c.DebugWriter)
+	}
+	return &c
+}

@@ -201,3 +201,24 @@ func TestConn_goodbyes(t *testing.T) {
 	go ss.Shutdown(context.Background())
 	c.expect("- goodbye: shutdown")
 }
+
+// Config.Setup resolves the limits, makes an AuthLimiter only when there
+// is none, and leaves the caller's Config as it was.
+func TestConfigSetup(t *testing.T) {
+	shared := lineproto.NewAuthLimiter(time.Second)
+	in := lineproto.Config{Limits: lineproto.Limits{MaxAuthFailures: -1}, AuthLimiter: shared}
+	got := in.Setup(lineproto.Limits{IdleTimeout: time.Minute})
+	if got.Limits.IdleTimeout != time.Minute || got.Limits.MaxAuthFailures != 0 || got.Limits.WriteTimeout != lineproto.DefaultWriteTimeout {
+		t.Errorf("Setup limits = %+v; want the protocol's idle timeout, none for a negative field, defaults elsewhere", got.Limits)
+	}
+	if got.AuthLimiter != shared {
+		t.Error("Setup replaced the AuthLimiter given")
+	}
+	if in.Limits.IdleTimeout != 0 {
+		t.Error("Setup changed its receiver")
+	}
+	own := lineproto.Config{Limits: lineproto.Limits{AuthFailureDelay: 3 * time.Second}}.Setup(lineproto.Limits{})
+	if own.AuthLimiter == nil || own.AuthLimiter.Base != 3*time.Second {
+		t.Errorf("Setup's own AuthLimiter = %+v; want one with Base 3s", own.AuthLimiter)
+	}
+}

@@ -83,24 +83,15 @@ func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg == nil {
-		limits := s.Limits.Resolve(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
-		auth := s.AuthLimiter
-		if auth == nil {
-			auth = lineproto.NewAuthLimiter(limits.AuthFailureDelay)
-		}
-		var debug io.Writer
-		if s.DebugWriter != nil {
-			debug = sockserver.SyncWriter(s.DebugWriter)
-		}
-		s.cfg = &lineproto.Config{
-			Limits:      limits,
+		s.cfg = lineproto.Config{
+			Limits:      s.Limits,
 			TLSConfig:   s.TLSConfig,
 			Logger:      s.logger(),
-			DebugWriter: debug,
+			DebugWriter: s.DebugWriter,
 			Goodbye:     goodbye,
-			AuthLimiter: auth,
-		}
-		s.ss = limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
+			AuthLimiter: s.AuthLimiter,
+		}.Setup(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
+		s.ss = s.cfg.Limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
 			lineproto.Busy("400 too many connections, try again later", "400 server shutting down"), s.logger())
 		s.host = s.Hostname
 		if s.host == "" {

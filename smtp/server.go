@@ -112,27 +112,19 @@ func (s *Server) setup() {
 		}
 		s.maxMessageBytes = limitOr(s.MaxMessageBytes, DefaultMaxMessageBytes)
 		s.maxRecipients = int(limitOr(int64(s.MaxRecipients), DefaultMaxRecipients))
-		limits := s.Limits.Resolve(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
-		s.authLimiter = s.AuthLimiter
-		if s.authLimiter == nil {
-			s.authLimiter = lineproto.NewAuthLimiter(limits.AuthFailureDelay)
-		}
-		var debug io.Writer
-		if s.DebugWriter != nil {
-			debug = sockserver.SyncWriter(s.DebugWriter)
-		}
-		s.conf = lineproto.Config{
-			Limits:      limits,
+		s.conf = *lineproto.Config{
+			Limits:      s.Limits,
 			TLSConfig:   s.TLSConfig,
 			Logger:      s.logger(),
-			DebugWriter: debug,
+			DebugWriter: s.DebugWriter,
 			Goodbye:     s.goodbye,
-			AuthLimiter: s.authLimiter,
+			AuthLimiter: s.AuthLimiter,
 			// The buffer holds the longest line: never less than the
 			// default, so that DATA is read in good-sized pieces.
 			ReadBufferBytes: max(s.maxLine, lineproto.DefaultReadBufferBytes),
-		}
-		s.ss = limits.SockServer(s, lineproto.Busy("421 4.7.0 Too many connections, try again later", "421 4.3.2 Service shutting down"), s.logger())
+		}.Setup(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
+		s.authLimiter = s.conf.AuthLimiter
+		s.ss = s.conf.Limits.SockServer(s, lineproto.Busy("421 4.7.0 Too many connections, try again later", "421 4.3.2 Service shutting down"), s.logger())
 	})
 }
 
