@@ -23,7 +23,7 @@ func TestServeMail_stalledFetchShutsDown(t *testing.T) {
 	line := strings.Repeat("x", 998) + "\r\n"
 	os.WriteFile(file, []byte("Subject: big\r\n\r\n"+strings.Repeat(line, 8<<10)), 0o644) // 8 MiB
 	if code, stdout, stderr := runMain(t, "", "send", "smtp://"+srv.addrs["smtp"], "--data", data,
-		"--from", "a@x.org", "--to", "b@x.org", file); code != exitOK {
+		"--from", "a@x.org", "--to", "b@x.org", "--timeout", "60s", file); code != exitOK {
 		t.Fatalf("send = %d, %q, %q", code, stdout, stderr)
 	}
 	// A small receive buffer, set before the connection is made, so that
