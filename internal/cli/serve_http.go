@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 
+	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/store"
 	"github.com/inetkit/inetkit/upper"
 	"github.com/inetkit/inetkit/web"
@@ -54,7 +56,7 @@ func (o *httpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth := &httpAuth{store: c.store, anyLogin: c.anyLogin}
+	auth := &httpAuth{store: c.store, anyLogin: c.anyLogin, limiter: c.authLimiter}
 	var files http.Handler = &web.FileServer{FS: root, Auth: auth.login, Logger: c.log}
 	if !c.insecure {
 		files = tlsForLogins(files)
@@ -92,20 +94,39 @@ func (o *httpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 // httpAuth checks the Basic authentication of PUT and DELETE against the
 // store: under the any-login policy (every listener on loopback) any name
 // and password may write, and no mail user is made for it, as for ftp.
+// Otherwise failures count in the AuthLimiter the store's other services
+// share, so that guessing over HTTP slows logins everywhere and the
+// reverse.
 type httpAuth struct {
 	store    *store.Store
 	anyLogin bool
+	limiter  *lineproto.AuthLimiter
 }
 
 func (a *httpAuth) login(ctx context.Context, user, pass string) (bool, error) {
 	if a.anyLogin {
 		return true, nil
 	}
+	var remote net.Addr
+	if ap, ok := web.ClientAddr(ctx); ok {
+		remote = net.TCPAddrFromAddrPort(ap)
+	}
+	if a.limiter != nil {
+		if err := a.limiter.Wait(ctx, remote, user); err != nil {
+			return false, err
+		}
+	}
 	if _, err := a.store.Authenticate(ctx, user, pass); err != nil {
 		if errors.Is(err, store.ErrAuthFailed) {
+			if a.limiter != nil {
+				a.limiter.Failed(remote, user)
+			}
 			return false, web.ErrAuthFailed
 		}
 		return false, err
+	}
+	if a.limiter != nil {
+		a.limiter.Succeeded(remote, user)
 	}
 	return true, nil
 }

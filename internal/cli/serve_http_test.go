@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -12,6 +14,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/inetkit/inetkit/lineproto"
+	"github.com/inetkit/inetkit/store"
+	"github.com/inetkit/inetkit/web"
 )
 
 // webServe runs `inetkit serve ftp http gopher` in process on free
@@ -371,5 +377,35 @@ func TestParseGopherURL(t *testing.T) {
 		if err != nil || u.Selector != tc.selector || u.Search != tc.search {
 			t.Errorf("parseGopherURL(%q) = %+v, %v; want selector %q, search %q", tc.raw, u, err, tc.selector, tc.search)
 		}
+	}
+}
+
+// HTTP's Basic-auth failures count in the AuthLimiter the store's services
+// share, and a success forgives them.
+func TestHTTPAuth_sharedLimiter(t *testing.T) {
+	st, err := store.Open(t.TempDir(), &store.Options{PasswordCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.AddUser(ctx, "alice@example.org", "right"); err != nil {
+		t.Fatal(err)
+	}
+	limiter := lineproto.NewAuthLimiter(time.Millisecond)
+	a := &httpAuth{store: st, limiter: limiter}
+	for range lineproto.DefaultAuthFreeFailures + 1 {
+		if ok, err := a.login(ctx, "alice@example.org", "wrong"); ok || !errors.Is(err, web.ErrAuthFailed) {
+			t.Fatalf("login with a wrong password = %v, %v", ok, err)
+		}
+	}
+	if d := limiter.Delay(nil, "alice@example.org"); d <= 0 {
+		t.Errorf("after %d failures over HTTP the shared limiter's delay is %v; want a penalty", lineproto.DefaultAuthFreeFailures+1, d)
+	}
+	if ok, err := a.login(ctx, "alice@example.org", "right"); !ok || err != nil {
+		t.Fatalf("login with the right password = %v, %v", ok, err)
+	}
+	if d := limiter.Delay(nil, "alice@example.org"); d != 0 {
+		t.Errorf("after a success the delay is %v; want none", d)
 	}
 }
