@@ -70,7 +70,7 @@ S: 550 Invalid file name.
 func TestServer_FT2symlinkEscape(t *testing.T) {
 	e := srvStart(t)
 	if err := os.Symlink("/etc", filepath.Join(e.dir, "etc")); err != nil {
-		t.Skip("no symlinks:", err)
+		skipOrFail(t, "no symlinks:", err)
 	}
 	os.Symlink("..", filepath.Join(e.dir, "up"))
 	e.write(t, "in/f", "inside")
@@ -96,7 +96,7 @@ S: 213 6
 func TestServer_FT3portBounce(t *testing.T) {
 	victim, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
-		t.Skip("cannot listen on 127.0.0.2:", err)
+		skipOrFail(t, "cannot listen on 127.0.0.2:", err)
 	}
 	defer victim.Close()
 	port := victim.Addr().(*net.TCPAddr).Port
@@ -167,7 +167,7 @@ func TestServer_FT4pasvTheft(t *testing.T) {
 	thiefDialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
 	thief, err := thiefDialer.Dial("tcp", "127.0.0.1:"+port)
 	if err != nil {
-		t.Skip("cannot dial from 127.0.0.2:", err)
+		skipOrFail(t, "cannot dial from 127.0.0.2:", err)
 	}
 	defer thief.Close()
 	d, err := net.Dial("tcp", "127.0.0.1:"+port)
