@@ -35,6 +35,8 @@ import (
 	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/inetkit/inetkit/internal/events"
 )
 
 //go:embed schema/*.sql
@@ -108,6 +110,9 @@ type Options struct {
 	MustExist bool
 	// Logger receives the store's errors. Nil means slog.Default().
 	Logger *slog.Logger
+	// Events, if not nil, receives an event after the commit of every
+	// message stored (delivered or appended) and every article posted.
+	Events *events.Hub
 }
 
 // A Store is an open database. It is safe for concurrent use.
