@@ -116,6 +116,10 @@ type AuthLimiter struct {
 	// MaxEntries caps the addresses and accounts remembered; zero means
 	// DefaultAuthMaxEntries.
 	MaxEntries int
+	// Observe, if not nil, is called with the outcome of every login
+	// reported to Failed or Succeeded, outside the limiter's lock: a feed
+	// of the logins of every server that shares the limiter.
+	Observe func(remote net.Addr, user string, ok bool)
 
 	mu      sync.Mutex
 	entries map[string]*penalty
@@ -205,6 +209,9 @@ func (a *AuthLimiter) Failed(remote net.Addr, user string) {
 	if a == nil {
 		return
 	}
+	if a.Observe != nil {
+		defer a.Observe(remote, user, false)
+	}
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -230,6 +237,9 @@ func (a *AuthLimiter) Failed(remote net.Addr, user string) {
 func (a *AuthLimiter) Succeeded(remote net.Addr, user string) {
 	if a == nil {
 		return
+	}
+	if a.Observe != nil {
+		defer a.Observe(remote, user, true)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

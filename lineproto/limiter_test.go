@@ -146,3 +146,24 @@ func TestAuthLimiter_nil(t *testing.T) {
 		t.Errorf("nil AuthLimiter: Delay = %v", d)
 	}
 }
+
+// Observe hears every outcome, outside the lock: it may call the limiter.
+func TestAuthLimiter_Observe(t *testing.T) {
+	a := lineproto.NewAuthLimiter(time.Millisecond)
+	type outcome struct {
+		user string
+		ok   bool
+	}
+	var got []outcome
+	a.Observe = func(remote net.Addr, user string, ok bool) {
+		a.Len() // would deadlock under the lock
+		got = append(got, outcome{user, ok})
+	}
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+	a.Failed(remote, "a@x")
+	a.Succeeded(remote, "b@x")
+	want := []outcome{{"a@x", false}, {"b@x", true}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("observed %v; want %v", got, want)
+	}
+}
