@@ -81,7 +81,7 @@ func viewOf(o *serveOptions) serveView {
 
 func defaultServeView() serveView {
 	return serveView{
-		services: []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp", "http", "gopher", "nntp", "telnet"},
+		services: []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp", "http", "gopher", "nntp", "telnet", "web"},
 		log:      logOptions{format: "text"},
 		maxConns: 10000,
 		drain:    10 * time.Second,

@@ -43,12 +43,12 @@ func debugGet(t *testing.T, url, ctype string) string {
 // them and says where each service listens.
 func TestServeDebug(t *testing.T) {
 	data := t.TempDir()
-	srv := startMain(t, []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp", "http", "gopher", "nntp", "telnet"}, "serve", "--data", data,
+	srv := startMain(t, []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp", "http", "gopher", "nntp", "telnet", "web"}, "serve", "--data", data,
 		"--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0",
-		"--smtp-addr", "127.0.0.1:0", "--pop3-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--ftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--gopher-addr", "127.0.0.1:0", "--telnet-addr", "127.0.0.1:0", "--nntp-addr", "127.0.0.1:0",
-		"--smtps-addr", "127.0.0.1:0", "--pop3s-addr", "127.0.0.1:0", "--imaps-addr", "127.0.0.1:0", "--ftps-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--telnets-addr", "127.0.0.1:0", "--nntps-addr", "127.0.0.1:0")
+		"--smtp-addr", "127.0.0.1:0", "--pop3-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--ftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--gopher-addr", "127.0.0.1:0", "--telnet-addr", "127.0.0.1:0", "--nntp-addr", "127.0.0.1:0", "--web-addr", "127.0.0.1:0",
+		"--smtps-addr", "127.0.0.1:0", "--pop3s-addr", "127.0.0.1:0", "--imaps-addr", "127.0.0.1:0", "--ftps-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--telnets-addr", "127.0.0.1:0", "--nntps-addr", "127.0.0.1:0", "--webs-addr", "127.0.0.1:0")
 	log := srv.stderr.waitFor(t, srv.done, 10*time.Second, "the debug server's URL", func(s string) bool {
-		return debugURLRE.MatchString(s) && len(mailAddrsRE.FindAllString(s, -1)) == 14
+		return debugURLRE.MatchString(s) && len(mailAddrsRE.FindAllString(s, -1)) == 16
 	})
 	base := strings.TrimSuffix(debugURLRE.FindStringSubmatch(log)[1], "/")
 
@@ -74,7 +74,7 @@ func TestServeDebug(t *testing.T) {
 			}
 			rc = tc
 		}
-		if m[1] == "http" {
+		if m[1] == "http" || m[1] == "web" {
 			io.WriteString(rc, "HEAD / HTTP/1.0\r\n\r\n")
 		}
 		if _, err := bufio.NewReader(rc).ReadString('\n'); err != nil {
@@ -90,12 +90,12 @@ func TestServeDebug(t *testing.T) {
 	if err := json.Unmarshal([]byte(debugGet(t, base+"/debug/vars", "application/json")), &vars); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp", "http", "gopher", "nntp", "telnet"} {
+	for _, name := range []string{"tcp", "udp", "smtp", "pop3", "imap", "ftp", "http", "gopher", "nntp", "telnet", "web"} {
 		if vars.Services[name] == nil {
 			t.Errorf("/debug/vars has no counters for %s: %s", name, vars.Services)
 		}
 	}
-	for _, name := range append(slices.Clone(mailServices), "ftp", "http", "nntp", "telnet") {
+	for _, name := range append(slices.Clone(mailServices), "ftp", "http", "nntp", "telnet", "web") {
 		var st mailStats
 		if err := json.Unmarshal(vars.Services[name], &st); err != nil {
 			t.Fatalf("%s counters: %v", name, err)
@@ -105,7 +105,7 @@ func TestServeDebug(t *testing.T) {
 			continue
 		}
 		plain, kind := addrs[name]["starttls"], "STARTTLS"
-		if name == "http" || name == "telnet" {
+		if name == "http" || name == "telnet" || name == "web" {
 			plain, kind = addrs[name]["none"], "plain"
 		}
 		for i, want := range []listenerStats{

@@ -59,6 +59,7 @@ var services = []service{
 	gopherService,
 	nntpService,
 	telnetService,
+	webService,
 }
 
 // serviceNames returns the names of list, in its order.
@@ -360,6 +361,15 @@ counts of the login (mail) and the newsgroups (groups, read GROUP [N]); see
 any name; elsewhere only accounts log in, over telnets only. Its idle timeout
 is 15 minutes unless --telnet-idle-timeout says otherwise.
 
+web is the console on 127.0.0.1:8025 (HTTPS on --webs-addr when given; off
+with --web-addr ''): in a browser, the mail of every address, the newsgroups,
+the file tree and the running services, new mail appearing as it arrives;
+for scripts, a REST API under /api/v1 (its OpenAPI description at
+/api/v1/openapi.json) that lists, reads, waits for, sends and deletes mail
+and articles, and streams events. On loopback it asks no login; elsewhere
+an account logs in (Basic auth, over HTTPS) and sees only its own mail.
+--webhook URL POSTs each delivered message to URL as JSON.
+
 The timeouts (--idle-timeout, --command-timeout, --write-timeout) mean the
 same for every service that has them; each service has its own defaults,
 listed below, the RFCs' for the mail services. --smtp-idle-timeout,
@@ -378,7 +388,8 @@ within --drain; inetkit then exits 0.`,
   inetkit serve http gopher --data ~/share
   inetkit serve http --http-addr 0.0.0.0:8080 --https-addr 0.0.0.0:8443
   inetkit serve nntp --nntp-addr 0.0.0.0:119 --nntps-addr 0.0.0.0:563
-  inetkit serve telnet --telnet-addr 0.0.0.0:2323 --telnets-addr 0.0.0.0:2992`,
+  inetkit serve telnet --telnet-addr 0.0.0.0:2323 --telnets-addr 0.0.0.0:2992
+  inetkit serve smtp imap web --webhook http://127.0.0.1:9000/hook`,
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, a := range args {
 				if !slices.Contains(o.all, a) {
@@ -483,6 +494,9 @@ type serveEnv struct {
 	shared map[reflect.Type]any // by type: see sharedState
 	// cleanups run, last first, once every service has stopped.
 	cleanups []func()
+	// runners are the services started, for the console's Server page;
+	// complete before any serves.
+	runners []runner
 }
 
 // selected reports whether the command line selected the named service.
@@ -579,6 +593,7 @@ func startRunners(ctx context.Context, se *serveEnv, bound time.Duration) ([]run
 			return fail(err)
 		}
 		runners = append(runners, r)
+		se.runners = append(se.runners, r)
 	}
 	if o.debugAddr != "" {
 		r, err := newDebugRunner(ctx, o.debugAddr, slices.Clone(runners), se.log)

@@ -94,8 +94,14 @@ func filesDir(data string) string {
 
 // sharedFiles returns the file tree of --data that ftp, http and gopher
 // share, opened once per serve command by the first of them to start.
-func sharedFiles(se *serveEnv, data string) (*fileroot.Root, error) {
-	return sharedState(se, func() (*fileroot.Root, error) { return openFiles(se, data) })
+func sharedFiles(se *serveEnv, data string) (*eventFiles, error) {
+	return sharedState(se, func() (*eventFiles, error) {
+		root, err := openFiles(se, data)
+		if err != nil {
+			return nil, err
+		}
+		return &eventFiles{Root: root, hub: serveEvents(se)}, nil
+	})
 }
 
 // openFiles opens the file tree of the data directory data, making it if

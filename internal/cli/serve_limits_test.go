@@ -118,9 +118,9 @@ func TestServeLimitArgs_usageErrors(t *testing.T) {
 func TestServeHelp_timeouts(t *testing.T) {
 	code, stdout, _ := runMain(t, "", "serve", "--help")
 	for _, want := range []string{
-		"--idle-timeout duration", "(default: tcp 10s; smtp 5m0s; pop3 10m0s; imap 30m0s; ftp 5m0s; http 1m0s; gopher 10s; nntp 30m0s; telnet 15m0s)",
-		"--command-timeout duration", "(default: smtp, pop3, imap, ftp 30s; http 10s; nntp, telnet 30s)",
-		"--write-timeout duration", "(default: tcp 10s; smtp, pop3, imap, ftp, http, gopher, nntp, telnet 30s)",
+		"--idle-timeout duration", "(default: tcp 10s; smtp 5m0s; pop3 10m0s; imap 30m0s; ftp 5m0s; http 1m0s; gopher 10s; nntp 30m0s; telnet 15m0s; web 1m0s)",
+		"--command-timeout duration", "(default: smtp, pop3, imap, ftp 30s; http 10s; nntp, telnet 30s; web 10s)",
+		"--write-timeout duration", "(default: tcp 10s; smtp, pop3, imap, ftp, http, gopher, nntp, telnet, web 30s)",
 		"--smtp-idle-timeout duration", "RFC 5321 §4.5.3.2.7 asks for at least 5 minutes; 0: never (default 5m0s)",
 		"--pop3-idle-timeout duration", "RFC 1939 §3 asks for at least 10 minutes; 0: never (default 10m0s)",
 		"--imap-idle-timeout duration", "0: never (default 30m0s)",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/inetkit/inetkit/internal/events"
 	"github.com/inetkit/inetkit/internal/tlsca"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/smtp"
@@ -117,6 +118,10 @@ type mailEnv struct {
 	// anyLogin is the login policy: any login with any password, when
 	// every listener of the store's services is on loopback.
 	anyLogin bool
+	// caPath is the local CA's certificate, "" with --tls-cert.
+	caPath string
+	// events is the feed of what the services did, for the console.
+	events *events.Hub
 }
 
 // openMail opens the store and the TLS configuration, and decides the login
@@ -145,7 +150,9 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 	if anyLogin && !allLoopback {
 		return nil, usagef("--auth any is allowed only when every mail, ftp, http, nntp and telnet listener is on a loopback address")
 	}
+	hub := serveEvents(se)
 	st, err := store.Open(o.data, &store.Options{
+		Events:    hub,
 		Exclusive: true,
 		AnyLogin:  anyLogin,
 		// Room for a message of the largest size, with its indexes.
@@ -165,7 +172,14 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 			return nil, err
 		}
 	}
-	me := &mailEnv{store: st, authLimiter: lineproto.NewAuthLimiter(time.Second), anyLogin: anyLogin}
+	me := &mailEnv{store: st, authLimiter: lineproto.NewAuthLimiter(time.Second), anyLogin: anyLogin, events: hub}
+	me.authLimiter.Observe = func(remote net.Addr, user string, ok bool) {
+		e := events.Event{Kind: events.Login, Address: user, OK: &ok}
+		if remote != nil {
+			e.Remote = remote.String()
+		}
+		hub.Publish(e)
+	}
 	if o.tlsCert != "" {
 		me.tls, err = tlsca.LoadFiles(o.tlsCert, o.tlsKey)
 	} else {
@@ -181,6 +195,7 @@ func (o *mailOptions) openMail(ctx context.Context, se *serveEnv) (*mailEnv, err
 		if err == nil {
 			me.tls = res.Config
 			abs, _ := filepath.Abs(res.CAPath)
+			me.caPath = abs
 			if res.Created {
 				log.Info("made a local certificate authority; trust it to verify inetkit's TLS", "ca", abs)
 			} else {

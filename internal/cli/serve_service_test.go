@@ -136,7 +136,7 @@ func TestServe_addedServiceHelpAndUsage(t *testing.T) {
 	}
 	code, stdout, _ := run("serve", "--help")
 	for _, want := range []string{
-		"Run the named servers, or all of them: tcp, udp, smtp, pop3, imap, ftp, http, gopher, nntp, telnet, fake.",
+		"Run the named servers, or all of them: tcp, udp, smtp, pop3, imap, ftp, http, gopher, nntp, telnet, web, fake.",
 		`--fake-greeting string`, `what the fake service says to each client (default "hello")`,
 		"--smtp-addr string", "--addr string",
 	} {
@@ -150,7 +150,7 @@ func TestServe_addedServiceHelpAndUsage(t *testing.T) {
 	}{
 		{[]string{"serve", "fake", "--fake-greeting", ""}, "inetkit: --fake-greeting must not be empty"},
 		{[]string{"serve", "fake", "--fake-addr", "nowhere"}, `inetkit: --fake-addr "nowhere": want HOST:PORT`},
-		{[]string{"serve", "fakes"}, `inetkit: unknown service "fakes" (want tcp, udp, smtp, pop3, imap, ftp, http, gopher, nntp, telnet, fake)`},
+		{[]string{"serve", "fakes"}, `inetkit: unknown service "fakes" (want tcp, udp, smtp, pop3, imap, ftp, http, gopher, nntp, telnet, web, fake)`},
 	} {
 		if code, _, stderr := run(tc.args...); code != exitUsage || !strings.HasPrefix(stderr, tc.want+"\n") {
 			t.Errorf("Main(%q) = %d, stderr %q; want %d, %q", tc.args, code, stderr, exitUsage, tc.want)

@@ -245,7 +245,7 @@ func TestServeModes(t *testing.T) {
 func allServices(t *testing.T) []string {
 	return []string{"--addr", "127.0.0.1:0", "--smtp-addr", "127.0.0.1:0", "--pop3-addr", "127.0.0.1:0",
 		"--imap-addr", "127.0.0.1:0", "--ftp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--gopher-addr", "127.0.0.1:0", "--nntp-addr", "127.0.0.1:0", "--telnet-addr", "127.0.0.1:0", "--data", t.TempDir()}
+		"--gopher-addr", "127.0.0.1:0", "--nntp-addr", "127.0.0.1:0", "--telnet-addr", "127.0.0.1:0", "--web-addr", "127.0.0.1:0", "--data", t.TempDir()}
 }
 
 func TestServeCancel(t *testing.T) {
