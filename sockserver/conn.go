@@ -210,6 +210,9 @@ type conn struct {
 	// accept has been silent for a while already.
 	firstReadBy time.Time
 	wdeadline   time.Time
+	// idle, if not zero, is this connection's idle timeout (negative:
+	// none), set by SetIdleTimeout.
+	idle time.Duration
 }
 
 // earliest returns the sooner of the handler's deadline and now+timeout.
@@ -226,7 +229,11 @@ func earliest(explicit time.Time, timeout time.Duration) time.Time {
 
 func (c *conn) Read(p []byte) (int, error) {
 	c.mu.Lock()
-	deadline := earliest(c.rdeadline, c.srv.idleTimeout())
+	idle := c.idle
+	if idle == 0 {
+		idle = c.srv.idleTimeout()
+	}
+	deadline := earliest(c.rdeadline, idle)
 	if !c.firstReadBy.IsZero() {
 		if deadline.IsZero() || c.firstReadBy.Before(deadline) {
 			deadline = c.firstReadBy
@@ -314,6 +321,33 @@ func MarkBusy(nc net.Conn) {
 		c.mu.Lock()
 		c.quiet = false
 		c.mu.Unlock()
+	}
+}
+
+// SetIdleTimeout sets the idle timeout of connection nc alone, in place of
+// the server's: a positive d bounds every read from the next one on, a
+// negative d removes the bound, and zero restores the server's. It is for an
+// exchange that legitimately waits on a silent client for longer than the
+// server allows (an HTTP long poll or event stream, whose server reads the
+// connection in the background). nc must be a connection passed to a
+// Handler; other connections are ignored.
+func SetIdleTimeout(nc net.Conn, d time.Duration) {
+	c, ok := nc.(*conn)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idle = d
+	if c.reading && !(c.draining && c.quiet) {
+		// A read blocked now (HTTP's background read) gets the new
+		// bound at once.
+		idle := d
+		if idle == 0 {
+			idle = c.srv.idleTimeout()
+		}
+		c.rcur = earliest(c.rdeadline, idle)
+		c.Conn.SetReadDeadline(c.rcur)
 	}
 }
 

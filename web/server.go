@@ -186,6 +186,9 @@ func (s *Server) setup() {
 			Protocols:      &protocols,
 			ErrorLog:       slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
 			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				if tc, ok := c.(*tls.Conn); ok {
+					c = tc.NetConn()
+				}
 				if wc, ok := c.(*conn); ok {
 					return context.WithValue(ctx, connKey{}, wc)
 				}
@@ -404,6 +407,10 @@ func (l *listener) Accept() (net.Conn, error) {
 type conn struct {
 	net.Conn
 	srv *Server
+	// keepOpen counts the requests of the connection running under
+	// KeepOpen (several at once over HTTP/2).
+	kmu      sync.Mutex
+	keepOpen int
 	// gathered, when not nil, holds what is written until flushGathered
 	// writes it at once. Only the handler's goroutine writes to an HTTP/1
 	// connection, and only it gathers.
