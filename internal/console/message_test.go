@@ -277,9 +277,9 @@ func TestOpenPart(t *testing.T) {
 		{id: "2", want: Part{ID: "2", ContentType: "application/pdf", Filename: "résumé.pdf", Disposition: "attachment", Size: -1}, content: "%PDF-1.4\n"},
 		{id: "3.2", want: Part{ID: "3.2", ContentType: "text/html", Size: -1}, content: "<p>inner</p>"},
 		{id: "3", want: Part{ID: "3", ContentType: "message/rfc822", Size: -1}, content: "From: carol@example.org\r\n"},
-		{id: "1", err: errPartNotFound},   // a multipart
-		{id: "", err: errPartNotFound},    // the whole message is /raw
-		{id: "9", err: errPartNotFound},   // none
+		{id: "1", err: errPartNotFound},    // a multipart
+		{id: "", err: errPartNotFound},     // the whole message is /raw
+		{id: "9", err: errPartNotFound},    // none
 		{id: "cid:", err: errPartNotFound}, // no id
 		{id: "cid:nope", err: errPartNotFound},
 	}
