@@ -147,9 +147,6 @@ func (k Kind) String() string {
 // isStorage reports whether k fails a delivery.
 func (k Kind) isStorage() bool { return k == KindDiskFull || k == KindStoreError }
 
-// isDatagram reports whether k acts on a datagram.
-func (k Kind) isDatagram() bool { return k == KindDrop || k == KindDuplicate || k == KindReorder }
-
 // A Rule is one fault: where, for whom, what and how often. The zero values
 // of the who and how-often fields mean any client and every match.
 type Rule struct {

@@ -26,6 +26,7 @@ func (s *Server) WrapListener(l net.Listener) net.Listener {
 		return wl
 	}
 	wl.tracked = true
+	wl.external = true
 	s.wrapped[wl] = struct{}{}
 	s.wg.Add(1) // released by wl.Close, so that Reject goroutines never race with Wait
 	return wl
@@ -39,7 +40,10 @@ type listener struct {
 
 	mu      sync.Mutex
 	tracked bool // made by WrapListener, holding a count in srv.wg until closed
-	closed  bool
+	// external: made by WrapListener, for another server's accept loop, so
+	// the connect faults are injected in Accept
+	external bool
+	closed   bool
 }
 
 func (l *listener) Close() error {
@@ -74,6 +78,9 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		l.srv.stats.accepted.Add(1)
 		if c, err := l.srv.admitOrReject(nc, l); err == nil {
+			if l.external && l.srv.Faults != nil && l.srv.injectConnect(c, func(f func()) { l.goFault(c, f) }) {
+				continue
+			}
 			return c, nil
 		}
 	}
@@ -213,7 +220,16 @@ type conn struct {
 	// idle, if not zero, is this connection's idle timeout (negative:
 	// none), set by SetIdleTimeout.
 	idle time.Duration
+	// fw, if not nil, delays, paces or cuts what is written, as a fault
+	// injected when the connection opened asks; set before the handler
+	// has the connection.
+	fw *FaultWriter
 }
+
+// rawWriter writes to a conn past its FaultWriter.
+type rawWriter struct{ c *conn }
+
+func (w rawWriter) Write(p []byte) (int, error) { return w.c.write(p) }
 
 // earliest returns the sooner of the handler's deadline and now+timeout.
 func earliest(explicit time.Time, timeout time.Duration) time.Time {
@@ -273,6 +289,14 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 func (c *conn) Write(p []byte) (int, error) {
+	if c.fw != nil {
+		return c.fw.Write(p)
+	}
+	return c.write(p)
+}
+
+// write is Write without the fault of the connection, if any.
+func (c *conn) write(p []byte) (int, error) {
 	c.mu.Lock()
 	err := c.Conn.SetWriteDeadline(earliest(c.wdeadline, c.srv.writeTimeout()))
 	c.mu.Unlock()

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/inetkit/inetkit/fault"
 )
 
 // A PacketHandler answers datagrams. ServePacket is called once per datagram,
@@ -114,6 +116,14 @@ type PacketServer struct {
 	// DefaultMaxSources.
 	MaxSources int
 
+	// Faults, if not nil, are consulted for every datagram allowed (package
+	// fault, moment "datagram"): a fault may drop it, or duplicate, delay
+	// or reorder its replies. FaultService names the server in the rules;
+	// "" means "udp". With Faults set, datagrams are read one at a time,
+	// never in batches.
+	Faults       *fault.Set
+	FaultService string
+
 	mu      sync.Mutex
 	conns   map[net.PacketConn]func() // each socket's wake for Shutdown and Close, or nil
 	wait    waitMode
@@ -129,6 +139,7 @@ type PacketServer struct {
 	stats   packetCounters
 	limiter *rateLimiter
 	bytes   *bucket
+	held    map[netip.AddrPort]*heldReply // replies held back by a reorder fault; under mu
 }
 
 func (s *PacketServer) setup() {
@@ -219,8 +230,10 @@ func (s *PacketServer) Serve(pc net.PacketConn) error {
 		size = DefaultMaxPacketBytes
 	}
 	ownPort := addrPort(pc.LocalAddr()).Port()
-	if ok, err := s.serveBatches(pc, size, ownPort); ok {
-		return err
+	if s.Faults == nil {
+		if ok, err := s.serveBatches(pc, size, ownPort); ok {
+			return err
+		}
 	}
 	return s.serveEach(pc, size, ownPort)
 }
@@ -247,6 +260,10 @@ func (s *PacketServer) serveEach(pc net.PacketConn, size int, ownPort uint16) er
 		}
 		w.to = from
 		w.budget = s.budget(n)
+		if s.Faults != nil {
+			s.serveFaults(pc, w, buf[:n], from)
+			continue
+		}
 		s.serve(w, buf[:n], from)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/inetkit/inetkit/fault"
 )
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
@@ -101,6 +103,16 @@ type Server struct {
 	// BaseContext, if non-nil, returns the context every connection's context
 	// derives from. Close cancels the contexts whatever it returns.
 	BaseContext func(net.Listener) context.Context
+
+	// Faults, if not nil, are consulted as each connection opens (package
+	// fault, moment "connect"), before the handler has it: a fault may
+	// reset, close or hang the connection, or delay, pace or cut what the
+	// handler writes. FaultService names the server in the rules; "" means
+	// "tcp". Servers of line protocols consult their faults themselves,
+	// after TLS, and leave Faults nil. With Faults set, every connection is
+	// served by ServeConn, never inline or from an event loop.
+	Faults       *fault.Set
+	FaultService string
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -249,12 +261,12 @@ func (s *Server) Serve(l net.Listener) error {
 			panic("sockserver: BaseContext returned a nil context")
 		}
 	}
-	if ih, ok := s.Handler.(InlineHandler); ok {
+	if ih, ok := s.Handler.(InlineHandler); ok && s.Faults == nil {
 		if ok, err := s.serveInline(ctx, l, ih); ok {
 			return err
 		}
 	}
-	if eh, ok := s.Handler.(EventHandler); ok {
+	if eh, ok := s.Handler.(EventHandler); ok && s.Faults == nil {
 		if ok, err := s.serveEvents(ctx, l, eh); ok {
 			return err
 		}
@@ -341,6 +353,9 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 		}
 		c.Close()
 	}()
+	if s.Faults != nil && s.injectConnect(c, func(f func()) { f() }) {
+		return
+	}
 	err := s.Handler.ServeConn(ctx, c)
 	s.logConnErr(c, err)
 }
@@ -348,7 +363,8 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 func (s *Server) logConnErr(c *conn, err error) {
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, ErrServerClosed),
-		errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
+		errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled),
+		errors.Is(err, fault.ErrInjected):
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		s.stats.timeouts.Add(1)
 		s.logger().Info("connection timed out", "remote", remoteString(c))
