@@ -22,7 +22,7 @@ type apiFileEntry struct {
 
 // A apiDirListing is a directory as GET /api/v1/files answers it.
 type apiDirListing struct {
-	Path    string      `json:"path"` // "" for the root
+	Path    string         `json:"path"` // "" for the root
 	Entries []apiFileEntry `json:"entries"`
 }
 

@@ -2,7 +2,9 @@ package console
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ func newTestConsole(t testing.TB, mod func(*Config)) *testConsole {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Store: st, Files: files, Events: hub}
+	cfg := Config{Store: st, Files: files, Events: hub, Logger: testLogger(t)}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -43,6 +45,22 @@ func newTestConsole(t testing.TB, mod func(*Config)) *testConsole {
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	return &testConsole{Server: s, Store: st, Files: files, Events: hub, HTTP: ts}
+}
+
+// testLogger logs to the test's log when -v is given, nowhere otherwise.
+func testLogger(t testing.TB) *slog.Logger {
+	if !testing.Verbose() {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, nil))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 // deliver stores msg (LF or CRLF line endings) for rcpts.
