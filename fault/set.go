@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,4 +221,22 @@ func mix64(x uint64) uint64 {
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// MustParseSet returns a new set with seed holding the rules, each a line
+// in the format of [ParseRule], logging to slog.Default(). It panics if a
+// rule does not parse; it is for tests and examples, as regexp.MustCompile
+// is.
+func MustParseSet(seed uint64, rules ...string) *Set {
+	s := NewSet(seed, nil)
+	for _, line := range rules {
+		r, err := ParseRule(line)
+		if err != nil {
+			panic("fault: MustParseSet(" + strconv.Quote(line) + "): " + err.Error())
+		}
+		if _, err := s.Add(r); err != nil {
+			panic("fault: MustParseSet(" + strconv.Quote(line) + "): " + err.Error())
+		}
+	}
+	return s
 }

@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/sockserver"
 )
 
@@ -36,6 +38,15 @@ type Config struct {
 	// ReadBufferBytes is the size of each connection's read buffer, and so
 	// the longest line it can read; 0 means DefaultReadBufferBytes.
 	ReadBufferBytes int
+
+	// Faults, if not nil, are the faults the server injects on demand:
+	// see Conn.Inject. Service names the server in their rules ("smtp").
+	Faults  *fault.Set
+	Service string
+	// FaultReply returns the protocol's reply to a delivery that a fault
+	// fails (fault.KindDiskFull, fault.KindStoreError), without its line
+	// ending; nil for a protocol that delivers nothing.
+	FaultReply func(fault.Kind) string
 }
 
 // A Conn is the server side of one line-protocol connection: a Reader of
@@ -48,6 +59,9 @@ type Conn struct {
 	Log *slog.Logger
 	// Counter applies the error and login limits.
 	Counter Counter
+	// User is the client's login once it has logged in: fault rules aimed
+	// at a login match it.
+	User string
 
 	cfg *Config
 	ctx context.Context
@@ -55,6 +69,10 @@ type Conn struct {
 	nc  net.Conn // raw, or TLS over raw
 	r   *Reader
 	w   *bufio.Writer
+	// fw, with Config.Faults, is the writer under w: it paces or cuts the
+	// replies as a fault asks.
+	fw    *sockserver.FaultWriter
+	paced bool // fw paces the replies to the last command
 }
 
 // NewConn returns a Conn for nc, which ctx belongs to. If nc came from an
@@ -97,6 +115,15 @@ func NewConn(ctx context.Context, nc net.Conn, cfg *Config) (*Conn, error) {
 	return c, nil
 }
 
+// addrIP returns the IP address of a, if it has one.
+func addrIP(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(ta.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
+
 // RemoteString returns the remote address of nc as a string, or "".
 func RemoteString(nc net.Conn) string {
 	if a := nc.RemoteAddr(); a != nil {
@@ -115,9 +142,16 @@ func (c *Conn) tee(src io.Reader) io.Reader {
 func (c *Conn) writer(nc net.Conn) io.Writer {
 	w := DeadlineWriter(nc, c.cfg.Limits.WriteTimeout)
 	if c.cfg.DebugWriter != nil {
-		return io.MultiWriter(c.cfg.DebugWriter, w)
+		w = io.MultiWriter(c.cfg.DebugWriter, w)
 	}
-	return w
+	if c.cfg.Faults == nil {
+		return w
+	}
+	if c.fw == nil {
+		c.fw = &sockserver.FaultWriter{Conn: c.raw, Context: c.ctx}
+	}
+	c.fw.W = w
+	return c.fw
 }
 
 // Context returns the connection's context: cancelled when the connection
@@ -153,6 +187,7 @@ func (c *Conn) ReadLine(max int) ([]byte, error) {
 			return nil, err
 		}
 	}
+	c.endPace()
 	return c.r.ReadLine(max)
 }
 

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 )
 
@@ -96,6 +97,9 @@ type serverConn struct {
 func (c *serverConn) serve() error {
 	if _, ok := c.srv.Backend.(BackendAPOP); ok {
 		c.timestamp = newTimestamp()
+	}
+	if c.lc.Inject(fault.MomentConnect) == lineproto.InjectedEnd {
+		return errClose
 	}
 	greeting := "inetkit POP3 server ready"
 	if c.timestamp != "" {
@@ -267,6 +271,12 @@ func (c *serverConn) handle(line []byte) error {
 	}
 	if cmd.name != "PASS" {
 		c.user = ""
+	}
+	switch c.lc.Inject(cmd.name) {
+	case lineproto.InjectedReply:
+		return nil
+	case lineproto.InjectedEnd:
+		return errClose
 	}
 	switch cmd.name {
 	case "CAPA":
@@ -499,6 +509,17 @@ func (c *serverConn) login(user string, check func() (Session, error)) error {
 		return c.failBackend("login", err)
 	}
 	limiter.Succeeded(remote, user)
+	if r, ok := c.lc.Fault(fault.Point{Moment: fault.MomentLogin, User: user}); ok {
+		if did := c.lc.InjectRule(r); did != lineproto.InjectedNone {
+			if err := sess.Close(); err != nil {
+				c.lc.Log.Warn("closing session", "err", err)
+			}
+			if did == lineproto.InjectedEnd {
+				return errClose
+			}
+			return nil
+		}
+	}
 	msgs, err := sess.List(c.ctx)
 	if err != nil {
 		if cerr := sess.Close(); cerr != nil {
@@ -509,6 +530,7 @@ func (c *serverConn) login(user string, check func() (Session, error)) error {
 	c.sess, c.msgs, c.deleted = sess, msgs, make([]bool, len(msgs))
 	c.state = ConnStateTransaction
 	c.user = ""
+	c.lc.User = user
 	c.lc.Log = c.lc.Log.With("user", user)
 	n, size := c.count()
 	c.ok(fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))

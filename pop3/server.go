@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -57,6 +58,11 @@ type Server struct {
 	// passwords. Writes to it are serialised.
 	DebugWriter io.Writer
 
+	// Faults, if not nil, are faults to inject on demand, from the rules
+	// for service "pop3": at "connect" (in place of the greeting), at
+	// "login" (a successful login, before its +OK) and at any command.
+	Faults *fault.Set
+
 	mu  sync.Mutex
 	cfg *lineproto.Config
 	ss  *sockserver.Server
@@ -76,6 +82,8 @@ func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
 			DebugWriter: s.DebugWriter,
 			Goodbye:     goodbye,
 			AuthLimiter: s.AuthLimiter,
+			Faults:      s.Faults,
+			Service:     "pop3",
 		}.Setup(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
 		s.ss = s.cfg.Limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
 			lineproto.Busy("-ERR [SYS/TEMP] too many connections", "-ERR [SYS/TEMP] server shutting down"), s.logger())
