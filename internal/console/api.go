@@ -303,6 +303,9 @@ func (s *Server) visibleMessage(r *http.Request) (*store.MessageSummary, error) 
 type messageView struct {
 	*store.MessageSummary
 	*ParsedMessage
+	// Attachments, the list of ParsedMessage, hides the summary's count,
+	// whose JSON name is the same.
+	Attachments []Part `json:"attachments"`
 }
 
 // messageView returns the view of message m.
@@ -316,7 +319,7 @@ func (s *Server) messageView(ctx context.Context, m *store.MessageSummary) (*mes
 	if err != nil {
 		return nil, err
 	}
-	return &messageView{m, pm}, nil
+	return &messageView{m, pm, pm.Attachments}, nil
 }
 
 // apiMessage answers GET /api/v1/messages/{id}: the message's summary,
