@@ -46,7 +46,7 @@ func connService() *service {
 }
 
 var services = map[string]*service{
-	"smtp": lineService("DATA", "BDAT"),
+	"smtp": lineService("DATA"),
 	"pop3": func() *service {
 		s := lineService()
 		s.replyOK = func(t string) bool { return strings.HasPrefix(t, "-ERR") || strings.HasPrefix(t, "+OK") }
@@ -123,6 +123,9 @@ func (r *Rule) Validate() error {
 	key, err := svc.moment(r.Service, r.Moment)
 	if err != nil {
 		return err
+	}
+	if r.Service == "smtp" && r.Moment == "BDAT" {
+		return errors.New("smtp BDAT: the end of a message is the moment DATA, whether sent by DATA or BDAT")
 	}
 	if r.User != "" {
 		if !svc.logins || r.Moment == MomentConnect {

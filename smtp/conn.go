@@ -62,6 +62,9 @@ type conn struct {
 	// dataBare records a bare CR, bare LF or NUL in the DATA text on the
 	// wire, before go-smtp's unstuffing hides some of them.
 	dataBare atomic.Bool
+	// injected marks go-smtp's next reply as a fault's: not counted as an
+	// error of the client.
+	injected atomic.Bool
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
@@ -260,6 +263,9 @@ func (c *conn) command(line string) {
 		return
 	case problemEmpty:
 		c.local(500, "5.5.2", "Syntax error: empty command")
+		return
+	}
+	if c.inject(cmd) {
 		return
 	}
 	switch cmd.verb {
@@ -498,6 +504,8 @@ func (c *conn) emit(code int, r []byte, verb string) {
 	}
 	var v lineproto.Verdict
 	switch {
+	case c.injected.Swap(false):
+		// A fault's reply: not the client's error.
 	case code == 535 && verb == "AUTH":
 		v = c.lc.Counter.AuthFailure()
 	case code >= 400:

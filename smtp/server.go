@@ -13,6 +13,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -84,6 +85,14 @@ type Server struct {
 	// passwords. Writes to it are serialised.
 	DebugWriter io.Writer
 
+	// Faults, if not nil, are faults to inject on demand, from the rules
+	// for service "smtp": at "connect" (in place of the greeting), at
+	// "login" (a successful AUTH, before its 235), at any command (RCPT
+	// rules may name the recipient), and at "DATA": the end of a message,
+	// sent by DATA or BDAT, before it is delivered. disk-full is answered
+	// with "452 4.3.1", store-error with "451 4.3.0".
+	Faults *fault.Set
+
 	setupOnce       sync.Once
 	domain          string
 	maxLine         int
@@ -119,6 +128,9 @@ func (s *Server) setup() {
 			DebugWriter: s.DebugWriter,
 			Goodbye:     s.goodbye,
 			AuthLimiter: s.AuthLimiter,
+			Faults:      s.Faults,
+			Service:     "smtp",
+			FaultReply:  faultReply,
 			// The buffer holds the longest line: never less than the
 			// default, so that DATA is read in good-sized pieces.
 			ReadBufferBytes: max(s.maxLine, lineproto.DefaultReadBufferBytes),
@@ -235,6 +247,9 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) error {
 	lc, err := lineproto.NewConn(ctx, conn, &s.conf)
 	if err != nil {
 		return nil // a failed TLS handshake, logged
+	}
+	if lc.Inject(fault.MomentConnect) == lineproto.InjectedEnd {
+		return nil
 	}
 	c := newConn(s, ctx, conn, lc)
 	// go-smtp serves connections only from its accept loop: it gets a

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 )
 
@@ -170,6 +171,9 @@ func (sess *session) Data(r io.Reader) error {
 	}
 	if len(env.To) == 0 {
 		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
+	}
+	if err := sess.c.injectReply(fault.Point{Moment: "DATA"}); err != nil {
+		return err
 	}
 	if err := sess.srv.Backend.Deliver(sess.c.ctx, &env, msg); err != nil {
 		return sess.srv.replyError(sess.c, "deliver", err)
@@ -405,6 +409,10 @@ func (sess *session) check(username string, backendCheck func(ctx context.Contex
 	switch {
 	case err == nil:
 		lim.Succeeded(c.RemoteAddr(), username)
+		if err := c.injectReply(fault.Point{Moment: fault.MomentLogin, User: username}); err != nil {
+			return err
+		}
+		c.lc.User = username
 		sess.mu.Lock()
 		sess.env.AuthUser = username
 		sess.mu.Unlock()
