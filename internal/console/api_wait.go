@@ -231,11 +231,17 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request, timeout time.Durat
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if s.waitHook != nil {
+		defer s.waitHook("end")
+	}
 	for {
 		changed := s.cfg.Store.Changed()
 		ok, err := find()
 		if ok || (err != nil && ctx.Err() == nil) {
 			return err
+		}
+		if s.waitHook != nil {
+			s.waitHook("block")
 		}
 		select {
 		case <-changed:

@@ -98,6 +98,10 @@ type Server struct {
 	webhookBackoff time.Duration
 	// webhookTimeout bounds one attempt of a webhook.
 	webhookTimeout time.Duration
+	// waitHook, if not nil, is called by a wait with "block" each time it
+	// starts waiting for a change and "end" when it returns: tests
+	// synchronise on it.
+	waitHook func(event string)
 }
 
 // New returns the console for cfg.
