@@ -116,11 +116,11 @@ func TestAPI_messages(t *testing.T) {
 	}
 	for path, want := range map[string]int{
 		fmt.Sprint("/api/v1/messages/", id, "/parts/9"): 404,
-		"/api/v1/messages/abc":                         400,
-		"/api/v1/messages/0":                           400,
-		"/api/v1/messages/999999":                      404,
-		"/api/v1/messages/999999/raw":                  404,
-		"/api/v1/nothing":                              404,
+		"/api/v1/messages/abc":                          400,
+		"/api/v1/messages/0":                            400,
+		"/api/v1/messages/999999":                       404,
+		"/api/v1/messages/999999/raw":                   404,
+		"/api/v1/nothing":                               404,
 	} {
 		if r := tc.api(t, "GET", path, nil); r.Status != want || !strings.HasPrefix(string(r.Body), `{"error":`) {
 			t.Errorf("GET %s = %v; want %d and a JSON error", path, r, want)
