@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 )
 
@@ -111,7 +112,16 @@ func (c *serverConn) login(user, pass string) error {
 		return c.failBackend("login", err)
 	}
 	limiter.Succeeded(remote, user)
+	if r, ok := c.lc.Fault(fault.Point{Moment: fault.MomentLogin, User: user}); ok {
+		switch c.lc.InjectRule(r) {
+		case lineproto.InjectedReply:
+			return nil
+		case lineproto.InjectedEnd:
+			return errClose
+		}
+	}
 	c.user = user
+	c.lc.User = user
 	c.lc.Log = c.lc.Log.With("user", user)
 	c.reply(281, "Authentication accepted")
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 )
 
@@ -87,6 +88,9 @@ type serverConn struct {
 }
 
 func (c *serverConn) serve() error {
+	if c.lc.Inject(fault.MomentConnect) == lineproto.InjectedEnd {
+		return errClose
+	}
 	if c.mayPost() {
 		c.reply(200, "inetkit NNTP server ready, posting allowed")
 	} else {
@@ -241,6 +245,14 @@ func (c *serverConn) handle(line []byte) error {
 	}
 	if cmd.name != "AUTHINFO" {
 		c.pending = ""
+	}
+	if cmd.name != "POST" && cmd.name != "IHAVE" { // at the end of the article
+		switch c.lc.Inject(cmd.name) {
+		case lineproto.InjectedReply:
+			return nil
+		case lineproto.InjectedEnd:
+			return errClose
+		}
 	}
 	a := cmd.args
 	switch cmd.name {

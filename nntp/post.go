@@ -90,6 +90,9 @@ func (c *serverConn) cmdPost(a []string) error {
 		art.p.Groups = append(art.p.Groups, g.Name)
 	}
 	art.p.User = c.user
+	if done, err := c.injectArticle("POST", 441, "Posting failed"); done {
+		return err
+	}
 	if _, err := c.srv.Backend.Post(c.ctx, &art.p); err != nil {
 		if errors.Is(err, ErrDuplicate) {
 			return c.send(&Error{Code: 441, Message: "Posting failed: duplicate message-id " + art.p.MessageID})
@@ -152,6 +155,9 @@ func (c *serverConn) cmdIHave(a []string) error {
 		return c.send(&Error{Code: 437, Message: "Transfer rejected: no wanted newsgroups"})
 	}
 	art.p.User = c.user
+	if done, err := c.injectArticle("IHAVE", 436, "Transfer not possible"); done {
+		return err
+	}
 	if _, err := c.srv.Backend.Post(c.ctx, &art.p); err != nil {
 		var e *Error
 		switch {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -71,6 +72,13 @@ type Server struct {
 	// passwords. Writes to it are serialised.
 	DebugWriter io.Writer
 
+	// Faults, if not nil, are faults to inject on demand, from the rules
+	// for service "nntp": at "connect" (in place of the greeting: a refusal
+	// is "502"), at "login" (a successful AUTHINFO, before its 281), at any
+	// command, and for POST and IHAVE at the end of the article, before it
+	// is stored (disk-full and store-error: "441" to POST, "436" to IHAVE).
+	Faults *fault.Set
+
 	mu   sync.Mutex
 	cfg  *lineproto.Config
 	ss   *sockserver.Server
@@ -90,6 +98,8 @@ func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
 			DebugWriter: s.DebugWriter,
 			Goodbye:     goodbye,
 			AuthLimiter: s.AuthLimiter,
+			Faults:      s.Faults,
+			Service:     "nntp",
 		}.Setup(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
 		s.ss = s.cfg.Limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
 			lineproto.Busy("400 too many connections, try again later", "400 server shutting down"), s.logger())
