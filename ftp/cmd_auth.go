@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 )
 
@@ -66,6 +67,15 @@ func (c *session) cmdPass(arg string) error {
 		return c.loginFailed(user, err)
 	}
 	limiter.Succeeded(remote, user)
+	if r, ok := c.lc.Fault(fault.Point{Moment: fault.MomentLogin, User: user}); ok {
+		switch c.lc.InjectRule(r) {
+		case lineproto.InjectedReply:
+			return nil
+		case lineproto.InjectedEnd:
+			return errClose
+		}
+	}
+	c.lc.User = user
 	c.fsys, c.login, c.cwd = fsys, user, "/"
 	c.wfs, _ = fsys.(WriteFS)
 	c.lc.Log = c.lc.Log.With("user", user)

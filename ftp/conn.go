@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -107,6 +108,9 @@ type session struct {
 }
 
 func (c *session) serve() error {
+	if c.lc.Inject(fault.MomentConnect) == lineproto.InjectedEnd {
+		return errClose
+	}
 	c.reply(220, "inetkit FTP server ready.")
 	for {
 		line, err := c.readLine()
@@ -367,6 +371,9 @@ func (c *session) handle(line []byte) error {
 	}
 	if verb != "PASS" {
 		c.user = ""
+	}
+	if done, err := c.inject(verb); done {
+		return err
 	}
 	switch {
 	case cmd.login && c.fsys == nil:

@@ -227,11 +227,22 @@ func (c *session) startTransfer(text string, work func(x *transfer) *Error, done
 		done()
 		return errClose
 	}
+	r, faulty := c.dataFault()
+	if faulty && isReply(r) {
+		done()
+		c.closeData()
+		c.lc.InjectRule(r)
+		return nil
+	}
 	tc, e := c.dataConn()
 	if e != nil {
 		done()
 		c.replyErr(e)
 		return nil
+	}
+	if faulty {
+		done()
+		return c.breakData(tc, text, r)
 	}
 	x := &transfer{tcp: tc, conn: tc, timeout: c.srv.dataTimeout, log: c.lc.Log, ctx: c.ctx, done: make(chan struct{})}
 	var tlsConfig *tls.Config

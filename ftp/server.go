@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -92,6 +93,15 @@ type Server struct {
 	// includes passwords. Writes to it are serialised.
 	DebugWriter io.Writer
 
+	// Faults, if not nil, are faults to inject on demand, from the rules
+	// for service "ftp": at "connect" (in place of the greeting: a refusal
+	// is "421"), at "login" (a successful PASS, before its 230), at any
+	// command (disk-full and store-error at STOR, APPE and STOU: "452" and
+	// "451"), and at "data", the opening of a data connection: a reply
+	// ("425") in place of it, a delay, or the data connection reset or
+	// closed after the "150" (then "426").
+	Faults *fault.Set
+
 	mu          sync.Mutex
 	cfg         *lineproto.Config
 	ss          *sockserver.Server
@@ -114,6 +124,9 @@ func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
 			Goodbye:         goodbye,
 			AuthLimiter:     s.AuthLimiter,
 			ReadBufferBytes: MaxLineBytes,
+			Faults:          s.Faults,
+			Service:         "ftp",
+			FaultReply:      faultReply,
 		}.Setup(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
 		s.ss = s.cfg.Limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
 			lineproto.Busy("421 Too many connections, try again later.", replyShutdown), s.logger())
