@@ -102,6 +102,8 @@ type Server struct {
 	// starts waiting for a change and "end" when it returns: tests
 	// synchronise on it.
 	waitHook func(event string)
+	// runHook, if not nil, is called by Run once it hears events.
+	runHook func()
 }
 
 // New returns the console for cfg.

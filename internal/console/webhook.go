@@ -61,6 +61,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	c, cancel := s.cfg.Events.Subscribe(webhookQueue)
 	defer cancel()
+	if s.runHook != nil {
+		s.runHook()
+	}
 	client := &http.Client{
 		Transport: &http.Transport{
 			Proxy:                 nil, // never anywhere but the URL
