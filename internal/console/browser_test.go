@@ -202,7 +202,8 @@ func TestBrowser(t *testing.T) {
 		tc.deliver(t, fmt.Sprintf("From: %s\nTo: %s\nSubject: %s\nDate: %s\n\n%s\n", m.from, m.to, m.subject,
 			time.Now().Add(-2*time.Hour).Format(time.RFC1123Z), m.body), m.to)
 	}
-	tc.uiPostArticle(t, "<plan@example.org>", "Release plan for 1.4", "Carol <carol@example.org>", "", "Freeze on the 10th.\r\n")
+	plan := tc.uiPostArticle(t, "<plan@example.org>", "Release plan for 1.4", "Carol <carol@example.org>", "",
+		"Hello all,\r\n\r\nthe 1.4 branch freezes on the 10th; the release follows a week later.\r\n\r\n-- \r\nCarol\r\n")
 	tc.uiPostArticle(t, "<q@example.org>", "How do I enable IMAP IDLE?", "Dan <dan@example.org>", "", "Is it on by default?\r\n")
 	tc.uiPostArticle(t, "<re1@example.org>", "Re: Release plan for 1.4", "Erin <erin@example.org>", "<plan@example.org>", "Works for me.\r\n")
 	tc.uiPostArticle(t, "<re2@example.org>", "Re: Release plan for 1.4", "Carol <carol@example.org>", "<plan@example.org> <re1@example.org>", "Thanks.\r\n")
@@ -228,8 +229,17 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > 2*time.Second {
+				t.Logf("%s took %v", what, d)
+			}
+		}()
 		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+			dctx, cancel := context.WithTimeout(bctx, 5*time.Second)
+			defer cancel()
+			page, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 2000)`))
+			t.Fatalf("%s: %v; the page:\n%s", what, err, page)
 		}
 	}
 	eval := func(expr string) bool {
@@ -260,6 +270,9 @@ func TestBrowser(t *testing.T) {
 				suffix = "phone"
 			}
 			run("viewport", viewport(phone), chromedp.Sleep(150*time.Millisecond))
+			if phone && !eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
+				t.Errorf("%s is wider than a phone's screen", name)
+			}
 			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 			if err != nil {
 				t.Fatal(err)
@@ -400,9 +413,11 @@ func TestBrowser(t *testing.T) {
 	for _, p := range []struct{ name, path, sel string }{
 		{"news", "/news", ".groups"},
 		{"group", "/news/" + g, ".threads"},
+		{"article", fmt.Sprintf("/news/%s/%d", g, plan), ".msg-head"},
 		{"files", "/files", "table.files"},
 		{"server", "/server", ".svc-grid"},
 		{"search-error", "/mail?q=colour:red", "#search-error"},
+		{"confirm", "/mail/delete?address=bob@example.org", ".confirm"},
 	} {
 		run(p.name, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel)))
 		shot(p.name)

@@ -153,7 +153,10 @@
         if (el) el.focus();
       }
     }
-    var es = new EventSource(src);
+    // One stream per page, closed when the page is hidden (navigated from,
+    // or kept in the back/forward cache): a browser has only six HTTP/1.1
+    // connections per host, and streams left open would take them all.
+    var es = null;
     function onEvent(e) {
       var kind = e.type;
       try {
@@ -162,11 +165,27 @@
       } catch (err) { /* not JSON: the event's name says it */ }
       if (kind === "message" || kind === "delete") schedule();
     }
-    es.addEventListener("message", onEvent);
-    es.addEventListener("delete", onEvent);
-    // Catch up after the stream was cut (the server restarted, a proxy
-    // closed it): what happened meanwhile is not replayed.
-    es.addEventListener("open", function () { if (es.wasOpen) schedule(); es.wasOpen = true; });
+    function open(catchUp) {
+      if (es) return;
+      es = new EventSource(src);
+      es.addEventListener("message", onEvent);
+      es.addEventListener("delete", onEvent);
+      // Catch up after the stream was cut (the server restarted, a proxy
+      // closed it, the page came back from the cache): what happened
+      // meanwhile is not replayed.
+      var first = !catchUp;
+      es.addEventListener("open", function () {
+        if (!first) schedule();
+        first = false;
+      });
+    }
+    function close() {
+      if (es) es.close();
+      es = null;
+    }
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", function (e) { if (e.persisted) open(true); });
+    open(false);
   }
 
   function init() {
