@@ -202,17 +202,21 @@ type groupNumber struct {
 }
 
 // apiPostArticle answers POST /api/v1/articles: an article posted, given
-// whole (any Content-Type but application/json: the article as NNTP's POST
-// takes it, with LF or CRLF line endings) or as JSON {from, groups,
-// subject, text, references}. It is checked as NNTP's POST checks it (the
+// whole (as NNTP's POST takes it, with LF or CRLF line endings) or as JSON
+// {from, groups, subject, text, references} (see isJSON). It is checked as NNTP's POST checks it (the
 // groups must exist and allow posting). It answers 201 with the article's
 // id, Message-ID and numbers.
 func (s *Server) apiPostArticle(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	user, _ := userOf(ctx)
-	var article []byte
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+	article, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	if isJSON(r, article) {
 		var req postRequest
+		r.Body = io.NopCloser(bytes.NewReader(article))
 		if err := decodeJSON(r, &req); err != nil {
 			s.apiFail(w, r, err)
 			return
@@ -220,14 +224,7 @@ func (s *Server) apiPostArticle(w http.ResponseWriter, r *http.Request) {
 		if req.From == "" {
 			req.From = user
 		}
-		var err error
 		if article, err = buildArticle(&req); err != nil {
-			s.apiFail(w, r, err)
-			return
-		}
-	} else {
-		var err error
-		if article, err = io.ReadAll(r.Body); err != nil {
 			s.apiFail(w, r, err)
 			return
 		}

@@ -62,25 +62,28 @@ var structuralFields = []string{
 }
 
 // apiSend answers POST /api/v1/send: a message delivered to the store, as
-// SMTP would. The body is the message whole (any Content-Type but
-// application/json; its recipients are the to= query parameters, or else
-// the addresses of its To, Cc and Bcc fields), or JSON {from, to, cc, bcc,
-// subject, text, html, headers, attachments} made into a MIME message. A
+// SMTP would. The body is the message whole (its recipients are the to=
+// query parameters, or else the addresses of its To, Cc and Bcc fields),
+// or JSON {from, to, cc, bcc, subject, text, html, headers, attachments}
+// made into a MIME message (see isJSON). A
 // Date and a Message-ID are added when missing. It answers 201 with the
 // Message-ID and the ids of the new messages.
 func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
 	var msg []byte
 	var rcpts []string
-	var err error
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+	if isJSON(r, body) {
 		var req sendRequest
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if err = decodeJSON(r, &req); err == nil {
 			msg, rcpts, err = buildMessage(&req, time.Now())
 		}
 	} else {
-		if msg, err = io.ReadAll(r.Body); err == nil {
-			msg, rcpts, err = completeRaw(msg, r.URL.Query()["to"], time.Now())
-		}
+		msg, rcpts, err = completeRaw(body, r.URL.Query()["to"], time.Now())
 	}
 	if err != nil {
 		s.apiFail(w, r, err)

@@ -143,7 +143,9 @@ func TestAPI_markReadAndDelete(t *testing.T) {
 	if ids := tc.messageIDs(t, "address=alice@example.org&query=is:unread"); len(ids) != 1 || ids[0] != alice[2] {
 		t.Errorf("unread after marking: %v; want [%d]", ids, alice[2])
 	}
-	tc.apiOK(t, 200, "PUT", "/api/v1/messages/read", map[string]any{"ids": alice[:1], "read": false}, &changed)
+	// As curl -d sends it.
+	tc.apiOK(t, 200, "PUT", "/api/v1/messages/read", fmt.Sprintf(`{"ids":[%d],"read":false}`, alice[0]), &changed,
+		"Content-Type", "application/x-www-form-urlencoded")
 	if changed["changed"] != 1 {
 		t.Errorf("mark unread: %v; want 1 changed", changed)
 	}
@@ -311,6 +313,9 @@ func TestAPI_send(t *testing.T) {
 	if _, ok := m.header("Date"); !ok || m.Text != "body\r\n" {
 		t.Errorf("raw message: %+v", m)
 	}
+	// JSON as curl -d sends it, without its Content-Type.
+	tc.apiOK(t, 201, "POST", "/api/v1/send", `{"from":"a@example.org","to":["curl@example.org"],"subject":"curl"}`, &res,
+		"Content-Type", "application/x-www-form-urlencoded")
 	// Raw, recipients from ?to=.
 	tc.apiOK(t, 201, "POST", "/api/v1/send?to=frank@example.org", testMessage("a@example.org", "x@example.org", "to frank", "b"), &res, "Content-Type", "message/rfc822")
 	if ids := tc.messageIDs(t, "address=frank@example.org"); len(ids) != 1 || len(res.IDs) != 1 || res.IDs[0] != ids[0] {

@@ -69,8 +69,9 @@ func readWaitParams(r *http.Request) (*waitParams, error) {
 	return p, nil
 }
 
-// searchTerms returns query with a field:value term added for each of the
-// named query parameters of r that is set.
+// searchTerms returns query with a field:"value" term added for each of
+// the named query parameters of r that is set (the value quoted as the
+// search syntax quotes, so that it is matched as it is).
 func searchTerms(r *http.Request, query string, fields ...string) string {
 	terms := []string{}
 	if strings.TrimSpace(query) != "" {
@@ -78,14 +79,12 @@ func searchTerms(r *http.Request, query string, fields ...string) string {
 	}
 	q := r.URL.Query()
 	for _, f := range fields {
-		v := strings.ReplaceAll(strings.TrimSpace(q.Get(f)), `"`, "")
+		v := strings.TrimSpace(q.Get(f))
 		if v == "" {
 			continue
 		}
-		if strings.ContainsAny(v, " \t") {
-			v = `"` + v + `"`
-		}
-		terms = append(terms, f+":"+v)
+		v = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v)
+		terms = append(terms, f+`:"`+v+`"`)
 	}
 	return strings.Join(terms, " ")
 }

@@ -4,9 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/inetkit/inetkit/store"
 )
 
 // waitHooks makes the waits of tc report to the returned channel: "block"
@@ -202,4 +208,36 @@ func BenchmarkWait(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-after-commit/op")
+}
+
+// FuzzSearchTerms: a wait's to=, from= and subject= become terms that the
+// store's search parses back to exactly those values.
+func FuzzSearchTerms(f *testing.F) {
+	f.Add("bob@example.org", "Alice Smith", `say "hi"`, "is:unread")
+	f.Add(`a\`, `\"`, "-x", "")
+	f.Add("to:x", "\t", "\u00e9t\u00e9", "has:attachment")
+	f.Fuzz(func(t *testing.T, to, from, subject, query string) {
+		if _, err := store.ParseSearch(query); err != nil {
+			query = ""
+		}
+		base, _ := store.ParseSearch(query)
+		q := url.Values{"to": {to}, "from": {from}, "subject": {subject}}
+		r := httptest.NewRequest("GET", "/api/v1/wait?"+q.Encode(), nil)
+		s, err := store.ParseSearch(searchTerms(r, query, "to", "from", "subject"))
+		if err != nil {
+			t.Fatalf("ParseSearch(%q) error = %v", searchTerms(r, query, "to", "from", "subject"), err)
+		}
+		want := base.Terms
+		for _, fv := range []struct{ field, v string }{{"to", r.URL.Query().Get("to")}, {"from", r.URL.Query().Get("from")}, {"subject", r.URL.Query().Get("subject")}} {
+			if v := strings.TrimSpace(fv.v); v != "" {
+				want = append(want, store.SearchTerm{Field: fv.field, Value: strings.ToLower(v)})
+			}
+		}
+		if len(want) == 0 {
+			want = nil
+		}
+		if diff := cmp.Diff(want, s.Terms); diff != "" {
+			t.Errorf("terms (-want +got):\n%s", diff)
+		}
+	})
 }
