@@ -97,6 +97,7 @@ type conn struct {
 	ended       bool              // a reply tagged watchTag was written
 	contSeen    bool              // a "+" continuation was written
 	loggedInOK  bool              // the client has logged in
+	user        string            // as whom, for fault rules
 	bye         lineproto.Reason  // say its goodbye at the next read and close
 	errTag      string            // tag of the command whose tagged reply is not yet seen
 	errNO       bool              // a NO to that command counts as an error (LOGIN, AUTHENTICATE)
@@ -114,7 +115,8 @@ type command struct {
 	name       string // upper case; "UID FETCH" for UID commands
 	bytes      int    // lines and buffered literals so far
 	depth      int    // parentheses open at the end of the lines so far
-	swallow    bool   // answered by the guard (ID): not passed on
+	swallow    bool   // answered by the guard (ID, a fault): not passed on
+	injected   string // a fault's reply, the guard's answer
 	appendMsg  bool   // the APPEND message literal has been seen
 	idBadInput bool
 }
@@ -192,10 +194,11 @@ func (g *conn) SetDeadline(t time.Time) error {
 	return g.SetReadDeadline(t)
 }
 
-// loggedIn is called by the session after a successful login.
-func (g *conn) loggedIn() {
+// loggedIn is called by the session after a successful login as user.
+func (g *conn) loggedIn(user string) {
 	g.mu.Lock()
 	g.loggedInOK = true
+	g.user = user
 	g.mu.Unlock()
 }
 
@@ -741,12 +744,19 @@ func (g *conn) handleLine(line []byte) {
 			g.watch(g.cur.tag)
 		}
 	}
+	if first && g.srv.Faults != nil && g.injectCommand() {
+		return
+	}
 	if g.cur.swallow {
 		if info.literal >= 0 {
 			if !info.nonSync {
 				g.reply("+ Ready for literal data\r\n")
 			}
 			g.startLiteral(info.literal, false)
+			return
+		}
+		if g.cur.injected != "" {
+			g.answerInjected()
 			return
 		}
 		g.answerID()

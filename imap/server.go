@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -107,6 +108,17 @@ type Server struct {
 	// DebugWriter, if non-nil, receives a copy of the decrypted traffic,
 	// passwords included.
 	DebugWriter io.Writer
+
+	// Faults, if not nil, are faults to inject on demand, from the rules
+	// for service "imap": at "connect" (in place of the greeting: a
+	// refusal is "* BYE"), at "login" (a successful LOGIN or AUTHENTICATE,
+	// before its OK: "NO [UNAVAILABLE] ..." refuses it), and at any
+	// command, named without UID ("FETCH" is also UID FETCH): a tagged
+	// reply ("NO [UNAVAILABLE] try later"; the guard adds the tag), an
+	// untagged "* BYE" and the close, a close, reset, hang or delay;
+	// disk-full ("NO [OVERQUOTA]") and store-error ("NO [UNAVAILABLE]")
+	// at APPEND.
+	Faults *fault.Set
 
 	once        sync.Once
 	limits      lineproto.Limits // Limits, resolved
@@ -307,6 +319,9 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) error {
 		if err != nil {
 			return fmt.Errorf("imap: TLS handshake: %w", err)
 		}
+	}
+	if s.injectConnect(ctx, conn, inner) {
+		return nil
 	}
 	g := newConn(ctx, s, conn, inner, nil)
 	l := s.plainL

@@ -47,7 +47,10 @@ func (sess *session) Login(username, password string) error {
 	err := sess.Session.Login(username, password)
 	if err == nil {
 		lim.Succeeded(remote, username)
-		g.loggedIn()
+		if err := g.injectLogin(username); err != nil {
+			return err
+		}
+		g.loggedIn(username)
 		return nil
 	}
 	var ie *imap.Error
