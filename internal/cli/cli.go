@@ -90,7 +90,7 @@ It binds to 127.0.0.1 unless told otherwise.`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newServeCmd(e, nil), newSendCmd(e, nil), newBenchCmd(e, nil), newUserCmd(e, nil), newGetCmd(e, nil), newPutCmd(e, nil),
+	root.AddCommand(newServeCmd(e, nil), newSendCmd(e, nil), newBenchCmd(e, nil), newUserCmd(e, nil), newGetCmd(e, nil), newPutCmd(e, nil), newWaitCmd(e, nil),
 		newIMAPCmd(e, nil), newMailCmd(e, nil), newNewsCmd(e, nil), newTelnetCmd(e, nil))
 	refuseUnknownSubcommands(root)
 	return root

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 
 	"github.com/inetkit/inetkit/fileroot"
@@ -67,10 +68,29 @@ func (o *webOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		auth := &httpAuth{store: c.store, limiter: c.authLimiter}
 		cfg.Login = auth.check
 	}
+	cfg.Loopback = c.insecure
 	l := c.limits
 	c.log.Info("console", "logins", cond(c.anyLogin, "none (loopback)", "accounts"+cond(c.insecure, "", ", over HTTPS only")), "webhooks", len(o.webhooks))
-	return &web.Server{
-		Handler:   console.New(cfg),
+	cs := console.New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		cs.Run(ctx)
+	}()
+	var h http.Handler = cs
+	if !c.insecure {
+		// Every request off loopback carries a password.
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.TLS == nil {
+				http.Error(w, "off loopback, the console is served over HTTPS only (inetkit serve --webs-addr)", http.StatusForbidden)
+				return
+			}
+			cs.ServeHTTP(w, r)
+		})
+	}
+	return &consoleServer{console: cs, stopHooks: func() { cancel(); <-hooksDone }, Server: &web.Server{
+		Handler:   h,
 		TLSConfig: c.tls,
 		Limits: web.Limits{
 			ReadHeaderTimeout: l.CommandTimeout,
@@ -81,7 +101,23 @@ func (o *webOptions) newServer(c *mailServerConfig) (mailServer, error) {
 			MaxConnRatePerIP:  l.MaxConnRatePerIP,
 		},
 		Logger: c.log,
-	}, nil
+	}}, nil
+}
+
+// consoleServer is the console's web.Server, which ends the console's long
+// requests (event streams, waits) when it shuts down, and its webhooks once
+// it has.
+type consoleServer struct {
+	*web.Server
+	console   *console.Server
+	stopHooks func()
+}
+
+func (s *consoleServer) Shutdown(ctx context.Context) error {
+	s.console.Close()
+	err := s.Server.Shutdown(ctx)
+	s.stopHooks()
+	return err
 }
 
 // check is login as the console asks for it: nil for a good login.
