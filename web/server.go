@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/sockserver"
 )
 
@@ -105,6 +106,13 @@ type Server struct {
 	Limits
 	// Logger receives errors. Nil means slog.Default().
 	Logger *slog.Logger
+	// Faults, if not nil, are faults to inject on demand, from the rules
+	// for service "http": at "connect" (close, reset, hang) and at request
+	// paths by prefix ("/", "/api/"): a status in place of the reply
+	// ("503 Service Unavailable", with Retry-After), the reply late,
+	// paced or cut short, the connection closed, reset or silent;
+	// disk-full is 507, store-error 503.
+	Faults *fault.Set
 
 	once    sync.Once
 	sock    *sockserver.Server
@@ -162,6 +170,8 @@ func (s *Server) setup() {
 			MaxConnsPerIP:    l.MaxConnsPerIP,
 			MaxConnRatePerIP: l.MaxConnRatePerIP,
 			Reject:           s.reject,
+			Faults:           s.Faults,
+			FaultService:     "http",
 		}
 		var protocols http.Protocols
 		protocols.SetHTTP1(true)
@@ -175,7 +185,7 @@ func (s *Server) setup() {
 			maxHeader = 1<<31 - 1
 		}
 		s.http = &http.Server{
-			Handler:           s.wrapHandler(s.Handler, writeTimeout),
+			Handler:           s.faults(s.wrapHandler(s.Handler, writeTimeout)),
 			TLSConfig:         h2Config(s.TLSConfig),
 			ReadHeaderTimeout: durationOr(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 			ReadTimeout:       durationOr(l.ReadTimeout, DefaultReadTimeout),
