@@ -69,22 +69,23 @@ func readWaitParams(r *http.Request) (*waitParams, error) {
 	return p, nil
 }
 
-// searchTerms returns query with a field:"value" term added for each of
-// the named query parameters of r that is set (the value quoted as the
-// search syntax quotes, so that it is matched as it is).
+// searchTerms returns query with a field:"value" term for each of the
+// named query parameters of r that is set, before it (the value quoted as
+// the search syntax quotes, so that it is matched as it is, and first, so
+// that a quote that query leaves open cannot take it in).
 func searchTerms(r *http.Request, query string, fields ...string) string {
 	terms := []string{}
-	if strings.TrimSpace(query) != "" {
-		terms = append(terms, query)
-	}
 	q := r.URL.Query()
 	for _, f := range fields {
 		v := strings.TrimSpace(q.Get(f))
 		if v == "" {
 			continue
 		}
-		v = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v)
+		v = strings.NewReplacer("\\", "\\\\", "\"", "\\\"").Replace(v)
 		terms = append(terms, f+`:"`+v+`"`)
+	}
+	if strings.TrimSpace(query) != "" {
+		terms = append(terms, query)
 	}
 	return strings.Join(terms, " ")
 }
