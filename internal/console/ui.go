@@ -329,19 +329,6 @@ func (s *Server) visibleAddresses(ctx context.Context) ([]store.AddressSummary, 
 	return out, nil
 }
 
-// mayRead reports whether the user of ctx may see the mail of address.
-func mayRead(ctx context.Context, address string) bool {
-	user, all := userOf(ctx)
-	return all || strings.EqualFold(user, address)
-}
-
-// mayChangeAll reports whether the user of ctx may change what every user
-// shares (news articles): only without a login, on loopback.
-func mayChangeAll(ctx context.Context) bool {
-	_, all := userOf(ctx)
-	return all
-}
-
 // humanBytes formats n bytes as "512 B", "1.5 KB", "23 MB" (powers of
 // 1024, the units people read).
 func humanBytes(n int64) string {

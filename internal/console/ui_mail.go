@@ -321,7 +321,7 @@ func (s *Server) message(r *http.Request) (*store.MessageSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !mayRead(r.Context(), m.Address) {
+	if !mayAccess(r.Context(), m.Address) {
 		return nil, store.ErrNotFound
 	}
 	return m, nil

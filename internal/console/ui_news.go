@@ -250,7 +250,7 @@ func (s *Server) handleArticle(w http.ResponseWriter, r *http.Request) {
 	if title == "" {
 		title = "(no subject)"
 	}
-	d := &articlePage{page: s.newPage(r, "news", title), Group: group, Art: a, CanDelete: mayChangeAll(ctx)}
+	d := &articlePage{page: s.newPage(r, "news", title), Group: group, Art: a, CanDelete: isAdmin(ctx)}
 	if pm, err := parseMessage(bytes.NewReader(raw.Bytes())); err == nil {
 		d.Header, d.Text = pm.Header, pm.Text
 		if d.Text == "" && pm.HTML != "" {
@@ -273,7 +273,7 @@ func (s *Server) handleArticle(w http.ResponseWriter, r *http.Request) {
 // /news/{group}/{id}/delete. News is shared by every user, so only a
 // console without a login (on loopback) may.
 func (s *Server) handleArticleDelete(w http.ResponseWriter, r *http.Request) {
-	if !mayChangeAll(r.Context()) {
+	if !isAdmin(r.Context()) {
 		s.fail(w, r, http.StatusForbidden, userError("Only the console's administrator (no login, on loopback) may delete articles."))
 		return
 	}

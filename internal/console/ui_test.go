@@ -913,3 +913,66 @@ func TestUINewsThreadsPage(t *testing.T) {
 		t.Errorf("the article is still there")
 	}
 }
+
+// TestUIThroughProtect checks the pages behind the console's guards: a
+// logged-in user (Basic auth) sees only their own mail, and every form's
+// route refuses a request from another site (CSRF).
+func TestUIThroughProtect(t *testing.T) {
+	tc := newTestConsole(t, func(c *Config) {
+		c.Login = func(ctx context.Context, user, pass string) error {
+			if pass != "pw" {
+				return store.ErrAuthFailed
+			}
+			return nil
+		}
+	})
+	tc.deliver(t, "Subject: for alice\n\nx\n", "alice@example.org")
+	tc.deliver(t, "Subject: for bob\n\nx\n", "bob@example.org")
+	get := func(user, path string) uiReply {
+		req, _ := http.NewRequest(http.MethodGet, tc.HTTP.URL+path, nil)
+		req.SetBasicAuth(user, "pw")
+		return tc.uiDo(t, req)
+	}
+	r := get("bob@example.org", "/mail")
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, "for bob") || strings.Contains(r.Body, "for alice") || strings.Contains(r.Body, "alice@") {
+		t.Errorf("bob's /mail = %d:\n%s", r.Status, r.Body)
+	}
+	if !strings.Contains(r.Body, "Logged in as </span><span class=\"who-name\">bob@example.org") {
+		t.Errorf("the header does not name the user")
+	}
+	if got := r.Header.Get("Content-Security-Policy"); got != pageCSP {
+		t.Errorf("behind protect, a page's CSP = %q", got)
+	}
+	if r := get("bob@example.org", "/news"); strings.Contains(r.Body, "/delete") {
+		t.Errorf("a user is offered to delete articles")
+	}
+
+	var id int64
+	for _, m := range tc.uiMessages(t) {
+		if m.Address == "bob@example.org" {
+			id = m.ID
+		}
+	}
+	for _, p := range []string{fmt.Sprintf("/mail/%d/delete", id), fmt.Sprintf("/mail/%d/seen", id), "/mail/delete",
+		"/news/x/1/delete", "/files?op=mkdir", "/files/a?op=delete", "/files?op=upload"} {
+		req, _ := http.NewRequest(http.MethodPost, tc.HTTP.URL+p, strings.NewReader("confirm=yes&name=x&seen=1"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Origin", "http://evil.example")
+		req.SetBasicAuth("bob@example.org", "pw")
+		resp, err := uiClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s = %d; want 403", p, resp.StatusCode)
+		}
+	}
+	if n := len(tc.uiMessages(t)); n != 2 {
+		t.Errorf("%d messages after the refused requests; want 2", n)
+	}
+	if _, err := tc.Files.Stat("x"); err == nil {
+		t.Errorf("a refused mkdir made a folder")
+	}
+}
