@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -62,6 +63,12 @@ type Server struct {
 	// written on every connection. Writes to it are serialised.
 	DebugWriter io.Writer
 
+	// Faults, if not nil, are faults to inject on demand, from the rules
+	// for service "gopher": as a connection opens, it may be closed, reset or
+	// left unanswered, or what the server sends delayed, paced or cut
+	// short.
+	Faults *fault.Set
+
 	mu  sync.Mutex
 	cfg *lineproto.Config
 	ss  *sockserver.Server
@@ -89,6 +96,7 @@ func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
 			ReadBufferBytes: maxRequestBytes,
 		}
 		s.ss = limits.SockServer(sockserver.HandlerFunc(s.ServeConn), reject, s.logger())
+		s.ss.Faults, s.ss.FaultService = s.Faults, "gopher"
 	}
 	return s.cfg, s.ss
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -103,6 +104,12 @@ type Server struct {
 	// included), after TLS decryption. Writes to it are serialised.
 	DebugWriter io.Writer
 
+	// Faults, if not nil, are faults to inject on demand, from the rules
+	// for service "telnet": as a connection opens, it may be closed, reset or
+	// left unanswered, or what the server sends delayed, paced or cut
+	// short.
+	Faults *fault.Set
+
 	mu     sync.Mutex
 	limits lineproto.Limits
 	debug  io.Writer
@@ -128,6 +135,7 @@ func (s *Server) sock() *sockserver.Server {
 		}
 		s.ss = s.limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
 			lineproto.Busy("[inetkit: too many connections]", "[inetkit: server shutting down]"), s.logger())
+		s.ss.Faults, s.ss.FaultService = s.Faults, "telnet"
 	}
 	return s.ss
 }
