@@ -52,9 +52,10 @@ type Config struct {
 	// console without a login is one on loopback).
 	Loopback bool
 	// Hosts are the names and addresses the console answers to, with or
-	// without a port; a request whose Host is not one of them is refused
-	// (DNS rebinding). Loopback names and addresses are always accepted
-	// when the console listens on loopback.
+	// without a port (without, any port matches); a request whose Host is
+	// not one of them is refused with 421 (DNS rebinding). The IP address
+	// a request arrived on is always accepted as its Host, and the
+	// loopback names when Loopback is set.
 	Hosts []string
 	// Webhooks are the URLs POSTed to at every delivery; none by default.
 	Webhooks []string
