@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -344,6 +345,21 @@ func TestBrowser(t *testing.T) {
 	// Remote content loads when asked for.
 	run("html tab", chromedp.Click(chromedp.CSS("#tab-html")), chromedp.Click(chromedp.CSS("#load-remote")))
 	waitFor(t, "the remote image after Load remote content", 10*time.Second, func() bool { return hits.count("/remote.png") > 0 })
+
+	// Through an IPv6 literal, which a CSP source cannot name, the frame
+	// (here opened on its own, sandboxed by its CSP) loads its parts by
+	// 'self'.
+	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		v6 := &httptest.Server{Listener: ln, Config: &http.Server{Handler: reqs.wrap(tc.Server)}}
+		v6.Start()
+		defer v6.Close()
+		reqs.mu.Lock()
+		delete(reqs.seen, cidPath)
+		reqs.mu.Unlock()
+		run("the frame over IPv6", chromedp.Navigate(fmt.Sprintf("%s/mail/%d/html", v6.URL, id)))
+		waitFor(t, "the inline image over IPv6", 10*time.Second, func() bool { return reqs.status(cidPath) == http.StatusOK })
+		run("back", chromedp.Navigate(fmt.Sprintf("%s/mail/%d", base, id)), chromedp.WaitVisible(chromedp.CSS("#html-frame")))
+	}
 
 	// Download the attachment.
 	dl, yes := t.TempDir(), true

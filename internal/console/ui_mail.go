@@ -456,17 +456,12 @@ func partURL(id int64, part string) string {
 }
 
 // frameCSP returns the Content-Security-Policy of a message's HTML: nothing
-// but inline styles and images (data: and the message's own parts, named
-// by an absolute source with a path, since a sandboxed document's 'self'
-// is an opaque origin that matches nothing); with remote, images, styles
-// and fonts from anywhere too. Never a script, never a form, no frames,
-// no connections. sandbox repeats the iframe's sandbox for a frame opened
-// on its own. parts is "" when the request's Host cannot be named safely.
+// but inline styles and images (data: and parts, the source of the
+// message's own parts); with remote, images, styles and fonts from
+// anywhere too. Never a script, never a form, no frames, no connections.
+// sandbox repeats the iframe's sandbox for a frame opened on its own.
 func frameCSP(parts string, remote bool) string {
-	img, style, font := "cid: data:", "'unsafe-inline'", "data:"
-	if parts != "" {
-		img += " " + parts
-	}
+	img, style, font := "cid: data: "+parts, "'unsafe-inline'", "data:"
 	if remote {
 		img += " https: http:"
 		style += " https: http:"
@@ -477,12 +472,16 @@ func frameCSP(parts string, remote bool) string {
 }
 
 // partsSource returns the CSP source of message id's parts on this
-// console, as the request addressed it, or "" if its Host has characters a
-// CSP source cannot have.
+// console, as the request addressed it: an absolute URL with the parts'
+// path, so that the message's HTML can load its own parts and no other URL
+// of the console. A host that a CSP source cannot name (an IPv6 literal)
+// gets 'self', which CSP 3 matches against the frame's URL also in a
+// sandboxed document whose origin is opaque (Chromium does).
 func partsSource(r *http.Request, id int64) string {
 	host := r.Host
-	if host == "" || strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != "" {
-		return ""
+	if host == "" || strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") != "" ||
+		strings.Count(host, ":") > 1 {
+		return "'self'"
 	}
 	scheme := "http"
 	if r.TLS != nil {

@@ -415,10 +415,17 @@ func TestUIMailHTMLFrame(t *testing.T) {
 		t.Errorf("with remote=1, the frame does not load remote content")
 	}
 
-	// A Host that cannot be put in a CSP leaves the parts out, rather than
-	// adding directives.
-	if got := partsSource(&http.Request{Host: "a;script-src *"}, 1); got != "" {
-		t.Errorf("partsSource of a bad Host = %q", got)
+	// A Host that cannot be put in a CSP source gets 'self', never a
+	// directive of its own.
+	for host, want := range map[string]string{
+		"a;script-src *":  "'self'",
+		"[::1]:8025":      "'self'",
+		"":                "'self'",
+		"Console.Example": "http://Console.Example/mail/1/part/",
+	} {
+		if got := partsSource(&http.Request{Host: host}, 1); got != want {
+			t.Errorf("partsSource of Host %q = %q; want %q", host, got, want)
+		}
 	}
 }
 
