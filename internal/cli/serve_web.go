@@ -65,8 +65,11 @@ func (o *webOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		}
 	}
 	if !c.anyLogin {
-		auth := &httpAuth{store: c.store, limiter: c.authLimiter}
-		cfg.Login = auth.check
+		// Only the check: the console applies the AuthLimiter around it.
+		cfg.Login = func(ctx context.Context, user, pass string) error {
+			_, err := c.store.Authenticate(ctx, user, pass)
+			return err
+		}
 	}
 	cfg.Loopback = c.insecure
 	l := c.limits
@@ -117,15 +120,6 @@ func (s *consoleServer) Shutdown(ctx context.Context) error {
 	s.console.Close()
 	err := s.Server.Shutdown(ctx)
 	s.stopHooks()
-	return err
-}
-
-// check is login as the console asks for it: nil for a good login.
-func (a *httpAuth) check(ctx context.Context, user, pass string) error {
-	ok, err := a.login(ctx, user, pass)
-	if err == nil && !ok {
-		err = web.ErrAuthFailed
-	}
 	return err
 }
 
