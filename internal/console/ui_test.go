@@ -983,3 +983,39 @@ func TestUIThroughProtect(t *testing.T) {
 		t.Errorf("a refused mkdir made a folder")
 	}
 }
+
+// TestUIUploadTooLarge checks that an upload cut by the console's cap on
+// uploads, in the middle of its body, leaves nothing in the file root.
+func TestUIUploadTooLarge(t *testing.T) {
+	tc := newTestConsole(t, func(c *Config) { c.MaxUploadBytes = 4000 })
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, _ := mw.CreateFormFile("file", "small.txt")
+	io.WriteString(w, "fits")
+	w, _ = mw.CreateFormFile("file", "big.bin")
+	w.Write(bytes.Repeat([]byte("x"), 10000))
+	mw.Close()
+	// No Content-Length (a reader of unknown size): the cap cuts the body
+	// while the handler streams it.
+	req, err := http.NewRequest(http.MethodPost, tc.HTTP.URL+"/files?op=upload", io.MultiReader(&body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	r := tc.uiDo(t, req)
+	if r.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("upload over the cap = %d; want 413", r.Status)
+	}
+	if _, err := tc.Files.Stat("big.bin"); err == nil {
+		t.Errorf("the cut upload is in the file root")
+	}
+	ents, err := tc.Files.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "small.txt" {
+			t.Errorf("the file root holds %q after a cut upload", e.Name())
+		}
+	}
+}
