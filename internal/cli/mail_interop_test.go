@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -30,10 +31,10 @@ import (
 
 // startMailBinary runs the inetkit binary's mail services on free ports
 // over data.
-func startMailBinary(t *testing.T, data string) (*proc, map[string]string) {
+func startMailBinary(t *testing.T, data string, extra ...string) (*proc, map[string]string) {
 	t.Helper()
-	return startInetkit(t, mailServices, "smtp", "pop3", "imap", "--smtp-addr", "127.0.0.1:0",
-		"--pop3-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--data", data)
+	return startInetkit(t, mailServices, append([]string{"smtp", "pop3", "imap", "--smtp-addr", "127.0.0.1:0",
+		"--pop3-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--data", data}, extra...)...)
 }
 
 // The tutorial's own modules against `inetkit serve`, as a new user would
@@ -170,14 +171,29 @@ func TestMailCurl(t *testing.T) {
 // random moment, several times; after each restart every acknowledged
 // message must be readable over POP3 with its hash intact, and the
 // database must pass integrity_check.
-func TestKill9DuringIngest(t *testing.T) {
+func TestKill9DuringIngest(t *testing.T) { kill9Ingest(t) }
+
+// TestKill9DuringIngest_faults is TestKill9DuringIngest with faults on:
+// refusals, resets and delays of the sessions lose no acknowledged message
+// either, and store none that was refused.
+func TestKill9DuringIngest_faults(t *testing.T) {
+	kill9Ingest(t, "--faults", writeFaults(t, `smtp DATA store-error prob=0.3
+smtp DATA delay=10ms prob=0.3
+smtp RCPT reply="451 4.3.0 try later" prob=0.1
+smtp MAIL reset prob=0.05
+`))
+}
+
+// kill9Ingest is TestKill9DuringIngest, with extra arguments for serve.
+func kill9Ingest(t *testing.T, extra ...string) {
 	data := t.TempDir()
 	const cycles = 6
 	acked := map[string]bool{} // Message-IDs that got 250
 	var mu sync.Mutex
 	seq := 0
+	refused := map[string]bool{} // Message-IDs refused by a 4xx or 5xx
 	for cycle := range cycles {
-		p, addrs := startMailBinary(t, data)
+		p, addrs := startMailBinary(t, data, extra...)
 		ctx, stop := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for w := range 4 {
@@ -190,9 +206,15 @@ func TestKill9DuringIngest(t *testing.T) {
 					msg := testMessage(id, 50+rand.IntN(200))
 					res, err := smtp.SendMail(ctx, addrs["smtp"], &smtp.ClientOptions{TLSPolicy: smtp.TLSPolicyNone, Timeout: 5 * time.Second},
 						"s@example.org", []string{"alice@example.org"}, strings.NewReader(msg))
-					if err == nil && strings.HasPrefix(res.Reply, "250") {
+					var e *smtp.Error
+					switch {
+					case err == nil && strings.HasPrefix(res.Reply, "250"):
 						mu.Lock()
 						acked[id] = true
+						mu.Unlock()
+					case errors.As(err, &e):
+						mu.Lock()
+						refused[id] = true
 						mu.Unlock()
 					}
 				}
@@ -218,7 +240,12 @@ func TestKill9DuringIngest(t *testing.T) {
 			t.Errorf("acknowledged message %s is missing after kill -9", id)
 		}
 	}
-	t.Logf("%d cycles: %d acknowledged, %d stored, %d missing", cycles, len(acked), len(stored), missing)
+	for id := range refused {
+		if stored[id] {
+			t.Errorf("refused message %s was stored", id)
+		}
+	}
+	t.Logf("%d cycles: %d acknowledged, %d refused, %d stored, %d missing", cycles, len(acked), len(refused), len(stored), missing)
 	checkIntegrity(t, data)
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -93,14 +94,27 @@ func checkArticles(t *testing.T, addr string, ids map[string]bool) {
 // killed right after an article is durable and before its 240 (the
 // INETKIT_TEST_KILL_AFTER_POST hook), the article is whole after the
 // restart though never acknowledged.
-func TestKill9NNTP(t *testing.T) {
+func TestKill9NNTP(t *testing.T) { kill9NNTP(t) }
+
+// TestKill9NNTP_faults is TestKill9NNTP with faults on: posts refused,
+// delayed, and sessions reset lose no acknowledged article either.
+func TestKill9NNTP_faults(t *testing.T) {
+	kill9NNTP(t, "--faults", writeFaults(t, `nntp POST store-error prob=0.3
+nntp POST delay=10ms prob=0.3
+nntp connect delay=20ms
+nntp POST reset prob=0.02
+`))
+}
+
+// kill9NNTP is TestKill9NNTP, with extra arguments for serve.
+func kill9NNTP(t *testing.T, extra ...string) {
 	data := t.TempDir()
 	const cycles = 5
 	acked := map[string]bool{}
 	var mu sync.Mutex
 	seq := 0
 	for cycle := range cycles {
-		p, addr := startNNTPBinary(t, data)
+		p, addr := startNNTPBinary(t, data, extra...)
 		ctx, stop := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for w := range 4 {
@@ -116,6 +130,10 @@ func TestKill9NNTP(t *testing.T) {
 					id := fmt.Sprintf("<c%d-w%d-%d@kill.test>", cycle, w, seq)
 					mu.Unlock()
 					got, err := c.Post(strings.NewReader(testArticle(id, 5+rand.IntN(300))))
+					var e *nntp.Error
+					if errors.As(err, &e) {
+						continue // refused: a fault
+					}
 					if err != nil {
 						return // the server is gone
 					}

@@ -246,6 +246,7 @@ type serveOptions struct {
 
 	drain     time.Duration
 	debugAddr string
+	faults    faultOptions
 
 	all     []string                 // every service, in start order
 	configs map[string]serviceConfig // by service name
@@ -426,6 +427,7 @@ within --drain; inetkit then exits 0.`,
 	f.Var(&o.maxConnsPerIP, "max-conns-per-ip", "most TCP connections open at once from one address; 0: no limit")
 	f.DurationVar(&o.drain, "drain", 10*time.Second, "on SIGINT/SIGTERM, how long exchanges in flight may take to finish")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "HOST:PORT serving an index page at /, runtime and server statistics as JSON at /debug/vars and net/http/pprof at /debug/pprof/ (off when empty)")
+	o.faults.addFlags(f)
 	o.log.addFlags(cmd)
 	return cmd
 }
@@ -435,6 +437,9 @@ func (o *serveOptions) validate() error {
 		if err := o.configs[name].validate(); err != nil {
 			return err
 		}
+	}
+	if err := o.faults.validate(); err != nil {
+		return err
 	}
 	return o.log.validate()
 }

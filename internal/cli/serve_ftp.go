@@ -79,6 +79,7 @@ func (o *ftpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		Limits:       c.limits,
 		AuthLimiter:  c.authLimiter,
 		Logger:       c.log,
+		Faults:       c.faults,
 	}, nil
 }
 

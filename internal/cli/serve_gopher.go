@@ -108,6 +108,7 @@ func (c *gopherConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger
 			MaxConnRatePerIP: cond(loopback, 0.0, 5.0),
 		},
 		Logger: log,
+		Faults: faultSet(se),
 	}
 	log.Info("serving files", "dir", filesDir(c.mail.data), "search", "/search")
 	log.Info("waiting for clients", "addr", l.Addr().String(), "announced", net.JoinHostPort(cond(host == "", "(client's)", host), strconv.Itoa(port)))

@@ -88,6 +88,7 @@ func (o *httpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 			MaxConnRatePerIP:  l.MaxConnRatePerIP,
 		},
 		Logger: c.log,
+		Faults: c.faults,
 	}, nil
 }
 

@@ -11,5 +11,6 @@ var imapService = mailService("imap", "127.0.0.1:1143", imap.DefaultIdleTimeout,
 			// One size limit for mail: SMTP's SIZE is IMAP's APPENDLIMIT.
 			MaxLiteralBytes: c.opts.maxMessageBytes,
 			Limits:          c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
+			Faults: c.faults,
 		}, nil
 	})

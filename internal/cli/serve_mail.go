@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/internal/events"
 	"github.com/inetkit/inetkit/internal/tlsca"
 	"github.com/inetkit/inetkit/lineproto"
@@ -232,6 +233,8 @@ type mailServerConfig struct {
 	// se is the serve command, for what a service shares beyond the store
 	// (ftp's file tree).
 	se *serveEnv
+	// faults are the rules of --faults, nil without.
+	faults *fault.Set
 }
 
 // mailService returns the service of a mail server over the shared store:
@@ -334,8 +337,9 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 			MaxConnsPerIP:    o.maxConnsPerIP.or(cond(insecure, 0, 30)),
 			MaxConnRatePerIP: cond(insecure, 0.0, 5.0),
 		},
-		log: log,
-		se:  se,
+		log:    log,
+		se:     se,
+		faults: faultSet(se),
 	})
 	if err != nil {
 		return runner{}, fmt.Errorf("%s: %w", c.name, err)

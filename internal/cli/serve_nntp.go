@@ -93,6 +93,7 @@ func (o *nntpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		Limits:             c.limits,
 		AuthLimiter:        c.authLimiter,
 		Logger:             c.log,
+		Faults:             c.faults,
 	}, nil
 }
 

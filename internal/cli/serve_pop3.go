@@ -9,5 +9,6 @@ var pop3Service = mailService("pop3", "127.0.0.1:1110", pop3.DefaultIdleTimeout,
 		return &pop3.Server{
 			Backend: c.store.POP3Backend(), TLSConfig: c.tls, InsecureAuth: c.insecure,
 			Limits: c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
+			Faults: c.faults,
 		}, nil
 	})

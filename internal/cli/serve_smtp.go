@@ -32,6 +32,7 @@ func newSMTPServer(c *mailServerConfig) (mailServer, error) {
 		// as sent, for tests of odd clients.
 		StrictLineEndings: !c.insecure,
 		Limits:            c.limits, AuthLimiter: c.authLimiter, Logger: c.log,
+		Faults: c.faults,
 	}, nil
 }
 

@@ -54,5 +54,6 @@ func newTelnetServer(c *mailServerConfig) (mailServer, error) {
 		TLSConfig: c.tls,
 		Limits:    c.limits,
 		Logger:    c.log,
+		Faults:    c.faults,
 	}, nil
 }
