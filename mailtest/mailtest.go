@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/imap/imaptest"
 	"github.com/inetkit/inetkit/internal/testcert"
 	"github.com/inetkit/inetkit/pop3/pop3test"
@@ -53,6 +54,9 @@ type Options struct {
 	// Logger receives the errors of the servers and the store. Nil means
 	// the test's log (t.Log), for warnings and errors.
 	Logger *slog.Logger
+	// Faults, if not nil, are faults the three servers inject on demand,
+	// from the rules for "smtp", "pop3" and "imap" (package fault).
+	Faults *fault.Set
 }
 
 // A Server is an SMTP, a POP3 and an IMAP server on loopback ports over one
@@ -157,6 +161,7 @@ func Start(dir string, opts *Options) (*Server, error) {
 
 	s.smtp = smtptest.NewUnstartedServer(st.SMTPBackend())
 	s.smtp.Config.Logger = logger
+	s.smtp.Config.Faults = opts.Faults
 	s.smtp.Config.AuthFailureDelay = authFailureDelay
 	s.smtp.StartSTARTTLS() // STARTTLS with the test certificate
 	s.SMTPAddr = s.smtp.Addr
@@ -164,11 +169,13 @@ func Start(dir string, opts *Options) (*Server, error) {
 	s.pop3 = pop3test.NewUnstartedServer(st.POP3Backend())
 	s.pop3.Config.TLSConfig = testcert.ServerConfig() // STLS
 	s.pop3.Config.Logger = logger
+	s.pop3.Config.Faults = opts.Faults
 	s.pop3.Start()
 	s.POP3Addr = s.pop3.Addr
 
 	s.imap = imaptest.NewUnstartedServer(st.IMAPBackend()) // STARTTLS with the test certificate
 	s.imap.Config.Logger = logger
+	s.imap.Config.Faults = opts.Faults
 	s.imap.StartSTARTTLS()
 	s.IMAPAddr = s.imap.Addr
 	return s, nil

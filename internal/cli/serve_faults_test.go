@@ -108,3 +108,29 @@ func TestServeFaults_udp(t *testing.T) {
 		t.Errorf("send exit codes %v; want 0, failure, 0, failure", got)
 	}
 }
+
+// TestServeFaults_http: curl, retrying, gets past the 503s of a rule on
+// the http service, and a file under a path no rule names is served.
+func TestServeFaults_http(t *testing.T) {
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "files", "api"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"api/x.txt", "y.txt"} {
+		if err := os.WriteFile(filepath.Join(data, "files", name), []byte("hello\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := writeFaults(t, `http /api/ reply="503 Service Unavailable" first=2`+"\n")
+	srv := startMain(t, []string{"http"}, "serve", "http", "--http-addr", "127.0.0.1:0", "--data", data, "--faults", file)
+	base := "http://" + srv.addrs["http"]
+	if out, errOut, code := curl(t, "-sSf", base+"/api/x.txt"); code != 22 {
+		t.Errorf("curl -f /api/x.txt = exit %d, %q %s; want 22 (the first 503)", code, out, errOut)
+	}
+	if out, errOut, code := curl(t, "-sSf", "--retry", "2", base+"/api/x.txt"); code != 0 || out != "hello\n" {
+		t.Errorf("curl --retry /api/x.txt = exit %d, %q %s; want the file after one more 503", code, out, errOut)
+	}
+	if out, errOut, code := curl(t, "-sSf", base+"/y.txt"); code != 0 || out != "hello\n" {
+		t.Errorf("curl /y.txt = exit %d, %q %s; want the file", code, out, errOut)
+	}
+}
