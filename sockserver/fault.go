@@ -48,15 +48,59 @@ func closeAll(nc net.Conn) error {
 }
 
 // Hang answers nothing more on nc: it reads and discards what the client
-// sends until the client closes the connection or a read fails, as the
-// idle timeout of a connection served by a Server makes it. It returns
-// fault.ErrInjected; the caller closes nc.
+// sends until a read fails, as the idle timeout of a connection served by
+// a Server makes it. A client that shuts down its side (a half-close) may
+// still wait for a reply: on a connection served by a Server, Hang then
+// waits for the idle timeout, or for the server to shut down, before it
+// returns. It returns fault.ErrInjected; the caller closes nc.
 func Hang(nc net.Conn) error {
 	buf := make([]byte, 512)
 	for {
-		if _, err := nc.Read(buf); err != nil {
-			return fault.ErrInjected
+		_, err := nc.Read(buf)
+		if err == nil {
+			continue
 		}
+		if errors.Is(err, io.EOF) {
+			if c := serverConn(nc); c != nil {
+				c.waitIdle()
+			}
+		}
+		return fault.ErrInjected
+	}
+}
+
+// serverConn returns the connection of a Server under nc, or nil.
+func serverConn(nc net.Conn) *conn {
+	for range 4 {
+		if c, ok := nc.(*conn); ok {
+			return c
+		}
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		nc = w.NetConn()
+	}
+	return nil
+}
+
+// waitIdle waits for c's idle timeout, or until its server shuts down.
+func (c *conn) waitIdle() {
+	c.mu.Lock()
+	idle := c.idle
+	c.mu.Unlock()
+	if idle == 0 {
+		idle = c.srv.idleTimeout()
+	}
+	var timeout <-chan time.Time
+	if idle > 0 {
+		t := time.NewTimer(idle)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-timeout:
+	case <-c.srv.done():
 	}
 }
 
@@ -71,11 +115,12 @@ type FaultWriter struct {
 	// Context, if not nil, ends the waits when it is done.
 	Context context.Context
 
-	mu    sync.Mutex
-	delay time.Duration // before the next write
-	rate  int           // bytes a second; 0: at once
-	left  int           // bytes until the cut; -1: no cut
-	cut   bool
+	mu      sync.Mutex
+	delay   time.Duration // before the next write
+	rate    int           // bytes a second; 0: at once
+	cutting bool          // a cut is coming
+	left    int           // bytes until the cut
+	cut     bool          // the cut was made
 }
 
 // Delay makes the next write wait d first.
@@ -97,10 +142,7 @@ func (w *FaultWriter) Pace(rate int) {
 // fault.ErrInjected. A negative n removes a cut not yet made.
 func (w *FaultWriter) Cut(n int) {
 	w.mu.Lock()
-	w.left = n
-	if n < 0 {
-		w.left = -1
-	}
+	w.cutting, w.left = n >= 0, n
 	w.mu.Unlock()
 }
 
@@ -110,10 +152,10 @@ const paceTick = 100 * time.Millisecond
 func (w *FaultWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	delay, rate, left, cut := w.delay, w.rate, w.left, w.cut
-	w.delay = 0
-	if left == 0 && !cut { // Cut(0) set before any write
-		w.cut = true
+	if !w.cutting {
+		left = -1
 	}
+	w.delay = 0
 	w.mu.Unlock()
 	if cut {
 		return 0, fault.ErrInjected
@@ -144,9 +186,8 @@ func (w *FaultWriter) Write(p []byte) (int, error) {
 			}
 		}
 		if left == 0 {
-			w.save(0)
 			w.mu.Lock()
-			w.cut = true
+			w.cutting, w.cut = false, true
 			w.mu.Unlock()
 			if w.Conn != nil {
 				w.Conn.Close()
@@ -164,11 +205,10 @@ func (w *FaultWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// save records what is left before the cut, unless the cut was changed
-// meanwhile.
+// save records what is left before the cut, if a cut is coming.
 func (w *FaultWriter) save(left int) {
 	w.mu.Lock()
-	if w.left >= 0 {
+	if w.cutting && left >= 0 {
 		w.left = left
 	}
 	w.mu.Unlock()
@@ -224,7 +264,6 @@ func (s *Server) injectConnect(c *conn, wait func(func())) bool {
 	switch r.Kind {
 	case fault.KindDelay, fault.KindTrickle, fault.KindTruncate:
 		fw := &FaultWriter{W: rawWriter{c}, Conn: c.Conn}
-		fw.Cut(-1)
 		fw.Delay(r.Delay)
 		fw.Pace(r.Rate)
 		if r.Kind == fault.KindTruncate {

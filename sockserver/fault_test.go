@@ -210,3 +210,21 @@ func TestPacketServer_faults(t *testing.T) {
 		})
 	}
 }
+
+// TestServer_faultHangHalfClose: a client that shuts down its side after
+// its request still gets no answer until the idle timeout.
+func TestServer_faultHangHalfClose(t *testing.T) {
+	t.Parallel()
+	s := &sockserver.Server{Handler: sockserver.HandlerFunc(echo), Faults: faults(t, "tcp connect hang"), IdleTimeout: 300 * time.Millisecond}
+	sv := startServer(t, s)
+	c := dial(t, sv.addr)
+	c.send(t, "hello\n")
+	c.Conn.(*net.TCPConn).CloseWrite()
+	start := time.Now()
+	if got, err := readErr(c); got != "" || err != nil {
+		t.Errorf("read %q, %v; want nothing, then EOF", got, err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("EOF after %v; want the idle timeout, 300ms", d)
+	}
+}
