@@ -65,8 +65,8 @@ func TestServer_faultsCurl(t *testing.T) {
 	}{
 		{`http /api/ reply="503 Service Unavailable"`, 22},
 		{`http /api/ disk-full`, 22},
-		{`http /api/ reset`, 56},  // recv failure
-		{`http /api/ close`, 52},  // empty reply
+		{`http /api/ reset`, 56},   // recv failure
+		{`http /api/ close`, 52},   // empty reply
 		{`http connect reset`, 56}, // or 7 on a fast loopback: see below
 		{`http /api/ truncate=5`, 18},
 		{`http /api/ hang`, 52},
