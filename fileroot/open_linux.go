@@ -3,6 +3,7 @@ package fileroot
 import (
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -10,6 +11,7 @@ import (
 func init() {
 	openDir = openDirLinux
 	openBeneath = openBeneathLinux
+	readBeneath = readBeneathLinux
 }
 
 // openDirLinux opens path as a directory and checks that it is the one r
@@ -61,4 +63,41 @@ func joinName(dir, name string) string {
 		return dir + name
 	}
 	return dir + "/" + name
+}
+
+// readBeneathLinux reads the regular file name below dir whole into buf,
+// if it fits, with openat2(2) (resolved as openBeneathLinux resolves it),
+// fstat(2), pread(2) and close(2) on the bare descriptor. O_NONBLOCK keeps
+// the open of a FIFO from waiting for a writer; it changes nothing for a
+// regular file. A file of another kind, or larger than buf, is refused;
+// any error returns ok and refused false.
+func readBeneathLinux(dirFD int, name string, buf []byte) (n int, modTime time.Time, ok, refused bool) {
+	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_LARGEFILE | unix.O_NONBLOCK, Resolve: beneath}
+	fd, err := unix.Openat2(dirFD, name, &how)
+	for err == unix.EINTR {
+		fd, err = unix.Openat2(dirFD, name, &how)
+	}
+	if err != nil || fd < 0 {
+		return 0, time.Time{}, false, false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0, time.Time{}, false, false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size < 0 || st.Size > int64(len(buf)) {
+		return 0, time.Time{}, false, true
+	}
+	size := int(st.Size)
+	for n < size {
+		m, err := unix.Pread(fd, buf[n:size], int64(n))
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil || m <= 0:
+			return 0, time.Time{}, false, true // an error, or the file shrank
+		}
+		n += m
+	}
+	return n, time.Unix(st.Mtim.Unix()), true, false
 }
