@@ -60,6 +60,11 @@ var apiRouteTable = []apiRoute{
 	{"PUT /api/v1/files/{path...}", (*Server).apiPutFile},
 	{"DELETE /api/v1/files/{path...}", (*Server).apiDeleteFile},
 
+	{"GET /api/v1/faults", (*Server).apiFaults},
+	{"POST /api/v1/faults", (*Server).apiAddFault},
+	{"DELETE /api/v1/faults", (*Server).apiClearFaults},
+	{"DELETE /api/v1/faults/{id}", (*Server).apiDeleteFault},
+
 	{"GET /api/v1/services", (*Server).apiServices},
 	{"GET /api/v1/ca.pem", (*Server).apiCACert},
 	{"GET /api/v1/events", (*Server).apiEvents},

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/fileroot"
 	"github.com/inetkit/inetkit/internal/events"
 	"github.com/inetkit/inetkit/lineproto"
@@ -35,6 +36,17 @@ type Config struct {
 	// CACert is the local certificate authority's certificate (PEM), offered
 	// for download; nil hides the link.
 	CACert []byte
+	// Faults are the fault rules the servers consult (package fault),
+	// which the Faults page and /api/v1/faults list, with their counters,
+	// and change while the servers run. Nil hides the page and the API
+	// answers 404 ("faults are off"). Every user sees the rules; only a
+	// console that asks no login, and a client on loopback, may change
+	// them, since a rule reaches every client of every service.
+	Faults *fault.Set
+	// FaultCheck, if not nil, is called with each rule before it is
+	// added to Faults; an error refuses the rule (400), with the error's
+	// text: a service that does not consult Faults, say.
+	FaultCheck func(fault.Rule) error
 	// Login checks a user's password: nil if it is right, an error
 	// wrapping store.ErrAuthFailed or web.ErrAuthFailed if it is wrong; any
 	// other error makes the request fail with 503. Nil means no login is

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/sockserver"
 	"github.com/inetkit/inetkit/store"
 )
@@ -213,6 +214,8 @@ func TestOpenAPI_responses(t *testing.T) {
 				{Name: "echo", Addr: "127.0.0.1:7"},
 			}
 		}
+		c.Faults = fault.MustParseSet(7, `smtp DATA reply="451 4.3.0 try later" first=1`,
+			`pop3 RETR user=alice* client=10.0.0.0/8 delay=2s reset prob=0.5 every=2 after=1s for=1m`, `tcp connect truncate=0`)
 	})
 	ids := tc.fixture(t)
 

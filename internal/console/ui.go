@@ -77,6 +77,11 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /files", s.handleFilesPost)
 	mux.HandleFunc("POST /files/{path...}", s.handleFilesPost)
 
+	mux.HandleFunc("GET /faults", s.handleFaults)
+	mux.HandleFunc("POST /faults", s.handleFaultsAdd)
+	mux.HandleFunc("POST /faults/delete", s.handleFaultsClear)
+	mux.HandleFunc("POST /faults/{id}/delete", s.handleFaultDelete)
+
 	mux.HandleFunc("GET /server", s.handleServer)
 	mux.HandleFunc("GET /ca.pem", s.handleCACert)
 }
@@ -91,7 +96,7 @@ var (
 // pageFiles are the templates of pages; each is parsed with layout.html and
 // partials.html.
 var pageFiles = []string{"mail.html", "message.html", "confirm.html", "news.html", "group.html",
-	"article.html", "files.html", "server.html", "error.html"}
+	"article.html", "files.html", "server.html", "faults.html", "error.html"}
 
 func init() {
 	ents, err := fs.ReadDir(staticFS, "static")
@@ -165,10 +170,11 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
 // A page is what the layout shows around every page's content.
 type page struct {
 	Title   string // the page's own title, without the unread count
-	Section string // "mail", "news", "files" or "server": the current nav item
+	Section string // "mail", "news", "files", "server" or "faults": the current nav item
 	Unread  int    // unread messages the user may see, for the title
 	User    string // the logged-in user; "" without a login
 	Files   bool   // the Files page exists
+	Faults  bool   // the Faults page exists
 	CACert  bool   // the CA certificate can be downloaded
 	Live    bool   // the page listens to the event stream
 	Flash   string // a one-line notice after an action
@@ -181,6 +187,7 @@ func (s *Server) newPage(r *http.Request, section, title string) page {
 		Section: section,
 		User:    user,
 		Files:   s.cfg.Files != nil,
+		Faults:  s.cfg.Faults != nil,
 		CACert:  len(s.cfg.CACert) > 0,
 		Live:    s.cfg.Events != nil,
 		Flash:   flashText(r.URL.Query()),
@@ -269,6 +276,9 @@ var flashes = map[string]string{
 	"fdeleted":  "Deleted.",
 	"mkdir":     "Folder created.",
 	"undeleted": "Nothing was deleted.",
+	"fadded":    "Added %d fault rule%s.",
+	"fremoved":  "Removed the fault rule.",
+	"fcleared":  "Removed %d fault rule%s.",
 }
 
 func flashText(q url.Values) string {

@@ -188,7 +188,49 @@
     open(false);
   }
 
+  // The Faults page: the examples fill the form, and the counters follow
+  // the rules' (from /api/v1/faults, every 2 seconds while the page is
+  // shown); rules changed elsewhere show a notice to reload.
+  function initFaults() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-fill]"), function (b) {
+      b.hidden = false;
+      b.addEventListener("click", function () {
+        var t = document.getElementById(b.getAttribute("data-fill"));
+        if (!t) return;
+        var v = b.getAttribute("data-value");
+        t.value = t.value === "" || /\n$/.test(t.value) ? t.value + v : t.value + "\n" + v;
+        t.focus();
+      });
+    });
+    if (!document.getElementById("faults-refresh") || !window.fetch) return;
+    var changed = document.getElementById("faults-changed");
+    var shown = Array.prototype.map.call(document.querySelectorAll("[data-fault]"), function (tr) {
+      return tr.getAttribute("data-fault");
+    }).join(",");
+    function poll() {
+      if (document.visibilityState !== "visible" || (changed && !changed.hidden)) return;
+      fetch("/api/v1/faults", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (l) {
+          var ids = l.rules.map(function (x) { return String(x.id); }).join(",");
+          if (ids !== shown) {
+            if (changed) changed.hidden = false;
+            return;
+          }
+          l.rules.forEach(function (x) {
+            var tr = document.querySelector('[data-fault="' + x.id + '"]');
+            if (!tr) return;
+            tr.querySelector(".matched").textContent = String(x.matched);
+            tr.querySelector(".fired").textContent = String(x.fired);
+          });
+        })
+        .catch(function () {});
+    }
+    setInterval(poll, 2000);
+  }
+
   function init() {
+    initFaults();
     initTabs();
     initRemote();
     initConfirm();
