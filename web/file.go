@@ -26,11 +26,17 @@ const minGzipBytes = 1024
 // change of size or modification time changes it.
 func etag(fi fs.FileInfo) string {
 	var b [40]byte
-	t := append(b[:0], '"')
-	t = appendHex(t, fi.ModTime().UnixNano())
-	t = append(t, '-')
-	t = appendHex(t, fi.Size())
-	return string(append(t, '"'))
+	return string(appendETag(b[:0], fi.ModTime(), fi.Size()))
+}
+
+// appendETag appends the entity tag of a file of modification time modTime
+// and size size.
+func appendETag(b []byte, modTime time.Time, size int64) []byte {
+	b = append(b, '"')
+	b = appendHex(b, modTime.UnixNano())
+	b = append(b, '-')
+	b = appendHex(b, size)
+	return append(b, '"')
 }
 
 // appendHex appends n in hexadecimal as fmt's %x gives it (a minus sign

@@ -89,6 +89,14 @@ type Limits struct {
 // io.Copy from an *os.File, to an unwrapped ResponseWriter, goes out by
 // sendfile(2).
 //
+// When a [FileServer] serves the files (Files, or a FileServer as Handler),
+// a plain connection's requests are read by the Server itself until one is
+// not a plain HTTP/1.1 GET or HEAD of a small file (up to 64 KiB), which it
+// answers, header and file, in one write(2), with the bytes net/http and
+// the FileServer would send; at the first request of another kind, the
+// connection, with what was read of it, goes to net/http for the rest of
+// its life. Timeouts, caps and Shutdown are as net/http's.
+//
 // Fields must not be changed once Serve is called. A Server is safe for
 // concurrent use and cannot be reused after Shutdown or Close.
 type Server struct {
@@ -102,6 +110,16 @@ type Server struct {
 	TLSConfig *tls.Config
 	// H2C enables HTTP/2 with prior knowledge over cleartext connections.
 	H2C bool
+	// Files, if set, returns the FileServer that Handler hands a plain GET
+	// or HEAD of the path p to, unchanged (p is the request's path, clean,
+	// not the root and with no query), or nil for a path that Handler
+	// serves otherwise. Handler must not look at anything else of such a
+	// request, which has no body and no Authorization. With Files, or with
+	// a FileServer as Handler, a plain connection (not TLS) answers such
+	// requests for small files itself, ahead of net/http, with the reply
+	// the FileServer would give through net/http, and hands everything
+	// else to Handler through net/http. Not with Faults.
+	Files func(p string) *FileServer
 	// Limits are the timeouts and caps.
 	Limits
 	// Logger receives errors. Nil means slog.Default().
@@ -117,8 +135,15 @@ type Server struct {
 	once    sync.Once
 	sock    *sockserver.Server
 	http    *http.Server
+	http1   *http.Server // s.http, or with H2C its HTTP/1-only twin (see serveFast)
 	sent    atomic.Int64 // bytes written by sendfile, which bypasses sock's counters
 	closing atomic.Bool
+
+	fastMu    sync.Mutex
+	fastLns   map[net.Listener]struct{}
+	fastConns map[*fastConn]struct{}
+	fastWG    sync.WaitGroup // the goroutines of fastConns
+	fastN     atomic.Int64   // replies sent by the fast path
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -184,28 +209,43 @@ func (s *Server) setup() {
 		case maxHeader < 0:
 			maxHeader = 1<<31 - 1
 		}
-		s.http = &http.Server{
-			Handler:           s.faults(s.wrapHandler(s.Handler, writeTimeout)),
-			TLSConfig:         h2Config(s.TLSConfig),
-			ReadHeaderTimeout: durationOr(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
-			ReadTimeout:       durationOr(l.ReadTimeout, DefaultReadTimeout),
-			// No WriteTimeout: it would bound a whole response. Every
-			// write gets a deadline of its own instead (see Limits).
-			IdleTimeout:    idle,
-			MaxHeaderBytes: maxHeader,
-			Protocols:      &protocols,
-			ErrorLog:       slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
-			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-				if tc, ok := c.(*tls.Conn); ok {
-					c = tc.NetConn()
-				}
-				if wc, ok := c.(*conn); ok {
-					return context.WithValue(ctx, connKey{}, wc)
-				}
-				return ctx
-			},
+		s.http = s.newHTTP(&protocols, writeTimeout, idle, maxHeader)
+		s.http1 = s.http
+		if s.H2C && s.fastEnabled() {
+			// For the connections the fast path hands over after a
+			// request: net/http looks for HTTP/2's preface only at the
+			// start of a connection.
+			var http1 http.Protocols
+			http1.SetHTTP1(true)
+			s.http1 = s.newHTTP(&http1, writeTimeout, idle, maxHeader)
 		}
 	})
+}
+
+// newHTTP returns the http.Server of s for protocols.
+func (s *Server) newHTTP(protocols *http.Protocols, writeTimeout, idle time.Duration, maxHeader int) *http.Server {
+	l := s.Limits
+	return &http.Server{
+		Handler:           s.faults(s.wrapHandler(s.Handler, writeTimeout)),
+		TLSConfig:         h2Config(s.TLSConfig),
+		ReadHeaderTimeout: durationOr(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       durationOr(l.ReadTimeout, DefaultReadTimeout),
+		// No WriteTimeout: it would bound a whole response. Every
+		// write gets a deadline of its own instead (see Limits).
+		IdleTimeout:    idle,
+		MaxHeaderBytes: maxHeader,
+		Protocols:      protocols,
+		ErrorLog:       slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn()
+			}
+			if wc, ok := c.(*conn); ok {
+				return context.WithValue(ctx, connKey{}, wc)
+			}
+			return ctx
+		},
+	}
 }
 
 // reject answers a connection refused by a connection limit with 503
@@ -257,6 +297,9 @@ func (s *Server) Serve(l net.Listener) error {
 		return errors.New("web: Server.Handler is nil")
 	}
 	s.setup()
+	if s.fastEnabled() {
+		return s.served(s.serveFast(s.wrap(l)))
+	}
 	return s.served(s.http.Serve(s.wrap(l)))
 }
 
@@ -291,9 +334,22 @@ func (s *Server) wrap(l net.Listener) net.Listener {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.setup()
 	s.closing.Store(true)
+	s.closeFast(false)
 	err := s.http.Shutdown(ctx)
+	if s.http1 != s.http {
+		if err1 := s.http1.Shutdown(ctx); err == nil {
+			err = err1
+		}
+	}
 	if err != nil {
 		s.http.Close()
+		s.http1.Close()
+	}
+	if !s.waitFast(ctx.Done()) {
+		s.closeFast(true)
+		if err == nil {
+			err = ctx.Err()
+		}
 	}
 	if serr := s.sock.Shutdown(ctx); err == nil {
 		err = serr
@@ -305,7 +361,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.setup()
 	s.closing.Store(true)
+	s.closeFast(true)
 	err := s.http.Close()
+	s.http1.Close()
 	s.sock.Close()
 	return err
 }
@@ -425,6 +483,35 @@ type conn struct {
 	// writes it at once. Only the handler's goroutine writes to an HTTP/1
 	// connection, and only it gathers.
 	gathered *[]byte
+	// pre holds what the fast path read before it handed the connection
+	// to net/http, which reads it first.
+	pre []byte
+	// hdrBy, if not zero, is when (Unix nanoseconds) the header of the
+	// request the fast path handed over must be whole: it bounds the first
+	// read deadline net/http sets, that of the header.
+	hdrBy atomic.Int64
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		if c.pre = c.pre[n:]; len(c.pre) == 0 {
+			c.pre = nil
+		}
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *conn) SetReadDeadline(t time.Time) error {
+	if c.hdrBy.Load() != 0 {
+		if by := c.hdrBy.Swap(0); by != 0 {
+			if hb := time.Unix(0, by); t.IsZero() || t.After(hb) {
+				t = hb
+			}
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 // connKey is the request context's key for its *conn.

@@ -79,7 +79,8 @@ func serveSmall(w http.ResponseWriter, r *http.Request, fi fs.FileInfo, tag stri
 	if !zero {
 		vals.set(hdr, "Last-Modified", modTime.UTC().Format(http.TimeFormat))
 	}
-	if noneMatchFails(r, tag) || (r.Header.Get("If-None-Match") == "" && !zero && notModifiedSince(r, modTime)) {
+	inm := r.Header.Get("If-None-Match")
+	if noneMatchFails(inm, tag) || (inm == "" && !zero && notModifiedSince(r.Header.Get("If-Modified-Since"), modTime)) {
 		delete(hdr, "Content-Type")
 		delete(hdr, "Content-Length")
 		delete(hdr, "Content-Encoding")
@@ -112,11 +113,10 @@ func serveSmall(w http.ResponseWriter, r *http.Request, fi fs.FileInfo, tag stri
 	}
 }
 
-// noneMatchFails reports whether If-None-Match matches tag, which for GET
-// and HEAD means 304 Not Modified, parsed exactly as http.ServeContent
-// parses it.
-func noneMatchFails(r *http.Request, tag string) bool {
-	buf := r.Header.Get("If-None-Match")
+// noneMatchFails reports whether the If-None-Match value buf matches tag,
+// which for GET and HEAD means 304 Not Modified, parsed exactly as
+// http.ServeContent parses it.
+func noneMatchFails(buf, tag string) bool {
 	for {
 		buf = textproto.TrimString(buf)
 		if len(buf) == 0 {
@@ -164,10 +164,9 @@ func scanETag(s string) (etag string, remain string) {
 	return "", ""
 }
 
-// notModifiedSince reports whether If-Modified-Since is at or after
-// modTime, to the second, as http.ServeContent decides it.
-func notModifiedSince(r *http.Request, modTime time.Time) bool {
-	ims := r.Header.Get("If-Modified-Since")
+// notModifiedSince reports whether the If-Modified-Since value ims is at or
+// after modTime, to the second, as http.ServeContent decides it.
+func notModifiedSince(ims string, modTime time.Time) bool {
 	if ims == "" {
 		return false
 	}
