@@ -57,7 +57,8 @@ func (o *httpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		return nil, err
 	}
 	auth := &httpAuth{store: c.store, anyLogin: c.anyLogin, limiter: c.authLimiter}
-	var files http.Handler = &web.FileServer{FS: root, Auth: auth.login, Logger: c.log}
+	fileServer := &web.FileServer{FS: root, Auth: auth.login, Logger: c.log}
+	var files http.Handler = fileServer
 	if !c.insecure {
 		files = tlsForLogins(files)
 	}
@@ -67,6 +68,7 @@ func (o *httpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	// Files, below, names every path that is not files'.
 	mux.Handle("/", files)
 	mux.Handle(xmlrpcPath, rpc)
 	writes := "any login (loopback)"
@@ -79,6 +81,14 @@ func (o *httpOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		Handler:   mux,
 		TLSConfig: c.tls,
 		H2C:       o.h2c,
+		// Every path but /RPC2 is the file server's, and tlsForLogins
+		// passes a GET or HEAD without credentials to it unchanged.
+		Files: func(p string) *web.FileServer {
+			if p == xmlrpcPath {
+				return nil
+			}
+			return fileServer
+		},
 		Limits: web.Limits{
 			ReadHeaderTimeout: l.CommandTimeout,
 			WriteTimeout:      l.WriteTimeout,
