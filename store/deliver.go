@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/inetkit/inetkit/internal/events"
 )
 
 // maxBatch bounds the items committed in one transaction.
@@ -35,8 +37,11 @@ func (s *Store) Deliver(ctx context.Context, rcpts []string, msg []byte, date ti
 		return errors.New("store: deliver: no recipients")
 	}
 	msg = NormalizeCRLF(msg)
+	// Parsed here, in the caller's goroutine: the writer, which commits
+	// for everyone, only stores what was parsed.
+	meta := parseMessageMeta(msg)
 	return s.enqueue(ctx, func(ctx context.Context, tx *wtx) error {
-		return s.deliverTx(ctx, tx, rcpts, msg, date)
+		return s.deliverTx(ctx, tx, rcpts, msg, meta, date)
 	})
 }
 
@@ -176,8 +181,8 @@ func (s *Store) execStmt(ctx context.Context, tx *wtx, query string) error {
 	return err
 }
 
-func (s *Store) deliverTx(ctx context.Context, tx *wtx, rcpts []string, msg []byte, date time.Time) error {
-	bodyID, err := s.insertBodyTx(ctx, tx, msg)
+func (s *Store) deliverTx(ctx context.Context, tx *wtx, rcpts []string, msg []byte, meta *messageMeta, date time.Time) error {
+	bodyID, err := s.insertMailBodyTx(ctx, tx, msg, meta)
 	if err != nil {
 		return err
 	}
@@ -204,52 +209,74 @@ func (s *Store) deliverTx(ctx context.Context, tx *wtx, rcpts []string, msg []by
 		if err != nil {
 			return err
 		}
-		if _, err := appendTx(ctx, tx, s, mbox, bodyID, int64(len(msg)), date, nil); err != nil {
+		_, id, err := appendTx(ctx, tx, s, mbox, bodyID, int64(len(msg)), date, nil)
+		if err != nil {
 			return err
 		}
+		s.publishMessage(tx, id, addr, "INBOX", meta, int64(len(msg)))
 	}
 	return nil
 }
 
+// publishMessage arranges for an events.Message event for message id,
+// stored in mailbox of address, to be published after the commit.
+func (s *Store) publishMessage(tx *wtx, id int64, address, mailbox string, meta *messageMeta, size int64) {
+	hub := s.opts.Events
+	if hub == nil {
+		return
+	}
+	var from string
+	if len(meta.from) > 0 {
+		from = formatAddress(meta.from[0])
+	}
+	e := events.Event{Kind: events.Message, ID: id, Address: address, Mailbox: mailbox, From: from, Subject: meta.subject, Size: size}
+	tx.After(func() { hub.Publish(e) })
+}
+
 // appendTx adds a message with body bodyID to mailbox mbox, with flags, and
-// returns its UID. After the commit, an IMAP session with the mailbox
-// selected learns the new count.
-func appendTx(ctx context.Context, tx *wtx, s *Store, mbox, bodyID, size int64, date time.Time, flags []string) (uint32, error) {
+// returns its UID and its id. After the commit, an IMAP session with the
+// mailbox selected learns the new count.
+func appendTx(ctx context.Context, tx *wtx, s *Store, mbox, bodyID, size int64, date time.Time, flags []string) (uint32, int64, error) {
 	var uid uint32
 	next, err := s.stmt(ctx, tx, `UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1`)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := next.QueryRowContext(ctx, mbox).Scan(&uid); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	ins, err := s.stmt(ctx, tx, `INSERT INTO messages (mailbox_id, uid, body_id, size, internal_date) VALUES (?, ?, ?, ?, ?)`)
+	ins, err := s.stmt(ctx, tx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date) VALUES (`+nextMessageID+`, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	res, err := ins.ExecContext(ctx, mbox, uid, bodyID, size, date.UnixNano())
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	msgID, err := res.LastInsertId()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for _, f := range flags {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO flags (message_id, flag) VALUES (?, ?)`, msgID, f); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	if t := s.openTracker(mbox); t != nil {
 		var n uint32
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ?`, mbox).Scan(&n); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		tx.After(func() { t.QueueNumMessages(n) })
 	}
 	tx.After(s.broadcast)
-	return uid, nil
+	return uid, msgID, nil
 }
+
+// nextMessageID is the id of a new message: above every id in use and
+// every id that was (schema/008_message_meta.sql), so that an id is never
+// given twice.
+const nextMessageID = `max((SELECT coalesce(max(id), 0) FROM messages), (SELECT high FROM id_high WHERE name = 'messages')) + 1`
 
 // broadcast wakes everyone waiting on Changed. The caller holds the write lock.
 func (s *Store) broadcast() {

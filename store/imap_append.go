@@ -16,6 +16,7 @@ func (sess *imapSession) Append(name string, r imap.LiteralReader, options *imap
 		return nil, err
 	}
 	msg = NormalizeCRLF(msg)
+	meta := parseMessageMeta(msg)
 	if min := sess.s.opts.MinFreeBytes; min > 0 {
 		if free, ok := freeBytes(sess.s.dir); ok && free < min+int64(len(msg)) {
 			sess.s.log.Warn("store: imap: refusing APPEND, low on disk space", "free", free, "user", sess.user)
@@ -39,14 +40,15 @@ func (sess *imapSession) Append(name string, r imap.LiteralReader, options *imap
 		} else if err != nil {
 			return err
 		}
-		bodyID, err := sess.s.insertBodyTx(ctx, tx, msg)
+		bodyID, err := sess.s.insertMailBodyTx(ctx, tx, msg, meta)
 		if err != nil {
 			return err
 		}
-		uid, err := appendTx(ctx, tx, sess.s, mb.id, bodyID, int64(len(msg)), date, flags)
+		uid, id, err := appendTx(ctx, tx, sess.s, mb.id, bodyID, int64(len(msg)), date, flags)
 		if err != nil {
 			return err
 		}
+		sess.s.publishMessage(tx, id, sess.user, mb.name, meta, int64(len(msg)))
 		data = imap.AppendData{UID: imap.UID(uid), UIDValidity: mb.uidValidity}
 		return nil
 	})

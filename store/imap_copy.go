@@ -29,7 +29,7 @@ func (s *Store) copyTx(ctx context.Context, tx *wtx, targets []msgRef, dest mail
 			return nil, err
 		}
 	}
-	insMsg, err := tx.PrepareContext(ctx, `INSERT INTO messages (mailbox_id, uid, body_id, size, internal_date) SELECT ?, ?, body_id, size, internal_date FROM messages WHERE id = ?`)
+	insMsg, err := tx.PrepareContext(ctx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date) SELECT `+nextMessageID+`, ?, ?, body_id, size, internal_date FROM messages WHERE id = ?`)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inetkit/inetkit/internal/events"
 	"github.com/inetkit/inetkit/nntp"
 )
 
@@ -352,9 +353,11 @@ func (s *Store) postTx(ctx context.Context, tx *wtx, p *nntp.Posting) ([]nntp.Gr
 	if err != nil {
 		return nil, err
 	}
+	// An id never given before, as messages' (see nextMessageID).
 	insArt, err := s.stmt(ctx, tx, `INSERT INTO news_articles
-		(message_id, header, body_id, bytes, lines, subject, sender, date, refs, xref, arrived)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(id, message_id, header, body_id, bytes, lines, subject, sender, date, refs, xref, arrived)
+		VALUES (max((SELECT coalesce(max(id), 0) FROM news_articles), (SELECT high FROM id_high WHERE name = 'news_articles')) + 1,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, err
 	}
@@ -376,6 +379,11 @@ func (s *Store) postTx(ctx context.Context, tx *wtx, p *nntp.Posting) ([]nntp.Gr
 		if _, err := ins.ExecContext(ctx, f.group, f.number, artID); err != nil {
 			return nil, err
 		}
+	}
+	if hub := s.opts.Events; hub != nil {
+		e := events.Event{Kind: events.Post, ID: artID, Groups: append([]string(nil), p.Groups...),
+			From: decodeField(p.From), Subject: decodeField(p.Subject), Size: int64(len(p.Header)) + 2 + int64(len(p.Body))}
+		tx.After(func() { hub.Publish(e) })
 	}
 	return nums, nil
 }

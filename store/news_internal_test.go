@@ -50,7 +50,7 @@ func TestNewsBatchSavepoints(t *testing.T) {
 		postItem(s, nntptest.NewPosting("<a@example.org>", "a again", "b\r\n", "misc.test", "alt.test"), &nums[1]),
 		postItem(s, nntptest.NewPosting("<u@example.org>", "u", "b\r\n", "alt.test", "misc.test", "no.such.group"), &nums[2]),
 		{ctx: context.Background(), done: make(chan error, 1), apply: func(ctx context.Context, tx *wtx) error {
-			return s.deliverTx(ctx, tx, []string{"ghost@example.org"}, []byte("m\r\n"), time.Now())
+			return s.deliverTx(ctx, tx, []string{"ghost@example.org"}, []byte("m\r\n"), parseMessageMeta([]byte("m\r\n")), time.Now())
 		}},
 		postItem(s, nntptest.NewPosting("<b@example.org>", "b", "b\r\n", "alt.test", "misc.test"), &nums[4]),
 	}

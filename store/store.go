@@ -264,7 +264,8 @@ func dsn(path string) string {
 // migrationSteps are the parts of migrations that SQL cannot do well, by
 // file name; each runs after the file's SQL, in its transaction.
 var migrationSteps = map[string]func(s *Store, ctx context.Context, tx *wtx) error{
-	"schema/002_body_chunks.sql": (*Store).splitBodiesTx,
+	"schema/002_body_chunks.sql":  (*Store).splitBodiesTx,
+	"schema/008_message_meta.sql": (*Store).backfillMetaTx,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

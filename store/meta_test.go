@@ -1,0 +1,184 @@
+package store
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseMessageMeta(t *testing.T) {
+	date := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name string
+		msg  string
+		want messageMeta
+	}{{
+		name: "plain",
+		msg: "From: Bob <bob@example.org>\r\nTo: alice@example.org, Carol <carol@example.org>\r\nCc: dave@example.org\r\n" +
+			"Subject: Hello there\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nMessage-ID: <1@example.org>\r\n\r\n" +
+			"The quick\r\n\r\n  brown fox.\r\n",
+		want: messageMeta{
+			from:      []Address{{Name: "Bob", Address: "bob@example.org"}},
+			to:        []Address{{Address: "alice@example.org"}, {Name: "Carol", Address: "carol@example.org"}},
+			cc:        []Address{{Address: "dave@example.org"}},
+			subject:   "Hello there",
+			date:      date,
+			messageID: "1@example.org",
+			snippet:   "The quick brown fox.",
+			search:    []byte("bob bob@example.org alice@example.org carol carol@example.org dave@example.org hello there the quick brown fox."),
+		},
+	}, {
+		name: "encoded words",
+		msg: "From: =?UTF-8?Q?Zo=C3=AB?= <zoe@example.org>\r\nSubject: =?ISO-8859-1?Q?Caf=E9?= =?UTF-8?B?bWVudQ==?=\r\n" +
+			"To: =?windows-1252?Q?J=FCrgen?= <j@example.org>\r\n\r\nx\r\n",
+		want: messageMeta{
+			from:    []Address{{Name: "Zoë", Address: "zoe@example.org"}},
+			to:      []Address{{Name: "Jürgen", Address: "j@example.org"}},
+			subject: "Cafémenu",
+			snippet: "x",
+			search:  []byte("zoë zoe@example.org jürgen j@example.org  cafémenu x"),
+		},
+	}, {
+		name: "raw latin-1 header",
+		msg:  "From: J\xfcrgen <j@example.org>\r\nSubject: Gr\xfc\xdfe\r\n\r\nbody\r\n",
+		want: messageMeta{
+			from:    []Address{{Name: "Jürgen", Address: "j@example.org"}},
+			subject: "Grüße",
+			snippet: "body",
+			search:  []byte("jürgen j@example.org   grüße body"),
+		},
+	}, {
+		name: "multipart with attachment",
+		msg: "From: a@example.org\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\npreamble\r\n" +
+			"--XX\r\nContent-Type: multipart/alternative; boundary=\"YY\"\r\n\r\n" +
+			"--YY\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 au =\r\nlait\r\n" +
+			"--YY\r\nContent-Type: text/html\r\n\r\n<p>ignored</p>\r\n--YY--\r\n" +
+			"--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n" +
+			"--XX\r\nContent-Type: image/png; name=b.png\r\n\r\nPNG\r\n" +
+			"--XX--\r\nepilogue\r\n",
+		want: messageMeta{
+			from:        []Address{{Address: "a@example.org"}},
+			subject:     "parts",
+			attachments: 2,
+			snippet:     "Café au lait",
+			search:      []byte("a@example.org   parts café au lait"),
+		},
+	}, {
+		name: "html only",
+		msg: "From: a@example.org\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			"PGh0bWw+PGhlYWQ+PHRpdGxlPlQ8L3RpdGxlPjxzdHlsZT5we2NvbG9yOnJlZH08L3N0eWxlPjwvaGVhZD4KPGJvZHk+PHA+SGVsbG8mbmJzcDs8Yj5Xb3JsZDwvYj4mYW1wOzwvcD48cD5OZXh0PC9wPjwvYm9keT48L2h0bWw+\r\n",
+		want: messageMeta{
+			from:    []Address{{Address: "a@example.org"}},
+			snippet: "Hello World& Next",
+			search:  []byte("a@example.org    hello world& next"),
+		},
+	}, {
+		name: "text attachment is no text",
+		msg: "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nfile\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nreal text\r\n--b--\r\n",
+		want: messageMeta{attachments: 1, snippet: "real text", search: []byte("    real text")},
+	}, {
+		name: "bad from and date",
+		msg:  "From: Bob's mail <bob@\r\nDate: yesterday\r\nSubject: x\r\n\r\n",
+		want: messageMeta{from: []Address{{Name: "Bob's mail <bob@"}}, subject: "x", search: []byte("bob's mail <bob@   x ")},
+	}, {
+		name: "no header",
+		msg:  "\r\nJust a body",
+		want: messageMeta{snippet: "Just a body", search: []byte("    just a body")},
+	}, {
+		name: "no body",
+		msg:  "Subject: only",
+		want: messageMeta{subject: "only", search: []byte("   only ")},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := parseMessageMeta([]byte(tc.msg))
+			want := tc.want
+			want.encode()
+			if diff := cmp.Diff(&want, got, cmp.AllowUnexported(messageMeta{})); diff != "" {
+				t.Errorf("parseMessageMeta: (-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseMessageMeta_bounds(t *testing.T) {
+	long := "Subject: " + strings.Repeat("é", 100) + "\r\n\r\n" + strings.Repeat("Word ", 40<<10)
+	m := parseMessageMeta([]byte(long))
+	if n := utf8.RuneCountInString(m.snippet); n != maxSnippetRunes {
+		t.Errorf("snippet of %d characters; want %d", n, maxSnippetRunes)
+	}
+	if len(m.search) > maxSearchBytes || len(m.search) < maxSearchBytes-8 || !utf8.Valid(m.search) {
+		t.Errorf("search text of %d bytes (valid UTF-8: %v); want about %d", len(m.search), utf8.Valid(m.search), maxSearchBytes)
+	}
+	// A message of many parts stops being walked after maxMetaParts.
+	var b strings.Builder
+	b.WriteString("Content-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for range 3 * maxMetaParts {
+		b.WriteString("--b\r\nContent-Disposition: attachment\r\n\r\nx\r\n")
+	}
+	if m := parseMessageMeta([]byte(b.String())); m.attachments != maxMetaParts-1 {
+		t.Errorf("%d attachments counted; want %d", m.attachments, maxMetaParts-1)
+	}
+}
+
+func FuzzMessageMeta(f *testing.F) {
+	for _, s := range []string{
+		"From: Bob <bob@example.org>\r\nSubject: =?UTF-8?Q?Caf=C3=A9?=\r\n\r\nhello\r\n",
+		"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\na\r\n--XX\r\nContent-Disposition: attachment; filename=x\r\n\r\nb\r\n--XX--\r\n",
+		"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\n--a--",
+		"Content-Type: text/html; charset=koi8-r\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>=C1=\r\n<style>x",
+		"Content-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n//5oAGkA\r\n",
+		"To: \xff\xfe, =?x?B?====?=\r\nDate: Mon, 02 Jan 2006 15:04:05\r\n\r\n",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		var m messageMeta
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("parse panicked: %v", r)
+				}
+			}()
+			m.parse(msg)
+		}()
+		m.encode()
+		if utf8.RuneCountInString(m.snippet) > maxSnippetRunes {
+			t.Errorf("snippet of %d characters", utf8.RuneCountInString(m.snippet))
+		}
+		if len(m.search) > maxSearchBytes {
+			t.Errorf("search text of %d bytes", len(m.search))
+		}
+		for _, s := range []string{m.subject, m.snippet, string(m.search), m.messageID, m.fromJSON, m.toJSON, m.ccJSON} {
+			if !utf8.ValidString(s) {
+				t.Errorf("%q is not UTF-8", s)
+			}
+		}
+		for _, s := range []string{m.subject, m.snippet} {
+			if strings.ContainsAny(s, "\r\n") {
+				t.Errorf("%q holds a line break", s)
+			}
+		}
+		if strings.ToLower(string(m.search)) != string(m.search) {
+			t.Errorf("search text %q is not lower case", m.search)
+		}
+	})
+}
+
+// The meta is parsed outside the store's lock; what the parse costs
+// beside a delivery of the same 10 KB message (BenchmarkStoreDeliver in
+// mailtest).
+func BenchmarkParseMessageMeta(b *testing.B) {
+	msg := []byte("From: bench@example.org\r\nTo: rcpt@example.org\r\nSubject: benchmark\r\n\r\n" +
+		strings.Repeat(strings.Repeat("x", 78)+"\r\n", (10<<10)/80))
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		parseMessageMeta(msg)
+	}
+}
