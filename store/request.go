@@ -37,6 +37,8 @@ const requestMaxAge = time.Minute
 const (
 	opDelete     = "delete"
 	opRemoveUser = "remove-user"
+	opDeleteIDs  = "delete-ids"
+	opSetSeen    = "set-seen"
 )
 
 // A request is an operation and its arguments, as the requests table keeps
@@ -45,11 +47,14 @@ type request struct {
 	Op      string         `json:"op"`
 	Filter  *MessageFilter `json:"filter,omitempty"`
 	Address string         `json:"address,omitempty"`
+	IDs     []int64        `json:"ids,omitempty"`
+	Seen    bool           `json:"seen,omitempty"`
 }
 
 // A requestResult is the outcome of a request: its result, or its error.
 type requestResult struct {
 	Deleted  int            `json:"deleted,omitempty"`
+	Changed  int            `json:"changed,omitempty"`
 	User     *User          `json:"user,omitempty"`
 	NotFound *NotFoundError `json:"not_found,omitempty"`
 	Error    string         `json:"error,omitempty"`
@@ -111,6 +116,12 @@ func (s *Store) apply(ctx context.Context, tx *wtx, req *request) (requestResult
 	case req.Op == opDelete && req.Filter != nil:
 		n, err := s.deleteMessagesTx(ctx, tx, req.Filter)
 		return requestResult{Deleted: n}, err
+	case req.Op == opDeleteIDs:
+		n, err := s.deleteIDsTx(ctx, tx, req.IDs)
+		return requestResult{Deleted: n}, err
+	case req.Op == opSetSeen:
+		n, err := s.setSeenTx(ctx, tx, req.IDs, req.Seen)
+		return requestResult{Changed: n}, err
 	case req.Op == opRemoveUser:
 		u, err := s.removeUserTx(ctx, tx, req.Address)
 		return requestResult{User: &u}, err
