@@ -561,7 +561,8 @@ func messageRowsTx(ctx context.Context, q querier, ids []int64) ([]messageRow, e
 }
 
 // setSeenTx is SetSeen in tx.
-func (s *Store) setSeenTx(ctx context.Context, tx *wtx, ids []int64, seen bool) (int, error) {
+func (s *Store) setSeenTx(ctx context.Context, tx *wtx, ids []int64, seen bool) (_ int, err error) {
+	defer wrapErr(&err, "set seen")
 	msgs, err := messageRowsTx(ctx, tx, ids)
 	if err != nil {
 		return 0, err
@@ -602,6 +603,13 @@ func (s *Store) setSeenTx(ctx context.Context, tx *wtx, ids []int64, seen bool) 
 	return n, nil
 }
 
+// wrapErr makes *err, if not nil, an error of the store's operation op.
+func wrapErr(err *error, op string) {
+	if *err != nil {
+		*err = fmt.Errorf("store: %s: %w", op, *err)
+	}
+}
+
 // publishDelete arranges for an events.Delete event for message m to be
 // published after the commit.
 func (s *Store) publishDelete(tx *wtx, m messageRow) {
@@ -626,7 +634,8 @@ func (s *Store) DeleteMessageIDs(ctx context.Context, ids []int64) (int, error) 
 }
 
 // deleteIDsTx is DeleteMessageIDs in tx.
-func (s *Store) deleteIDsTx(ctx context.Context, tx *wtx, ids []int64) (int, error) {
+func (s *Store) deleteIDsTx(ctx context.Context, tx *wtx, ids []int64) (_ int, err error) {
+	defer wrapErr(&err, "delete messages")
 	msgs, err := messageRowsTx(ctx, tx, ids)
 	if err != nil {
 		return 0, err

@@ -182,3 +182,43 @@ func BenchmarkParseMessageMeta(b *testing.B) {
 		parseMessageMeta(msg)
 	}
 }
+
+// collapseReference is collapseSpace written plainly, for valid UTF-8.
+func collapseReference(s string, lower bool) string {
+	out := strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == 0x85 || r == 0xa0 || r >= 0x2000 && r <= 0x200a || r == 0x2028 || r == 0x2029 || r == 0x3000
+	}), " ")
+	if lower {
+		out = strings.ToLower(out)
+	}
+	return out
+}
+
+// collapseSpace, which copies printable ASCII eight bytes at a time, gives
+// what the plain way gives.
+func FuzzCollapseSpace(f *testing.F) {
+	for _, s := range []string{
+		"", " ", "Hello,   World!\r\n\tNext LINE", strings.Repeat("AbCdEfGhIj", 5) + "\x7f" + strings.Repeat("Z", 17),
+		"Ünïcödé\u00a0spaces\u2003and\u3000ȺȾ", "@[`{ AZaz\x01\x1f~",
+	} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, lower bool) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		want := collapseReference(s, lower)
+		got := string(collapseSpace([]byte("prefix "), []byte(s), len(s)*2+16, lower))
+		if got != "prefix "+want {
+			t.Fatalf("collapseSpace(%q, %v) = %q; want %q", s, lower, got, "prefix "+want)
+		}
+		// A bound cuts the same text short.
+		if n := len(want) / 2; n > 0 {
+			cut := string(collapseSpace(nil, []byte(s), n, lower))
+			if len(cut) < n || len(cut) > n+2*utf8.UTFMax || !strings.HasPrefix(want+" ", cut) && !strings.HasPrefix(want, cut) {
+				t.Fatalf("collapseSpace(%q, %v) bound %d = %q; want a prefix of %q of about that length", s, lower, n, cut, want)
+			}
+		}
+	})
+}
