@@ -3,7 +3,10 @@ package cli
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -45,12 +48,14 @@ func (o *faultOptions) validate() error {
 	return nil
 }
 
-// faultSet returns the set of rules of --faults that the services of one
-// serve share, or nil without --faults. The seed is logged, so that a run
-// can be made again.
+// faultSet returns the set of fault rules that the services of one serve
+// share: the rules of --faults, and those added through the console (web)
+// while they run. It is nil when there is neither --faults nor the console,
+// so that no service consults a set that stays empty. The seed is logged,
+// so that a run can be made again.
 func faultSet(se *serveEnv) *fault.Set {
 	o := &se.opts.faults
-	if o.file == "" {
+	if o.file == "" && !se.selected("web") {
 		return nil
 	}
 	set, _ := sharedState(se, func() (*fault.Set, error) {
@@ -64,8 +69,44 @@ func faultSet(se *serveEnv) *fault.Set {
 		for _, r := range o.rules {
 			set.Add(r) // checked by validate
 		}
-		se.log.Info("faults loaded", "file", o.file, "rules", len(o.rules), "seed", seed)
+		if o.file != "" {
+			se.log.Info("faults loaded", "file", o.file, "rules", len(o.rules), "seed", seed)
+		} else {
+			se.log.Info("faults: none loaded; the console can add rules", "seed", seed, "need_faults_flag", strings.Join(fastFaultServices, ","))
+		}
 		return set, nil
 	})
 	return set
+}
+
+// fastFaultServices are the services that consult the fault set only with
+// --faults. Their fastest paths (tcp's inline and event-loop serving, udp's
+// batched reads, http's direct file replies) are taken only when they have
+// no set at all, so a set made for the console alone would slow them down
+// whether or not it ever holds a rule of theirs.
+var fastFaultServices = []string{"tcp", "udp", "http"}
+
+// faultsFor returns the fault set that the named service consults:
+// faultSet's, but nil for the fastFaultServices without --faults.
+func faultsFor(se *serveEnv, service string) *fault.Set {
+	if se.opts.faults.file == "" && slices.Contains(fastFaultServices, service) {
+		return nil
+	}
+	return faultSet(se)
+}
+
+// consoleFaultCheck is the console's check of a rule added at run time:
+// without --faults, a rule for one of the fastFaultServices is refused,
+// since they do not consult the set (faultsFor).
+func consoleFaultCheck(se *serveEnv) func(fault.Rule) error {
+	if se.opts.faults.file != "" {
+		return nil
+	}
+	return func(r fault.Rule) error {
+		if slices.Contains(fastFaultServices, r.Service) {
+			return fmt.Errorf("%s rules need inetkit serve --faults FILE (an empty file will do, such as /dev/null): "+
+				"without it the %s services keep their fast paths and consult no rules", r.Service, strings.Join(fastFaultServices, ", "))
+		}
+		return nil
+	}
 }

@@ -233,7 +233,8 @@ type mailServerConfig struct {
 	// se is the serve command, for what a service shares beyond the store
 	// (ftp's file tree).
 	se *serveEnv
-	// faults are the rules of --faults, nil without.
+	// faults are the fault rules the service consults (faultsFor), nil
+	// for none.
 	faults *fault.Set
 }
 
@@ -339,7 +340,7 @@ func (c *mailConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) 
 		},
 		log:    log,
 		se:     se,
-		faults: faultSet(se),
+		faults: faultsFor(se, c.name),
 	})
 	if err != nil {
 		return runner{}, fmt.Errorf("%s: %w", c.name, err)

@@ -95,7 +95,7 @@ func (c *tcpConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) (
 		WriteTimeout:  negIfZero(c.writeTimeout),
 		MaxConns:      cond(o.maxConns == 0, -1, o.maxConns),
 		MaxConnsPerIP: o.maxConnsPerIP.or(cond(isLoopback(addr), 0, 64)),
-		Faults:        faultSet(se),
+		Faults:        faultsFor(se, "tcp"),
 	}
 	l, err := srv.Listen(ctx)
 	if err != nil {
@@ -146,7 +146,7 @@ func (c *udpConfig) start(ctx context.Context, se *serveEnv, log *slog.Logger) (
 		RateLimit:     float64(c.rate.or(cond(loopback, 0, 100))),
 		RateBurst:     c.burst,
 		ByteRateLimit: float64(c.byteRate.or(cond(loopback, 0, 1_000_000))),
-		Faults:        faultSet(se),
+		Faults:        faultsFor(se, "udp"),
 	}
 	pc, err := srv.Listen(ctx)
 	if err != nil {

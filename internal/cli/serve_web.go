@@ -54,6 +54,8 @@ func (o *webOptions) newServer(c *mailServerConfig) (mailServer, error) {
 		Events:          c.events,
 		Services:        c.se.consoleServices,
 		AuthLimiter:     c.authLimiter,
+		Faults:          faultSet(c.se),
+		FaultCheck:      consoleFaultCheck(c.se),
 		Hosts:           o.hosts,
 		Webhooks:        o.webhooks,
 		MaxMessageBytes: c.opts.maxMessageBytes,
