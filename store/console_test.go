@@ -450,6 +450,21 @@ func TestListMessages_idsNotReused(t *testing.T) {
 	if p := list(t, st, store.MessageQuery{AfterID: newest}); len(p.Messages) != 1 || p.Messages[0].Subject != "three" {
 		t.Errorf("after the deleted newest: %v; want [three]", subjectsOf(p))
 	}
+	// A copy too.
+	three := list(t, st, store.MessageQuery{}).Messages[0].ID
+	if n, err := st.DeleteMessageIDs(ctx, []int64{three}); n != 1 || err != nil {
+		t.Fatalf("DeleteMessageIDs = %d, %v", n, err)
+	}
+	c := imapDial(t, imapServe(t, st), "alice@example.org", "x", nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Copy(imap.SeqSetNum(1), "Archive").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if p := list(t, st, store.MessageQuery{AfterID: three}); len(p.Messages) != 1 || p.Messages[0].Mailbox != "Archive" {
+		t.Errorf("after the deleted newest: %+v; want the copy", p.Messages)
+	}
 }
 
 func TestOpenMessage(t *testing.T) {
@@ -959,5 +974,15 @@ func TestDeleteArticleIDs(t *testing.T) {
 	p, err := st.ListArticles(ctx, nil)
 	if err != nil || p.Total != 2 || len(p.Articles) != 2 {
 		t.Errorf("ListArticles after the deletion = %+v, %v; want 2", p, err)
+	}
+	// The newest article's id is not given again.
+	if n, err := st.DeleteArticleIDs(ctx, ids[:1]); n != 1 || err != nil {
+		t.Fatalf("DeleteArticleIDs(newest) = %d, %v", n, err)
+	}
+	if _, err := be.Post(ctx, nntptest.NewPosting("<new@example.org>", "new", "b\r\n", "misc.test")); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := st.ListArticles(ctx, &store.ArticleQuery{AfterID: ids[0]}); err != nil || len(p.Articles) != 1 || p.Articles[0].Subject != "new" {
+		t.Errorf("articles after the deleted newest = %+v, %v; want the new one", p, err)
 	}
 }
