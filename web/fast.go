@@ -41,8 +41,11 @@ import (
 // If-Unmodified-Since, Authorization or Trailer, and no repeated header it
 // reads; the whole header within fastReadBuf bytes and MaxHeaderBytes. The
 // timeouts are net/http's: the first request's header must arrive within
-// ReadHeaderTimeout of the accept, a later one's within ReadHeaderTimeout
-// of its first bytes, and a connection waits IdleTimeout for a request.
+// ReadHeaderTimeout of the accept; a connection waits IdleTimeout after a
+// reply for the first 4 bytes of the next request, whose header must then
+// arrive within ReadHeaderTimeout. A connection that waits for a request
+// holds a 4 KiB buffer and its goroutine (net/http's holds two buffers):
+// idle connections after a GET cost half the memory they did.
 
 // fastReadBuf is the size of a fast connection's read buffer, that of
 // net/http's bufio.Reader; a request header that does not fit goes to
