@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -128,11 +127,7 @@ func (m *messageMeta) parse(msg []byte) {
 	m.to = parseAddressList(joinFields(to, toMore))
 	m.cc = parseAddressList(joinFields(cc, ccMore))
 	m.subject = decodeHeaderText(headerText(subject))
-	if d := headerText(date); d != "" {
-		if t, err := mail.ParseDate(d); err == nil {
-			m.date = t
-		}
-	}
+	m.date = parseDate(headerText(date))
 	m.messageID = cleanMessageID(headerText(msgID))
 
 	var w partWalker
@@ -145,8 +140,12 @@ func (m *messageMeta) parse(msg []byte) {
 	case w.html != nil:
 		text = []byte(html.UnescapeString(stripTags(string(decodeText(w.html.body, w.html.cte, w.html.charset)))))
 	}
-	m.snippet = string(collapseSpace(nil, text, maxSnippetRunes*utf8.UTFMax, false))
-	m.snippet = truncateRunes(m.snippet, maxSnippetRunes)
+	// The snippet's characters are mostly one byte each.
+	snippet := collapseSpace(nil, text, maxSnippetRunes, false)
+	if len(snippet) >= maxSnippetRunes && utf8.RuneCount(snippet) < maxSnippetRunes {
+		snippet = collapseSpace(snippet[:0], text, maxSnippetRunes*utf8.UTFMax, false)
+	}
+	m.snippet = truncateRunes(string(snippet), maxSnippetRunes)
 
 	search := make([]byte, 0, min(len(text), maxSearchBytes)+len(m.subject)+128)
 	for _, list := range [][]Address{m.from, m.to, m.cc} {
@@ -398,7 +397,10 @@ func scanHeader(h []byte, f func(name, value []byte)) {
 		if colon <= 0 {
 			continue
 		}
-		f(bytes.TrimRight(field[:colon], " \t"), field[colon+1:])
+		value := field[colon+1:]
+		value = bytes.TrimSuffix(value, []byte("\n"))
+		value = bytes.TrimSuffix(value, []byte("\r"))
+		f(bytes.TrimRight(field[:colon], " \t"), value)
 	}
 }
 
@@ -409,14 +411,36 @@ func headerText(v []byte) string {
 	if v == nil {
 		return ""
 	}
-	if bytes.ContainsAny(v, "\r\n") {
-		v = bytes.ReplaceAll(bytes.ReplaceAll(v, []byte("\r\n"), nil), []byte("\n"), nil)
+	if bytes.IndexByte(v, '\n') >= 0 {
+		unfolded := make([]byte, 0, len(v))
+		for len(v) > 0 {
+			line, rest, _ := bytes.Cut(v, []byte("\n"))
+			unfolded = append(unfolded, bytes.TrimSuffix(line, []byte("\r"))...)
+			v = rest
+		}
+		v = unfolded
 	}
 	v = bytes.TrimSpace(v)
 	if !utf8.Valid(v) {
 		return latin1(v)
 	}
 	return string(v)
+}
+
+// parseDate returns the time of a Date field value (RFC 5322 §3.3), or
+// the zero time if it is not one. The usual form is tried first: the
+// other forms net/mail knows cost a failed parse each.
+func parseDate(d string) time.Time {
+	if d == "" {
+		return time.Time{}
+	}
+	if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", d); err == nil {
+		return t
+	}
+	if t, err := mail.ParseDate(d); err == nil {
+		return t
+	}
+	return time.Time{}
 }
 
 // joinFields joins the values of a field that is given more than once,
@@ -497,6 +521,9 @@ func parseAddressList(s string) []Address {
 	if s == "" {
 		return nil
 	}
+	if a, ok := simpleAddress(s); ok {
+		return []Address{a}
+	}
 	list, err := addressParser.ParseList(s)
 	if err != nil {
 		t := decodeHeaderText(s)
@@ -510,6 +537,72 @@ func parseAddressList(s string) []Address {
 		out = append(out, Address{Name: cleanLine(a.Name), Address: cleanLine(a.Address)})
 	}
 	return out
+}
+
+// simpleAddress parses the usual forms of one mailbox (RFC 5322 §3.4) in
+// plain ASCII: "addr", "<addr>", "Name <addr>" and "\"Name\" <addr>", as
+// net/mail does (the tests check it), at a fraction of its cost. ok is
+// false for anything else, which net/mail is left to parse.
+func simpleAddress(s string) (a Address, ok bool) {
+	lt := strings.IndexByte(s, '<')
+	if lt < 0 {
+		return Address{Address: s}, plainAddrSpec(s)
+	}
+	if !strings.HasSuffix(s, ">") || !plainAddrSpec(s[lt+1:len(s)-1]) {
+		return a, false
+	}
+	a.Address = s[lt+1 : len(s)-1]
+	name := strings.TrimRight(s[:lt], " \t")
+	if len(name) >= 2 && name[0] == '"' && name[len(name)-1] == '"' {
+		name = name[1 : len(name)-1]
+		for i := 0; i < len(name); i++ {
+			if c := name[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+				return a, false
+			}
+		}
+		if strings.Contains(name, "=?") || strings.TrimSpace(name) != name {
+			return a, false
+		}
+		a.Name = name
+		return a, true
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c != ' ' && c != '\t' && !isASCIIAtext(c) {
+			return a, false
+		}
+	}
+	if strings.Contains(name, "=?") {
+		return a, false
+	}
+	a.Name = strings.Join(strings.Fields(name), " ")
+	return a, true
+}
+
+// isASCIIAtext reports whether c is an atext character (RFC 5322
+// §3.2.3) of ASCII.
+func isASCIIAtext(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
+}
+
+// plainAddrSpec reports whether s is an addr-spec of a dot-atom local
+// part and a domain name (RFC 5322 §3.4.1), in ASCII.
+func plainAddrSpec(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(s, "..") ||
+		local[0] == '.' || local[len(local)-1] == '.' || domain[0] == '.' || domain[len(domain)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(local); i++ {
+		if c := local[i]; c != '.' && !isASCIIAtext(c) {
+			return false
+		}
+	}
+	for i := 0; i < len(domain); i++ {
+		if c := domain[i]; c != '.' && c != '-' && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // cleanMessageID returns the message id of a Message-ID field value,
@@ -852,16 +945,46 @@ func (s *Store) insertMailBodyTx(ctx context.Context, tx *wtx, msg []byte, meta 
 	return id, s.insertChunksTx(ctx, tx, id, msg)
 }
 
-// addressesJSON returns list as the JSON of a meta column.
+// addressesJSON returns list as the JSON of a meta column, as
+// encoding/json would write it (but for <, > and &, not escaped).
 func addressesJSON(list []Address) string {
 	if len(list) == 0 {
 		return "[]"
 	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		return "[]"
+	b := make([]byte, 0, 32*len(list))
+	b = append(b, '[')
+	for i, a := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		if a.Name != "" {
+			b = append(b, `"name":`...)
+			b = appendJSONString(b, a.Name)
+			b = append(b, ',')
+		}
+		b = append(b, `"address":`...)
+		b = appendJSONString(b, a.Address)
+		b = append(b, '}')
 	}
-	return string(b)
+	return string(append(b, ']'))
+}
+
+// appendJSONString appends s, valid UTF-8, as a JSON string (RFC 8259 §7).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < ' ':
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // backfillMetaTx parses the mail bodies stored without meta (before

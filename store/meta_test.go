@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/json"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -171,15 +173,28 @@ func FuzzMessageMeta(f *testing.F) {
 }
 
 // The meta is parsed outside the store's lock; what the parse costs
-// beside a delivery of the same 10 KB message (BenchmarkStoreDeliver in
-// mailtest).
+// beside a delivery of the same message (BenchmarkStoreDeliver in mailtest
+// delivers the first).
 func BenchmarkParseMessageMeta(b *testing.B) {
-	msg := []byte("From: bench@example.org\r\nTo: rcpt@example.org\r\nSubject: benchmark\r\n\r\n" +
-		strings.Repeat(strings.Repeat("x", 78)+"\r\n", (10<<10)/80))
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for b.Loop() {
-		parseMessageMeta(msg)
+	for _, tc := range []struct{ name, msg string }{
+		{"10KB-text", "From: bench@example.org\r\nTo: rcpt@example.org\r\nSubject: benchmark\r\n\r\n" +
+			strings.Repeat(strings.Repeat("x", 78)+"\r\n", (10<<10)/80)},
+		{"notification", "Received: from mail.example.org (mail.example.org [192.0.2.1]) by mx.example.com with ESMTPS id abc123\r\n" +
+			"\tfor <rcpt@example.org>; Mon, 02 Jan 2006 15:04:05 +0000\r\n" +
+			"From: \"Example Service\" <noreply@example.org>\r\nTo: Some User <rcpt@example.org>\r\nSubject: Reset your password\r\n" +
+			"Date: Mon, 02 Jan 2006 15:04:05 +0000\r\nMessage-ID: <20060102150405.abc123@example.org>\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" +
+			strings.Repeat("Hello, someone asked to reset the password of your account. Follow the link below.\r\n", 10) +
+			"https://example.org/reset?token=0123456789abcdef0123456789abcdef\r\n"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			msg := []byte(tc.msg)
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				parseMessageMeta(msg)
+			}
+		})
 	}
 }
 
@@ -218,6 +233,52 @@ func FuzzCollapseSpace(f *testing.F) {
 			cut := string(collapseSpace(nil, []byte(s), n, lower))
 			if len(cut) < n || len(cut) > n+2*utf8.UTFMax || !strings.HasPrefix(want+" ", cut) && !strings.HasPrefix(want, cut) {
 				t.Fatalf("collapseSpace(%q, %v) bound %d = %q; want a prefix of %q of about that length", s, lower, n, cut, want)
+			}
+		}
+	})
+}
+
+// simpleAddress parses as net/mail does what it parses.
+func FuzzSimpleAddress(f *testing.F) {
+	for _, s := range []string{
+		"bob@example.org", "<bob@example.org>", "Bob Smith <bob@example.org>", `"Smith, Bob" <bob@example.org>`,
+		"Bob  Smith\t<b.o.b+x@mail-1.example.org>", `"" <a@b>`, "=?UTF-8?Q?Zo=C3=AB?= <z@x>", "a.@b", "a@b.", "<a@b>>", `"a\"b" <a@b>`,
+	} {
+		f.Add(s)
+	}
+	parser := &mail.AddressParser{}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, ok := simpleAddress(s)
+		if !ok {
+			return
+		}
+		list, err := parser.ParseList(s)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("simpleAddress(%q) = %+v; net/mail: %v, %v", s, a, list, err)
+		}
+		if list[0].Name != a.Name || list[0].Address != a.Address {
+			t.Fatalf("simpleAddress(%q) = %+v; net/mail: %+v", s, a, *list[0])
+		}
+	})
+}
+
+// The meta's JSON of addresses is JSON that decodes to the addresses, and
+// a date of the usual form is read as net/mail reads it.
+func FuzzAddressesJSON(f *testing.F) {
+	f.Add("Bob \"the\" \\ Smith\x01\u2028<>&", "bob@example.org", "Mon, 2 Jan 2006 15:04:05 +0100")
+	f.Fuzz(func(t *testing.T, name, addr, date string) {
+		if !utf8.ValidString(name) || !utf8.ValidString(addr) {
+			return
+		}
+		list := []Address{{Name: name, Address: addr}, {Address: addr}}
+		var back []Address
+		if err := json.Unmarshal([]byte(addressesJSON(list)), &back); err != nil || !cmp.Equal(back, list) {
+			t.Fatalf("addressesJSON(%+v) = %s, which decodes to %+v, %v", list, addressesJSON(list), back, err)
+		}
+		if got := parseDate(date); !got.IsZero() {
+			want, err := mail.ParseDate(date)
+			if err != nil || !want.Equal(got) {
+				t.Fatalf("parseDate(%q) = %v; net/mail: %v, %v", date, got, want, err)
 			}
 		}
 	})
