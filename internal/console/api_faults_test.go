@@ -17,6 +17,23 @@ func withFaults(set *fault.Set) func(*Config) {
 	return func(c *Config) { c.Faults = set }
 }
 
+// testFaults returns a set of the rules with seed, logging the faults it
+// injects to the test's log.
+func testFaults(t testing.TB, seed uint64, rules ...string) *fault.Set {
+	t.Helper()
+	set := fault.NewSet(seed, testLogger(t))
+	for _, line := range rules {
+		r, err := fault.ParseRule(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := set.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return set
+}
+
 // faultList gets the rules of a test console.
 func (tc *testConsole) faultList(t testing.TB, header ...string) faultListJSON {
 	t.Helper()
@@ -41,7 +58,7 @@ func checkSchema(t testing.TB, r apiReply, name string) {
 }
 
 func TestAPI_faults(t *testing.T) {
-	set := fault.NewSet(3, nil)
+	set := testFaults(t, 3)
 	tc := newTestConsole(t, withFaults(set))
 
 	if l := tc.faultList(t); l.Seed != "3" || !l.CanChange || l.Rules == nil || len(l.Rules) != 0 {
@@ -143,7 +160,7 @@ func TestAPI_faults(t *testing.T) {
 // A rule refused is a 400 whose text says why: the parser's own words for a
 // rule in the file format.
 func TestAPI_faultsRefused(t *testing.T) {
-	set := fault.NewSet(1, nil)
+	set := testFaults(t, 1)
 	tc := newTestConsole(t, func(c *Config) {
 		c.Faults = set
 		c.FaultCheck = func(r fault.Rule) error {
@@ -234,7 +251,7 @@ func TestAPI_faultsOff(t *testing.T) {
 // Every user sees the rules; only a console without a login, used from
 // loopback, changes them.
 func TestAPI_faultsWho(t *testing.T) {
-	set := fault.MustParseSet(5, "tcp connect reset")
+	set := testFaults(t, 5, "tcp connect reset")
 	t.Run("logged in", func(t *testing.T) {
 		tc := newTestConsole(t, func(c *Config) {
 			withLogin(&testLogin{}, nil)(c)
@@ -293,7 +310,7 @@ func TestAPI_faultsWho(t *testing.T) {
 // A page of another site cannot change the rules (CSRF), through the API
 // or the page's forms.
 func TestAPI_faultsCrossSite(t *testing.T) {
-	set := fault.MustParseSet(5, "tcp connect reset")
+	set := testFaults(t, 5, "tcp connect reset")
 	tc := newTestConsole(t, withFaults(set))
 	evil := []string{"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"}
 	for _, rq := range []struct{ method, path, body string }{

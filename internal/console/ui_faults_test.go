@@ -13,12 +13,12 @@ import (
 // The Faults page lists the rules with their counters, and its forms add,
 // remove and clear them.
 func TestUIFaults(t *testing.T) {
-	set := fault.NewSet(42, nil)
+	set := testFaults(t, 42)
 	tc := newTestConsole(t, withFaults(set))
 
 	body := tc.uiPage(t, "/faults")
 	for _, w := range []string{`<a href="/faults" aria-current="page">`, "No rules: every service behaves.", "<code>42</code>",
-		`<form method="post" action="/faults">`, `name="rules"`, "Rule syntax and examples", "inetkit serve --fault-seed 42",
+		`<form method="post" action="/faults">`, `name="rules"`, "Rule syntax and examples", "inetkit serve --faults FILE --fault-seed 42",
 		`data-value="smtp DATA reply=&#34;451 4.3.0 try again later&#34; first=1"`} {
 		if !strings.Contains(body, w) {
 			t.Errorf("GET /faults: no %q in the page:\n%s", w, body)
@@ -100,7 +100,7 @@ func TestUIFaults(t *testing.T) {
 // A rule that Config.FaultCheck refuses is shown as a mistake, and none
 // of the form's rules is added.
 func TestUIFaultsChecked(t *testing.T) {
-	set := fault.NewSet(1, nil)
+	set := testFaults(t, 1)
 	tc := newTestConsole(t, func(c *Config) {
 		c.Faults = set
 		c.FaultCheck = func(r fault.Rule) error {
@@ -122,7 +122,7 @@ func TestUIFaultsChecked(t *testing.T) {
 // A logged-in user sees the rules, without the forms, and cannot post
 // them.
 func TestUIFaultsReadOnly(t *testing.T) {
-	set := fault.MustParseSet(1, "tcp connect reset")
+	set := testFaults(t, 1, "tcp connect reset")
 	tc := newTestConsole(t, func(c *Config) {
 		withLogin(&testLogin{}, nil)(c)
 		c.Faults = set
