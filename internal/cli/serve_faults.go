@@ -105,7 +105,7 @@ func consoleFaultCheck(se *serveEnv) func(fault.Rule) error {
 	return func(r fault.Rule) error {
 		if slices.Contains(fastFaultServices, r.Service) {
 			return fmt.Errorf("%s rules need inetkit serve --faults FILE (an empty file will do, such as /dev/null): "+
-				"without it the %s services keep their fast paths and consult no rules", r.Service, strings.Join(fastFaultServices, ", "))
+				"without it tcp, udp and http keep their fast paths and consult no rules", r.Service)
 		}
 		return nil
 	}
