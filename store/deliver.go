@@ -245,16 +245,15 @@ func appendTx(ctx context.Context, tx *wtx, s *Store, mbox, bodyID, size int64, 
 	if err := next.QueryRowContext(ctx, mbox).Scan(&uid); err != nil {
 		return 0, 0, err
 	}
-	ins, err := s.stmt(ctx, tx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date) VALUES (`+nextMessageID+`, ?, ?, ?, ?, ?)`)
+	msgID, err := s.nextID(ctx, tx, "messages")
 	if err != nil {
 		return 0, 0, err
 	}
-	res, err := ins.ExecContext(ctx, mbox, uid, bodyID, size, date.UnixNano())
+	ins, err := s.stmt(ctx, tx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date) VALUES (?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return 0, 0, err
 	}
-	msgID, err := res.LastInsertId()
-	if err != nil {
+	if _, err := ins.ExecContext(ctx, msgID, mbox, uid, bodyID, size, date.UnixNano()); err != nil {
 		return 0, 0, err
 	}
 	for _, f := range flags {
@@ -273,10 +272,20 @@ func appendTx(ctx context.Context, tx *wtx, s *Store, mbox, bodyID, size int64, 
 	return uid, msgID, nil
 }
 
-// nextMessageID is the id of a new message: above every id in use and
-// every id that was (schema/008_message_meta.sql), so that an id is never
-// given twice.
-const nextMessageID = `max((SELECT coalesce(max(id), 0) FROM messages), (SELECT high FROM id_high WHERE name = 'messages')) + 1`
+// nextID returns the id of a new row of table (messages or
+// news_articles): above every id in use and every id that was
+// (schema/008_message_meta.sql), so that an id is never given twice. (A
+// subquery of the table in the INSERT itself would make SQLite copy the
+// row through a temporary table.)
+func (s *Store) nextID(ctx context.Context, tx *wtx, table string) (int64, error) {
+	st, err := s.stmt(ctx, tx, `SELECT max((SELECT coalesce(max(id), 0) FROM `+table+`), (SELECT high FROM id_high WHERE name = '`+table+`')) + 1`)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = st.QueryRowContext(ctx).Scan(&id)
+	return id, err
+}
 
 // broadcast wakes everyone waiting on Changed. The caller holds the write lock.
 func (s *Store) broadcast() {

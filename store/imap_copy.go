@@ -29,7 +29,7 @@ func (s *Store) copyTx(ctx context.Context, tx *wtx, targets []msgRef, dest mail
 			return nil, err
 		}
 	}
-	insMsg, err := tx.PrepareContext(ctx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date) SELECT `+nextMessageID+`, ?, ?, body_id, size, internal_date FROM messages WHERE id = ?`)
+	insMsg, err := tx.PrepareContext(ctx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date) SELECT ?, ?, ?, body_id, size, internal_date FROM messages WHERE id = ?`)
 	if err != nil {
 		return nil, err
 	}
@@ -42,12 +42,11 @@ func (s *Store) copyTx(ctx context.Context, tx *wtx, targets []msgRef, dest mail
 	data := &imap.CopyData{UIDValidity: dest.uidValidity}
 	for i, tg := range targets {
 		uid := first + uint32(i)
-		res, err := insMsg.ExecContext(ctx, dest.id, uid, tg.id)
+		newID, err := s.nextID(ctx, tx, "messages")
 		if err != nil {
 			return nil, err
 		}
-		newID, err := res.LastInsertId()
-		if err != nil {
+		if _, err := insMsg.ExecContext(ctx, newID, dest.id, uid, tg.id); err != nil {
 			return nil, err
 		}
 		if _, err := insFlags.ExecContext(ctx, newID, tg.id); err != nil {

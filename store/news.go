@@ -353,21 +353,19 @@ func (s *Store) postTx(ctx context.Context, tx *wtx, p *nntp.Posting) ([]nntp.Gr
 	if err != nil {
 		return nil, err
 	}
-	// An id never given before, as messages' (see nextMessageID).
+	artID, err := s.nextID(ctx, tx, "news_articles")
+	if err != nil {
+		return nil, err
+	}
 	insArt, err := s.stmt(ctx, tx, `INSERT INTO news_articles
 		(id, message_id, header, body_id, bytes, lines, subject, sender, date, refs, xref, arrived)
-		VALUES (max((SELECT coalesce(max(id), 0) FROM news_articles), (SELECT high FROM id_high WHERE name = 'news_articles')) + 1,
-		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, err
 	}
-	res, err := insArt.ExecContext(ctx,
+	_, err = insArt.ExecContext(ctx, artID,
 		p.MessageID, p.Header, bodyID, int64(len(p.Header))+2+int64(len(p.Body)), p.Lines,
 		p.Subject, p.From, p.Date, p.References, strings.Join(xref, " "), time.Now().UnixNano())
-	if err != nil {
-		return nil, err
-	}
-	artID, err := res.LastInsertId()
 	if err != nil {
 		return nil, err
 	}
