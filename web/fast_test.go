@@ -29,7 +29,7 @@ import (
 // fastTree writes the files of the fast-path tests to a new directory: the
 // small-file tests' files, a folder, a dotfile, names with reserved
 // characters, symbolic links inside, outside and nowhere.
-func fastTree(t *testing.T) (dir string, mt time.Time) {
+func fastTree(t testing.TB) (dir string, mt time.Time) {
 	t.Helper()
 	dir = t.TempDir()
 	outside := t.TempDir()
@@ -957,4 +957,54 @@ func TestFastShutdown(t *testing.T) {
 		c.Close()
 		t.Error("the listener still accepts")
 	}
+}
+
+// FuzzFastLikeNetHTTP sends a GET or HEAD of one of fastTree's paths with
+// any values of the fields the fast path reads (and one it does not) to a
+// Server with the fast path and to one without, and compares their
+// transcripts, as TestFastLikeNetHTTP does.
+func FuzzFastLikeNetHTTP(f *testing.F) {
+	f.Add(false, uint8(0), "", "", "", "", "")
+	f.Add(true, uint8(2), `"x", W/"y"`, "Mon, 06 May 2024 07:08:09 GMT", "gzip;q=0", "keep-alive", "a")
+	f.Add(false, uint8(3), "*", "garbage", "", "Keep-Alive", "\x01")
+	f.Add(false, uint8(1), "", "Mon, 06 May 2024 07:08:10 GMT", "", "", "caf\xc3\xa9")
+	dir, _ := fastTree(f)
+	root, err := fileroot.Open(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { root.Close() })
+	fsrv := &FileServer{FS: root}
+	start := func(s *Server) string {
+		s.Logger = quietTestLogger()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			f.Fatal(err)
+		}
+		go s.Serve(l)
+		f.Cleanup(func() { s.Close() })
+		return l.Addr().String()
+	}
+	fast := start(&Server{Handler: fsrv})
+	slow := start(&Server{Handler: http.HandlerFunc(fsrv.ServeHTTP)})
+	paths := []string{"/a.bin", "/t.txt", "/plain", "/page.html", "/epoch.bin", "/empty.bin", "/noext", "/big.bin", "/sub", "/nope"}
+	f.Fuzz(func(t *testing.T, head bool, path uint8, inm, ims, ae, conn, other string) {
+		var b strings.Builder
+		method := "GET"
+		if head {
+			method = "HEAD"
+		}
+		fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: x\r\n", method, paths[int(path)%len(paths)])
+		for _, kv := range [][2]string{{"If-None-Match", inm}, {"If-Modified-Since", ims}, {"Accept-Encoding", ae},
+			{"Connection", conn}, {"X-Other", other}} {
+			if kv[1] != "" {
+				fmt.Fprintf(&b, "%s: %s\r\n", kv[0], strings.NewReplacer("\r", "", "\n", "").Replace(kv[1]))
+			}
+		}
+		b.WriteString("\r\n")
+		fc := fastCase{name: "fuzz", methods: []string{method}, raw: b.String()}
+		if got, want := transcript(t, fast, fc), transcript(t, slow, fc); got != want {
+			t.Fatalf("%q:\nfast path:\n%s\nnet/http:\n%s", fc.raw, clip(got), clip(want))
+		}
+	})
 }
