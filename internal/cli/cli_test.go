@@ -436,7 +436,7 @@ func TestMainUsageExitCodes(t *testing.T) {
 		{"send arg count", []string{"send", "tcp://127.0.0.1"}, []string{"inetkit: send takes a URL and a MESSAGE", "Run 'inetkit send --help' for usage."}},
 		{"send bad URL", []string{"send", "ftp://127.0.0.1", "x"}, []string{"inetkit: send does not speak ftp://", "Run 'inetkit send --help' for usage."}},
 		{"send unknown flag", []string{"send", "--nope", "tcp://127.0.0.1", "x"}, []string{"unknown flag: --nope", "Run 'inetkit send --help' for usage."}},
-		{"serve bad service", []string{"serve", "news"}, []string{`inetkit: unknown service "news" (want tcp, udp, smtp, pop3, imap, ftp, http, gopher, nntp, telnet)`, "Run 'inetkit serve --help' for usage."}},
+		{"serve bad service", []string{"serve", "news"}, []string{`inetkit: unknown service "news" (want tcp, udp, smtp, pop3, imap, ftp, http, gopher, nntp, telnet, web)`, "Run 'inetkit serve --help' for usage."}},
 		{"serve bad mode", []string{"serve", "--mode", "x"}, []string{`invalid argument "x" for "--mode"`}},
 		{"serve bad log format", []string{"serve", "--log-format", "yaml"}, []string{"--log-format must be text or json"}},
 	}
