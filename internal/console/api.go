@@ -516,10 +516,6 @@ func (s *Server) apiMarkRead(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if n > 0 {
-		user, _ := userOf(r.Context())
-		s.cfg.Events.Publish(events.Event{Kind: events.Delete, Service: "console", Address: user, Remote: r.RemoteAddr})
-	}
 	writeJSON(w, http.StatusOK, map[string]int{"changed": n})
 }
 
@@ -539,7 +535,6 @@ func (s *Server) apiDeleteMessage(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, errNotFound)
 		return
 	}
-	s.cfg.Events.Publish(events.Event{Kind: events.Delete, Service: "console", ID: m.ID, Address: m.Address, Mailbox: m.Mailbox, Remote: r.RemoteAddr})
 	writeJSON(w, http.StatusOK, map[string]int{"deleted": n})
 }
 
@@ -583,7 +578,8 @@ func (s *Server) apiDeleteMessages(w http.ResponseWriter, r *http.Request) {
 			user = address
 		}
 	}
-	if n > 0 {
+	if n > 0 && !hasBody {
+		// DeleteMessages, unlike DeleteMessageIDs, publishes nothing.
 		s.cfg.Events.Publish(events.Event{Kind: events.Delete, Service: "console", Address: user, Remote: r.RemoteAddr})
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"deleted": n})

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/inetkit/inetkit/internal/events"
 )
 
 // filesPage is the data of files.html: a directory of the file root.
@@ -297,7 +295,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, dir string) {
 			s.fileFail(w, r, err)
 			return
 		}
-		size, err := io.Copy(up, p)
+		_, err = io.Copy(up, p)
 		if err != nil {
 			up.Abort()
 			s.uploadFail(w, r, err)
@@ -308,9 +306,6 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, dir string) {
 			return
 		}
 		n++
-		user, _ := userOf(r.Context())
-		s.cfg.Events.Publish(events.Event{Kind: events.Upload, Service: "console", Path: name, Size: size,
-			Address: user, Remote: r.RemoteAddr})
 	}
 	if n == 0 {
 		s.badRequest(w, r, "Choose at least one file to upload.")

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/inetkit/inetkit/internal/events"
 	"github.com/inetkit/inetkit/store"
 )
 
@@ -351,7 +350,6 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn("console: marking a message read", "id", m.ID, "err", err)
 		} else {
 			m.Unread = false
-			s.published(m)
 		}
 	}
 	raw, err := s.readMessage(ctx, m.ID)
@@ -418,13 +416,6 @@ func backToList(r *http.Request, m *store.MessageSummary) string {
 		v.Set("mailbox", m.Mailbox)
 	}
 	return "/mail?" + v.Encode()
-}
-
-// published tells the event stream's listeners (other console tabs, test
-// scripts) that the console changed message m.
-func (s *Server) published(m *store.MessageSummary) {
-	s.cfg.Events.Publish(events.Event{Kind: events.Delete, Service: "console", ID: m.ID,
-		Address: m.Address, Mailbox: m.Mailbox})
 }
 
 // remoteRE finds references to remote content in HTML: images, styles and
@@ -631,7 +622,6 @@ func (s *Server) handleMailSeen(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	s.published(m)
 	done := "unread"
 	if seen {
 		done = "read"
@@ -652,7 +642,6 @@ func (s *Server) handleMailDelete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	s.published(m)
 	redirectDone(w, r, nextOr(r, "/mail"), "deleted", n)
 }
 
@@ -762,6 +751,5 @@ func (s *Server) handleMailDeleteAll(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	s.cfg.Events.Publish(events.Event{Kind: events.Delete, Service: "console", Address: addr, Mailbox: mbox})
 	redirectDone(w, r, "/mail", "deleted", total)
 }
