@@ -36,7 +36,11 @@ type Decoder struct {
 	bytes  int64 // lines and in-memory literals of the command so far
 	depth  int
 	inCmd  bool // a command has started and not ended
-	fatal  error
+
+	appendStarted bool // ReadAppendMessage has returned a message
+	inCatenate    bool // inside CATENATE's parentheses
+	catParts      int  // parts of CATENATE read
+	fatal         error
 }
 
 // marker is a literal's announcement: "{" number64 ["+"] "}" at the end of
@@ -111,6 +115,7 @@ func (d *Decoder) ReadCommand() (tag, name string, err error) {
 		return "", "", err
 	}
 	d.tokens, d.bytes, d.depth = 0, 0, 0
+	d.appendStarted, d.inCatenate = false, false
 	if err := d.nextLine(false); err != nil {
 		return "", "", err
 	}
