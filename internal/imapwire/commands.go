@@ -116,6 +116,9 @@ func (d *Decoder) ReadAppendMessage() (*AppendMessage, error) {
 	if err := d.finishBody(); err != nil {
 		return nil, err
 	}
+	if d.inCatenate {
+		return nil, syntaxError("CATENATE parts not read")
+	}
 	d.appendStarted = true
 	if !first && d.AtEnd() {
 		d.appendStarted = false
