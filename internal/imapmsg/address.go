@@ -245,4 +245,3 @@ func (p *addrParser) addrSpec() {
 	}
 	p.invalid = true
 }
-
