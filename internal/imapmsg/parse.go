@@ -95,11 +95,14 @@ func (ps *parser) beforeNewline(i, min int) int {
 // scan reads a body from i to the next boundary line of an active
 // multipart, or to the end. It returns where the body ends (before the
 // line break that belongs to the boundary) and the boundary found.
-func (ps *parser) scan(i int) (end, idx int, closing bool, next int) {
+//
+// The line break before a boundary line at i belongs to the body only if
+// it is before min.
+func (ps *parser) scan(i, min int) (end, idx int, closing bool, next int) {
 	if len(ps.bounds) == 0 {
 		return len(ps.b), -1, false, len(ps.b)
 	}
-	start := i
+	start := min
 	for i < len(ps.b) {
 		if idx, closing, next := ps.boundaryAt(i); idx >= 0 {
 			return ps.beforeNewline(i, start), idx, closing, next
@@ -233,7 +236,7 @@ func (ps *parser) entity(pos, depth int, inMultipart, inDigest, isMessage bool) 
 		mine := len(ps.bounds)
 		ps.bounds = append(ps.bounds, boundary)
 		var end int
-		end, idx, closing, next = ps.scan(bodyStart)
+		end, idx, closing, next = ps.scan(bodyStart, bodyStart)
 		for idx == mine && !closing {
 			var c *Part
 			c, idx, closing, next = ps.entity(next, depth+1, true, digest, false)
@@ -244,7 +247,9 @@ func (ps *parser) entity(pos, depth int, inMultipart, inDigest, isMessage bool) 
 		if idx == mine {
 			// The close-delimiter; then the epilogue, to an outer
 			// boundary or the end.
-			end, idx, closing, next = ps.scan(next)
+			// The line break that ends the close-delimiter line is the
+			// one before a boundary line that follows at once.
+			end, idx, closing, next = ps.scan(next, ps.beforeNewline(next, end))
 		}
 		p.End = int64(end)
 	case p.Kind == KindMessage:
@@ -254,7 +259,7 @@ func (ps *parser) entity(pos, depth int, inMultipart, inDigest, isMessage bool) 
 		p.End = m.End
 	default:
 		var end int
-		end, idx, closing, next = ps.scan(bodyStart)
+		end, idx, closing, next = ps.scan(bodyStart, bodyStart)
 		p.End = int64(end)
 	}
 	p.Lines = int64(bytes.Count(b[p.BodyStart:p.End], []byte("\n")))
