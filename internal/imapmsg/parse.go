@@ -227,6 +227,10 @@ func (ps *parser) entity(pos, depth int, inMultipart, inDigest, isMessage bool) 
 	if cut {
 		// A boundary line came before the end of the header: no body.
 		p.End = p.BodyStart
+		if p.Kind == KindMessage {
+			ps.parts++
+			p.Message = &Part{Start: p.End, BodyStart: p.End, End: p.End, Kind: KindText, Envelope: &Envelope{}}
+		}
 		return p, idx, closing, next
 	}
 
