@@ -273,8 +273,7 @@ func joinRFC2231(ps []Param) []Param {
 			ext := strings.HasSuffix(rest, "*")
 			rest = strings.TrimSuffix(rest, "*")
 			if n, err := strconv.Atoi(rest); err == nil && n >= 0 && rest[0] != '+' {
-				secs = append(secs, section{strings.ToLower(key), n, ext, p.Value})
-				secs[len(secs)-1].key = key
+				secs = append(secs, section{key, n, ext, p.Value})
 				continue
 			}
 		}
@@ -282,6 +281,10 @@ func joinRFC2231(ps []Param) []Param {
 	}
 	if len(secs) == 0 {
 		return out
+	}
+	whole := make(map[string]bool, len(out))
+	for _, p := range out {
+		whole[strings.ToLower(strings.TrimSuffix(p.Name, "*"))] = true
 	}
 	sort.SliceStable(secs, func(i, j int) bool {
 		ki, kj := strings.ToLower(secs[i].key), strings.ToLower(secs[j].key)
@@ -298,13 +301,7 @@ func joinRFC2231(ps []Param) []Param {
 			sb.WriteString(secs[j].value)
 			ext = ext || secs[j].extended
 		}
-		dup := false
-		for _, p := range out {
-			if strings.EqualFold(strings.TrimSuffix(p.Name, "*"), secs[i].key) {
-				dup = true
-			}
-		}
-		if !dup {
+		if !whole[strings.ToLower(secs[i].key)] {
 			name := secs[i].key
 			if ext {
 				name += "*"
