@@ -317,7 +317,7 @@ func joinRFC2231(ps []Param) []Param {
 // before whitespace or at the end goes, one before anything else becomes
 // a space.
 func unfold(s string) string {
-	if strings.IndexAny(s, "\r\n") < 0 {
+	if !strings.ContainsAny(s, "\r\n") {
 		return s
 	}
 	b := make([]byte, 0, len(s))

@@ -14,12 +14,12 @@ type Range struct {
 }
 
 // Find returns the part that a part number names (RFC 3501 §6.4.5) in the
-// message root: 1, 2, … are the parts of a multipart; the body of a
+// message p: 1, 2, … are the parts of a multipart; the body of a
 // message that is not multipart is its part 1; the parts of a
 // message/rfc822 part are those of the message it holds. An empty path
-// is root itself.
-func (root *Part) Find(path []uint32) (*Part, bool) {
-	cur := root
+// is p itself.
+func (p *Part) Find(path []uint32) (*Part, bool) {
+	cur := p
 	entered := true // cur is a message whose body part numbers address
 	for _, n := range path {
 		if !entered && cur.Kind == KindMessage {
@@ -40,14 +40,14 @@ func (root *Part) Find(path []uint32) (*Part, bool) {
 	return cur, true
 }
 
-// Section returns the octets of BODY[s] in the message root (RFC 3501
+// Section returns the octets of BODY[s] in the message p (RFC 3501
 // §6.4.5): the whole message, a part's body, its MIME header, or the
 // header or text of the message or of a message/rfc822 part. For
 // HEADER.FIELDS and HEADER.FIELDS.NOT it returns the header, which
 // [FilterHeader] then filters. It reports false if the section does not
 // exist; the server then returns an empty string, as RFC 3501 allows.
-func (root *Part) Section(s imapwire.Section) (Range, bool) {
-	p, ok := root.Find(s.Part)
+func (p *Part) Section(s imapwire.Section) (Range, bool) {
+	p, ok := p.Find(s.Part)
 	if !ok {
 		return Range{}, false
 	}
@@ -124,8 +124,8 @@ var ErrUnknownEncoding = errors.New("imapmsg: unknown Content-Transfer-Encoding"
 // Binary returns the octets of BINARY[part] (RFC 3516) before decoding,
 // and the Content-Transfer-Encoding to decode them with ("" for none):
 // the whole message for an empty part number, else the part's body.
-func (root *Part) Binary(part []uint32) (r Range, encoding string, ok bool) {
-	p, ok := root.Find(part)
+func (p *Part) Binary(part []uint32) (r Range, encoding string, ok bool) {
+	p, ok = p.Find(part)
 	if !ok {
 		return Range{}, "", false
 	}
