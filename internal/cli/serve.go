@@ -371,6 +371,13 @@ and articles, and streams events. On loopback it asks no login; elsewhere
 an account logs in (Basic auth, over HTTPS) and sees only its own mail.
 --webhook URL POSTs each delivered message to URL as JSON.
 
+--faults FILE makes the services misbehave on demand, for testing clients:
+one rule a line, such as 'smtp DATA reply="451 4.3.0 try later" prob=0.3' or
+'udp datagram drop every=3' (see the README's Faults section). The console's
+Faults page and /api/v1/faults list, add and remove rules while inetkit runs;
+rules for tcp, udp and http can be added there only when --faults was given
+(an empty file will do), as those services otherwise skip the check.
+
 The timeouts (--idle-timeout, --command-timeout, --write-timeout) mean the
 same for every service that has them; each service has its own defaults,
 listed below, the RFCs' for the mail services. --smtp-idle-timeout,
