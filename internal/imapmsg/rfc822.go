@@ -13,6 +13,7 @@ type lexer struct {
 	b       string
 	i       int
 	comment []byte // text of the last comment skipped
+	broken  bool   // a comment ran to the end of the input
 }
 
 func isAtext(c byte) bool {
@@ -85,6 +86,7 @@ func (l *lexer) skipComment() {
 			l.comment = append(l.comment, c)
 		}
 	}
+	l.comment, l.broken = l.comment[:0], true
 }
 
 // atom reads an atom, with dots too if dots is set.
@@ -161,6 +163,9 @@ func (l *lexer) localPart() (string, bool) {
 		a := l.atom(false)
 		sb.WriteString(a)
 		l.skip()
+		if l.broken {
+			return "", false
+		}
 		if a == "" || l.peek() != '.' {
 			break
 		}
@@ -172,7 +177,7 @@ func (l *lexer) localPart() (string, bool) {
 func (l *lexer) domain() (string, bool) {
 	l.i++ // '@'
 	if !l.skip() {
-		return "", false
+		return "", true // "user@" at the end: an empty domain
 	}
 	if l.peek() == '[' {
 		var sb strings.Builder
