@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/inetkit/inetkit/internal/imapmsg"
@@ -31,11 +32,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("message is %d-%d of %d octets", root.Start, root.End, len(msg))
 		}
 		checkPart(t, msg, root, root.Start, root.End)
-		render(t, false, func(e *imapwire.Encoder) {
+		out := render(t, false, func(e *imapwire.Encoder) {
 			imapmsg.WriteBodyStructure(e, root, true)
 			imapmsg.WriteBodyStructure(e, root, false)
 			imapmsg.WriteEnvelope(e, root.Envelope)
 		})
+		if strings.IndexByte(out, 0) >= 0 {
+			t.Fatalf("NUL in %q", out)
+		}
 		// Every section of every part is in the message, and a part's
 		// sections are its header and body.
 		for _, s := range sections(root, nil) {
@@ -120,8 +124,11 @@ func FuzzAddressList(f *testing.F) {
 		if depth != 0 {
 			t.Fatalf("%q: unclosed group in %+v", s, l)
 		}
-		render(t, false, func(e *imapwire.Encoder) {
+		out := render(t, false, func(e *imapwire.Encoder) {
 			imapmsg.WriteEnvelope(e, &imapmsg.Envelope{From: l})
 		})
+		if strings.IndexByte(out, 0) >= 0 {
+			t.Fatalf("NUL in %q", out)
+		}
 	})
 }

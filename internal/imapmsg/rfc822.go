@@ -115,6 +115,8 @@ func (l *lexer) quoted() string {
 				l.i++
 			}
 		case '\r', '\n':
+		case 0:
+			sb.WriteByte(0x80)
 		default:
 			sb.WriteByte(c)
 		}
@@ -184,7 +186,11 @@ func (l *lexer) domain() (string, bool) {
 		for l.i < len(l.b) {
 			c := l.b[l.i]
 			l.i++
-			if c != '\r' && c != '\n' {
+			switch c {
+			case '\r', '\n':
+			case 0:
+				sb.WriteByte(0x80)
+			default:
 				sb.WriteByte(c)
 			}
 			if c == ']' {
@@ -251,7 +257,7 @@ func (l *lexer) params() []Param {
 				for l.i < len(l.b) && l.b[l.i] != ';' {
 					l.i++
 				}
-				value = strings.TrimRight(l.b[start:l.i], " \t\r\n")
+				value = unfold(strings.TrimRight(l.b[start:l.i], " \t\r\n"))
 			}
 		}
 		ps = append(ps, Param{name, value})
@@ -320,14 +326,18 @@ func joinRFC2231(ps []Param) []Param {
 
 // unfold returns a header value without its line breaks: a CR or LF
 // before whitespace or at the end goes, one before anything else becomes
-// a space.
+// a space. A NUL, which no IMAP string may hold, becomes 0x80, as in
+// Dovecot.
 func unfold(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
+	if !strings.ContainsAny(s, "\r\n\x00") {
 		return s
 	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c == 0 {
+			c = 0x80
+		}
 		if c != '\r' && c != '\n' {
 			b = append(b, c)
 			continue
