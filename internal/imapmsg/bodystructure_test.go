@@ -3,6 +3,8 @@ package imapmsg_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/inetkit/inetkit/internal/imapmsg"
 )
 
 const mixedAlternativeRelated = `From: a@b
@@ -164,5 +166,21 @@ func TestParse_limits(t *testing.T) {
 	}
 	if n := strings.Count(got, `"message" "rfc822"`); n != 99 {
 		t.Errorf("%d message/rfc822 levels, want 99", n)
+	}
+}
+
+func TestParse_partCount(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("Content-Type: multipart/mixed; boundary=x\r\n\r\n")
+	for i := 0; i < imapmsg.MaxParts+500; i++ {
+		sb.WriteString("--x\r\n\r\np\r\n")
+	}
+	sb.WriteString("--x--\r\n")
+	root := imapmsg.Parse([]byte(sb.String()))
+	if n := len(root.Parts); n >= imapmsg.MaxParts {
+		t.Errorf("%d parts, more than MaxParts", n)
+	}
+	if last := root.Parts[len(root.Parts)-1]; last.End != root.End {
+		t.Errorf("the last part ends at %d, not at the end of the message, %d", last.End, root.End)
 	}
 }
