@@ -101,8 +101,14 @@ func TestWriteBodyStructure(t *testing.T) {
 			`("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 1 0)`},
 		{"RFC 2231 continuations in order and out of order", "MIME-Version: 1.0\nContent-Type: application/x-stuff;\n title*1*=%2A%2A%2Afun%2A%2A%2A%20;\n title*0*=us-ascii'en'This%20is%20even%20more%20;\n title*2=\"isn't it!\"\n\nx", false,
 			`("application" "x-stuff" ("title*" "us-ascii'en'This%20is%20even%20more%20%2A%2A%2Afun%2A%2A%2A%20isn't it!") NIL NIL "7BIT" 1)`},
-		{"RFC 2231: a whole parameter wins over continuations", "MIME-Version: 1.0\nContent-Type: application/x; name=a; name*0=b; name*1=c\n\n", false,
-			`("application" "x" ("name" "a") NIL NIL "7BIT" 0)`},
+		{"RFC 2231: joined sections go after the other parameters, as in Dovecot 2.3", "MIME-Version: 1.0\nContent-Type: application/x; name*0=b; name=a; name*1=c\n\n", false,
+			`("application" "x" ("name" "a" "name" "bc") NIL NIL "7BIT" 0)`},
+		{"RFC 2231: a plain section first, with an extended one", "MIME-Version: 1.0\nContent-Type: application/x; t*0=\"50%\"; t*1*=%20off\n\n", false,
+			`("application" "x" ("t*" "''50%25%20off") NIL NIL "7BIT" 0)`},
+		{"RFC 2231: sections with a number missing are left alone", "MIME-Version: 1.0\nContent-Type: application/x; t*0=a; t*2*=c\n\n", false,
+			`("application" "x" ("t*0" "a" "t*2*" "c") NIL NIL "7BIT" 0)`},
+		{"RFC 2231: name* alone", "MIME-Version: 1.0\nContent-Disposition: attachment; filename*=utf-8''%C3%A9.txt; size=3\n\n", true,
+			`("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 0 0 NIL ("attachment" ("size" "3" "filename*" "utf-8''%C3%A9.txt")) NIL NIL)`},
 		{"multipart/mixed, alternative, related, extension data", mixedAlternativeRelated, true,
 			`(` +
 				`(("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 11 1 NIL NIL NIL NIL)` +
@@ -182,5 +188,17 @@ func TestParse_partCount(t *testing.T) {
 	}
 	if last := root.Parts[len(root.Parts)-1]; last.End != root.End {
 		t.Errorf("the last part ends at %d, not at the end of the message, %d", last.End, root.End)
+	}
+}
+
+func TestParse_paramLimit(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("Content-Type: text/plain")
+	for i := 0; i < 200; i++ {
+		sb.WriteString("; a=b")
+	}
+	sb.WriteString("\r\n\r\n")
+	if n := len(imapmsg.Parse([]byte(sb.String())).Params); n != 128 {
+		t.Errorf("%d parameters, want 128", n)
 	}
 }

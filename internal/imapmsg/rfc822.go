@@ -260,15 +260,24 @@ func (l *lexer) params() []Param {
 				value = unfold(strings.TrimRight(l.b[start:l.i], " \t\r\n"))
 			}
 		}
+		if len(ps) == maxParams {
+			break
+		}
 		ps = append(ps, Param{name, value})
 	}
 	return joinRFC2231(ps)
 }
 
+// maxParams bounds the parameters read from one header field, as
+// Dovecot does, against the CPU cost of joining continuations.
+const maxParams = 128
+
 // joinRFC2231 joins the continuations of RFC 2231 §3 (name*0, name*1*,
-// …) into one parameter, named name* if a section was extended, and put
-// after the others. A parameter written whole wins over continuations of
-// the same name.
+// …, and name*, which is section 0) into one parameter, as Dovecot 2.3
+// does: named name* if a section is extended, its value the sections in
+// order (the plain ones with "%" escaped, and "''" in front if the first
+// is plain), after the other parameters. Sections with a number missing
+// are left as they are.
 func joinRFC2231(ps []Param) []Param {
 	type section struct {
 		key      string
@@ -280,10 +289,11 @@ func joinRFC2231(ps []Param) []Param {
 	out := ps[:0:0]
 	for _, p := range ps {
 		key, rest, ok := strings.Cut(p.Name, "*")
-		if ok && key != "" && rest != "" {
-			ext := strings.HasSuffix(rest, "*")
+		if ok && key != "" {
+			ext := rest == "" || strings.HasSuffix(rest, "*")
 			rest = strings.TrimSuffix(rest, "*")
-			if n, err := strconv.Atoi(rest); err == nil && n >= 0 && rest[0] != '+' {
+			n, err := strconv.Atoi(rest)
+			if rest == "" || err == nil && n >= 0 && rest[0] >= '0' && rest[0] <= '9' {
 				secs = append(secs, section{key, n, ext, p.Value})
 				continue
 			}
@@ -293,32 +303,46 @@ func joinRFC2231(ps []Param) []Param {
 	if len(secs) == 0 {
 		return out
 	}
-	whole := make(map[string]bool, len(out))
-	for _, p := range out {
-		whole[strings.ToLower(strings.TrimSuffix(p.Name, "*"))] = true
-	}
 	sort.SliceStable(secs, func(i, j int) bool {
-		ki, kj := strings.ToLower(secs[i].key), strings.ToLower(secs[j].key)
-		if ki != kj {
-			return ki < kj
+		if secs[i].key != secs[j].key {
+			return secs[i].key < secs[j].key
 		}
 		return secs[i].n < secs[j].n
 	})
 	for i := 0; i < len(secs); {
 		j := i
-		var sb strings.Builder
-		ext := false
+		contiguous, ext := true, false
 		for ; j < len(secs) && strings.EqualFold(secs[j].key, secs[i].key); j++ {
-			sb.WriteString(secs[j].value)
+			contiguous = contiguous && secs[j].n == j-i
 			ext = ext || secs[j].extended
 		}
-		if !whole[strings.ToLower(secs[i].key)] {
-			name := secs[i].key
-			if ext {
-				name += "*"
+		if !contiguous {
+			for _, sec := range secs[i:j] {
+				name := sec.key + "*" + strconv.Itoa(sec.n)
+				if sec.extended {
+					name += "*"
+				}
+				out = append(out, Param{name, sec.value})
 			}
-			out = append(out, Param{name, sb.String()})
+			i = j
+			continue
 		}
+		var sb strings.Builder
+		if ext && !secs[i].extended {
+			sb.WriteString("''")
+		}
+		for _, sec := range secs[i:j] {
+			if ext && !sec.extended {
+				sb.WriteString(strings.ReplaceAll(sec.value, "%", "%25"))
+			} else {
+				sb.WriteString(sec.value)
+			}
+		}
+		name := secs[i].key
+		if ext {
+			name += "*"
+		}
+		out = append(out, Param{name, sb.String()})
 		i = j
 	}
 	return out
