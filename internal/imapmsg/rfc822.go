@@ -275,8 +275,8 @@ const maxParams = 128
 // joinRFC2231 joins the continuations of RFC 2231 §3 (name*0, name*1*,
 // …, and name*, which is section 0) into one parameter, as Dovecot 2.3
 // does: named name* if a section is extended, its value the sections in
-// order (the plain ones with "%" escaped, and "”" in front if the first
-// is plain), after the other parameters. Sections with a number missing
+// order (the plain ones with "%" escaped, and an empty charset and
+// language in front if the first is plain), after the other parameters. Sections with a number missing
 // are left as they are.
 func joinRFC2231(ps []Param) []Param {
 	type section struct {
