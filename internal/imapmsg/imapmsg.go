@@ -8,7 +8,7 @@
 // endings (a bare LF is tolerated). [Parse] reads it once and returns a
 // tree of [Part] values that hold the offsets of each part's header and
 // body, its line count and its parsed MIME header fields (RFC 2045, RFC 2046,
-// RFC 2183 Content-Disposition, RFC 3066 Content-Language, RFC 2557
+// RFC 2183 Content-Disposition, RFC 3282 Content-Language, RFC 2557
 // Content-Location, RFC 2231 parameter continuations); the server can cache
 // the tree per message. The writers then need only the tree, and the
 // section ranges let the server stream a section from its store without a
@@ -16,7 +16,10 @@
 //
 // Header values in ENVELOPE and BODYSTRUCTURE are returned as they are in
 // the header: encoded words (RFC 2047) stay encoded and raw 8-bit text stays
-// 8-bit (as a literal unless UTF-8 is enabled). Addresses are parsed as
+// 8-bit (as a literal unless UTF-8 is enabled); types, subtypes,
+// parameters and encodings are as written, and what the message leaves out
+// is written as RFC 2045 defines it, in upper case as in the RFC examples:
+// "TEXT" "PLAIN", ("CHARSET" "US-ASCII"), "7BIT". Addresses are parsed as
 // RFC 5322 §3.4 allows, obsolete syntax (§4.4) included: groups, routes,
 // comments and folding whitespace. Malformed input never fails: like
 // Dovecot, the parser returns its best reading, filling a missing local part
