@@ -89,7 +89,7 @@ func startGophernicus(t *testing.T, files map[string]string) string {
 		listen += ",su=nobody"
 	}
 	cmd := exec.Command(progs[1], listen,
-		fmt.Sprintf("EXEC:%s -h 127.0.0.1 -p %s -r %s -nf", progs[0], port, dir))
+		fmt.Sprintf("EXEC:%s -h 127.0.0.1 -p %s -r %s -nf -nm", progs[0], port, dir))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

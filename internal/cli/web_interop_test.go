@@ -177,7 +177,7 @@ func startGophernicusPeer(t *testing.T, root string) string {
 	if os.Geteuid() == 0 {
 		listen += ",su=nobody"
 	}
-	cmd := exec.Command(progs[1], listen, fmt.Sprintf("EXEC:%s -h 127.0.0.1 -p %d -r %s -nf", progs[0], port, root))
+	cmd := exec.Command(progs[1], listen, fmt.Sprintf("EXEC:%s -h 127.0.0.1 -p %d -r %s -nf -nm", progs[0], port, root))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
