@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -99,7 +100,7 @@ func TestInterop_nntplibFaults(t *testing.T) {
 	t.Parallel()
 	python := peers.Need(t, python311)
 	if err := exec.Command(python, "-c", "import nntplib").Run(); err != nil {
-		t.Skipf("%s has no nntplib: %v", python, err)
+		peers.Missing(t, fmt.Sprintf("%s has no nntplib: %v", python, err))
 	}
 	s, _ := faultServer(t, `nntp GROUP reply="411 no such group"`, `nntp POST store-error first=1`)
 	host, port, _ := strings.Cut(s.Addr, ":")

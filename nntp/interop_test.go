@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +76,7 @@ json.dump(out, sys.stdout, default=str)
 func TestInterop_nntplib(t *testing.T) {
 	python := peers.Need(t, python311)
 	if err := exec.Command(python, "-c", "import nntplib").Run(); err != nil {
-		t.Skipf("%s has no nntplib: %v", python, err)
+		peers.Missing(t, fmt.Sprintf("%s has no nntplib: %v", python, err))
 	}
 	sp := newSpool()
 	s := newServer(t, sp, func(s *nntp.Server) {

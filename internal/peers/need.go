@@ -57,12 +57,19 @@ func NeedAll(t testing.TB, programs ...string) []string {
 	if len(packages) > 0 {
 		msg += " (Debian packages: " + strings.Join(packages, " ") + ")"
 	}
+	Missing(t, msg)
+	return paths
+}
+
+// Missing skips t because a peer (a program, or a part of one such as a
+// Python module) is missing, as msg says, or fails it when
+// INETKIT_REQUIRE_PEERS=1.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv(RequirePeersEnv) == "1" {
 		t.Fatalf("%s; %s=1 requires it", msg, RequirePeersEnv)
-	} else {
-		t.Skip(msg)
 	}
-	return paths
+	t.Skip(msg)
 }
 
 // lookPath returns the path of program, or "".
