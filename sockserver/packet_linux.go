@@ -443,6 +443,14 @@ func (b *batchConn) queue(slot int, p []byte) {
 // be; if the socket is closed, so are all those not sent.
 func (b *batchConn) flush() {
 	s := b.s
+	if s.killed.Load() {
+		// Close has begun: the socket may not be closed yet (it is
+		// closed after the handlers' context is cancelled), but a reply
+		// written after Close is not sent, whichever comes first.
+		s.stats.errors.Add(int64(b.nout - b.sent))
+		b.nout, b.sent, b.off = 0, 0, 0
+		return
+	}
 	for b.sent < b.nout {
 		b.werr = 0
 		if err := b.rc.Write(b.send); err != nil {
