@@ -65,8 +65,9 @@ func (be *MemBackend) Deliver(user string, msg []byte) error {
 	if u == nil {
 		return fmt.Errorf("imapdtest: no user %q", user)
 	}
-	u.mailboxes["INBOX"].add(slices.Clone(msg), nil, time.Now(), nil)
-	u.changed()
+	m := u.mailboxes["INBOX"]
+	m.add(slices.Clone(msg), nil, time.Now(), nil)
+	m.changed()
 	return nil
 }
 
