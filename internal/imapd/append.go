@@ -131,9 +131,3 @@ func (c *conn) readLiteral(lr *imapwire.LiteralReader, limit int64) ([]byte, err
 	}
 	return buf, nil
 }
-
-// catenateURL is replaced by the FETCH side's (urlfetch.go) once it
-// lands: until then a URL part of CATENATE is refused.
-func (c *conn) catenateURL(url string) ([]byte, error) {
-	return nil, &Error{Code: "BADURL " + url, Text: "URL parts are not supported yet."}
-}

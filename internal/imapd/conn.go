@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -189,16 +190,15 @@ func (c *conn) next() error {
 		}
 	}
 	c.cmd = ""
-	tag, name, err := c.dec.ReadCommand()
 	c.commands++
-	if err != nil {
-		if c.commands == 1 && tag != "" && lineproto.IsHTTPRequest([]byte(tag+" ")) {
-			return c.http()
-		}
-		return c.answer(tag, err)
+	if c.commands == 1 && c.httpRequest() {
+		c.lc.Log.Info("closing: HTTP request on the IMAP port")
+		c.lc.Goodbye(lineproto.ReasonHTTP)
+		return errClose
 	}
-	if c.commands == 1 && lineproto.IsHTTPRequest([]byte(tag+" ")) && strings.HasPrefix(name, "/") {
-		return c.http()
+	tag, name, err := c.dec.ReadCommand()
+	if err != nil {
+		return c.answer(tag, err)
 	}
 	c.cmd = name
 	cmd, ok := commands[name]
@@ -218,12 +218,20 @@ func (c *conn) next() error {
 	return c.answer(tag, cmd.run(c, tag))
 }
 
-// http ends a connection whose first line is an HTTP request: a browser or
-// proxy on the wrong port, or a cross-protocol attack.
-func (c *conn) http() error {
-	c.lc.Log.Info("closing: HTTP request on the IMAP port")
-	c.lc.Goodbye(lineproto.ReasonHTTP)
-	return errClose
+// httpRequest reports whether the first line the client sent, if it came
+// whole in the first read, is an HTTP request: a browser or proxy on the
+// wrong port, or a cross-protocol attack. A read error is left to
+// ReadCommand, which meets it again.
+func (c *conn) httpRequest() bool {
+	b, err := c.lc.Reader().Peek()
+	if err != nil {
+		return false
+	}
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return false
+	}
+	return lineproto.IsHTTPRequest(bytes.TrimSuffix(b[:i], []byte("\r")))
 }
 
 // wrongState is the answer to a known command sent in a state it is not

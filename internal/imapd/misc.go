@@ -89,9 +89,6 @@ func cmdLogout(c *conn, tag string) error {
 // cmdID answers ID (RFC 2971): the client's parameters, a list of field
 // and value pairs or NIL, are read and ignored.
 func cmdID(c *conn, tag string) error {
-	if err := c.dec.SP(); err != nil {
-		return err
-	}
 	args, err := c.dec.Args()
 	if err != nil {
 		return err
