@@ -260,7 +260,7 @@ func TestImaptestStress(t *testing.T) {
 			}
 			log := runImaptest(t, bin, s.Addr, "stress-"+mode.name, time.Duration(secs)*time.Second+time.Minute, args...)
 			if errs := stressErrors(log); len(errs) > 0 {
-				t.Errorf("imaptest stress (%s) reported %d errors:\n%s", mode.name, len(errs), excerpt(strings.Join(errs, "\n"), 40))
+				t.Errorf("imaptest stress (%s) reported %d errors, of these kinds:\n%s", mode.name, len(errs), errorKinds(errs, 20))
 			}
 			if !strings.Contains(log, "Logi") {
 				t.Errorf("imaptest stress (%s) printed no statistics; log:\n%s", mode.name, excerpt(log, 40))
@@ -285,6 +285,54 @@ func stressErrors(log string) []string {
 		}
 	}
 	return errs
+}
+
+// errorKinds sums up error lines: each kind of error (the text before the
+// server's response it quotes, with numbers left out) with its count and
+// its first line, for at most max kinds.
+func errorKinds(errs []string, max int) string {
+	type kind struct {
+		n       int
+		example string
+	}
+	kinds := map[string]*kind{}
+	var order []string
+	for _, e := range errs {
+		k := e
+		if _, rest, ok := strings.Cut(k, "]: "); ok {
+			k = rest
+		}
+		for _, sep := range []string{": * ", ": " + `"`, " '", ": "} {
+			if i := strings.Index(k, sep); i > 0 {
+				k = k[:i]
+				break
+			}
+		}
+		k = strings.Map(func(r rune) rune {
+			if '0' <= r && r <= '9' {
+				return 'N'
+			}
+			return r
+		}, k)
+		if kinds[k] == nil {
+			kinds[k] = &kind{example: e}
+			order = append(order, k)
+		}
+		kinds[k].n++
+	}
+	var b strings.Builder
+	for i, k := range order {
+		if i == max {
+			fmt.Fprintf(&b, "\t[... %d more kinds; -imaptest.out=DIR keeps the logs]\n", len(order)-max)
+			break
+		}
+		ex := kinds[k].example
+		if len(ex) > 300 {
+			ex = ex[:300] + "..."
+		}
+		fmt.Fprintf(&b, "\t%6d × %s\n\t\t%s\n", kinds[k].n, k, ex)
+	}
+	return b.String()
 }
 
 // stressMbox writes an mbox of 50 messages for the stress runs (imaptest
