@@ -100,9 +100,6 @@ func (c *conn) notifyChanged() <-chan struct{} {
 // of its commands. The selected mailbox's events are those IMAP always
 // reports. With STATUS, the watched mailboxes' STATUS is sent at once.
 func cmdNotify(c *conn, tag string) error {
-	if err := c.dec.SP(); err != nil {
-		return err
-	}
 	args, err := c.dec.Args()
 	if err != nil {
 		return err
