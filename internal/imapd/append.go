@@ -42,12 +42,16 @@ func cmdAppend(c *conn, tag string) error {
 		if m == nil {
 			break
 		}
+		flags, err := appendFlags(m.Flags)
+		if err != nil {
+			return err
+		}
 		body, err := c.appendBody(m, c.appendLimit()-total)
 		if err != nil {
 			return err
 		}
 		total += int64(len(body))
-		msgs = append(msgs, &AppendMessage{Flags: appendFlags(m.Flags), Date: m.Date, Body: body})
+		msgs = append(msgs, &AppendMessage{Flags: flags, Date: m.Date, Body: body})
 	}
 	res, err := c.user.Append(c.ctx, name, msgs)
 	if errors.Is(err, ErrNonExistent) {
@@ -64,15 +68,23 @@ func cmdAppend(c *conn, tag string) error {
 }
 
 // appendFlags returns flags without \Recent, which a client cannot set
-// (RFC 3501 §2.3.2).
-func appendFlags(flags []string) []string {
+// (RFC 3501 §2.3.2). A "\" flag that is not a system flag is refused, as
+// Dovecot does.
+func appendFlags(flags []string) ([]string, error) {
 	out := flags[:0:0]
 	for _, f := range flags {
-		if !strings.EqualFold(f, `\Recent`) {
+		switch f {
+		case `\Recent`:
+		case `\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`:
+			out = append(out, f)
+		default:
+			if strings.HasPrefix(f, `\`) {
+				return nil, &Error{Type: "BAD", Text: "Invalid system flag " + f}
+			}
 			out = append(out, f)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // appendBody reads the message of m: its literal, or its CATENATE parts

@@ -59,7 +59,7 @@ func TestMailbox_renameAndStatus(t *testing.T) {
 	c, r := s.loggedIn(t)
 	prototest.Run(t, c, r, `
 C: a STATUS INBOX (MESSAGES UNSEEN DELETED SIZE APPENDLIMIT)
-S: * STATUS INBOX (MESSAGES 1 UNSEEN 1 DELETED 0 SIZE 24 APPENDLIMIT 67108864)
+S: * STATUS INBOX (MESSAGES 1 UNSEEN 1 DELETED 0 SIZE 22 APPENDLIMIT 67108864)
 S: a OK Status completed.
 C: b CREATE old/child
 S: b OK Create completed.

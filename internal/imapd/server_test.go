@@ -127,8 +127,8 @@ C: b NOOP
 S: b OK Noop completed.
 C: c FOO
 S: c BAD Error in IMAP command FOO: Unknown command.
-C: d SELECT INBOX
-S: d BAD Error in IMAP command SELECT: Not logged in.
+C: d STATUS INBOX (MESSAGES)
+S: d BAD Error in IMAP command STATUS: Not logged in.
 C: e LIST "" *
 S: e BAD Error in IMAP command LIST: Not logged in.
 C: +++
