@@ -80,6 +80,9 @@ var fetchCmds = sync.Pool{New: func() any { return new(fetchCmd) }}
 // §6.4.5 for IMAP4rev1 sessions), with BINARY (RFC 3516) and the
 // CHANGEDSINCE and VANISHED modifiers (RFC 7162 §3.1.4, §3.2.6).
 func (c *conn) fetch(tag string, uid bool) error {
+	if err := c.dec.SP(); err != nil {
+		return err
+	}
 	args, err := c.dec.ReadFetch()
 	if err != nil {
 		return err
