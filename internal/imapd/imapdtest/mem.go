@@ -648,7 +648,8 @@ func (s *memMailboxSession) state(msg *memMsg) imapd.MessageState {
 }
 
 // Poll returns the changes since the previous Poll, every message the
-// first time, and claims \Recent for a read-write session.
+// first time. A message no read-write session has claimed is \Recent for
+// the session; a read-write session claims it, a read-only one does not.
 func (s *memMailboxSession) Poll(ctx context.Context) (*imapd.Changes, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -665,8 +666,11 @@ func (s *memMailboxSession) Poll(ctx context.Context) (*imapd.Changes, error) {
 		HighestModSeq: m.modSeq,
 	}
 	for _, msg := range m.msgs {
-		if !s.readOnly && !msg.claimed {
-			msg.claimed = true
+		if !msg.claimed && !s.known[msg.uid] {
+			// A read-only session sees it \Recent without claiming it,
+			// as Dovecot's EXAMINE does (RFC 3501 §6.3.2: EXAMINE must
+			// not make messages lose \Recent).
+			msg.claimed = !s.readOnly
 			s.recent[msg.uid] = true
 		}
 		if msg.modSeq > s.seen || !s.polled {

@@ -583,8 +583,8 @@ func testRecent(t *testing.T, e *suiteEnv) {
 	u1, u2 := e.login(t), e.login(t)
 	e.deliver(suiteMsg1)
 	ro := poll(t, open(t, u2, "INBOX", true))
-	if len(ro.Messages) != 1 || ro.Messages[0].Recent {
-		t.Errorf("read-only Poll = %+v; want the message, not \\Recent", ro.Messages)
+	if len(ro.Messages) != 1 || !ro.Messages[0].Recent {
+		t.Errorf("read-only Poll = %+v; want the message \\Recent, as EXAMINE shows it", ro.Messages)
 	}
 	if st := status(t, u1, "INBOX"); st.Recent != 1 {
 		t.Errorf("Status.Recent after a read-only Poll = %d; want 1 (not claimed)", st.Recent)
