@@ -48,7 +48,7 @@ func cmdAppend(c *conn, tag string) error {
 		}
 		body, err := c.appendBody(m, c.appendLimit()-total)
 		if err != nil {
-			return err
+			return c.appendFailed(name, err)
 		}
 		total += int64(len(body))
 		msgs = append(msgs, &AppendMessage{Flags: flags, Date: m.Date, Body: body})
@@ -85,6 +85,21 @@ func appendFlags(flags []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// appendFailed returns the answer to an APPEND to name whose message
+// could not be read as err says: TRYCREATE if name does not exist, which
+// Dovecot checks first (a CATENATE URL is not looked at before the
+// mailbox), else err.
+func (c *conn) appendFailed(name string, err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Type == "BAD" {
+		return err
+	}
+	if _, serr := c.user.Status(c.ctx, name); errors.Is(serr, ErrNonExistent) {
+		return errTryCreate
+	}
+	return err
 }
 
 // appendBody reads the message of m: its literal, or its CATENATE parts
