@@ -158,6 +158,8 @@ type Store struct {
 
 	smu      sync.Mutex
 	sessions map[int64]map[*imapSession]struct{} // user id → its logged-in IMAP sessions
+
+	imapd imapdHub // the users and mailboxes of IMAPDBackend's sessions, woken after commits
 }
 
 type trackerRef struct {
@@ -421,6 +423,7 @@ func (s *Store) writeLocked(ctx context.Context, f func(tx *wtx) error) error {
 	for _, fn := range tx.after {
 		fn()
 	}
+	s.notifyIMAPD()
 	return nil
 }
 

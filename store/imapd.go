@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/inetkit/inetkit/internal/imapd"
+)
+
+// IMAPDBackend returns the store as the backend of inetkit's own IMAP
+// server. Users log in with [Store.Authenticate]; their mailboxes are those
+// of the store, with "/" as the hierarchy separator. Every change, whoever
+// makes it (a delivery over SMTP, a deletion over POP3 or from the console,
+// a session of either IMAP server), gets a mod-sequence (RFC 7162) from
+// triggers of the database, and wakes the sessions that watch the mailbox
+// after its commit.
+func (s *Store) IMAPDBackend() imapd.Backend { return imapdBackend{s} }
+
+type imapdBackend struct{ s *Store }
+
+var (
+	_ imapd.Backend = imapdBackend{}
+	_ imapd.User    = (*imapdUser)(nil)
+	_ imapd.Mailbox = (*imapdMailbox)(nil)
+)
+
+// Login checks the credentials with Store.Authenticate (which, with
+// Options.AnyLogin, makes the user).
+func (be imapdBackend) Login(ctx context.Context, username, password string) (imapd.User, error) {
+	id, err := be.s.Authenticate(ctx, username, password)
+	if errors.Is(err, ErrAuthFailed) {
+		return nil, imapd.ErrAuthFailed
+	} else if err != nil {
+		return nil, imapdErr(err)
+	}
+	u := &imapdUser{s: be.s, id: id, address: normAddress(username), changed: make(chan struct{}, 1)}
+	u.unwatch = be.s.imapd.watch(&be.s.imapd.users, id, u.changed)
+	return u, nil
+}
+
+// imapdUser is one connection's access to a user's mailboxes.
+type imapdUser struct {
+	s       *Store
+	id      int64
+	address string
+	changed chan struct{}
+	unwatch func()
+}
+
+func (u *imapdUser) Changed() <-chan struct{} { return u.changed }
+
+func (u *imapdUser) Close() error {
+	u.unwatch()
+	return nil
+}
+
+// imapdErr turns an error of the store into the response the client gets:
+// the store's sentinels become their RFC 5530 codes, a busy database a
+// temporary NO, a full disk OVERQUOTA; other errors are returned as they
+// are, for the server to log.
+func imapdErr(err error) error {
+	var ie *imapd.Error
+	var se *sqlite.Error
+	switch {
+	case err == nil, errors.As(err, &ie):
+		return err
+	case errors.Is(err, ErrNotFound):
+		return imapd.ErrNonExistent
+	case errors.Is(err, ErrExists):
+		return imapd.ErrAlreadyExists
+	case errors.Is(err, ErrClosed):
+		return &imapd.Error{Code: "UNAVAILABLE", Text: "Server is shutting down, try again later."}
+	case errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED):
+		return &imapd.Error{Code: "UNAVAILABLE", Text: "Temporary failure, try again."}
+	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL:
+		return imapd.ErrOverQuota
+	}
+	return err
+}
+
+// imapdName checks a mailbox name and returns it with its INBOX level in
+// upper case. It refuses, with ErrBadName, an empty level, a level of "."
+// or "..", a name that is not UTF-8 or holds a control character, and a
+// name too long.
+func imapdName(name string) (string, error) {
+	if name == "" || len(name) > maxMailboxNameBytes || !utf8.ValidString(name) {
+		return "", imapd.ErrBadName
+	}
+	for _, r := range name {
+		if r < ' ' || r == 0x7f {
+			return "", imapd.ErrBadName
+		}
+	}
+	for level := range strings.SplitSeq(name, "/") {
+		if level == "" || level == "." || level == ".." {
+			return "", imapd.ErrBadName
+		}
+	}
+	return normMailboxName(name), nil
+}
+
+// imapdNewName checks a name for a new mailbox: as imapdName does, and
+// without the LIST wildcards, which would make it unlistable on its own.
+func imapdNewName(name string) (string, error) {
+	if strings.ContainsAny(name, "*%") {
+		return "", imapd.ErrBadName
+	}
+	return imapdName(name)
+}

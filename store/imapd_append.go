@@ -1,0 +1,93 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	inetimap "github.com/inetkit/inetkit/imap"
+	"github.com/inetkit/inetkit/internal/imapd"
+)
+
+// maxAppendBytes bounds a message of APPEND, as the IMAP server bounds its
+// literal by default.
+const maxAppendBytes = inetimap.DefaultMaxLiteralBytes
+
+// Append stores msgs in mailbox name in one transaction: all or none
+// (MULTIAPPEND, RFC 3502). Line endings are made CRLF, as for every
+// message of the store. A message over maxAppendBytes is refused with
+// TOOBIG, and messages that would leave less than Options.MinFreeBytes on
+// the disk with OVERQUOTA.
+func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.AppendMessage) (*imapd.CopyResult, error) {
+	name, err := imapdName(name)
+	if err != nil {
+		return nil, err
+	}
+	type prepared struct {
+		body  []byte
+		meta  *messageMeta
+		sort  imapd.SortData
+		date  time.Time
+		flags []string
+	}
+	var total int64
+	ps := make([]prepared, len(msgs))
+	for i, m := range msgs {
+		if int64(len(m.Body)) > maxAppendBytes {
+			return nil, imapd.ErrTooBig
+		}
+		p := prepared{body: NormalizeCRLF(m.Body), date: m.Date, flags: dedupFlags(m.Flags)}
+		if p.date.IsZero() {
+			p.date = time.Now()
+		}
+		p.meta = parseMessageMeta(p.body)
+		p.sort = imapd.NewSortData(0, headerOf(p.body))
+		total += int64(len(p.body))
+		ps[i] = p
+	}
+	if min := u.s.opts.MinFreeBytes; min > 0 {
+		if free, ok := freeBytes(u.s.dir); ok && free < min+total {
+			u.s.log.Warn("store: imap: refusing APPEND, low on disk space", "free", free, "user", u.address)
+			return nil, imapd.ErrOverQuota
+		}
+	}
+	res := &imapd.CopyResult{}
+	err = u.s.write(ctx, func(tx *wtx) error {
+		mb, err := u.mailboxTx(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		res.UIDValidity, res.Dest = mb.uidValidity, nil
+		for _, p := range ps {
+			bodyID, err := u.s.insertMailBodyTx(ctx, tx, p.body, p.meta)
+			if err != nil {
+				return err
+			}
+			if err := u.s.setSortDataTx(ctx, tx, bodyID, &p.sort); err != nil {
+				return err
+			}
+			uid, id, err := appendTx(ctx, tx, u.s, mb.id, bodyID, int64(len(p.body)), p.date, p.flags)
+			if err != nil {
+				return err
+			}
+			u.s.publishMessage(tx, id, u.address, mb.name, p.meta, int64(len(p.body)))
+			res.Dest = append(res.Dest, uid)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, imapdErr(err)
+	}
+	return res, nil
+}
+
+// headerOf returns the header of msg, with the blank line that ends it.
+func headerOf(msg []byte) []byte {
+	if bytes.HasPrefix(msg, []byte("\r\n")) {
+		return msg[:2]
+	}
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		return msg[:i+4]
+	}
+	return msg
+}

@@ -1,0 +1,299 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/inetkit/inetkit/internal/imapd"
+)
+
+// errIMAPDReadOnly answers a change to a mailbox opened with EXAMINE.
+var errIMAPDReadOnly = &imapd.Error{Code: "CANNOT", Text: "Mailbox is read-only."}
+
+// imapdRow is a message of a mailbox, as the writes of IMAPDBackend read it.
+type imapdRow struct {
+	id     int64
+	uid    uint32
+	modseq uint64
+	date   int64
+	size   int64
+}
+
+// jsonIDs returns ids (int64 or uint32) as a JSON array, for json_each.
+func jsonIDs[T int64 | uint32](ids []T) string {
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+// imapdRowsTx returns the messages of mailbox mbox whose UIDs are in uids
+// (ascending; nil means all), in UID order.
+func imapdRowsTx(ctx context.Context, q querier, mbox int64, uids []uint32) ([]imapdRow, error) {
+	const cols = `SELECT id, uid, modseq, internal_date, size FROM messages`
+	var err error
+	var rows *sql.Rows
+	if uids == nil {
+		rows, err = q.QueryContext(ctx, cols+` WHERE mailbox_id = ? ORDER BY uid`, mbox)
+	} else {
+		rows, err = q.QueryContext(ctx, cols+` WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mbox, jsonIDs(uids))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []imapdRow
+	for rows.Next() {
+		var r imapdRow
+		if err := rows.Scan(&r.id, &r.uid, &r.modseq, &r.date, &r.size); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// expungeRowsTx deletes the messages rows of mailbox mbox; the triggers
+// record their UIDs as expunged. If a session of the other IMAP server has
+// the mailbox selected, the deletion goes through its code, which tells it
+// the sequence numbers.
+func (s *Store) expungeRowsTx(ctx context.Context, tx *wtx, mbox int64, rows []imapdRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if s.openTracker(mbox) != nil {
+		refs, err := loadRefs(ctx, tx, mbox)
+		if err != nil {
+			return err
+		}
+		gone := make(map[int64]bool, len(rows))
+		for _, r := range rows {
+			gone[r.id] = true
+		}
+		del := make([]bool, len(refs))
+		for i, r := range refs {
+			del[i] = gone[r.id]
+		}
+		return s.expungeRefsTx(ctx, tx, mbox, refs, del)
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.id
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids)); err != nil {
+		return err
+	}
+	tx.After(s.broadcast)
+	return nil
+}
+
+// Expunge removes the messages of uids (all if nil) flagged \Deleted.
+func (mb *imapdMailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, error) {
+	if mb.readOnly {
+		return nil, errIMAPDReadOnly
+	}
+	var gone []uint32
+	err := mb.s.write(ctx, func(tx *wtx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT m.id, m.uid FROM messages m WHERE m.mailbox_id = ?
+			AND EXISTS (SELECT 1 FROM flags f WHERE f.message_id = m.id AND f.flag = '\Deleted' COLLATE NOCASE) ORDER BY m.uid`, mb.id)
+		if err != nil {
+			return err
+		}
+		var del []imapdRow
+		for rows.Next() {
+			var r imapdRow
+			if err := rows.Scan(&r.id, &r.uid); err != nil {
+				rows.Close()
+				return err
+			}
+			if _, found := slices.BinarySearch(uids, r.uid); uids == nil || found {
+				del = append(del, r)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		gone = gone[:0]
+		for _, r := range del {
+			gone = append(gone, r.uid)
+		}
+		return mb.s.expungeRowsTx(ctx, tx, mb.id, del)
+	})
+	if err != nil {
+		return nil, imapdErr(err)
+	}
+	return gone, nil
+}
+
+// Store changes the flags of the messages of uids, in one transaction.
+// Keywords are compared without regard to case, as IMAP compares flags; a
+// message keeps the spelling it has.
+func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op imapd.StoreOp, flags []string, unchangedSince uint64) (changed []imapd.MessageState, modified []uint32, err error) {
+	if mb.readOnly {
+		return nil, nil, errIMAPDReadOnly
+	}
+	flags = dedupFlags(flags)
+	err = mb.s.write(ctx, func(tx *wtx) error {
+		changed, modified = nil, nil
+		rows, err := imapdRowsTx(ctx, tx, mb.id, uids)
+		if err != nil {
+			return err
+		}
+		var done []imapdRow
+		for _, r := range rows {
+			if unchangedSince != 0 && r.modseq > unchangedSince {
+				modified = append(modified, r.uid)
+				continue
+			}
+			n, err := storeFlagsTx(ctx, tx, r.id, op, flags)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				done = append(done, r)
+			}
+		}
+		if changed, err = mb.statesTx(ctx, tx, done); err != nil {
+			return err
+		}
+		mb.s.queueOldFlags(ctx, tx, mb.id, changed)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, imapdErr(err)
+	}
+	return changed, modified, nil
+}
+
+// dedupFlags drops repeated flags (compared without regard to case) and
+// \Recent, which no one stores.
+func dedupFlags(flags []string) []string {
+	var out []string
+	for _, f := range flags {
+		if strings.EqualFold(f, `\Recent`) || slices.ContainsFunc(out, func(g string) bool { return strings.EqualFold(f, g) }) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// storeFlagsTx changes the flags of message id and returns how many it
+// set or cleared.
+func storeFlagsTx(ctx context.Context, tx *wtx, id int64, op imapd.StoreOp, flags []string) (int, error) {
+	have, err := messageFlagsTx(ctx, tx, id)
+	if err != nil {
+		return 0, err
+	}
+	has := func(list []string, f string) bool {
+		return slices.ContainsFunc(list, func(g string) bool { return strings.EqualFold(f, g) })
+	}
+	var add, remove []string
+	switch op {
+	case imapd.StoreAdd:
+		for _, f := range flags {
+			if !has(have, f) {
+				add = append(add, f)
+			}
+		}
+	case imapd.StoreRemove:
+		for _, f := range have {
+			if has(flags, f) {
+				remove = append(remove, f)
+			}
+		}
+	default:
+		for _, f := range flags {
+			if !has(have, f) {
+				add = append(add, f)
+			}
+		}
+		for _, f := range have {
+			if !has(flags, f) {
+				remove = append(remove, f)
+			}
+		}
+	}
+	for _, f := range remove {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM flags WHERE message_id = ? AND flag = ?`, id, f); err != nil {
+			return 0, err
+		}
+	}
+	for _, f := range add {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO flags (message_id, flag) VALUES (?, ?)`, id, f); err != nil {
+			return 0, err
+		}
+	}
+	return len(add) + len(remove), nil
+}
+
+// messageFlagsTx returns the flags of message id.
+func messageFlagsTx(ctx context.Context, q querier, id int64) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT flag FROM flags WHERE message_id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	flags := []string{}
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, err
+		}
+		flags = append(flags, f)
+	}
+	return flags, rows.Err()
+}
+
+// statesTx returns the state of the messages rows now.
+func (mb *imapdMailbox) statesTx(ctx context.Context, tx *wtx, rows []imapdRow) ([]imapd.MessageState, error) {
+	var out []imapd.MessageState
+	for _, r := range rows {
+		st := imapd.MessageState{UID: r.uid, InternalDate: time.Unix(0, r.date), Size: r.size, Recent: mb.isRecent(r.uid)}
+		if err := tx.QueryRowContext(ctx, `SELECT modseq FROM messages WHERE id = ?`, r.id).Scan(&st.ModSeq); err != nil {
+			return nil, err
+		}
+		var err error
+		if st.Flags, err = messageFlagsTx(ctx, tx, r.id); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// queueOldFlags tells the sessions of the other IMAP server that have
+// mailbox mbox selected of the flags changed, after the commit.
+func (s *Store) queueOldFlags(ctx context.Context, tx *wtx, mbox int64, changed []imapd.MessageState) {
+	t := s.openTracker(mbox)
+	if t == nil || len(changed) == 0 {
+		return
+	}
+	type update struct {
+		seq   uint32
+		uid   uint32
+		flags []imap.Flag
+	}
+	var ups []update
+	for _, st := range changed {
+		var seq uint32
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ? AND uid <= ?`, mbox, st.UID).Scan(&seq); err != nil {
+			continue
+		}
+		fl := make([]imap.Flag, len(st.Flags))
+		for i, f := range st.Flags {
+			fl[i] = imap.Flag(f)
+		}
+		ups = append(ups, update{seq, st.UID, fl})
+	}
+	tx.After(func() {
+		for _, u := range ups {
+			t.QueueMessageFlags(u.seq, imap.UID(u.uid), u.flags, nil)
+		}
+	})
+}
