@@ -35,7 +35,7 @@ import (
 // beside it, or at $INETKIT_IMAPTEST_TESTS. When it is missing the tests
 // skip, or fail with INETKIT_REQUIRE_PEERS=1.
 var (
-	imaptestSecs = flag.Duration("imaptest.secs", 3*time.Second, "how long each stress run of Dovecot's imaptest lasts")
+	imaptestSecs = flag.Int("imaptest.secs", 3, "how long each stress run of Dovecot's imaptest lasts, in seconds (imaptest's secs=)")
 	imaptestOut  = flag.String("imaptest.out", "", "a folder to keep the log of each imaptest run in (default: none)")
 )
 
@@ -253,7 +253,7 @@ func TestImaptestStress(t *testing.T) {
 	for _, mode := range []struct{ name, arg string }{{"shared", ""}, {"own_flags", "own_flags"}} {
 		t.Run(mode.name, func(t *testing.T) {
 			s := imaptestServer(t)
-			secs := max(1, int(imaptestSecs.Seconds()))
+			secs := max(1, *imaptestSecs)
 			args := []string{"mbox=" + mbox, "clients=10", fmt.Sprintf("secs=%d", secs)}
 			if mode.arg != "" {
 				args = append(args, mode.arg)

@@ -844,7 +844,7 @@ func testChangedDeliver(t *testing.T, e *suiteEnv) {
 	poll(t, m)
 	drain(m.Changed())
 	drain(u.Changed())
-	if m.Changed() != m.Changed() || u.Changed() != u.Changed() {
+	if mc, uc := m.Changed(), u.Changed(); mc != m.Changed() || uc != u.Changed() {
 		t.Errorf("Changed() returned different channels")
 	}
 	e.deliver(suiteMsg1)
