@@ -320,3 +320,50 @@ func TestFetch_expungedByAnother(t *testing.T) {
 		[2]string{"F2 UID FETCH 1:2 (BODY.PEEK[HEADER.FIELDS (Subject)])", "* 2 FETCH (UID 2 BODY[HEADER.FIELDS (Subject)] {18}\nSubject: Hello\n\n)\n* 1 EXPUNGE\nF2 OK Fetch completed.\n"},
 	)
 }
+
+// FuzzFetch appends arbitrary messages and fetches every item of them: the
+// server must answer each FETCH in full (no panic, which would end the
+// connection), and the items read from the header alone must be written
+// as they are from the parsed message.
+func FuzzFetch(f *testing.F) {
+	for _, m := range []string{fetchMsgPlain, fetchMsgParts, "", "\r\n", "Subject: x", "a: b\n\nc\x00d",
+		"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: message/rfc822\r\n\r\nFrom: y\r\n\r\n--x--\r\n",
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\na=3Db=\r\nc\r\n"} {
+		f.Add([]byte(m))
+	}
+	s := newServer(f, nil)
+	c, r := s.loggedIn(f)
+	if out := fetchRun(f, c, r, "S SELECT INBOX"); !strings.Contains(out, "S OK") {
+		f.Fatal(out)
+	}
+	uidRE := regexp.MustCompile(`APPENDUID \d+ (\d+)\]`)
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		if len(msg) == 0 {
+			return // APPEND takes no empty message
+		}
+		out := fetchRun(t, c, r, "A APPEND INBOX ~{"+strconv.Itoa(len(msg))+"+}\r\n"+string(msg))
+		m := uidRE.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("APPEND: %q", out)
+		}
+		uid := m[1]
+		fetchRun(t, c, r, "N NOOP")
+		all := fetchRun(t, c, r, "F1 UID FETCH "+uid+" (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE RFC822.HEADER "+
+			"RFC822.TEXT BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[2.HEADER] BODY.PEEK[1.2.TEXT] BINARY.PEEK[1] BINARY.SIZE[2] BODY.PEEK[TEXT]<0.10> MODSEQ)")
+		if !strings.Contains(all, "\r\nF1 OK ") && !strings.Contains(all, "\r\nF1 NO [UNKNOWN-CTE]") &&
+			!strings.HasPrefix(all, "F1 NO [UNKNOWN-CTE]") {
+			t.Fatalf("FETCH of %q = %q", msg, all)
+		}
+		// The same items, answered from the header alone, then from the
+		// parsed message (BODY makes the server parse it).
+		const items = "BODY.PEEK[HEADER] ENVELOPE BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (From Subject)] RFC822.HEADER BINARY.PEEK[] BINARY.SIZE[]"
+		hdr := fetchRun(t, c, r, "F2 UID FETCH "+uid+" ("+items+")")
+		tree := fetchRun(t, c, r, "F3 UID FETCH "+uid+" ("+items+" BODY)")
+		hdr = strings.TrimSuffix(hdr, ")\r\nF2 OK Fetch completed.\r\n")
+		if !strings.HasPrefix(tree, hdr+" BODY (") {
+			t.Fatalf("message %q: from the header:\n%q\nparsed:\n%q", msg, hdr, tree)
+		}
+		fetchRun(t, c, r, "X UID STORE "+uid+" +FLAGS.SILENT (\\Deleted)")
+		fetchRun(t, c, r, "Y EXPUNGE")
+	})
+}
