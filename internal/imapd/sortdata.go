@@ -193,12 +193,17 @@ func decodeWordsEach(s string) string {
 
 // firstAddress returns the addr-mailbox (local part) of the first address
 // of an address-list value (RFC 5256 §3), and its display name, decoded,
-// or its addr-spec if it has none (RFC 5957 §2). Group names are not
-// addresses.
+// or its addr-spec if it has none (RFC 5957 §2). A list that starts with
+// a group starts with the group's name, which is both, as in Dovecot (its
+// ENVELOPE has the name as the addr-mailbox of the group's start).
 func firstAddress(value string) (mailbox, display string) {
 	for _, a := range imapmsg.ParseAddressList(value) {
-		if a.GroupStart || a.GroupEnd {
+		if a.GroupEnd {
 			continue
+		}
+		if a.GroupStart {
+			name := decodeHeader(a.Mailbox)
+			return name, name
 		}
 		display = strings.TrimSpace(decodeHeader(a.Name))
 		if display == "" {
@@ -350,8 +355,8 @@ func messageIDs(value string) []string {
 }
 
 // cleanMessageID returns the id inside "<" and ">" with whitespace and
-// comments removed, or "" if it is not an id (empty, or no "@" and no
-// printable content).
+// comments removed, or "" if it is not an id: one without "@" is not, as
+// Dovecot has it.
 func cleanMessageID(s string) string {
 	var b strings.Builder
 	depth := 0
@@ -367,7 +372,7 @@ func cleanMessageID(s string) string {
 		}
 	}
 	id := b.String()
-	if id == "" || !utf8.ValidString(id) {
+	if !strings.Contains(id, "@") || !utf8.ValidString(id) {
 		return ""
 	}
 	return id

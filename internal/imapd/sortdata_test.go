@@ -59,8 +59,8 @@ func TestNewSortData(t *testing.T) {
 		HasRe:       true,
 		From:        "joerg",
 		DisplayFrom: "Jörg",
-		To:          "bob",
-		DisplayTo:   "Bob",
+		To:          "undisclosed",
+		DisplayTo:   "undisclosed",
 		Cc:          "carol",
 		MessageID:   "id1@host",
 		InReplyTo:   "id0@host",
@@ -79,9 +79,9 @@ func TestNewSortData(t *testing.T) {
 }
 
 func TestNewSortData_displayFallback(t *testing.T) {
-	d := NewSortData(1, []byte("from: user@domain\nto: <x@y>\n\n"))
-	if d.DisplayFrom != "user@domain" || d.From != "user" || d.DisplayTo != "x@y" {
-		t.Errorf("NewSortData() = %+v; want DisplayFrom user@domain, From user, DisplayTo x@y", d)
+	d := NewSortData(1, []byte("from: user@domain\nto: <x@y>\ncc: \"Bob\" <bob@b.example>, c@d\n\n"))
+	if d.DisplayFrom != "user@domain" || d.From != "user" || d.DisplayTo != "x@y" || d.Cc != "bob" {
+		t.Errorf("NewSortData() = %+v; want DisplayFrom user@domain, From user, DisplayTo x@y, Cc bob", d)
 	}
 	d = NewSortData(1, nil)
 	if d.UID != 1 || d.BaseSubject != "" || !d.Date.IsZero() || d.References != nil {
@@ -122,6 +122,7 @@ func TestMessageIDs(t *testing.T) {
 		{"<a@b> <c@d>", []string{"a@b", "c@d"}},
 		{"<<a@b>", []string{"a@b"}},
 		{"<>", nil},
+		{"<no-at> <x@y>", []string{"x@y"}},
 		{"no id", nil},
 		{"<a@b", nil},
 		{"<\"q x\"@b>", []string{"\"qx\"@b"}},
