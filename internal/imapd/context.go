@@ -178,6 +178,35 @@ func (c *conn) updateContext(sc *searchContext, only []int, exp []uint32) error 
 	return c.writeContextUpdate(sc, "REMOVEFROM", remove)
 }
 
+// contextExpunge reports to the searches kept updated that the messages
+// of uids are about to be expunged: "REMOVEFROM (0 set)" with their
+// sequence numbers (or UIDs) as they are before the expunge. Called before
+// the EXPUNGE responses, it lets the client read the numbers in the view
+// they refer to, as Dovecot sends them; contextUpdate then does not report
+// these messages again.
+func (c *conn) contextExpunge(uids []uint32) error {
+	for _, sc := range searchContexts(c.sel) {
+		var remove []uint32
+		keep := sc.uids[:0:0]
+		for _, u := range sc.uids {
+			if _, gone := slices.BinarySearch(uids, u); !gone {
+				keep = append(keep, u)
+				continue
+			}
+			if sc.uid {
+				remove = append(remove, u)
+			} else if seq := c.sel.seq(u); seq != 0 {
+				remove = append(remove, seq)
+			}
+		}
+		sc.uids = keep
+		if err := c.writeContextUpdate(sc, "REMOVEFROM", remove); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // numBefore returns what named the expunged message u before the expunges
 // exp: its UID, or its sequence number then (the messages of the view
 // below it, and the expunged ones below it, plus one).
