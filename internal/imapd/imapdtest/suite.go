@@ -675,7 +675,8 @@ func testStore(t *testing.T, e *suiteEnv) {
 	e.deliver(suiteMsg1)
 	e.deliver(suiteMsg2)
 	m := open(t, u, "INBOX", false)
-	all := uidsOf(poll(t, m).Messages)
+	msgs := poll(t, m).Messages
+	all := uidsOf(msgs)
 	steps := []struct {
 		op    imapd.StoreOp
 		flags []string
@@ -693,9 +694,12 @@ func testStore(t *testing.T, e *suiteEnv) {
 		if len(changed) != 2 {
 			t.Fatalf("Store(%v, %q) changed %d messages; want 2", s.op, s.flags, len(changed))
 		}
-		for _, c := range changed {
+		for i, c := range changed {
 			if got := sortedFlags(c.Flags); !slices.Equal(got, s.want) || c.ModSeq <= last {
 				t.Errorf("Store(%v, %q): message %d = %q modseq %d; want %q, modseq above %d", s.op, s.flags, c.UID, got, c.ModSeq, s.want, last)
+			}
+			if c.UID != msgs[i].UID || c.Size != msgs[i].Size || !c.InternalDate.Equal(msgs[i].InternalDate) {
+				t.Errorf("Store: state %+v; want UID, size and internal date of %+v", c, msgs[i])
 			}
 		}
 		last = max(changed[0].ModSeq, changed[1].ModSeq)
@@ -891,6 +895,24 @@ func testChangedStore(t *testing.T, e *suiteEnv) {
 		t.Fatal(err)
 	}
 	waitChan(t, m2.Changed(), "Mailbox after another session's Expunge")
+	drain(m2.Changed())
+	appendMsgs(t, u1, "INBOX", &imapd.AppendMessage{Body: []byte(suiteMsg2)})
+	waitChan(t, m2.Changed(), "Mailbox after another session's Append")
+	drain(u2.Changed())
+	create(t, u1, "Other")
+	drain(m2.Changed())
+	other := open(t, u1, "Other", false)
+	poll(t, other)
+	appendMsgs(t, u1, "Other", &imapd.AppendMessage{Body: []byte(suiteMsg3)})
+	waitChan(t, u2.Changed(), "User after another session's Append to another mailbox")
+	uid3 := poll(t, other).Messages[0].UID
+	if _, err := other.Copy(ctx, []uint32{uid3}, "INBOX", true); err != nil {
+		t.Fatal(err)
+	}
+	waitChan(t, m2.Changed(), "Mailbox after another session's move into it")
+	if ch := poll(t, m2); len(ch.Messages) != 2 {
+		t.Errorf("Poll after an Append and a move into the mailbox = %+v; want the 2 new messages", ch.Messages)
+	}
 }
 
 func testSortData(t *testing.T, e *suiteEnv) {
