@@ -166,7 +166,6 @@ func (c *conn) login(tag, user, pass string) error {
 	}
 	c.user, c.username, c.state = u, user, stateAuth
 	c.lc.User = user
-	c.lc.Log = c.lc.Log.With("user", user)
 	return c.enc.StatusResponse(tag, "OK", "CAPABILITY "+c.capabilities(), "Logged in")
 }
 
