@@ -59,6 +59,9 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.Appen
 		}
 		res.UIDValidity, res.Dest = mb.uidValidity, nil
 		for _, p := range ps {
+			if p.flags, err = keywordSpellingTx(ctx, tx, mb.id, p.flags); err != nil {
+				return err
+			}
 			bodyID, err := u.s.insertMailBodyTx(ctx, tx, p.body, p.meta)
 			if err != nil {
 				return err

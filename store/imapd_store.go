@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -140,6 +141,10 @@ func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op imapd.Store
 	flags = dedupFlags(flags)
 	err = mb.s.write(ctx, func(tx *wtx) error {
 		changed, modified = nil, nil
+		flags, err := keywordSpellingTx(ctx, tx, mb.id, flags)
+		if err != nil {
+			return err
+		}
 		rows, err := imapdRowsTx(ctx, tx, mb.id, uids)
 		if err != nil {
 			return err
@@ -181,6 +186,26 @@ func dedupFlags(flags []string) []string {
 		out = append(out, f)
 	}
 	return out
+}
+
+// keywordSpellingTx returns flags with each keyword spelled as mailbox
+// mbox first saw it: keywords differ only by case are one keyword (RFC 9051
+// §2.3.2), which every message of the mailbox spells one way.
+func keywordSpellingTx(ctx context.Context, q querier, mbox int64, flags []string) ([]string, error) {
+	out := slices.Clone(flags)
+	for i, f := range out {
+		if strings.HasPrefix(f, `\`) {
+			continue
+		}
+		var name string
+		err := q.QueryRowContext(ctx, `SELECT name FROM keywords WHERE mailbox_id = ? AND name = ? COLLATE NOCASE`, mbox, f).Scan(&name)
+		if err == nil {
+			out[i] = name
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // storeFlagsTx changes the flags of message id and returns how many it
