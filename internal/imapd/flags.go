@@ -118,8 +118,21 @@ func (c *conn) writeStored(args *imapwire.StoreArgs, uids []uint32, changed []Me
 			continue
 		}
 		seq := s.seq(u)
-		if seq == 0 || s.isPending(u) {
+		if seq == 0 {
 			continue
+		}
+		if s.isPending(u) {
+			// Expunged by another session, not yet reported: the client
+			// still has it, and is told the flags it asked for, as if
+			// the STORE had happened just before the expunge.
+			m := &s.msgs[seq-1]
+			m.Flags = applyStore(m.Flags, storeOp(args.Op), args.Flags)
+			s.addKeywords(m.Flags)
+			if s.flagsDue {
+				if err := c.writeFlags(); err != nil {
+					return err
+				}
+			}
 		}
 		if err := c.writeFetchFlags(seq, uid, true); err != nil {
 			return err
@@ -141,4 +154,22 @@ func (c *conn) modifiedSet(modified []uint32, uid bool) string {
 		}
 	}
 	return imapwire.SeqSetOf(seqs...).String()
+}
+
+// applyStore returns flags changed by op with arg, as Mailbox.Store changes
+// them.
+func applyStore(flags []string, op StoreOp, arg []string) []string {
+	switch op {
+	case StoreReplace:
+		return slices.Clone(arg)
+	case StoreAdd:
+		out := slices.Clone(flags)
+		for _, f := range arg {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	return slices.DeleteFunc(slices.Clone(flags), func(f string) bool { return slices.Contains(arg, f) })
 }

@@ -51,7 +51,7 @@ func (c *conn) runSelect(tag string, readOnly bool) error {
 		mbox.Close()
 		return err
 	}
-	s := &selected{name: args.Mailbox, mbox: mbox, readOnly: readOnly}
+	s := &selected{name: args.Mailbox, mbox: mbox, readOnly: readOnly, condStore: c.condStore()}
 	s.merge(ch)
 	s.exists = uint32(len(s.msgs))
 	s.recent = s.recentCount()

@@ -249,3 +249,19 @@ func TestClose_readOnlyKeepsDeleted(t *testing.T) {
 		t.Errorf("STATUS after CLOSE of EXAMINE and UNSELECT = %q; want 2 messages", u)
 	}
 }
+
+// TestSelect_condStoreEnabledWhileSelected checks that the first CONDSTORE
+// enabling command issued while a mailbox is selected (here FETCH MODSEQ)
+// gets the mailbox's HIGHESTMODSEQ (RFC 7162 §3.1), once.
+func TestSelect_condStoreEnabledWhileSelected(t *testing.T) {
+	s := newServer(t, nil)
+	s.deliver(t, 1)
+	c, r, _ := s.selected(t)
+	u := mustOK(t, c, r, "a", "FETCH 1 (MODSEQ)")
+	if !containsPrefix(u, "* OK [HIGHESTMODSEQ ") {
+		t.Errorf("FETCH MODSEQ, the first CONDSTORE enabling command = %q; want HIGHESTMODSEQ", u)
+	}
+	if u = mustOK(t, c, r, "b", "FETCH 1 (MODSEQ)"); containsPrefix(u, "* OK [HIGHESTMODSEQ ") {
+		t.Errorf("second FETCH MODSEQ = %q; want no HIGHESTMODSEQ", u)
+	}
+}

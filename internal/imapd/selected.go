@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/inetkit/inetkit/internal/imapwire"
 )
@@ -38,6 +39,9 @@ type selected struct {
 	// uidNext and highestModSeq are the mailbox's as of the last poll.
 	uidNext       uint32
 	highestModSeq uint64
+	// condStore is whether CONDSTORE was on when the client was last told
+	// the HIGHESTMODSEQ.
+	condStore bool
 }
 
 // errBadSeq answers a sequence number beyond the mailbox (RFC 9051 §9:
@@ -162,15 +166,25 @@ func (s *selected) merge(ch *Changes) {
 		}
 	}
 	s.expunge(ch.Expunged)
-	if !slices.Equal(ch.Keywords, s.keywords) {
-		s.keywords = slices.Clone(ch.Keywords)
-		s.flagsDue = true
-	}
+	s.addKeywords(ch.Keywords)
 	if ch.UIDNext > s.uidNext {
 		s.uidNext = ch.UIDNext
 	}
 	if ch.HighestModSeq > s.highestModSeq {
 		s.highestModSeq = ch.HighestModSeq
+	}
+}
+
+// addKeywords adds to the mailbox's keywords the client knows those of kw
+// that are new to it, to be announced in FLAGS. Keywords are never
+// dropped: a message the client still has may hold one.
+func (s *selected) addKeywords(kw []string) {
+	for _, k := range kw {
+		if strings.HasPrefix(k, `\`) || slices.Contains(s.keywords, k) {
+			continue
+		}
+		s.keywords = append(s.keywords, k)
+		s.flagsDue = true
 	}
 }
 
@@ -254,6 +268,15 @@ func (c *conn) writeUpdates() error {
 // then the flag changes.
 func (c *conn) flushUpdates() error {
 	s := c.sel
+	if !s.condStore && c.condStore() {
+		// RFC 7162 §3.1: the first CONDSTORE enabling command while a
+		// mailbox is selected gets its HIGHESTMODSEQ.
+		s.condStore = true
+		c.enc.Star().Atom("OK [HIGHESTMODSEQ ").Uint(s.highestModSeq).Atom("] Highest")
+		if err := c.enc.CRLF(); err != nil {
+			return err
+		}
+	}
 	if s.flagsDue {
 		if err := c.writeFlags(); err != nil {
 			return err
