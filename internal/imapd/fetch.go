@@ -53,6 +53,10 @@ type fetchCmd struct {
 	need          int  // one of fetchNeed*
 	rev2          bool // IMAP4rev2: no \Recent
 
+	uids      []uint32             // the messages to answer for
+	next      int                  // index in uids of the next message to answer for
+	onMessage func(*Message) error // f.message
+
 	seen       []uint32 // UIDs whose \Seen this command set, ascending
 	seenNext   int      // index in seen of the next message written
 	expunged   bool     // a message of a FETCH had gone before it could be read
@@ -74,7 +78,11 @@ type fetchCmd struct {
 	at      atReader
 }
 
-var fetchCmds = sync.Pool{New: func() any { return new(fetchCmd) }}
+var fetchCmds = sync.Pool{New: func() any {
+	f := new(fetchCmd)
+	f.onMessage = f.message
+	return f
+}}
 
 // fetch answers FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 3501
 // §6.4.5 for IMAP4rev1 sessions), with BINARY (RFC 3516) and the
@@ -148,7 +156,7 @@ func (f *fetchCmd) release() {
 	if cap(scratch) > keep {
 		scratch = nil
 	}
-	*f = fetchCmd{items: f.items[:0], content: f.content[:0], seen: f.seen[:0], skip: f.skip[:0], buf: buf, scratch: scratch}
+	*f = fetchCmd{items: f.items[:0], content: f.content[:0], seen: f.seen[:0], skip: f.skip[:0], buf: buf, scratch: scratch, onMessage: f.onMessage}
 	fetchCmds.Put(f)
 }
 
@@ -310,29 +318,33 @@ func (f *fetchCmd) run(uids []uint32) error {
 		}
 		return nil
 	}
-	i := 0
-	err := f.c.sel.mbox.Fetch(f.c.ctx, uids, func(m *Message) error {
-		for i < len(uids) && uids[i] < m.UID {
-			if err := f.gone(uids[i]); err != nil {
-				return err
-			}
-			i++
-		}
-		if i == len(uids) || uids[i] != m.UID {
-			return nil // not asked for: ignore it
-		}
-		i++
-		return f.write(m.UID, m)
-	})
-	if err != nil {
+	f.uids, f.next = uids, 0
+	if err := f.c.sel.mbox.Fetch(f.c.ctx, uids, f.onMessage); err != nil {
 		return err
 	}
-	for ; i < len(uids); i++ {
-		if err := f.gone(uids[i]); err != nil {
+	for ; f.next < len(uids); f.next++ {
+		if err := f.gone(uids[f.next]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// message writes the response of the message m that Mailbox.Fetch hands
+// over, after those of the messages before it that it skipped. It is
+// f.onMessage, a method value made once per pooled fetchCmd.
+func (f *fetchCmd) message(m *Message) error {
+	for f.next < len(f.uids) && f.uids[f.next] < m.UID {
+		if err := f.gone(f.uids[f.next]); err != nil {
+			return err
+		}
+		f.next++
+	}
+	if f.next == len(f.uids) || f.uids[f.next] != m.UID {
+		return nil // not asked for: ignore it
+	}
+	f.next++
+	return f.write(m.UID, m)
 }
 
 // gone answers for a message of the view that the backend no longer has:
