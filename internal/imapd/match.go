@@ -47,10 +47,11 @@ func newMsgText(raw []byte) *msgText {
 	return t
 }
 
-// decoded returns f's value decoded and folded.
+// decoded returns f's value decoded and folded, each run of whitespace
+// made one space: a value folded over lines matches as it reads.
 func (f *field) decoded() string {
 	if f.folded == nil {
-		s := fold(decodeHeader(f.value))
+		s := fold(strings.Join(strings.Fields(decodeHeader(f.value)), " "))
 		f.folded = &s
 	}
 	return *f.folded
