@@ -119,6 +119,12 @@ func (d *Decoder) ReadAppendMessage() (*AppendMessage, error) {
 	if d.inCatenate {
 		return nil, syntaxError("CATENATE parts not read")
 	}
+	if d.utf8Paren {
+		d.utf8Paren = false
+		if err := d.Expect(')'); err != nil {
+			return nil, err
+		}
+	}
 	d.appendStarted = true
 	if !first && d.AtEnd() {
 		d.appendStarted = false
@@ -158,6 +164,17 @@ func (d *Decoder) ReadAppendMessage() (*AppendMessage, error) {
 		d.catParts = 0
 		d.inCatenate = true
 		return &m, nil
+	}
+	if d.acceptWord("UTF8") {
+		// RFC 6855 §4: "UTF8" SP "(" literal8 ")", a message with UTF-8
+		// header fields; the ")" is read with what follows the literal.
+		if err := d.SP(); err != nil {
+			return nil, err
+		}
+		if err := d.Expect('('); err != nil {
+			return nil, err
+		}
+		d.utf8Paren = true
 	}
 	m.Body, err = d.streamLiteral(true)
 	if err != nil {

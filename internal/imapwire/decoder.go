@@ -39,6 +39,7 @@ type Decoder struct {
 
 	appendStarted bool // ReadAppendMessage has returned a message
 	inCatenate    bool // inside CATENATE's parentheses
+	utf8Paren     bool // an APPEND message in UTF8 (...) whose ")" is still to read
 	catParts      int  // parts of CATENATE read
 	fatal         error
 }
@@ -115,7 +116,7 @@ func (d *Decoder) ReadCommand() (tag, name string, err error) {
 		return "", "", err
 	}
 	d.tokens, d.bytes, d.depth = 0, 0, 0
-	d.appendStarted, d.inCatenate = false, false
+	d.appendStarted, d.inCatenate, d.utf8Paren = false, false, false
 	if err := d.nextLine(false); err != nil {
 		return "", "", err
 	}
