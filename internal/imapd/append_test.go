@@ -125,3 +125,21 @@ C: b STATUS INBOX (MESSAGES)
 S: * STATUS INBOX (MESSAGES 0)
 S: b OK Status completed.`)
 }
+
+func TestAppend_utf8(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: a ENABLE UTF8=ACCEPT
+S: * ENABLED UTF8=ACCEPT
+S: a OK Enabled.`)
+	io.WriteString(c, "b APPEND INBOX UTF8 (~{15+}\r\nSubject: é\r\n\r\n) UTF8 (~{2+}\r\nx\x00)\r\n")
+	prototest.Run(t, c, r, `
+S: b OK \[APPENDUID * 1:2\] Append completed.
+C: c APPEND INBOX UTF8 (~{1+}
+C: x
+S: c BAD *
+C: d STATUS INBOX (MESSAGES)
+S: * STATUS INBOX (MESSAGES 2)
+S: d OK Status completed.`)
+}
