@@ -104,7 +104,7 @@ func (c *conn) fetch(tag string, uid bool) error {
 			return &Error{Type: "BAD", Text: "Error in IMAP command FETCH: Unknown FETCH modifier"}
 		case !c.enabled["QRESYNC"]:
 			return &Error{Type: "BAD", Text: "Error in IMAP command UID FETCH: QRESYNC not enabled"}
-		case args.ChangedSince == 0:
+		case !args.HasChangedSince:
 			return &Error{Type: "BAD", Text: "Error in IMAP command UID FETCH: VANISHED used without CHANGEDSINCE"}
 		}
 	}
@@ -120,7 +120,7 @@ func (c *conn) fetch(tag string, uid bool) error {
 		// RFC 7162 §3.1: FETCH MODSEQ and CHANGEDSINCE enable CONDSTORE.
 		c.enable("CONDSTORE")
 	}
-	if args.ChangedSince > 0 {
+	if args.HasChangedSince {
 		uids = c.sel.changedSince(uids, args.ChangedSince)
 	}
 	if args.Vanished {
@@ -194,7 +194,7 @@ func (f *fetchCmd) plan(args *imapwire.FetchArgs) {
 	for _, it := range args.Items {
 		add(it)
 	}
-	if args.ChangedSince > 0 {
+	if args.HasChangedSince {
 		add(imapwire.FetchItem{Kind: imapwire.FetchModSeq})
 	}
 	f.flags = slices.ContainsFunc(f.items, func(o imapwire.FetchItem) bool { return o.Kind == imapwire.FetchFlags })

@@ -301,6 +301,9 @@ func TestFetch_vanished(t *testing.T) {
 	}
 	fetchCheck(t, c, r,
 		[2]string{"F2 UID FETCH 3:* (FLAGS) (CHANGEDSINCE 1 VANISHED)", "* 2 FETCH (UID 3 FLAGS (\\Recent) MODSEQ (%%))\nF2 OK Fetch completed.\n"},
+		// CHANGEDSINCE 0 (mod-sequence-valzer): every message, and every
+		// UID expunged.
+		[2]string{"F4 UID FETCH 1:* (UID) (CHANGEDSINCE 0 VANISHED)", "* VANISHED (EARLIER) 2\n* 1 FETCH (UID 1 MODSEQ (%%))\n* 2 FETCH (UID 3 MODSEQ (%%))\nF4 OK Fetch completed.\n"},
 		[2]string{"F3 UID FETCH 1 (FLAGS) (VANISHED)", "F3 BAD Error in IMAP command UID FETCH: VANISHED used without CHANGEDSINCE\n"},
 	)
 }

@@ -191,7 +191,7 @@ func TestDecoder_commands(t *testing.T) {
 		{"a FETCH 1:* ALL\r\n", "FETCH", &imapwire.FetchArgs{Seq: seq(1, 0), Items: []imapwire.FetchItem{{Kind: imapwire.FetchFlags}, {Kind: imapwire.FetchInternalDate}, {Kind: imapwire.FetchRFC822Size}, {Kind: imapwire.FetchEnvelope}}}},
 		{"a FETCH 2 body\r\n", "FETCH", &imapwire.FetchArgs{Seq: seq(2, 2), Items: []imapwire.FetchItem{{Kind: imapwire.FetchBody}}}},
 		{"a UID FETCH 1:4 (UID FLAGS BODY.PEEK[HEADER.FIELDS (From \"To\")]<0.100> BINARY[1.2] BINARY.SIZE[] BODY[1.2.MIME] RFC822.HEADER) (CHANGEDSINCE 12345 VANISHED)\r\n", "UID FETCH",
-			&imapwire.FetchArgs{Seq: seq(1, 4), ChangedSince: 12345, Vanished: true, Items: []imapwire.FetchItem{
+			&imapwire.FetchArgs{Seq: seq(1, 4), ChangedSince: 12345, HasChangedSince: true, Vanished: true, Items: []imapwire.FetchItem{
 				{Kind: imapwire.FetchUID}, {Kind: imapwire.FetchFlags},
 				{Kind: imapwire.FetchBodySection, Peek: true, Section: imapwire.Section{Specifier: "HEADER.FIELDS", Fields: []string{"From", "To"}}, Partial: &imapwire.Partial{Offset: 0, Count: 100}},
 				{Kind: imapwire.FetchBinarySection, Section: imapwire.Section{Part: []uint32{1, 2}}},

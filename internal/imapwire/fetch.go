@@ -122,6 +122,9 @@ type FetchArgs struct {
 	Items []FetchItem // macros expanded
 	// ChangedSince is the CHANGEDSINCE modifier (RFC 7162 §3.1.4), or 0.
 	ChangedSince uint64
+	// HasChangedSince is whether CHANGEDSINCE was given: its value may be
+	// 0 (mod-sequence-valzer), which every message is above.
+	HasChangedSince bool
 	// Vanished is the VANISHED modifier (RFC 7162 §3.2.6), UID FETCH only.
 	Vanished bool
 }
@@ -177,6 +180,7 @@ func (d *Decoder) ReadFetch() (*FetchArgs, error) {
 					return err
 				}
 				a.ChangedSince, err = d.ModSeq(true)
+				a.HasChangedSince = err == nil
 				return err
 			case "VANISHED":
 				a.Vanished = true
