@@ -1,7 +1,6 @@
 package imapdtest_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -156,7 +155,10 @@ func scriptFiles(t *testing.T, dir string) []string {
 type scriptResult string
 
 // scriptOutcome reads the outcome from imaptest's summary line, "N test
-// groups: N failed, N skipped due to missing capabilities".
+// groups: N failed, N skipped due to missing capabilities". A file whose
+// log has an error line (a reply that contradicts what imaptest tracked
+// of the mailbox, such as a keyword used before FLAGS announced it) fails
+// too, whatever the summary: against Dovecot 2.3 no file has one.
 func scriptOutcome(log string) scriptResult {
 	for line := range strings.Lines(log) {
 		_, sum, ok := strings.Cut(line, "test groups:")
@@ -164,7 +166,7 @@ func scriptOutcome(log string) scriptResult {
 			continue
 		}
 		switch {
-		case !strings.Contains(sum, " 0 failed"):
+		case !strings.Contains(sum, " 0 failed") || len(errorLines(log)) > 0:
 			return "FAIL"
 		case !strings.Contains(sum, " 0 skipped"):
 			return "SKIP"
@@ -190,9 +192,9 @@ func excerpt(log string, max int) string {
 // TestImaptest runs every scripted file of Dovecot's imaptest, each against
 // a server of its own over a new MemBackend, in parallel. A file fails on
 // any failed command (its log excerpt shows the command, the expected and
-// the received replies), on imaptest ending without its summary, and on a
-// skip unless Dovecot itself skips it. The table of outcomes is logged at
-// the end (go test -v, or on failure).
+// the received replies), on an error line in its log, on imaptest ending
+// without its summary, and on a skip unless Dovecot itself skips it. The
+// table of outcomes is logged at the end (go test -v, or on failure).
 func TestImaptest(t *testing.T) {
 	bin, dir := imaptestBinary(t)
 	names := scriptFiles(t, dir)
@@ -246,7 +248,8 @@ func resultTable(names []string, results map[string]scriptResult) string {
 // one user for -imaptest.secs, appending, fetching, storing, expunging and
 // checking every reply against what the others did; with own_flags, each
 // client changes only its own flags, so that imaptest also checks the flags
-// it reads back. A line of imaptest's log that reports an error fails it.
+// it reads back. A line of imaptest's log that reports an error fails it,
+// but for one that Dovecot 2.3 gets too (ownFlagsArtifact).
 func TestImaptestStress(t *testing.T) {
 	bin, _ := imaptestBinary(t)
 	mbox := stressMbox(t)
@@ -259,7 +262,15 @@ func TestImaptestStress(t *testing.T) {
 				args = append(args, mode.arg)
 			}
 			log := runImaptest(t, bin, s.Addr, "stress-"+mode.name, time.Duration(secs)*time.Second+time.Minute, args...)
-			if errs := stressErrors(log); len(errs) > 0 {
+			errs := errorLines(log)
+			if mode.arg == "own_flags" {
+				n := len(errs)
+				errs = slices.DeleteFunc(errs, ownFlagsArtifact)
+				if n > len(errs) {
+					t.Logf("%d \"STORE didn't return FETCH FLAGS\" lines left out: Dovecot 2.3 gets them too with own_flags", n-len(errs))
+				}
+			}
+			if len(errs) > 0 {
 				t.Errorf("imaptest stress (%s) reported %d errors, of these kinds:\n%s", mode.name, len(errs), errorKinds(errs, 20))
 			}
 			if !strings.Contains(log, "Logi") {
@@ -269,17 +280,24 @@ func TestImaptestStress(t *testing.T) {
 	}
 }
 
-// stressErrors returns the lines of a stress run's log that report an
-// error: Dovecot's logging prefixes (Error:, Panic:, Fatal:), and the end
-// of the run if it was not the time limit's.
-func stressErrors(log string) []string {
+// ownFlagsArtifact reports whether an error line of a stress run with
+// own_flags is one that Dovecot 2.3 gets as well, in every run of 10
+// seconds: imaptest's own flag tracking expects a FETCH FLAGS in a STORE's
+// reply for a message whose STORE it had not yet seen the end of
+// (expunged=? or no). It is not a sign of a bug in the server.
+func ownFlagsArtifact(line string) bool {
+	return strings.Contains(line, "STORE didn't return FETCH FLAGS for seq ")
+}
+
+// errorLines returns the lines of imaptest's log that report an error:
+// Dovecot's logging prefixes (Error:, Panic:, Fatal:), and the notes
+// runImaptest adds when imaptest was killed or exited with an error.
+func errorLines(log string) []string {
 	var errs []string
-	sc := bufio.NewScanner(strings.NewReader(log))
-	for sc.Scan() {
-		line := sc.Text()
+	for line := range strings.Lines(log) {
 		for _, p := range []string{"Error:", "Panic:", "Fatal:", "[killed after", "[exit status"} {
 			if strings.Contains(line, p) {
-				errs = append(errs, line)
+				errs = append(errs, strings.TrimRight(line, "\r\n"))
 				break
 			}
 		}
