@@ -6,8 +6,10 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/inetkit/inetkit/internal/prototest"
 )
@@ -184,4 +186,24 @@ func stripRecent(lines []string) []string {
 		out = append(out, re.ReplaceAllString(l, ""))
 	}
 	return out
+}
+
+// TestStore_manyRanges checks that a sequence set of thousands of ranges
+// costs work bounded by the mailbox, not by the numbers it names.
+func TestStore_manyRanges(t *testing.T) {
+	s := newServer(t, nil)
+	s.deliver(t, 10)
+	c, r, _ := s.selected(t)
+	uidSet := strings.Repeat("1:4294967295,", 4000) + "*"
+	seqSet := strings.Repeat("1:10,", 4000) + "*"
+	start := time.Now()
+	mustOK(t, c, r, "a", `UID STORE `+uidSet+` +FLAGS.SILENT (\Seen)`)
+	mustOK(t, c, r, "b", `STORE `+seqSet+` -FLAGS.SILENT (\Seen)`)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("two STOREs of 4000 ranges took %v", d)
+	}
+	u := mustOK(t, c, r, "c", `UID STORE 5:3,9:* FLAGS (\Flagged)`)
+	if len(u) != 5 || u[0] != `* 3 FETCH (UID 3 FLAGS (\Flagged \Recent))` || u[4] != `* 10 FETCH (UID 10 FLAGS (\Flagged \Recent))` {
+		t.Errorf("UID STORE 5:3,9:* = %q; want messages 3, 4, 5, 9 and 10", u)
+	}
 }

@@ -3,7 +3,9 @@ package imapd_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/inetkit/inetkit/internal/imapd"
 	"github.com/inetkit/inetkit/internal/prototest"
 )
 
@@ -55,4 +57,38 @@ C: c NOTIFY BOGUS
 S: c BAD Invalid arguments.
 C: d NOTIFY SET (SELECTED-DELAYED (MessageNew (UID FLAGS) MessageExpunge))
 S: d OK NOTIFY completed.`)
+}
+
+// FuzzNotify sends NOTIFY with arbitrary arguments to a real server: it
+// must answer each with a tagged OK, NO or BAD, and go on serving.
+func FuzzNotify(f *testing.F) {
+	for _, seed := range []string{
+		"NONE",
+		"SET (SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange))",
+		"SET STATUS (MAILBOXES (INBOX box) (MessageNew MessageExpunge)) (PERSONAL (MailboxName))",
+		"SET (SUBTREE box (FlagChange)) (SUBSCRIBED NONE) (INBOXES (SubscriptionChange))",
+		"SET (SELECTED-DELAYED NONE) (MAILBOXES \"a&AOk-\" (MailboxMetadataChange))",
+		"SET (MAILBOXES () (MessageNew))",
+		"SET ((",
+		"SET STATUS",
+	} {
+		f.Add(seed)
+	}
+	s := newServer(f, func(s *imapd.Server) {
+		// Most inputs are refused: the error limits would end the session.
+		s.SoftErrorLimit, s.HardErrorLimit = -1, -1
+	})
+	c, r := s.loggedIn(f)
+	mustOK(f, c, r, "a", "CREATE box")
+	f.Fuzz(func(t *testing.T, args string) {
+		if strings.ContainsAny(args, "\r\n{") {
+			return // the framing of lines and literals is the decoder's, fuzzed there
+		}
+		c.SetDeadline(time.Now().Add(prototest.Timeout))
+		_, tagged := exchange(t, c, r, "f", "NOTIFY "+args)
+		if !strings.HasPrefix(tagged, "f OK ") && !strings.HasPrefix(tagged, "f NO ") && !strings.HasPrefix(tagged, "f BAD ") {
+			t.Fatalf("NOTIFY %q = %q", args, tagged)
+		}
+		mustOK(t, c, r, "n", "NOOP")
+	})
 }

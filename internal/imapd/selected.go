@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -67,21 +68,25 @@ func (s *selected) uids(set imapwire.SeqSet, uid bool) ([]uint32, error) {
 		if n == 0 {
 			return nil, nil
 		}
+		// Normalized, the set visits each number once, ascending, and
+		// so does the view's UIDs: no sort is needed, and the work is
+		// bounded by the view however many ranges the client sent.
 		var out []uint32
-		for seq := range set.All(n) {
+		for seq := range set.Normalize(n).All(n) {
 			out = append(out, s.msgs[seq-1].UID)
 		}
-		slices.Sort(out)
-		return slices.Compact(out), nil
+		return out, nil
 	}
 	if n == 0 {
 		return nil, nil
 	}
-	max := s.msgs[n-1].UID
 	var out []uint32
-	for _, m := range s.msgs {
-		if set.Contains(m.UID, max) {
-			out = append(out, m.UID)
+	for _, r := range set.Normalize(s.msgs[n-1].UID).Ranges {
+		i, _ := slices.BinarySearchFunc(s.msgs, r.Start, func(m MessageState, u uint32) int {
+			return cmp.Compare(m.UID, u)
+		})
+		for ; i < len(s.msgs) && s.msgs[i].UID <= r.Stop; i++ {
+			out = append(out, s.msgs[i].UID)
 		}
 	}
 	return out, nil
@@ -340,6 +345,8 @@ func (c *conn) writeExpunges() error {
 			return err
 		}
 	}
+	// Each sequence number is the one the message has when the client
+	// reads its EXPUNGE: those above it are gone already.
 	for i := len(s.pending) - 1; i >= 0; i-- {
 		seq := s.seq(s.pending[i])
 		if seq == 0 {
@@ -348,7 +355,6 @@ func (c *conn) writeExpunges() error {
 		if s.msgs[seq-1].Recent && s.recent > 0 {
 			s.recent--
 		}
-		s.msgs = slices.Delete(s.msgs, int(seq-1), int(seq))
 		s.exists--
 		if !c.qresync() {
 			c.enc.Star().Number(seq).Atom(" EXPUNGE")
@@ -357,6 +363,7 @@ func (c *conn) writeExpunges() error {
 			}
 		}
 	}
+	s.msgs = slices.DeleteFunc(s.msgs, func(m MessageState) bool { return s.isPending(m.UID) })
 	s.pending = nil
 	return nil
 }
