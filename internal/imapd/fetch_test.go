@@ -374,3 +374,23 @@ func FuzzFetch(f *testing.F) {
 		fetchRun(t, c, r, "Y EXPUNGE")
 	})
 }
+
+// TestFetch_manyRanges sends sequence sets of thousands of ranges that
+// each cover the mailbox: the work is bounded by the messages, not by the
+// ranges times the messages (HARDENING I10).
+func TestFetch_manyRanges(t *testing.T) {
+	_, c, r := fetchSelected(t, true, fetchMsgPlain, fetchMsgPlain)
+	for _, cmd := range []string{
+		"F1 UID FETCH " + strings.Repeat("1:4294967295,", 4500) + "* (UID)",
+		"F2 FETCH " + strings.Repeat("1:2,", 12000) + "* (UID)",
+	} {
+		start := time.Now()
+		out := fetchRun(t, c, r, cmd)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%.20s...: %v; want under a second", cmd, d)
+		}
+		if tag := strings.Fields(cmd)[0]; out != "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n"+tag+" OK Fetch completed.\r\n" {
+			t.Errorf("%.20s... = %q", cmd, out)
+		}
+	}
+}
