@@ -191,10 +191,17 @@ func (c *conn) next() error {
 	}
 	c.cmd = ""
 	c.commands++
-	if c.commands == 1 && c.httpRequest() {
-		c.lc.Log.Info("closing: HTTP request on the IMAP port")
-		c.lc.Goodbye(lineproto.ReasonHTTP)
-		return errClose
+	if c.commands == 1 {
+		http, err := c.httpRequest()
+		if err != nil {
+			c.lc.ReadFailed(err)
+			return errClose
+		}
+		if http {
+			c.lc.Log.Info("closing: HTTP request on the IMAP port")
+			c.lc.Goodbye(lineproto.ReasonHTTP)
+			return errClose
+		}
 	}
 	tag, name, err := c.dec.ReadCommand()
 	if err != nil {
@@ -220,18 +227,17 @@ func (c *conn) next() error {
 
 // httpRequest reports whether the first line the client sent, if it came
 // whole in the first read, is an HTTP request: a browser or proxy on the
-// wrong port, or a cross-protocol attack. A read error is left to
-// ReadCommand, which meets it again.
-func (c *conn) httpRequest() bool {
+// wrong port, or a cross-protocol attack.
+func (c *conn) httpRequest() (bool, error) {
 	b, err := c.lc.Reader().Peek()
 	if err != nil {
-		return false
+		return false, err
 	}
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
-		return false
+		return false, nil
 	}
-	return lineproto.IsHTTPRequest(bytes.TrimSuffix(b[:i], []byte("\r")))
+	return lineproto.IsHTTPRequest(bytes.TrimSuffix(b[:i], []byte("\r"))), nil
 }
 
 // wrongState is the answer to a known command sent in a state it is not

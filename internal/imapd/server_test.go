@@ -235,6 +235,31 @@ func TestServer_shutdownSaysBye(t *testing.T) {
 	}
 }
 
+func TestServer_shutdownBeforeFirstCommand(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.greeted(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown() = %v", err)
+	}
+	if got, want := readUntilEOF(t, c, r), "* BYE [UNAVAILABLE] Server shutting down\r\n"; got != want {
+		t.Errorf("after Shutdown: %q; want %q", got, want)
+	}
+}
+
+func TestServer_idleTimeoutBeforeFirstCommand(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) { s.IdleTimeout = 300 * time.Millisecond })
+	c, r := s.greeted(t)
+	start := time.Now()
+	if got, want := readUntilEOF(t, c, r), "* BYE Autologout; idle for too long\r\n"; got != want {
+		t.Errorf("idle: %q; want %q", got, want)
+	}
+	if d := time.Since(start); d > 550*time.Millisecond {
+		t.Errorf("closed after %v; want one idle timeout, 300ms", d)
+	}
+}
+
 func TestServer_idleTimeout(t *testing.T) {
 	s := newServer(t, func(s *imapd.Server) { s.IdleTimeout = 200 * time.Millisecond })
 	c, r := s.loggedIn(t)
