@@ -12,7 +12,19 @@ func init() {
 // idleKeepalive is how often an idling client is sent "* OK Still here",
 // as Dovecot does (imap_idle_notify_interval), so that NAT boxes and
 // firewalls do not drop a connection that is silent for minutes.
-var idleKeepalive = 2 * time.Minute
+const idleKeepalive = 2 * time.Minute
+
+// keepalive returns the interval of IDLE's keepalives: idleKeepalive, or
+// a third of the idle timeout if that is shorter, so that a client gets
+// some before the timeout ends its IDLE (RFC 2177 §3: the client must
+// restart IDLE before then).
+func (c *conn) keepalive() time.Duration {
+	cfg, _ := c.srv.setup()
+	if t := cfg.Limits.IdleTimeout; t > 0 && t/3 < idleKeepalive {
+		return max(t/3, time.Millisecond)
+	}
+	return idleKeepalive
+}
 
 // idleLine is what the client sent to end IDLE, or why it could not be
 // read.
@@ -44,7 +56,7 @@ func cmdIdle(c *conn, tag string) error {
 		line, err := c.dec.ReadLine()
 		done <- idleLine{line, err}
 	}()
-	keepalive := time.NewTicker(idleKeepalive)
+	keepalive := time.NewTicker(c.keepalive())
 	defer keepalive.Stop()
 	for {
 		if err := c.idleUpdates(); err != nil {

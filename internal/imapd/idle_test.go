@@ -3,9 +3,11 @@ package imapd_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/inetkit/inetkit/internal/imapd"
 	"github.com/inetkit/inetkit/internal/prototest"
 )
 
@@ -92,5 +94,21 @@ S: + idling`)
 	}
 	if err := <-done; err != nil {
 		t.Errorf("Shutdown() = %v", err)
+	}
+}
+
+// TestIdle_keepaliveAndTimeout checks that an idling client gets "* OK
+// Still here" now and then, and is logged out at the idle timeout all
+// the same (RFC 2177 §3).
+func TestIdle_keepaliveAndTimeout(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) { s.IdleTimeout = 600 * time.Millisecond })
+	c, r, _ := s.selected(t)
+	prototest.Run(t, c, r, `
+C: a IDLE
+S: + idling
+S: * OK Still here`)
+	rest := readUntilEOF(t, c, r)
+	if !strings.HasSuffix(rest, "\r\n") || !strings.Contains(rest, "* BYE ") {
+		t.Errorf("after keepalives, got %q; want a * BYE at the idle timeout", rest)
 	}
 }
