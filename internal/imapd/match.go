@@ -14,7 +14,13 @@ import (
 // which the text search keys compare: SEARCH is case-insensitive (RFC 9051
 // §6.4.4), for all of Unicode as in Dovecot's i;unicode-casemap.
 func fold(s string) string {
-	return cases.Fold().String(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return cases.Fold().String(s)
+		}
+	}
+	// ASCII, the usual case, folds to lower case.
+	return strings.ToLower(s)
 }
 
 // msgText is a message read for the text search keys (RFC 9051 §6.4.4:
