@@ -64,10 +64,9 @@ type fetchCmd struct {
 
 	// The message being written: msg, its octets read so far (buf, a
 	// prefix of the message: the header, or all of it), where its header
-	// ends, and its parse tree.
+	// ends, and its parse tree (nil unless an item needs it).
 	msg    *Message
 	buf    []byte
-	all    bool // buf holds the whole message
 	hdrEnd int64
 	tree   *imapmsg.Part
 
@@ -378,7 +377,7 @@ func (f *fetchCmd) write(uid uint32, m *Message) error {
 		view = view[:len(view)-1] // the implicit FLAGS, last, only if \Seen was set
 	}
 	content := f.items[f.view:]
-	f.msg, f.tree, f.all, f.buf, f.skip = m, nil, false, f.buf[:0], f.skip[:0]
+	f.msg, f.tree, f.buf, f.skip = m, nil, f.buf[:0], f.skip[:0]
 	left := len(content)
 	if m != nil {
 		if err := f.load(); err != nil {
@@ -484,7 +483,6 @@ func (f *fetchCmd) load() error {
 		}
 		return err
 	}
-	f.all = true
 	f.hdrEnd, _ = headerEnd(f.buf)
 	if f.need == fetchNeedTree {
 		f.tree = imapmsg.Parse(f.buf)
@@ -501,7 +499,7 @@ func (f *fetchCmd) readHeader() error {
 	for {
 		end, ok := headerEnd(f.buf)
 		if whole := int64(len(f.buf)) == m.Size; ok || whole {
-			f.hdrEnd, f.all = end, whole
+			f.hdrEnd = end
 			return nil
 		}
 		n := min(chunk, m.Size-int64(len(f.buf)))
