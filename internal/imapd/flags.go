@@ -68,6 +68,17 @@ func (c *conn) runStore(tag string, uid bool) error {
 	if err := c.writeStored(args, uids, changed, modified, uid); err != nil {
 		return err
 	}
+	if len(changed) > 0 {
+		// The searches kept updated hear of this session's own changes
+		// too (RFC 5267 §4.3).
+		own := make([]uint32, len(changed))
+		for i, m := range changed {
+			own[i] = m.UID
+		}
+		if err := c.contextUpdate(own, nil); err != nil {
+			return err
+		}
+	}
 	if len(modified) == 0 {
 		return c.ok(tag, "", "Store completed.")
 	}

@@ -290,6 +290,11 @@ func (c *conn) flushUpdates() error {
 	var expunged []uint32
 	if len(s.pending) > 0 && c.expungesAllowed() {
 		expunged = s.pending
+		// The searches kept updated hear of the expunges first, in the
+		// numbering the EXPUNGE responses start from (RFC 5267 §4.3).
+		if err := c.contextExpunge(expunged); err != nil {
+			return err
+		}
 		if err := c.writeExpunges(); err != nil {
 			return err
 		}
