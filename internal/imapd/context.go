@@ -62,16 +62,24 @@ func setSearchContexts(s *selected, list []*searchContext) {
 	}
 }
 
+// maxContexts is the number of searches a connection may keep updated:
+// each is evaluated again at every change of the mailbox.
+const maxContexts = 16
+
 // addContext keeps the search of command tag, whose result is the view's
 // messages found (indexes, ascending), to be updated. A context of the
-// same tag is replaced.
-func (c *conn) addContext(tag string, uid bool, key *imapwire.SearchKey, found []int) {
+// same tag is replaced. It reports false if the connection has too many.
+func (c *conn) addContext(tag string, uid bool, key *imapwire.SearchKey, found []int) bool {
+	list := slices.DeleteFunc(slices.Clone(searchContexts(c.sel)), func(o *searchContext) bool { return o.tag == tag })
+	if len(list) >= maxContexts {
+		return false
+	}
 	sc := &searchContext{tag: tag, uid: uid, key: *key, uids: make([]uint32, len(found))}
 	for i, ix := range found {
 		sc.uids[i] = c.sel.msgs[ix].UID
 	}
-	list := slices.DeleteFunc(slices.Clone(searchContexts(c.sel)), func(o *searchContext) bool { return o.tag == tag })
 	setSearchContexts(c.sel, append(list, sc))
+	return true
 }
 
 // cmdCancelUpdate answers CANCELUPDATE (RFC 5267 §4.3): the searches of

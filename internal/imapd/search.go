@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,8 +61,9 @@ func cmdSearch(c *conn, tag string) error {
 	if err := c.writeSearch(tag, args, res); err != nil {
 		return err
 	}
-	if ret.Update {
-		c.addContext(tag, uid, &args.Key, found)
+	if ret.Update && !c.addContext(tag, uid, &args.Key, found) {
+		// RFC 5267 §4.2: the search is answered, but not kept updated.
+		return c.ok(tag, "NOUPDATE "+strconv.Quote(tag), "Search completed, too many searches kept updated.")
 	}
 	return c.ok(tag, "", "Search completed.")
 }

@@ -242,3 +242,23 @@ func TestSearch_contextUpdate(t *testing.T) {
 		}
 	}
 }
+
+func TestSearch_tooManyUpdates(t *testing.T) {
+	c, r := searchServer(t)
+	for i := range 16 {
+		if _, tagged := exchange(t, c, r, "U"+itoa(uint64(i)), "SEARCH RETURN (UPDATE) SEEN"); strings.Contains(tagged, "NOUPDATE") {
+			t.Fatalf("search %d: %q", i, tagged)
+		}
+	}
+	// Replacing a tag's search does not count twice.
+	if _, tagged := exchange(t, c, r, "U0", "SEARCH RETURN (UPDATE) SEEN"); strings.Contains(tagged, "NOUPDATE") {
+		t.Fatalf("search again with tag U0: %q", tagged)
+	}
+	if _, tagged := exchange(t, c, r, "X", "SEARCH RETURN (UPDATE) SEEN"); tagged != `X OK [NOUPDATE "X"] Search completed, too many searches kept updated.` {
+		t.Errorf("17th search kept updated: %q; want OK [NOUPDATE \"X\"]", tagged)
+	}
+	mustOK(t, c, r, "C", `CANCELUPDATE "U3"`)
+	if _, tagged := exchange(t, c, r, "Y", "SEARCH RETURN (UPDATE) SEEN"); strings.Contains(tagged, "NOUPDATE") {
+		t.Errorf("search after CANCELUPDATE: %q", tagged)
+	}
+}
