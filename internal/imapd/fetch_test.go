@@ -394,3 +394,54 @@ func TestFetch_manyRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestFetch_imap4rev2(t *testing.T) {
+	s := newServer(t, nil)
+	s.be.Deliver("alice", []byte(fetchMsgPlain))
+	c, r := s.loggedIn(t)
+	for _, cmd := range []string{"E ENABLE IMAP4rev2", "S SELECT INBOX"} {
+		if out := fetchRun(t, c, r, cmd); !strings.Contains(out, strings.Fields(cmd)[0]+" OK") {
+			t.Fatalf("%s: %q", cmd, out)
+		}
+	}
+	fetchCheck(t, c, r,
+		// IMAP4rev2 has no \Recent (RFC 9051 §2.3.2).
+		[2]string{"F1 FETCH 1 (FLAGS BINARY.SIZE[1])", "* 1 FETCH (FLAGS () BINARY.SIZE[1] 18)\nF1 OK Fetch completed.\n"},
+		[2]string{"F2 FETCH 1 BINARY[1]", "* 1 FETCH (FLAGS (\\Seen) BINARY[1] {18}\nHello Bob,\nbye.\n)\nF2 OK Fetch completed.\n"},
+	)
+}
+
+func TestFetch_savedResult(t *testing.T) {
+	_, c, r := fetchSelected(t, true, fetchMsgPlain, fetchMsgParts, fetchMsgPlain)
+	fetchCheck(t, c, r,
+		[2]string{"S1 SEARCH RETURN (SAVE) SUBJECT parts", "S1 OK %%\n"},
+		// "$" is the saved result (RFC 5182), for FETCH and UID FETCH.
+		[2]string{"F1 FETCH $ (UID)", "* 2 FETCH (UID 2)\nF1 OK Fetch completed.\n"},
+		[2]string{"F2 UID FETCH $ (FLAGS)", "* 2 FETCH (UID 2 FLAGS (%%))\nF2 OK Fetch completed.\n"},
+	)
+}
+
+// TestFetch_large fetches a message larger than the connection's buffers,
+// with NUL in it: the sections that need no parsing are streamed from the
+// backend, NUL written as 0x80 all the same.
+func TestFetch_large(t *testing.T) {
+	body := strings.Repeat(strings.Repeat("y", 998)+"\r\n", 1000) + "nul\x00here\r\n"
+	msg := "Subject: large\r\n\r\n" + body
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	out := fetchRun(t, c, r, "A1 APPEND INBOX ~{"+strconv.Itoa(len(msg))+"+}\r\n"+msg)
+	if !strings.Contains(out, "A1 OK") {
+		t.Fatal(out)
+	}
+	if out := fetchRun(t, c, r, "S EXAMINE INBOX"); !strings.Contains(out, "S OK") {
+		t.Fatal(out)
+	}
+	clean := strings.ReplaceAll(msg, "\x00", "\x80")
+	off := len(msg) - 20
+	fetchCheck(t, c, r,
+		[2]string{"F1 FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT]<" + strconv.Itoa(off-18) + ".100>)",
+			"* 1 FETCH (BODY[] {" + strconv.Itoa(len(msg)) + "}\r\n" + clean + " BODY[TEXT]<" + strconv.Itoa(off-18) + "> {20}\r\n" + clean[off:] + ")\r\nF1 OK Fetch completed.\r\n"},
+		// BINARY[] is the message as it is, NUL included: a literal8.
+		[2]string{"F2 FETCH 1 BINARY.PEEK[]", "* 1 FETCH (BINARY[] ~{" + strconv.Itoa(len(msg)) + "}\r\n" + msg + ")\r\nF2 OK Fetch completed.\r\n"},
+	)
+}
