@@ -551,6 +551,12 @@ func (d *Decoder) startLiteral(m marker) error {
 	d.pos = len(d.line)
 	d.lit = marker{}
 	d.r.Continue()
+	if d.r.CommandDeadline().IsZero() {
+		// The command's line came whole in one read, so its clock has
+		// not started: it starts now, so that a literal that never comes
+		// is bounded by the command timeout, not the idle timeout.
+		d.r.ContinueAnew()
+	}
 	if !m.nonSync {
 		if err := d.opts.ContinuationRequest(); err != nil {
 			d.fatal = err
