@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -338,4 +339,186 @@ func TestServer_serveConnNoBackend(t *testing.T) {
 	if err := srv.ServeConn(context.Background(), a); err == nil {
 		t.Error("ServeConn without Backend = nil; want an error")
 	}
+}
+
+// Literals: each within the limits or refused before its octets are
+// asked for; the session goes on (HARDENING I1, I2).
+func TestServer_literals(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) { s.MaxLineBytes = 8192 })
+	c, r := s.greeted(t)
+	prototest.Run(t, c, r, `
+C: a1 LOGIN {999999999}
+S: a1 BAD [TOOBIG] Literal too large
+C: n NOOP
+S: n OK Noop completed.
+C: a3 LOGIN {99999999999999999999999}
+S: a3 BAD *
+C: n NOOP
+S: n OK Noop completed.
+C: a5 LOGIN {-1}
+S: a5 BAD *
+C: a9 LOGIN x y z {5}
+S: a9 BAD *
+C: n NOOP
+S: n OK Noop completed.
+C: b1 LOGIN {5}
+S: + Ready for literal data
+C: alice {6+}
+C: secret
+S: b1 OK \[CAPABILITY *\] Logged in`)
+}
+
+// A huge non-synchronizing literal cannot be skipped: BAD or NO, then BYE
+// and the close (HARDENING I2).
+func TestServer_hugeNonSyncLiteral(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.greeted(t)
+	io.WriteString(c, "a1 LOGIN {999999999+}\r\nxxxx")
+	got := readUntilEOF(t, c, r)
+	if !strings.Contains(got, "a1 ") || !strings.Contains(got, "* BYE") {
+		t.Errorf("huge literal+: %q; want a tagged refusal and * BYE", got)
+	}
+}
+
+// Error replies past SoftErrorLimit wait ErrorDelay; failed logins count
+// as errors (HARDENING G5, I15).
+func TestServer_errorFloodDelays(t *testing.T) {
+	const delay = 50 * time.Millisecond
+	s := newServer(t, func(s *imapd.Server) {
+		s.SoftErrorLimit, s.HardErrorLimit, s.ErrorDelay = 1, 4, delay
+		s.AuthFailureDelay = delay / 2
+		s.MaxAuthFailures = 10
+	})
+	c, r := s.greeted(t)
+	start := time.Now()
+	prototest.Run(t, c, r, `
+C: XYZZY
+S: * BAD *
+C: a NOOP
+S: a OK Noop completed.
+C: b LOGIN alice bad
+S: b NO [AUTHENTICATIONFAILED] Authentication failed.
+C: c FROB
+S: c BAD Error in IMAP command FROB: Unknown command.
+C: d FROB`)
+	if got, want := readUntilEOF(t, c, r), "* BYE Too many errors\r\n"; got != want {
+		t.Errorf("fourth error: %q; want %q", got, want)
+	}
+	if d := time.Since(start); d < 3*delay {
+		t.Errorf("errors answered in %v; want at least %v", d, 3*delay)
+	}
+}
+
+// An APPEND message has LiteralReadTimeout to arrive, not CommandTimeout,
+// and the rest of the command a CommandTimeout of its own.
+func TestServer_commandTimeoutAppend(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) {
+		s.CommandTimeout = 300 * time.Millisecond
+		s.LiteralReadTimeout = 5 * time.Second
+	})
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: a1 APPEND INBOX {10}
+S: + Ready for literal data`)
+	for i := range 10 {
+		io.WriteString(c, strconv.Itoa(i))
+		time.Sleep(70 * time.Millisecond)
+	}
+	prototest.Run(t, c, r, `
+C: 
+S: a1 OK \[APPENDUID *\] Append completed.
+C: n NOOP
+S: n OK Noop completed.`)
+}
+
+// A literal other than an APPEND message is part of the command's time.
+func TestServer_commandTimeoutLiteral(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) { s.CommandTimeout = 300 * time.Millisecond })
+	c, r := s.greeted(t)
+	prototest.Run(t, c, r, `
+C: a1 LOGIN {5}
+S: + Ready for literal data`)
+	start := time.Now()
+	if got, want := readUntilEOF(t, c, r), "* BYE Timed out waiting for the rest of the command\r\n"; got != want {
+		t.Errorf("stalled LOGIN literal: %q; want %q", got, want)
+	}
+	if d := time.Since(start); d > 800*time.Millisecond {
+		t.Errorf("closed after %v; want the rest of the 300ms command timeout", d)
+	}
+}
+
+func TestServer_maxConnsPerIP(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) { s.MaxConnsPerIP = 1 })
+	s.greeted(t)
+	c, r := s.dial(t)
+	if got := readUntilEOF(t, c, r); !strings.HasPrefix(got, "* BYE [UNAVAILABLE]") {
+		t.Errorf("second connection got %q; want * BYE [UNAVAILABLE]", got)
+	}
+}
+
+func TestServer_Stats(t *testing.T) {
+	s := newServer(t, nil)
+	s.loggedIn(t)
+	if st := s.Stats(); st.Accepted != 1 || st.Active != 1 {
+		t.Errorf("Stats() = %+v; want 1 accepted, 1 active", st)
+	}
+}
+
+// ServeConn serves a connection accepted some other way; it returns nil
+// after LOGOUT and the connection is not counted.
+func TestServer_ServeConn(t *testing.T) {
+	be := imapdtest.NewMemBackend()
+	be.AddUser("alice", "secret")
+	srv := &imapd.Server{Backend: be, InsecureAuth: true, Logger: slog.New(slog.DiscardHandler)}
+	defer srv.Close()
+	sc, cc := net.Pipe()
+	defer cc.Close()
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeConn(context.Background(), sc) }()
+	r := bufio.NewReader(cc)
+	prototest.Run(t, cc, r, `
+S: * OK \[CAPABILITY *\] inetkit IMAP server ready
+C: a LOGIN alice secret
+S: a OK \[CAPABILITY *\] Logged in
+C: z LOGOUT
+S: * BYE Logging out
+S: z OK Logout completed.`)
+	if err := <-served; err != nil {
+		t.Errorf("ServeConn = %v; want nil after LOGOUT", err)
+	}
+	if st := srv.Stats(); st.Accepted != 0 {
+		t.Errorf("Stats().Accepted = %d; want 0", st.Accepted)
+	}
+}
+
+// A backend error that is not an *Error is logged and answered NO
+// [SERVERBUG]; the session goes on.
+func TestServer_backendError(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) { s.Backend = failingBackend{s.Backend} })
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: a CREATE x
+S: a NO [SERVERBUG] Internal error occurred. Refer to server log for more information.
+C: b NOOP
+S: b OK Noop completed.`)
+	if !strings.Contains(s.log.String(), "disk on fire") {
+		t.Errorf("log = %q; want the backend's error", s.log.String())
+	}
+}
+
+// failingBackend's users fail CreateMailbox with an error of their own.
+type failingBackend struct{ imapd.Backend }
+
+func (b failingBackend) Login(ctx context.Context, user, pass string) (imapd.User, error) {
+	u, err := b.Backend.Login(ctx, user, pass)
+	if err != nil {
+		return nil, err
+	}
+	return failingUser{u}, nil
+}
+
+type failingUser struct{ imapd.User }
+
+func (failingUser) CreateMailbox(context.Context, string, []string) error {
+	return errors.New("disk on fire")
 }
