@@ -6,10 +6,14 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/inetkit/inetkit/internal/prototest"
 )
@@ -444,4 +448,75 @@ func TestFetch_large(t *testing.T) {
 		// BINARY[] is the message as it is, NUL included: a literal8.
 		[2]string{"F2 FETCH 1 BINARY.PEEK[]", "* 1 FETCH (BINARY[] ~{" + strconv.Itoa(len(msg)) + "}\r\n" + msg + ")\r\nF2 OK Fetch completed.\r\n"},
 	)
+}
+
+// TestFetch_goIMAPClient checks that go-imap's client reads the FETCH
+// responses: structures, sections, partials, BINARY with its literal8, and
+// the FLAGS a FETCH that set \Seen reports.
+func TestFetch_goIMAPClient(t *testing.T) {
+	s := newServer(t, nil)
+	s.be.Deliver("alice", []byte(fetchMsgPlain))
+	s.be.Deliver("alice", []byte(fetchMsgParts))
+	c, err := imapclient.DialInsecure(s.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("alice", "secret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1, 2), &imap.FetchOptions{
+		UID: true, Flags: true, RFC822Size: true, InternalDate: true, Envelope: true,
+		BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
+	}).Collect()
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("FETCH = %d messages, %v", len(msgs), err)
+	}
+	if m := msgs[0]; m.UID != 1 || m.RFC822Size != int64(len(fetchMsgPlain)) || m.InternalDate.IsZero() ||
+		m.Envelope == nil || m.Envelope.Subject != "Hello" || len(m.Envelope.From) != 1 || m.Envelope.From[0].Host != "example.org" {
+		t.Errorf("FETCH 1 = %+v", m)
+	}
+	mp, ok := msgs[1].BodyStructure.(*imap.BodyStructureMultiPart)
+	if !ok || len(mp.Children) != 4 || mp.Subtype != "mixed" {
+		t.Fatalf("FETCH 2 BODYSTRUCTURE = %#v", msgs[1].BodyStructure)
+	}
+	if inner, ok := mp.Children[3].(*imap.BodyStructureSinglePart); !ok || inner.MessageRFC822 == nil || inner.MessageRFC822.Envelope.Subject != "inner" {
+		t.Errorf("FETCH 2 BODYSTRUCTURE part 4 = %#v", mp.Children[3])
+	}
+
+	part1 := &imap.FetchItemBodySection{Part: []int{1}, Peek: true}
+	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Subject"}, Peek: true}
+	partial := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Offset: 6, Size: 5}}
+	bin := &imap.FetchItemBinarySection{Part: []int{2}, Peek: true}
+	msgs, err = c.Fetch(imap.SeqSetNum(2), &imap.FetchOptions{
+		BodySection:       []*imap.FetchItemBodySection{part1, hdr, partial},
+		BinarySection:     []*imap.FetchItemBinarySection{bin},
+		BinarySectionSize: []*imap.FetchItemBinarySectionSize{{Part: []int{2}}},
+	}).Collect()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("FETCH sections: %v", err)
+	}
+	m := msgs[0]
+	if got := string(m.FindBodySection(part1)); got != "first" {
+		t.Errorf("BODY[1] = %q", got)
+	}
+	if got := string(m.FindBodySection(hdr)); got != "Subject: parts\r\n\r\n" {
+		t.Errorf("BODY[HEADER.FIELDS (Subject)] = %q", got)
+	}
+	if got := string(m.FindBodySection(partial)); got != "a@exa" {
+		t.Errorf("BODY[]<6.5> = %q", got)
+	}
+	if len(m.BinarySection) != 1 || string(m.BinarySection[0].Bytes) != "\x00\x01\x02hi" {
+		t.Errorf("BINARY[2] = %+v", m.BinarySection)
+	}
+	if len(m.BinarySectionSize) != 1 || m.BinarySectionSize[0].Size != 5 {
+		t.Errorf("BINARY.SIZE[2] = %+v", m.BinarySectionSize)
+	}
+	msgs, err = c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierText}}}).Collect()
+	if err != nil || len(msgs) != 1 || !slices.Contains(msgs[0].Flags, imap.FlagSeen) {
+		t.Errorf("FETCH BODY[TEXT] = %+v, %v; want \\Seen reported", msgs, err)
+	}
 }
