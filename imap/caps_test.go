@@ -29,8 +29,8 @@ func capsOf(t *testing.T, line string) []string {
 
 // The literal capability is LITERAL+ in every state, never with LITERAL-
 // (RFC 7888 §5), and ID too; APPENDLIMIT after login is MaxLiteralBytes.
-func TestServer_capabilitiesEveryState(t *testing.T) {
-	s, _ := newServer(t, func(s *imap.Server) { s.MaxLiteralBytes = 12345 })
+func TestRegress_capabilitiesEveryState(t *testing.T) {
+	s, _ := newRegressServer(t, func(s *imap.Server) { s.MaxLiteralBytes = 12345 })
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)

@@ -80,7 +80,7 @@ func DialStartTLS(ctx context.Context, addr string, opts *ClientOptions) (*imapc
 	if err != nil {
 		return nil, fmt.Errorf("imap: STARTTLS: %w", err)
 	}
-	register(c, o.UnilateralDataHandler)
+	watchExists(c, o.UnilateralDataHandler)
 	return c, nil
 }
 
@@ -119,7 +119,7 @@ func greet(ctx context.Context, c *imapclient.Client) (*imapclient.Client, error
 func NewClient(conn net.Conn, opts *ClientOptions) *imapclient.Client {
 	o := clientOptions(opts)
 	c := imapclient.New(conn, o)
-	register(c, o.UnilateralDataHandler)
+	watchExists(c, o.UnilateralDataHandler)
 	return c
 }
 
@@ -151,9 +151,9 @@ func clientOptions(opts *ClientOptions) *imapclient.Options {
 	return o
 }
 
-// register installs the EXISTS hook in h, which c uses, and records c for
+// watchExists installs the EXISTS hook in h, which c uses, and records c for
 // Watch until it is closed.
-func register(c *imapclient.Client, h *imapclient.UnilateralDataHandler) {
+func watchExists(c *imapclient.Client, h *imapclient.UnilateralDataHandler) {
 	w := &watcher{exists: make(chan struct{}, 1)}
 	userMailbox := h.Mailbox
 	h.Mailbox = func(data *imapclient.UnilateralDataMailbox) {

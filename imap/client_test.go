@@ -28,7 +28,7 @@ func loggedIn(t *testing.T, c *imapclient.Client, err error) *imapclient.Client 
 }
 
 func TestListMessages(t *testing.T) {
-	s, be := newServer(t, nil)
+	s, be := newRegressServer(t, nil)
 	be.Deliver("alice", []byte("From: carol@example.net\r\nSubject: Second\r\n\r\n2\r\n"))
 	c0, err := s.Client(nil)
 	c := loggedIn(t, c0, err)
@@ -63,7 +63,7 @@ func TestListMessages(t *testing.T) {
 }
 
 func TestFetchMessage(t *testing.T) {
-	s, _ := newServer(t, nil)
+	s, _ := newRegressServer(t, nil)
 	c0, err := s.Client(nil)
 	c := loggedIn(t, c0, err)
 	ctx := context.Background()
@@ -85,7 +85,7 @@ func TestFetchMessage(t *testing.T) {
 }
 
 func TestWatch(t *testing.T) {
-	s, be := newServer(t, nil)
+	s, be := newRegressServer(t, nil)
 	c0, err := s.Client(nil)
 	c := loggedIn(t, c0, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -137,7 +137,7 @@ func TestWatch(t *testing.T) {
 }
 
 func TestDialStartTLS(t *testing.T) {
-	s, _ := newServer(t, func(s *inetimap.Server) { s.InsecureAuth = false })
+	s, _ := newRegressServer(t, func(s *inetimap.Server) { s.InsecureAuth = false })
 	ctx := context.Background()
 	c, err := inetimap.DialStartTLS(ctx, s.Addr, &inetimap.ClientOptions{TLSConfig: testcert.ClientConfig()})
 	c = loggedIn(t, c, err)

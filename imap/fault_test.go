@@ -110,7 +110,7 @@ bob fetch: OK
 	}
 }
 
-func TestServer_faultNetwork(t *testing.T) {
+func TestRegress_faultNetwork(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		rule string
@@ -144,7 +144,7 @@ func TestServer_faultNetwork(t *testing.T) {
 	}
 }
 
-func TestServer_faultAppendDiskFull(t *testing.T) {
+func TestRegress_faultAppendDiskFull(t *testing.T) {
 	t.Parallel()
 	s, _ := faultServer(t, `imap APPEND disk-full`)
 	c, err := s.Client(nil)

@@ -54,7 +54,7 @@ print("ok")
 // copy, expunge.
 func TestInterop_python(t *testing.T) {
 	python := peers.Need(t, "python3")
-	s, _ := newServer(t, func(s *imap.Server) { s.InsecureAuth = false })
+	s, _ := newRegressServer(t, func(s *imap.Server) { s.InsecureAuth = false })
 	dir := t.TempDir()
 	cafile := filepath.Join(dir, "ca.pem")
 	var pemData []byte
@@ -77,7 +77,7 @@ func TestInterop_python(t *testing.T) {
 // curl lists mailboxes and fetches a message by UID.
 func TestInterop_curl(t *testing.T) {
 	curl := peers.Need(t, "curl")
-	s, _ := newServer(t, nil)
+	s, _ := newRegressServer(t, nil)
 	out, err := exec.Command(curl, "-sS", "--max-time", "10", "imap://"+s.Addr+"/", "-u", "alice:secret").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "INBOX") {
 		t.Errorf("curl LIST: %v\n%s", err, out)

@@ -1,483 +1,652 @@
 package imap
 
 import (
-	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/inetkit/inetkit/internal/imapwire"
 )
 
-// ParseSearch parses an IMAP search program: the search keys of a SEARCH
-// command (RFC 9051 §6.4.4), as an IMAP URL's query carries them (RFC 5092
-// §6, once unescaped):
-//
-//	SUBJECT hello FROM bob@example.org UNSEEN
-//	OR (FROM alice) (FROM bob) SINCE 1-Jan-2026 NOT HEADER X-Spam yes
-//
-// A list of keys means all of them. Keys are case-insensitive. Arguments
-// are atoms or quoted strings ("hello world"). Dates are d-Mon-yyyy (RFC
-// 9051) or yyyy-mm-dd. A leading "CHARSET UTF-8" (or US-ASCII) is accepted.
-// Literals, RECENT, NEW and OLD (which IMAP4rev2 removed) and extension keys
-// are not. This function doesn't perform I/O.
-func ParseSearch(s string) (*imap.SearchCriteria, error) {
-	p := &searchParser{s: s}
-	c := &imap.SearchCriteria{}
-	if err := p.charset(); err != nil {
-		return nil, err
-	}
-	if err := p.keys(c, false); err != nil {
-		return nil, fmt.Errorf("imap: search %q: %w", s, err)
-	}
-	return c, nil
+func init() {
+	register("SEARCH", stateSelected, cmdSearch)
+	register("UID SEARCH", stateSelected, cmdSearch)
 }
 
-// searchParser reads a search program from s.
-type searchParser struct {
-	s   string
-	pos int
-}
+// errBadCharset answers a CHARSET other than UTF-8 and US-ASCII (RFC 9051
+// §6.4.4: the server lists those it supports).
+var errBadCharset = &Error{Code: "BADCHARSET (UTF-8 US-ASCII)", Text: "Unsupported charset."}
 
-type tokenKind int
-
-const (
-	tokenEOF tokenKind = iota
-	tokenAtom
-	tokenQuoted
-	tokenOpen  // (
-	tokenClose // )
-)
-
-// next returns the next token.
-func (p *searchParser) next() (string, tokenKind, error) {
-	for p.pos < len(p.s) && (p.s[p.pos] == ' ' || p.s[p.pos] == '\t') {
-		p.pos++
-	}
-	if p.pos == len(p.s) {
-		return "", tokenEOF, nil
-	}
-	switch c := p.s[p.pos]; c {
-	case '(':
-		p.pos++
-		return "(", tokenOpen, nil
-	case ')':
-		p.pos++
-		return ")", tokenClose, nil
-	case '"':
-		var b strings.Builder
-		for i := p.pos + 1; i < len(p.s); i++ {
-			switch p.s[i] {
-			case '"':
-				p.pos = i + 1
-				return b.String(), tokenQuoted, nil
-			case '\\':
-				if i+1 < len(p.s) && (p.s[i+1] == '"' || p.s[i+1] == '\\') {
-					i++
-				}
-			}
-			b.WriteByte(p.s[i])
-		}
-		return "", tokenEOF, errors.New("unterminated quoted string")
-	case '{':
-		return "", tokenEOF, errors.New("literals are not supported: quote the string")
-	}
-	start := p.pos
-	for p.pos < len(p.s) && !isSearchSpecial(p.s[p.pos]) {
-		p.pos++
-	}
-	return p.s[start:p.pos], tokenAtom, nil
-}
-
-func isSearchSpecial(c byte) bool {
-	return c == ' ' || c == '\t' || c == '(' || c == ')' || c == '"' || c < ' ' || c == 0x7f
-}
-
-// charset skips a leading "CHARSET UTF-8" or "CHARSET US-ASCII".
-func (p *searchParser) charset() error {
-	save := p.pos
-	tok, kind, err := p.next()
-	if err != nil || kind != tokenAtom || !strings.EqualFold(tok, "CHARSET") {
-		p.pos = save
+// checkCharset refuses a CHARSET the server does not search in.
+func checkCharset(cs string) error {
+	switch cs {
+	case "", "UTF-8", "US-ASCII":
 		return nil
 	}
-	cs, _, err := p.next()
+	return errBadCharset
+}
+
+// cmdSearch answers SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501
+// §6.4.4), with the RETURN options of ESEARCH (RFC 4731), SEARCHRES (RFC
+// 5182), CONTEXT=SEARCH (RFC 5267) and PARTIAL (RFC 9394).
+func cmdSearch(c *conn, tag string) error {
+	args, err := c.dec.ReadSearch()
 	if err != nil {
 		return err
 	}
-	if !strings.EqualFold(cs, "UTF-8") && !strings.EqualFold(cs, "US-ASCII") {
-		return fmt.Errorf("imap: search charset %q is not supported: use UTF-8", cs)
+	uid := c.cmd == "UID SEARCH"
+	if err := checkCharset(args.Charset); err != nil {
+		return c.searchFailed(args, err)
 	}
-	return nil
-}
-
-// keys parses search keys into c until the end of the program or, in a
-// list, the closing parenthesis.
-func (p *searchParser) keys(c *imap.SearchCriteria, inList bool) error {
-	n := 0
-	for {
-		save := p.pos
-		_, kind, err := p.next()
-		if err != nil {
-			return err
-		}
-		switch {
-		case kind == tokenEOF && inList:
-			return errors.New(`missing ")"`)
-		case kind == tokenEOF && n == 0:
-			return errors.New("no search key")
-		case kind == tokenEOF:
-			return nil
-		case kind == tokenClose && !inList:
-			return errors.New(`unexpected ")"`)
-		case kind == tokenClose && n == 0:
-			return errors.New("empty ()")
-		case kind == tokenClose:
-			return nil
-		}
-		p.pos = save
-		k, err := p.key()
-		if err != nil {
-			return err
-		}
-		andCriteria(c, k)
-		n++
+	ret := &args.Return
+	if ret.Update && (ret.Save || ret.Partial != nil) {
+		// RFC 5267 §4.2 and RFC 9394 §3: UPDATE is not combined with them.
+		return &Error{Type: "BAD", Text: "UPDATE can't be combined with SAVE or PARTIAL."}
 	}
-}
-
-// key parses one search key.
-func (p *searchParser) key() (*imap.SearchCriteria, error) {
-	tok, kind, err := p.next()
+	s := c.newSearch(&args.Key)
+	found, err := s.run(c.ctx, nil)
 	if err != nil {
-		return nil, err
+		return c.searchFailed(args, err)
 	}
-	c := &imap.SearchCriteria{}
-	switch kind {
-	case tokenOpen:
-		return c, p.keys(c, true)
-	case tokenAtom:
-	case tokenEOF:
-		return nil, errors.New("search key missing at the end")
-	default:
-		return nil, fmt.Errorf("search key expected, not %q", tok)
+	if s.modSeq {
+		c.enable("CONDSTORE")
 	}
-	name := strings.ToUpper(tok)
-	switch name {
-	case "ALL":
-	case "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "SEEN":
-		c.Flag = []imap.Flag{systemFlag(name)}
-	case "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN":
-		c.NotFlag = []imap.Flag{systemFlag(name[2:])}
-	case "KEYWORD", "UNKEYWORD":
-		kw, err := p.arg(name)
-		if err != nil {
-			return nil, err
-		}
-		if kw == "" || strings.HasPrefix(kw, `\`) {
-			return nil, fmt.Errorf("%s needs a keyword, not %q", name, kw)
-		}
-		if name == "KEYWORD" {
-			c.Flag = []imap.Flag{imap.Flag(kw)}
-		} else {
-			c.NotFlag = []imap.Flag{imap.Flag(kw)}
-		}
-	case "BCC", "CC", "FROM", "SUBJECT", "TO":
-		v, err := p.arg(name)
-		if err != nil {
-			return nil, err
-		}
-		c.Header = []imap.SearchCriteriaHeaderField{{Key: headerKey(name), Value: v}}
-	case "HEADER":
-		field, err := p.arg(name)
-		if err != nil {
-			return nil, err
-		}
-		if field == "" || strings.ContainsAny(field, ": ") {
-			return nil, fmt.Errorf("HEADER needs a field name, not %q", field)
-		}
-		v, err := p.arg(name + " " + field)
-		if err != nil {
-			return nil, err
-		}
-		c.Header = []imap.SearchCriteriaHeaderField{{Key: field, Value: v}}
-	case "BODY", "TEXT":
-		v, err := p.arg(name)
-		if err != nil {
-			return nil, err
-		}
-		if name == "BODY" {
-			c.Body = []string{v}
-		} else {
-			c.Text = []string{v}
-		}
-	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
-		if err := p.date(c, name); err != nil {
-			return nil, err
-		}
-	case "LARGER", "SMALLER":
-		v, err := p.arg(name)
-		if err != nil {
-			return nil, err
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s needs a size in bytes, not %q", name, v)
-		}
-		if name == "LARGER" {
-			c.Larger = n
-		} else if c.Smaller = n; n == 0 {
-			return nil, errors.New("SMALLER 0 matches nothing")
-		}
-	case "UID":
-		v, err := p.arg(name)
-		if err != nil {
-			return nil, err
-		}
-		ranges, ok := parseNumSet(v)
-		if !ok {
-			return nil, fmt.Errorf("UID needs a UID set (1:5,7), not %q", v)
-		}
-		var set imap.UIDSet
-		for _, r := range ranges {
-			set.AddRange(imap.UID(r[0]), imap.UID(r[1]))
-		}
-		c.UID = []imap.UIDSet{set}
-	case "NOT":
-		k, err := p.key()
-		if err != nil {
-			return nil, fmt.Errorf("NOT: %w", err)
-		}
-		c.Not = []imap.SearchCriteria{*k}
-	case "OR":
-		a, err := p.key()
-		if err != nil {
-			return nil, fmt.Errorf("OR: %w", err)
-		}
-		b, err := p.key()
-		if err != nil {
-			return nil, fmt.Errorf("OR: %w", err)
-		}
-		c.Or = [][2]imap.SearchCriteria{{*a, *b}}
-	case "RECENT", "NEW", "OLD":
-		return nil, fmt.Errorf("%s is not supported (IMAP4rev2 removed \\Recent)", name)
-	default:
-		ranges, ok := parseNumSet(tok)
-		if !ok {
-			return nil, fmt.Errorf("unknown search key %q", tok)
-		}
-		var set imap.SeqSet
-		for _, r := range ranges {
-			set.AddRange(r[0], r[1])
-		}
-		c.SeqNum = []imap.SeqSet{set}
+	res := c.resultOf(found, uid)
+	res.modSeq = s.modSeq
+	if ret.Save {
+		c.sel.saved = savedOf(res, ret)
 	}
-	return c, nil
-}
-
-// arg reads the argument of key: an atom or a quoted string.
-func (p *searchParser) arg(key string) (string, error) {
-	tok, kind, err := p.next()
-	if err != nil {
-		return "", err
-	}
-	if kind != tokenAtom && kind != tokenQuoted {
-		return "", fmt.Errorf("%s needs an argument", key)
-	}
-	return tok, nil
-}
-
-// date reads the date of key into c. As RFC 9051 §6.4.4 says, only the date
-// counts: SINCE is on or after it, BEFORE before it, ON on it.
-func (p *searchParser) date(c *imap.SearchCriteria, key string) error {
-	v, err := p.arg(key)
-	if err != nil {
+	if err := c.writeSearch(tag, args, res); err != nil {
 		return err
 	}
-	d, err := ParseSearchDate(v)
-	if err != nil {
-		return fmt.Errorf("%s: %w", key, err)
+	if ret.Update && !c.addContext(tag, uid, &args.Key, found) {
+		// RFC 5267 §4.2: the search is answered, but not kept updated.
+		return c.ok(tag, "NOUPDATE "+strconv.Quote(tag), "Search completed, too many searches kept updated.")
 	}
-	next := d.AddDate(0, 0, 1)
-	switch key {
-	case "BEFORE":
-		c.Before = d
-	case "ON":
-		c.Since, c.Before = d, next
-	case "SINCE":
-		c.Since = d
-	case "SENTBEFORE":
-		c.SentBefore = d
-	case "SENTON":
-		c.SentSince, c.SentBefore = d, next
-	case "SENTSINCE":
-		c.SentSince = d
-	}
-	return nil
+	return c.ok(tag, "", "Search completed.")
 }
 
-// ParseSearchDate parses a date as IMAP writes it (RFC 9051 date-text,
-// "2-Jan-2006", the month in any case) or as yyyy-mm-dd, and returns
-// midnight of that day in UTC. This function doesn't perform I/O.
-func ParseSearchDate(s string) (time.Time, error) {
-	for _, layout := range []string{"2-Jan-2006", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+// searchFailed empties the saved result when a SEARCH that would have
+// saved fails (RFC 5182 §2.1), and returns err.
+func (c *conn) searchFailed(args *imapwire.SearchArgs, err error) error {
+	if args.Return.Save {
+		c.sel.saved = []uint32{}
+	}
+	return err
+}
+
+// A result is the outcome of SEARCH or SORT: the messages found, in the
+// order to report them, with what ESEARCH needs of each.
+type result struct {
+	uid     bool
+	nums    []uint32 // sequence numbers or UIDs, as the command asked
+	uids    []uint32 // the UIDs of the same messages
+	modSeqs []uint64 // their mod-sequences
+	modSeq  bool     // the search had a MODSEQ key: report MODSEQ (RFC 7162 §3.1.5)
+}
+
+// resultOf returns the result for the messages found (indexes of the view,
+// ascending).
+func (c *conn) resultOf(found []int, uid bool) *result {
+	r := &result{uid: uid, nums: make([]uint32, len(found)), uids: make([]uint32, len(found)),
+		modSeqs: make([]uint64, len(found))}
+	for i, ix := range found {
+		m := &c.sel.msgs[ix]
+		r.uids[i], r.modSeqs[i] = m.UID, m.ModSeq
+		r.nums[i] = uint32(ix + 1)
+		if uid {
+			r.nums[i] = m.UID
 		}
 	}
-	return time.Time{}, fmt.Errorf("want a date as 2-Jan-2006 or 2006-01-02, not %q", s)
+	return r
 }
 
-func systemFlag(name string) imap.Flag {
-	return imap.Flag(`\` + name[:1] + strings.ToLower(name[1:]))
-}
-
-func headerKey(name string) string {
-	switch name {
-	case "BCC":
-		return "Bcc"
-	case "CC":
-		return "Cc"
-	}
-	return name[:1] + strings.ToLower(name[1:])
-}
-
-// parseNumSet parses a sequence set (RFC 9051 sequence-set: "1:5,7,9:*"),
-// "*" as 0, as go-imap's number sets write it.
-func parseNumSet(s string) ([][2]uint32, bool) {
-	if s == "" {
-		return nil, false
-	}
-	var out [][2]uint32
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(part, ":")
-		a, ok := parseSeqNumber(lo)
-		if !ok {
-			return nil, false
-		}
-		b := a
-		if isRange {
-			if b, ok = parseSeqNumber(hi); !ok {
-				return nil, false
+// savedOf returns what SAVE keeps of a result (RFC 5182 §2.4): with MIN or
+// MAX but neither ALL nor COUNT, only the messages those return; else all.
+// The result is UIDs, ascending.
+func savedOf(r *result, ret *imapwire.SearchReturn) []uint32 {
+	out := []uint32{}
+	if (ret.Min || ret.Max) && !ret.All && !ret.Count {
+		if len(r.uids) > 0 {
+			lo, hi := minMaxIndex(r.nums)
+			if ret.Min {
+				out = append(out, r.uids[lo])
+			}
+			if ret.Max && (!ret.Min || hi != lo) {
+				out = append(out, r.uids[hi])
 			}
 		}
-		if a == 0 || b != 0 && a > b { // "*:5" is "5:*", "9:2" is "2:9"
-			a, b = b, a
+	} else {
+		out = append(out, r.uids...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// minMaxIndex returns the indexes of the smallest and largest of nums,
+// which is not empty.
+func minMaxIndex(nums []uint32) (lo, hi int) {
+	for i, n := range nums {
+		if n < nums[lo] {
+			lo = i
 		}
-		out = append(out, [2]uint32{a, b})
+		if n > nums[hi] {
+			hi = i
+		}
 	}
-	return out, true
+	return lo, hi
 }
 
-func parseSeqNumber(s string) (uint32, bool) {
-	if s == "*" {
-		return 0, true
+// writeSearch writes the untagged response of a SEARCH: "* SEARCH" (RFC
+// 3501 §7.2.5), or "* ESEARCH" when RETURN was given or IMAP4rev2 is
+// enabled (RFC 9051 §7.3.4, RFC 4731). RETURN (SAVE) alone writes nothing
+// (RFC 5182 §2.1).
+func (c *conn) writeSearch(tag string, args *imapwire.SearchArgs, r *result) error {
+	ret := args.Return
+	if !ret.Given && !c.rev2() {
+		c.enc.Star().Atom("SEARCH")
+		for _, n := range r.nums {
+			c.enc.SP().Number(n)
+		}
+		if r.modSeq && len(r.nums) > 0 {
+			c.enc.Atom(" (MODSEQ ").Uint(slices.Max(r.modSeqs)).Special(')')
+		}
+		return c.enc.CRLF()
 	}
-	if s == "" || s[0] < '1' || s[0] > '9' {
-		return 0, false
+	if ret.Save && !ret.Min && !ret.Max && !ret.All && !ret.Count && ret.Partial == nil && !ret.Update {
+		return nil
 	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	return uint32(n), err == nil
+	if !ret.Min && !ret.Max && !ret.All && !ret.Count && ret.Partial == nil && !ret.Update && !ret.Save {
+		ret.All = true
+	}
+	return c.writeESearch(tag, &ret, r, false)
 }
 
-// andCriteria adds the keys of other to c: a message must meet both. It is
-// imap.SearchCriteria.And, which (in go-imap v2.0.0-beta.8) drops a SMALLER
-// of c when other has none.
-func andCriteria(c, other *imap.SearchCriteria) {
-	smaller := c.Smaller
-	c.And(other)
-	switch {
-	case smaller == 0:
-		c.Smaller = other.Smaller
-	case other.Smaller == 0:
-		c.Smaller = smaller
-	default:
-		c.Smaller = min(smaller, other.Smaller)
+// writeESearch writes "* ESEARCH (TAG tag) [UID] ..." with the return data
+// that ret asks for (RFC 4731 §3.1, RFC 9394 §3.1): MIN and MAX, ALL (in
+// the order of the result, which is the sort order for SORT), COUNT,
+// PARTIAL, and MODSEQ if the search had a MODSEQ key: the highest of the
+// messages returned (RFC 7162 §3.1.5). sorted says that MIN and MAX are
+// the first and last in the result's order (ESORT, RFC 5267 §3.1).
+func (c *conn) writeESearch(tag string, ret *imapwire.SearchReturn, r *result, sorted bool) error {
+	c.enc.Star().Atom("ESEARCH (TAG ").String(tag).Special(')')
+	if r.uid {
+		c.enc.Atom(" UID")
 	}
+	var modSeq uint64
+	if n := len(r.nums); n > 0 {
+		lo, hi := 0, n-1
+		if !sorted {
+			lo, hi = minMaxIndex(r.nums)
+		}
+		if ret.Min {
+			c.enc.Atom(" MIN ").Number(r.nums[lo])
+			modSeq = max(modSeq, r.modSeqs[lo])
+		}
+		if ret.Max {
+			c.enc.Atom(" MAX ").Number(r.nums[hi])
+			modSeq = max(modSeq, r.modSeqs[hi])
+		}
+		if ret.All {
+			c.enc.Atom(" ALL ").Atom(runsOf(r.nums, !sorted))
+		}
+		if ret.All || ret.Count || ret.Partial != nil {
+			modSeq = slices.Max(r.modSeqs)
+		}
+	}
+	if ret.Count {
+		c.enc.Atom(" COUNT ").Number(uint32(len(r.nums)))
+	}
+	if p := ret.Partial; p != nil {
+		c.writePartial(p, r.nums, !sorted)
+	}
+	if r.modSeq && modSeq != 0 {
+		c.enc.Atom(" MODSEQ ").Uint(modSeq)
+	}
+	return c.enc.CRLF()
 }
 
-// SearchMessages examines mailbox (read-only: flags are not changed) and
-// returns a summary of each message that meets criteria (UID SEARCH, then
-// UID FETCH), in UID order. A nil criteria matches every message, without
-// a SEARCH. If ctx ends first, the client is closed.
-func SearchMessages(ctx context.Context, c *imapclient.Client, mailbox string, criteria *imap.SearchCriteria) ([]MessageSummary, error) {
-	defer closeOnCancel(ctx, c)()
-	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+// writePartial writes " PARTIAL (range set)" (RFC 9394 §3.1): the range as
+// asked, its bounds in order, and the numbers at those positions of nums,
+// NIL if none.
+func (c *conn) writePartial(p *imapwire.PartialRange, nums []uint32, ascending bool) {
+	first, last := p.First, p.Last
+	if (first > 0 && first > last) || (first < 0 && first > last) {
+		first, last = last, first
+	}
+	c.enc.Atom(" PARTIAL (").Atom(partialString(first, last)).SP()
+	n := int64(len(nums))
+	lo, hi := int64(first), int64(last)
+	if first < 0 {
+		lo, hi = n+int64(first)+1, n+int64(last)+1
+	}
+	lo, hi = max(lo, 1), min(hi, n)
+	if lo > hi {
+		c.enc.NIL().Special(')')
+		return
+	}
+	c.enc.Atom(runsOf(nums[lo-1:hi], ascending)).Special(')')
+}
+
+// partialString writes a partial-range.
+func partialString(first, last int32) string {
+	return itoa(int64(first)) + ":" + itoa(int64(last))
+}
+
+func itoa(n int64) string {
+	if n < 0 {
+		return "-" + itoa(-n)
+	}
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+// runsOf writes nums in sequence-set syntax: compacted and ascending if
+// ascending is set (nums are then ascending already), else in their order,
+// with runs of consecutive ascending numbers as ranges (ESORT's ALL keeps
+// the sort order, RFC 5267 §3.1).
+func runsOf(nums []uint32, ascending bool) string {
+	if ascending {
+		return imapwire.SeqSetOf(nums...).String()
+	}
+	var b []byte
+	for i := 0; i < len(nums); {
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			j++
+		}
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, itoa(int64(nums[i]))...)
+		if j > i {
+			b = append(b, ':')
+			b = append(b, itoa(int64(nums[j]))...)
+		}
+		i = j + 1
+	}
+	return string(b)
+}
+
+// A search is a search program compiled for the selected mailbox's view.
+type search struct {
+	root   *node
+	msgs   []MessageState // the view the sets were compiled for
+	saved  []uint32
+	mbox   Mailbox
+	now    time.Time
+	modSeq bool // the program has a MODSEQ key
+	needSD bool // it has a key that needs SortData
+	needTx bool // it has a key that needs the message's text
+}
+
+// newSearch compiles key over the connection's view.
+func (c *conn) newSearch(key *imapwire.SearchKey) *search {
+	s := &search{msgs: c.sel.msgs, saved: c.sel.saved, mbox: c.sel.mbox, now: time.Now()}
+	s.root = s.compile(key)
+	return s
+}
+
+// run returns the indexes in s.msgs of the messages that match, ascending:
+// of those of only if it is not nil. It evaluates what the view says
+// first, then reads the sort data of the messages that can still match,
+// and only then their text, one message at a time.
+func (s *search) run(ctx context.Context, only []int) ([]int, error) {
+	cand := only
+	if cand == nil {
+		cand = make([]int, len(s.msgs))
+		for i := range cand {
+			cand[i] = i
+		}
+	}
+	var found, unknown []int
+	for _, ix := range cand {
+		switch s.root.eval(s, &msgCtx{ix: ix, m: &s.msgs[ix]}) {
+		case yes:
+			found = append(found, ix)
+		case maybe:
+			unknown = append(unknown, ix)
+		}
+	}
+	if len(unknown) == 0 {
+		return found, nil
+	}
+	more, err := s.deep(ctx, unknown)
 	if err != nil {
 		return nil, err
 	}
-	if sel.NumMessages == 0 {
-		return nil, nil
+	found = append(found, more...)
+	slices.Sort(found)
+	return found, nil
+}
+
+// deep decides the messages (indexes) that the view alone could not: with
+// their SortData, then their text.
+func (s *search) deep(ctx context.Context, unknown []int) ([]int, error) {
+	byUID := make(map[uint32]*msgCtx, len(unknown))
+	uids := make([]uint32, len(unknown))
+	for i, ix := range unknown {
+		uids[i] = s.msgs[ix].UID
+		byUID[uids[i]] = &msgCtx{ix: ix, m: &s.msgs[ix]}
 	}
-	var set imap.NumSet
-	if criteria == nil {
-		var all imap.SeqSet
-		all.AddRange(1, 0)
-		set = all
-	} else {
-		data, err := c.UIDSearch(criteria, nil).Wait()
+	var found []int
+	if s.needSD {
+		sds, err := s.mbox.SortData(ctx, uids)
 		if err != nil {
 			return nil, err
 		}
-		uids := data.AllUIDs()
-		if len(uids) == 0 {
-			return nil, nil
+		for i := range sds {
+			if mc := byUID[sds[i].UID]; mc != nil {
+				mc.sd = &sds[i]
+			}
 		}
-		set = imap.UIDSetNum(uids...)
+		uids = uids[:0]
+		for _, mc := range byUID {
+			if mc.sd == nil {
+				mc.sd = &SortData{}
+			}
+			switch s.root.eval(s, mc) {
+			case yes:
+				found = append(found, mc.ix)
+			case maybe:
+				uids = append(uids, mc.m.UID)
+			}
+		}
+		slices.Sort(uids)
 	}
-	msgs, err := c.Fetch(set, summaryItems).Collect()
-	if err != nil {
-		return nil, err
+	if len(uids) == 0 || !s.needTx {
+		return found, nil
 	}
-	out := make([]MessageSummary, 0, len(msgs))
-	for _, m := range msgs {
-		s := summarize(m)
-		s.UIDValidity = sel.UIDValidity
-		out = append(out, s)
-	}
-	slices.SortFunc(out, func(a, b MessageSummary) int { return cmp.Compare(a.UID, b.UID) })
-	return out, nil
+	var buf []byte
+	err := s.mbox.Fetch(ctx, uids, func(msg *Message) error {
+		mc := byUID[msg.UID]
+		if mc == nil {
+			return nil
+		}
+		if int64(cap(buf)) < msg.Size {
+			buf = make([]byte, msg.Size)
+		}
+		buf = buf[:msg.Size]
+		if n, err := msg.Body.ReadAt(buf, 0); int64(n) < msg.Size {
+			return err
+		}
+		mc.text = newMsgText(buf)
+		if s.root.eval(s, mc) == yes {
+			found = append(found, mc.ix)
+		}
+		mc.text = nil
+		return nil
+	})
+	return found, err
 }
 
-// ErrUIDValidity is returned by DeleteMessages when the mailbox is no longer
-// the one the messages were listed from (its UIDVALIDITY changed).
-var ErrUIDValidity = errors.New("imap: the mailbox's UIDVALIDITY changed")
+// tri is the value of a key for a message whose data may not all have
+// been read: yes, no, or maybe (it depends on data not read yet).
+type tri int8
 
-// DeleteMessages selects mailbox (read-write), marks msgs \Deleted and
-// expunges exactly them (UID STORE, then UID EXPUNGE: RFC 4315 §2.1, so
-// other messages marked \Deleted stay), and returns how many the server
-// expunged: fewer than len(msgs) if some were already gone. The server must
-// offer UIDPLUS or IMAP4rev2. msgs come from SearchMessages, ListMessages,
-// or Watch on mailbox; if their UIDValidity is set and the mailbox's differs,
-// nothing is deleted and the error is ErrUIDValidity. If ctx ends first, the
-// client is closed.
-func DeleteMessages(ctx context.Context, c *imapclient.Client, mailbox string, msgs []MessageSummary) (int, error) {
-	if len(msgs) == 0 {
-		return 0, nil
+const (
+	no tri = iota
+	yes
+	maybe
+)
+
+func triOf(b bool) tri {
+	if b {
+		return yes
 	}
-	defer closeOnCancel(ctx, c)()
-	if caps := c.Caps(); !caps.Has(imap.CapUIDPlus) && !caps.Has(imap.CapIMAP4rev2) {
-		return 0, errors.New("imap: the server offers no UID EXPUNGE (UIDPLUS), which deleting only some messages needs")
+	return no
+}
+
+// msgCtx is a message being evaluated, with what has been read of it.
+type msgCtx struct {
+	ix   int // index in the view: sequence number - 1
+	m    *MessageState
+	sd   *SortData // nil until read
+	text *msgText  // nil until read
+}
+
+// A node is a compiled search key.
+type node struct {
+	kind   imapwire.SearchKeyKind
+	kids   []*node
+	ranges []imapwire.SeqRange // normalized, for sequence and UID sets
+	saved  bool                // a "$" set (RFC 5182)
+	uids   []uint32            // a "$" set: the saved UIDs, ascending
+	text   string              // folded needle; flag; header field name (lower case)
+	field  string
+	day    int // date keys: year*10000+month*100+day
+	num    uint64
+}
+
+// compile turns k into a node, normalizing its sets against the view.
+func (s *search) compile(k *imapwire.SearchKey) *node {
+	n := &node{kind: k.Kind, num: k.Num}
+	for i := range k.Keys {
+		n.kids = append(n.kids, s.compile(&k.Keys[i]))
 	}
-	sel, err := c.Select(mailbox, nil).Wait()
-	if err != nil {
-		return 0, err
-	}
-	var uids imap.UIDSet
-	for _, m := range msgs {
-		if m.UIDValidity != 0 && m.UIDValidity != sel.UIDValidity {
-			return 0, fmt.Errorf("%w: %d, listed as %d", ErrUIDValidity, sel.UIDValidity, m.UIDValidity)
+	switch k.Kind {
+	case imapwire.SearchSeqSet, imapwire.SearchUID:
+		if k.Seq.Saved {
+			n.uids, n.saved = s.saved, true
+			n.kind = imapwire.SearchUID
+			break
 		}
-		uids.AddNum(m.UID)
+		var max uint32
+		if k.Kind == imapwire.SearchSeqSet {
+			max = uint32(len(s.msgs))
+		} else if len(s.msgs) > 0 {
+			max = s.msgs[len(s.msgs)-1].UID
+		}
+		n.ranges = k.Seq.Normalize(max).Ranges
+	case imapwire.SearchKeyword, imapwire.SearchUnkeyword:
+		n.text = k.Text
+	case imapwire.SearchBcc, imapwire.SearchBody, imapwire.SearchCc, imapwire.SearchFrom,
+		imapwire.SearchSubject, imapwire.SearchText, imapwire.SearchTo, imapwire.SearchHeader:
+		n.text = fold(k.Text)
+		n.field = strings.ToLower(k.Field)
+		s.needTx = true
+	case imapwire.SearchBefore, imapwire.SearchOn, imapwire.SearchSince:
+		n.day = dayOf(k.Date)
+	case imapwire.SearchSentBefore, imapwire.SearchSentOn, imapwire.SearchSentSince:
+		n.day = dayOf(k.Date)
+		s.needSD = true
+	case imapwire.SearchModSeq:
+		s.modSeq = true
 	}
-	store := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
-	if err := c.Store(uids, store, nil).Close(); err != nil {
-		return 0, err
+	return n
+}
+
+// dayOf returns t's date, in t's own time zone, as one comparable number.
+func dayOf(t time.Time) int {
+	y, m, d := t.Date()
+	return y*10000 + int(m)*100 + d
+}
+
+// inRanges reports whether x is in ranges, which are normalized.
+func inRanges(ranges []imapwire.SeqRange, x uint32) bool {
+	i, _ := slices.BinarySearchFunc(ranges, x, func(r imapwire.SeqRange, x uint32) int {
+		if r.Stop < x {
+			return -1
+		}
+		if r.Start > x {
+			return 1
+		}
+		return 0
+	})
+	return i < len(ranges) && ranges[i].Start <= x && x <= ranges[i].Stop
+}
+
+// eval returns the value of n for the message mc.
+func (n *node) eval(s *search, mc *msgCtx) tri {
+	switch n.kind {
+	case imapwire.SearchAnd:
+		v := yes
+		for _, k := range n.kids {
+			switch k.eval(s, mc) {
+			case no:
+				return no
+			case maybe:
+				v = maybe
+			}
+		}
+		return v
+	case imapwire.SearchOr:
+		a := n.kids[0].eval(s, mc)
+		if a == yes {
+			return yes
+		}
+		b := n.kids[1].eval(s, mc)
+		if b == yes {
+			return yes
+		}
+		if a == no && b == no {
+			return no
+		}
+		return maybe
+	case imapwire.SearchNot:
+		switch n.kids[0].eval(s, mc) {
+		case yes:
+			return no
+		case no:
+			return yes
+		}
+		return maybe
 	}
-	expunged, err := c.UIDExpunge(uids).Collect()
-	return len(expunged), err
+	if v, ok := n.evalState(s, mc); ok {
+		return v
+	}
+	if v, ok := n.evalSent(mc); ok {
+		return v
+	}
+	if mc.text == nil {
+		return maybe
+	}
+	return triOf(n.evalText(mc.text))
+}
+
+// evalState evaluates the keys that the view answers: flags, sets, sizes,
+// internal dates, mod-sequences. It reports false for the other keys.
+func (n *node) evalState(s *search, mc *msgCtx) (tri, bool) {
+	m := mc.m
+	switch n.kind {
+	case imapwire.SearchAll:
+		return yes, true
+	case imapwire.SearchSeqSet:
+		return triOf(inRanges(n.ranges, uint32(mc.ix+1))), true
+	case imapwire.SearchUID:
+		if n.saved {
+			_, ok := slices.BinarySearch(n.uids, m.UID)
+			return triOf(ok), true
+		}
+		return triOf(inRanges(n.ranges, m.UID)), true
+	case imapwire.SearchAnswered, imapwire.SearchUnanswered:
+		return triOf(hasFlag(m, `\Answered`) == (n.kind == imapwire.SearchAnswered)), true
+	case imapwire.SearchDeleted, imapwire.SearchUndeleted:
+		return triOf(hasFlag(m, `\Deleted`) == (n.kind == imapwire.SearchDeleted)), true
+	case imapwire.SearchDraft, imapwire.SearchUndraft:
+		return triOf(hasFlag(m, `\Draft`) == (n.kind == imapwire.SearchDraft)), true
+	case imapwire.SearchFlagged, imapwire.SearchUnflagged:
+		return triOf(hasFlag(m, `\Flagged`) == (n.kind == imapwire.SearchFlagged)), true
+	case imapwire.SearchSeen, imapwire.SearchUnseen:
+		return triOf(hasFlag(m, `\Seen`) == (n.kind == imapwire.SearchSeen)), true
+	case imapwire.SearchKeyword, imapwire.SearchUnkeyword:
+		return triOf(hasFlag(m, n.text) == (n.kind == imapwire.SearchKeyword)), true
+	case imapwire.SearchNew:
+		return triOf(m.Recent && !hasFlag(m, `\Seen`)), true
+	case imapwire.SearchOld:
+		return triOf(!m.Recent), true
+	case imapwire.SearchRecent:
+		return triOf(m.Recent), true
+	case imapwire.SearchLarger:
+		return triOf(uint64(m.Size) > n.num), true
+	case imapwire.SearchSmaller:
+		return triOf(uint64(m.Size) < n.num), true
+	case imapwire.SearchBefore:
+		return triOf(dayOf(m.InternalDate) < n.day), true
+	case imapwire.SearchOn:
+		return triOf(dayOf(m.InternalDate) == n.day), true
+	case imapwire.SearchSince:
+		return triOf(dayOf(m.InternalDate) >= n.day), true
+	case imapwire.SearchOlder:
+		// RFC 5032 §3: OLDER and YOUNGER are each other's complement.
+		return triOf(!m.InternalDate.After(s.now.Add(-time.Duration(n.num) * time.Second))), true
+	case imapwire.SearchYounger:
+		return triOf(m.InternalDate.After(s.now.Add(-time.Duration(n.num) * time.Second))), true
+	case imapwire.SearchModSeq:
+		return triOf(m.ModSeq >= n.num), true
+	case imapwire.SearchEmailID, imapwire.SearchThreadID:
+		return no, true // OBJECTID (RFC 8474) is not offered: no message has one
+	}
+	return maybe, false
+}
+
+// evalSent evaluates the sent-date keys, from the message's SortData: a
+// message without a Date field was sent on 1 January 1970, as Dovecot has
+// it. It reports false for the other keys.
+func (n *node) evalSent(mc *msgCtx) (tri, bool) {
+	switch n.kind {
+	case imapwire.SearchSentBefore, imapwire.SearchSentOn, imapwire.SearchSentSince:
+	default:
+		return maybe, false
+	}
+	if mc.sd == nil {
+		return maybe, true
+	}
+	d := mc.sd.Date
+	if d.IsZero() {
+		d = time.Unix(0, 0).UTC()
+	}
+	day := dayOf(d)
+	switch n.kind {
+	case imapwire.SearchSentBefore:
+		return triOf(day < n.day), true
+	case imapwire.SearchSentOn:
+		return triOf(day == n.day), true
+	}
+	return triOf(day >= n.day), true
+}
+
+// evalText evaluates a text key on the message's content.
+func (n *node) evalText(t *msgText) bool {
+	switch n.kind {
+	case imapwire.SearchBcc:
+		return t.matchAddresses("bcc", n.text)
+	case imapwire.SearchCc:
+		return t.matchAddresses("cc", n.text)
+	case imapwire.SearchFrom:
+		return t.matchAddresses("from", n.text)
+	case imapwire.SearchTo:
+		return t.matchAddresses("to", n.text)
+	case imapwire.SearchSubject:
+		return t.matchHeader("subject", n.text)
+	case imapwire.SearchHeader:
+		return t.matchHeader(n.field, n.text)
+	case imapwire.SearchBody:
+		return t.matchBody(n.text)
+	case imapwire.SearchText:
+		return t.matchText(n.text)
+	}
+	return false
+}
+
+// hasFlag reports whether m has flag (system flags in their canonical
+// case; keywords compared without regard to case, as Dovecot does).
+func hasFlag(m *MessageState, flag string) bool {
+	for _, f := range m.Flags {
+		if strings.EqualFold(f, flag) {
+			return true
+		}
+	}
+	return false
 }

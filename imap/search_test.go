@@ -1,329 +1,264 @@
 package imap_test
 
 import (
-	"context"
-	"errors"
+	"bufio"
+	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-imap/v2"
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
-
-	inetimap "github.com/inetkit/inetkit/imap"
 )
 
-func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
-
-func TestParseSearch(t *testing.T) {
-	hdr := func(k, v string) []imap.SearchCriteriaHeaderField {
-		return []imap.SearchCriteriaHeaderField{{Key: k, Value: v}}
-	}
-	for _, tc := range []struct {
-		in   string
-		want imap.SearchCriteria
-	}{
-		{"ALL", imap.SearchCriteria{}},
-		{"SUBJECT hello", imap.SearchCriteria{Header: hdr("Subject", "hello")}},
-		{`subject "hello world"`, imap.SearchCriteria{Header: hdr("Subject", "hello world")}},
-		{`SUBJECT "say \"hi\" \\o/"`, imap.SearchCriteria{Header: hdr("Subject", `say "hi" \o/`)}},
-		{"SUBJECT héllo", imap.SearchCriteria{Header: hdr("Subject", "héllo")}},
-		{"FROM bob@example.org TO alice@example.org CC c BCC d", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{
-			{Key: "From", Value: "bob@example.org"}, {Key: "To", Value: "alice@example.org"}, {Key: "Cc", Value: "c"}, {Key: "Bcc", Value: "d"}}}},
-		{"HEADER X-Test yes", imap.SearchCriteria{Header: hdr("X-Test", "yes")}},
-		{`HEADER List-Id ""`, imap.SearchCriteria{Header: hdr("List-Id", "")}},
-		{"BODY hi TEXT there", imap.SearchCriteria{Body: []string{"hi"}, Text: []string{"there"}}},
-		{"UNSEEN", imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}},
-		{"SEEN FLAGGED UNDELETED", imap.SearchCriteria{Flag: []imap.Flag{imap.FlagSeen, imap.FlagFlagged}, NotFlag: []imap.Flag{imap.FlagDeleted}}},
-		{"ANSWERED DRAFT UNANSWERED UNDRAFT UNFLAGGED DELETED", imap.SearchCriteria{
-			Flag:    []imap.Flag{imap.FlagAnswered, imap.FlagDraft, imap.FlagDeleted},
-			NotFlag: []imap.Flag{imap.FlagAnswered, imap.FlagDraft, imap.FlagFlagged}}},
-		{"KEYWORD $Junk UNKEYWORD work", imap.SearchCriteria{Flag: []imap.Flag{"$Junk"}, NotFlag: []imap.Flag{"work"}}},
-		{"SINCE 1-Feb-2026 BEFORE 2026-03-01", imap.SearchCriteria{Since: day(2026, 2, 1), Before: day(2026, 3, 1)}},
-		{`since "01-feb-2026"`, imap.SearchCriteria{Since: day(2026, 2, 1)}},
-		{"ON 29-Feb-2024", imap.SearchCriteria{Since: day(2024, 2, 29), Before: day(2024, 3, 1)}},
-		{"SENTSINCE 1-Jan-2026 SENTBEFORE 2-Jan-2026", imap.SearchCriteria{SentSince: day(2026, 1, 1), SentBefore: day(2026, 1, 2)}},
-		{"SENTON 2026-01-01", imap.SearchCriteria{SentSince: day(2026, 1, 1), SentBefore: day(2026, 1, 2)}},
-		{"SINCE 1-Jan-2026 SINCE 5-Jan-2026", imap.SearchCriteria{Since: day(2026, 1, 5)}},
-		{"LARGER 100 SMALLER 2000", imap.SearchCriteria{Larger: 100, Smaller: 2000}},
-		{"SMALLER 2000 LARGER 100", imap.SearchCriteria{Larger: 100, Smaller: 2000}},
-		{"(SMALLER 2000) SUBJECT x", imap.SearchCriteria{Smaller: 2000, Header: hdr("Subject", "x")}},
-		{"UID 1:5,7", imap.SearchCriteria{UID: []imap.UIDSet{{{Start: 1, Stop: 5}, {Start: 7, Stop: 7}}}}},
-		{"UID 9:*", imap.SearchCriteria{UID: []imap.UIDSet{{{Start: 9, Stop: 0}}}}},
-		{"1:2", imap.SearchCriteria{SeqNum: []imap.SeqSet{{{Start: 1, Stop: 2}}}}},
-		{"NOT SEEN", imap.SearchCriteria{Not: []imap.SearchCriteria{{Flag: []imap.Flag{imap.FlagSeen}}}}},
-		{"NOT (SUBJECT a FROM b)", imap.SearchCriteria{Not: []imap.SearchCriteria{{Header: []imap.SearchCriteriaHeaderField{
-			{Key: "Subject", Value: "a"}, {Key: "From", Value: "b"}}}}}},
-		{"OR FROM alice FROM bob", imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{{Header: hdr("From", "alice")}, {Header: hdr("From", "bob")}}}}},
-		{"OR (FROM alice) (FROM bob) UNSEEN", imap.SearchCriteria{
-			Or:      [][2]imap.SearchCriteria{{{Header: hdr("From", "alice")}, {Header: hdr("From", "bob")}}},
-			NotFlag: []imap.Flag{imap.FlagSeen}}},
-		{"CHARSET UTF-8 SUBJECT x", imap.SearchCriteria{Header: hdr("Subject", "x")}},
-		{"  SUBJECT   x  ", imap.SearchCriteria{Header: hdr("Subject", "x")}},
-	} {
-		got, err := inetimap.ParseSearch(tc.in)
-		if err != nil {
-			t.Errorf("ParseSearch(%q) = %v", tc.in, err)
-			continue
-		}
-		if diff := cmp.Diff(&tc.want, got, cmpopts.EquateEmpty()); diff != "" {
-			t.Errorf("ParseSearch(%q) (-want +got):\n%s", tc.in, diff)
-		}
-	}
+// searchMsgs are delivered to alice's INBOX by searchServer, in order.
+var searchMsgs = []string{
+	"From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: Re: hello world\r\n" +
+		"Date: Sat, 24 Mar 2007 23:00:00 +0200\r\n\r\nfirst body asdfghjkl\r\n",
+	"From: =?iso-8859-1?q?J=F6rg?= <joerg@example.com>\r\nTo: groupname: g1@example.com, g2@example.com;\r\n" +
+		"Subject: =?utf-8?q?caf=C3=A9?=\r\nX-Extra: hello beautiful header\r\nX-Extra: another one\r\n\r\n" +
+		"second body\r\n",
+	"From: <carol (comment)@ (comment) example.net>\r\nCc: dave@example.net (Real Dave)\r\nSubject: base64 body\r\n" +
+		"Date: Mon, 26 Mar 2007 00:00:00 +0300\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		"6XTpIHN1bW1lcg==\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\nsecretword\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner subject\r\n\r\ninner body qp=3Dx\r\n--b--\r\n",
+	"From: eve@example.org\r\nSubject: quoted\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak and =C3=BCber\r\n",
 }
 
-func TestParseSearch_invalid(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", "no search key"},
-		{"SUBJECT", "SUBJECT needs an argument"},
-		{"SUBJECT (", "SUBJECT needs an argument"},
-		{`SUBJECT "open`, "unterminated"},
-		{"SUBJECT {5}", "literals"},
-		{"SINCE yesterday", "want a date"},
-		{"SINCE 31-Feb-2026", "want a date"},
-		{"LARGER big", "size in bytes"},
-		{"SMALLER 0", "matches nothing"},
-		{"UID 0", "UID set"},
-		{"UID 1:x", "UID set"},
-		{"FOO", `unknown search key "FOO"`},
-		{"RECENT", "IMAP4rev2 removed"},
-		{"NEW", "IMAP4rev2 removed"},
-		{"NOT", "NOT: search key missing"},
-		{"OR SEEN", "OR: search key missing"},
-		{"(SEEN", `missing ")"`},
-		{"SEEN)", `unexpected ")"`},
-		{"()", "empty ()"},
-		{`"SEEN"`, "search key expected"},
-		{"HEADER X-Test", "HEADER X-Test needs an argument"},
-		{"HEADER X-Test: yes", "field name"},
-		{"KEYWORD \\Seen", "needs a keyword"},
-		{"CHARSET KOI8-R SUBJECT x", "charset"},
-	} {
-		if c, err := inetimap.ParseSearch(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseSearch(%q) = %+v, %v; want an error saying %q", tc.in, c, err, tc.want)
-		}
-	}
-}
-
-// The query of an IMAP URL, in RFC 5092's form and as KEY=VALUE pairs.
-func TestParseURL_search(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"imap://h/INBOX?SUBJECT%20hello", "SUBJECT hello"},
-		{"imap://h/INBOX?SUBJECT%20C++", "SUBJECT C++"},
-		{"imap://h/INBOX?UNSEEN", "UNSEEN"},
-		{"imap://h/INBOX?OR%20(FROM%20a)%20(FROM%20b)", "OR (FROM a) (FROM b)"},
-		{"imap://h/INBOX?SUBJECT=hello", "SUBJECT hello"},
-		{"imap://h/INBOX?subject=hello%20world&from=bob@example.org&UNSEEN", `subject "hello world" from bob@example.org UNSEEN`},
-		{"imap://h/INBOX?UNSEEN&SUBJECT=a%26b", `UNSEEN SUBJECT a&b`},
-		{"imap://h/INBOX?SUBJECT=say%20%22hi%22", `SUBJECT "say \"hi\""`},
-		{"imap://h/INBOX?HEADER=X-Test:%20yes", "HEADER X-Test yes"},
-		{"imap://h/INBOX?NOT=SEEN&SINCE=2026-01-02", "NOT SEEN SINCE 2026-01-02"},
-		{"imap://h/INBOX?UID=3:*", `UID "3:*"`},
-		{"imap://h/INBOX?SUBJECT=", `SUBJECT ""`},
-	} {
-		u, err := inetimap.ParseURL(tc.in)
-		if err != nil {
-			t.Errorf("ParseURL(%q) = %v", tc.in, err)
-			continue
-		}
-		if u.Search != tc.want {
-			t.Errorf("ParseURL(%q).Search = %q; want %q", tc.in, u.Search, tc.want)
-		}
-		if _, err := inetimap.ParseSearch(u.Search); err != nil {
-			t.Errorf("ParseSearch(%q) of %q = %v", u.Search, tc.in, err)
-		}
-		again, err := inetimap.ParseURL(u.String())
-		if err != nil || again.Search != u.Search {
-			t.Errorf("ParseURL(%q).String() = %q, whose search is %q, %v", tc.in, u.String(), again.Search, err)
-		}
-	}
-	for _, in := range []string{"imap://h/INBOX?HEADER=X-Test", "imap://h/INBOX?SUBJECT=%zz", "imap://h/INBOX?%zz"} {
-		if u, err := inetimap.ParseURL(in); err == nil {
-			t.Errorf("ParseURL(%q) = %+v; want an error", in, u)
-		}
-	}
-}
-
-const (
-	msgHello = "From: Bob <bob@example.org>\r\nTo: alice@example.org, Carol <carol@example.org>\r\nSubject: hello there\r\n\r\nfirst\r\n"
-	msgOther = "From: dave@example.net\r\nTo: alice@example.org\r\nSubject: other\r\n\r\nsecond hello\r\n"
-)
-
-func TestSearchMessages(t *testing.T) {
-	s, be := newServer(t, nil) // holds testMsg, from Bob, "Hello"
-	for _, m := range []string{msgHello, msgOther} {
-		if err := be.Deliver("alice", []byte(m)); err != nil {
+// searchServer returns a connection to a server whose INBOX holds
+// searchMsgs, selected.
+func searchServer(t *testing.T, pre ...string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	s := newServer(t, nil)
+	for _, m := range searchMsgs {
+		if err := s.be.Deliver("alice", []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c0, err := s.Client(nil)
-	c := loggedIn(t, c0, err)
-	ctx := context.Background()
-	subjects := func(msgs []inetimap.MessageSummary) []string {
-		var out []string
-		for _, m := range msgs {
-			out = append(out, m.Subject)
+	c, r, _ := s.selected(t, pre...)
+	return c, r
+}
+
+// searchLine runs cmd and returns its one "* SEARCH" or "* ESEARCH"
+// response (the first if several), or fails.
+func searchLine(t *testing.T, c net.Conn, r *bufio.Reader, cmd string) string {
+	t.Helper()
+	u := mustOK(t, c, r, "T", cmd)
+	for _, l := range u {
+		if strings.HasPrefix(l, "* SEARCH") || strings.HasPrefix(l, "* ESEARCH") ||
+			strings.HasPrefix(l, "* SORT") || strings.HasPrefix(l, "* THREAD") {
+			return l
 		}
-		return out
 	}
-	for _, tc := range []struct {
-		search string
-		want   []string
-	}{
-		{"ALL", []string{"Hello", "hello there", "other"}},
-		{"SUBJECT hello", []string{"Hello", "hello there"}},
-		{"FROM bob", []string{"Hello", "hello there"}},
-		{"TO carol", []string{"hello there"}},
-		{"BODY hello", []string{"other"}},
-		{"OR SUBJECT other TO carol", []string{"hello there", "other"}},
-		{"NOT FROM bob", []string{"other"}},
-		{"SUBJECT nothing", nil},
-	} {
-		crit, err := inetimap.ParseSearch(tc.search)
-		if err != nil {
+	t.Fatalf("%s: no result in %q", cmd, u)
+	return ""
+}
+
+func TestSearch_keys(t *testing.T) {
+	c, r := searchServer(t)
+	mustOK(t, c, r, "F", `STORE 2 +FLAGS (\Seen $Label)`)
+	mustOK(t, c, r, "F", `STORE 4 +FLAGS (\Flagged)`)
+	tests := []struct{ cmd, want string }{
+		{"SEARCH ALL", "* SEARCH 1 2 3 4"},
+		{"SEARCH SEEN", "* SEARCH 2"},
+		{"SEARCH UNSEEN NOT FLAGGED", "* SEARCH 1 3"},
+		{"SEARCH KEYWORD $label", "* SEARCH 2"},
+		{"SEARCH UNKEYWORD $Label", "* SEARCH 1 3 4"},
+		{"SEARCH OR SEEN FLAGGED", "* SEARCH 2 4"},
+		{"SEARCH RECENT", "* SEARCH 1 2 3 4"},
+		{"SEARCH NEW", "* SEARCH 1 3 4"},
+		{"SEARCH OLD", "* SEARCH"},
+		{"SEARCH 4:2", "* SEARCH 2 3 4"},
+		{"SEARCH *", "* SEARCH 4"},
+		{"SEARCH 1000", "* SEARCH"},
+		{"SEARCH NOT 2,4", "* SEARCH 1 3"},
+		{"SEARCH (3) UID 3", "* SEARCH 3"},
+		{"SEARCH UID 2:*", "* SEARCH 2 3 4"},
+		{"UID SEARCH UID 10:*", "* SEARCH 4"},
+		{"SEARCH LARGER 100000", "* SEARCH"},
+		{"SEARCH SMALLER 100000", "* SEARCH 1 2 3 4"},
+		{"SEARCH YOUNGER 3600", "* SEARCH 1 2 3 4"},
+		{"SEARCH OLDER 3600", "* SEARCH"},
+		{"SEARCH SINCE 1-Jan-2000", "* SEARCH 1 2 3 4"},
+		{"SEARCH BEFORE 1-Jan-2000", "* SEARCH"},
+		{"SEARCH SENTON 24-Mar-2007", "* SEARCH 1"},
+		{"SEARCH SENTSINCE 25-Mar-2007", "* SEARCH 3"},
+		{"SEARCH SENTBEFORE 25-Mar-2007", "* SEARCH 1 2 4"},
+		{"SEARCH FROM bob@example.org", "* SEARCH 1"},
+		{"SEARCH CHARSET UTF-8 FROM {5+}\r\njörg", "* SEARCH 2"},
+		{"SEARCH FROM carol@example.net", "* SEARCH 3"},
+		{"SEARCH CC \"real dave\"", "* SEARCH 3"},
+		{"SEARCH TO groupname", "* SEARCH 2"},
+		{"SEARCH TO g2@", "* SEARCH 2"},
+		{"SEARCH SUBJECT {5+}\r\nCAFÉ", "* SEARCH 2"},
+		{"SEARCH SUBJECT \"lo wor\"", "* SEARCH 1"},
+		{"SEARCH HEADER X-Extra \"\"", "* SEARCH 2"},
+		{"SEARCH NOT HEADER X-Extra \"\"", "* SEARCH 1 3 4"},
+		{"SEARCH HEADER x-extra another", "* SEARCH 2"},
+		{"SEARCH BODY asdfghjkl", "* SEARCH 1"},
+		{"SEARCH BODY {12+}\r\nété summer", "* SEARCH 3"},
+		{"SEARCH BODY secretword", "* SEARCH"},
+		{"SEARCH BODY \"inner subject\"", "* SEARCH 3"},
+		{"SEARCH BODY {19+}\r\nsoftbreak and über", "* SEARCH 4"},
+		{"SEARCH BODY hello", "* SEARCH"},
+		{"SEARCH TEXT hello", "* SEARCH 1 2"},
+		{"SEARCH CHARSET UTF-8 TEXT {5+}\r\nÜBER", "* SEARCH 4"},
+		{"SEARCH SEEN BODY second", "* SEARCH 2"},
+		{"SEARCH UNSEEN BODY second", "* SEARCH"},
+		{"SEARCH OR BODY first SUBJECT quoted", "* SEARCH 1 4"},
+	}
+	for _, tc := range tests {
+		if got := searchLine(t, c, r, tc.cmd); got != tc.want {
+			t.Errorf("%s: %q; want %q", tc.cmd, got, tc.want)
+		}
+	}
+}
+
+func TestSearch_badCharset(t *testing.T) {
+	c, r := searchServer(t)
+	_, tagged := exchange(t, c, r, "B", "SEARCH CHARSET KOI8-R ALL")
+	if tagged != "B NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset." {
+		t.Errorf("SEARCH CHARSET KOI8-R = %q; want NO [BADCHARSET ...]", tagged)
+	}
+	mustOK(t, c, r, "A", "SEARCH CHARSET US-ASCII ALL")
+}
+
+func TestSearch_esearch(t *testing.T) {
+	c, r := searchServer(t)
+	mustOK(t, c, r, "F", `STORE 2,4 +FLAGS (\Seen)`)
+	uids := number(t, mustOK(t, c, r, "U", "UID SEARCH 2"), "SEARCH")
+	tests := []struct{ cmd, want string }{
+		{"SEARCH RETURN () ALL", `* ESEARCH (TAG "T") ALL 1:4`},
+		{"SEARCH RETURN (MIN MAX COUNT) SEEN", `* ESEARCH (TAG "T") MIN 2 MAX 4 COUNT 2`},
+		{"SEARCH RETURN (COUNT) 1000", `* ESEARCH (TAG "T") COUNT 0`},
+		{"SEARCH RETURN (MIN) 1000", `* ESEARCH (TAG "T")`},
+		{"UID SEARCH RETURN (MIN) SEEN", `* ESEARCH (TAG "T") UID MIN ` + itoa(uids)},
+		{"SEARCH RETURN (PARTIAL 2:3) ALL", `* ESEARCH (TAG "T") PARTIAL (2:3 2:3)`},
+		{"SEARCH RETURN (PARTIAL 3:2) 1,3:4", `* ESEARCH (TAG "T") PARTIAL (2:3 3:4)`},
+		{"SEARCH RETURN (PARTIAL -1:-2) ALL", `* ESEARCH (TAG "T") PARTIAL (-2:-1 3:4)`},
+		{"SEARCH RETURN (PARTIAL 5:9) ALL", `* ESEARCH (TAG "T") PARTIAL (5:9 NIL)`},
+	}
+	for _, tc := range tests {
+		if got := searchLine(t, c, r, tc.cmd); got != tc.want {
+			t.Errorf("%s: %q; want %q", tc.cmd, got, tc.want)
+		}
+	}
+}
+
+func itoa(n uint64) string { return strings.TrimSpace(strings.Repeat(" ", 0) + uitoa(n)) }
+
+func uitoa(n uint64) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return uitoa(n/10) + string(rune('0'+n%10))
+}
+
+func TestSearch_rev2(t *testing.T) {
+	c, r := searchServer(t, "ENABLE IMAP4rev2")
+	if got := searchLine(t, c, r, "SEARCH 2:3"); got != `* ESEARCH (TAG "T") ALL 2:3` {
+		t.Errorf("SEARCH with IMAP4rev2 = %q; want ESEARCH ALL", got)
+	}
+}
+
+func TestSearch_save(t *testing.T) {
+	c, r := searchServer(t)
+	u := mustOK(t, c, r, "S", "SEARCH RETURN (SAVE) 2:3")
+	if len(u) != 0 {
+		t.Errorf("SEARCH RETURN (SAVE) wrote %q; want nothing", u)
+	}
+	if got := searchLine(t, c, r, "SEARCH $"); got != "* SEARCH 2 3" {
+		t.Errorf("SEARCH $ = %q; want 2 3", got)
+	}
+	mustOK(t, c, r, "S", "SEARCH RETURN (SAVE MIN MAX) 1:4")
+	if got := searchLine(t, c, r, "SEARCH NOT $"); got != "* SEARCH 2 3" {
+		t.Errorf("SEARCH NOT $ after MIN MAX = %q; want 2 3", got)
+	}
+	exchange(t, c, r, "S", "SEARCH RETURN (SAVE) CHARSET X-UNKNOWN ALL")
+	if got := searchLine(t, c, r, "SEARCH UID $"); got != "* SEARCH" {
+		t.Errorf("SEARCH UID $ after a failed SAVE = %q; want empty", got)
+	}
+}
+
+func TestSearch_modseq(t *testing.T) {
+	c, r := searchServer(t)
+	mustOK(t, c, r, "F", `STORE 3 +FLAGS (\Seen)`)
+	// The message just changed has the highest mod-sequence.
+	ms := number(t, mustOK(t, c, r, "G", "SEARCH MODSEQ 1"), "MODSEQ")
+	want := "* SEARCH 3 (MODSEQ " + itoa(ms) + ")"
+	if got := searchLine(t, c, r, "SEARCH MODSEQ "+itoa(ms)); got != want {
+		t.Errorf("SEARCH MODSEQ = %q; want %q", got, want)
+	}
+	want = `* ESEARCH (TAG "T") COUNT 1 MODSEQ ` + itoa(ms)
+	if got := searchLine(t, c, r, `SEARCH RETURN (COUNT) MODSEQ "/flags/\\seen" all `+itoa(ms)); got != want {
+		t.Errorf("ESEARCH MODSEQ = %q; want %q", got, want)
+	}
+}
+
+func TestSearch_contextUpdate(t *testing.T) {
+	s := newServer(t, nil)
+	for range 3 {
+		if err := s.be.Deliver("alice", []byte("Subject: x\r\n\r\nbody\r\n")); err != nil {
 			t.Fatal(err)
 		}
-		msgs, err := inetimap.SearchMessages(ctx, c, "INBOX", crit)
-		if err != nil {
-			t.Errorf("SearchMessages(%q) = %v", tc.search, err)
-			continue
-		}
-		if diff := cmp.Diff(tc.want, subjects(msgs)); diff != "" {
-			t.Errorf("SearchMessages(%q) (-want +got):\n%s", tc.search, diff)
-		}
 	}
-	msgs, err := inetimap.SearchMessages(ctx, c, "INBOX", &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: "carol"}}})
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("SearchMessages(TO carol) = %v, %v", msgs, err)
+	c, r, _ := s.selected(t)
+	u := mustOK(t, c, r, "A1", "SEARCH RETURN (UPDATE) SEEN")
+	if !slices.Equal(u, []string{`* ESEARCH (TAG "A1")`}) {
+		t.Errorf("SEARCH RETURN (UPDATE) = %q", u)
 	}
-	m := msgs[0]
-	if m.From != "Bob <bob@example.org>" || m.FromAddress != "bob@example.org" || !cmp.Equal(m.To, []string{"alice@example.org", "carol@example.org"}) || m.UIDValidity == 0 {
-		t.Errorf("summary = %+v; want From with the name, FromAddress, two To addresses and the UIDVALIDITY", m)
+	// Another session changes the flags: the update comes with the next
+	// command's answer.
+	c2, r2, _ := s.selected(t)
+	mustOK(t, c2, r2, "B", `STORE 1,3 +FLAGS (\Seen)`)
+	u = mustOK(t, c, r, "N", "NOOP")
+	if !slices.Contains(u, `* ESEARCH (TAG "A1") ADDTO (0 1,3)`) {
+		t.Errorf("after STORE elsewhere: %q; want ADDTO (0 1,3)", u)
+	}
+	mustOK(t, c2, r2, "B", `STORE 1 -FLAGS (\Seen)`)
+	mustOK(t, c2, r2, "B", `STORE 3 +FLAGS (\Deleted)`)
+	mustOK(t, c2, r2, "B", `EXPUNGE`)
+	u = mustOK(t, c, r, "N", "NOOP")
+	if !slices.Contains(u, `* ESEARCH (TAG "A1") REMOVEFROM (0 1,3)`) && !(slices.Contains(u, `* ESEARCH (TAG "A1") REMOVEFROM (0 1)`) &&
+		slices.Contains(u, `* ESEARCH (TAG "A1") REMOVEFROM (0 3)`)) {
+		t.Errorf("after unflag and expunge elsewhere: %q; want REMOVEFROM 1 and 3", u)
+	}
+	if err := s.be.Deliver("alice", []byte("Subject: y\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, c2, r2, "B", `NOOP`)
+	mustOK(t, c2, r2, "B", `STORE 3 +FLAGS (\Seen)`)
+	time.Sleep(0)
+	u = mustOK(t, c, r, "N", "NOOP")
+	if !slices.Contains(u, `* ESEARCH (TAG "A1") ADDTO (0 3)`) {
+		t.Errorf("after a new seen message: %q; want ADDTO (0 3)", u)
+	}
+	mustOK(t, c, r, "C", `CANCELUPDATE "A1"`)
+	mustOK(t, c2, r2, "B", `STORE 1 +FLAGS (\Seen)`)
+	u = mustOK(t, c, r, "N", "NOOP")
+	for _, l := range u {
+		if strings.Contains(l, "ESEARCH") {
+			t.Errorf("after CANCELUPDATE: %q", u)
+		}
 	}
 }
 
-func TestDeleteMessages(t *testing.T) {
-	s, be := newServer(t, nil)
-	for _, m := range []string{msgHello, msgOther} {
-		if err := be.Deliver("alice", []byte(m)); err != nil {
-			t.Fatal(err)
+func TestSearch_tooManyUpdates(t *testing.T) {
+	c, r := searchServer(t)
+	for i := range 16 {
+		if _, tagged := exchange(t, c, r, "U"+itoa(uint64(i)), "SEARCH RETURN (UPDATE) SEEN"); strings.Contains(tagged, "NOUPDATE") {
+			t.Fatalf("search %d: %q", i, tagged)
 		}
 	}
-	c0, err := s.Client(nil)
-	c := loggedIn(t, c0, err)
-	ctx := context.Background()
-	all, err := inetimap.ListMessages(ctx, c, "INBOX")
-	if err != nil || len(all) != 3 {
-		t.Fatalf("ListMessages = %v, %v", all, err)
+	// Replacing a tag's search does not count twice.
+	if _, tagged := exchange(t, c, r, "U0", "SEARCH RETURN (UPDATE) SEEN"); strings.Contains(tagged, "NOUPDATE") {
+		t.Fatalf("search again with tag U0: %q", tagged)
 	}
-	// A message marked \Deleted that was not asked for stays.
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
+	if _, tagged := exchange(t, c, r, "X", "SEARCH RETURN (UPDATE) SEEN"); tagged != `X OK [NOUPDATE "X"] Search completed, too many searches kept updated.` {
+		t.Errorf("17th search kept updated: %q; want OK [NOUPDATE \"X\"]", tagged)
 	}
-	if err := c.Store(imap.UIDSetNum(all[0].UID), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-		t.Fatal(err)
+	mustOK(t, c, r, "C", `CANCELUPDATE "U3"`)
+	if _, tagged := exchange(t, c, r, "Y", "SEARCH RETURN (UPDATE) SEEN"); strings.Contains(tagged, "NOUPDATE") {
+		t.Errorf("search after CANCELUPDATE: %q", tagged)
 	}
-	n, err := inetimap.DeleteMessages(ctx, c, "INBOX", all[1:2])
-	if err != nil || n != 1 {
-		t.Fatalf("DeleteMessages(one) = %d, %v; want 1", n, err)
-	}
-	left, err := inetimap.ListMessages(ctx, c, "INBOX")
-	if err != nil || len(left) != 2 || left[0].UID != all[0].UID || left[1].UID != all[2].UID {
-		t.Fatalf("after DeleteMessages: %+v, %v; want the first and the last", left, err)
-	}
-	// Already gone: nothing more is expunged.
-	if n, err := inetimap.DeleteMessages(ctx, c, "INBOX", all[1:2]); err != nil || n != 0 {
-		t.Errorf("DeleteMessages(gone) = %d, %v; want 0", n, err)
-	}
-	if n, err := inetimap.DeleteMessages(ctx, c, "INBOX", nil); err != nil || n != 0 {
-		t.Errorf("DeleteMessages(none) = %d, %v; want 0", n, err)
-	}
-	stale := left[1]
-	stale.UIDValidity++
-	if _, err := inetimap.DeleteMessages(ctx, c, "INBOX", []inetimap.MessageSummary{stale}); !errors.Is(err, inetimap.ErrUIDValidity) {
-		t.Errorf("DeleteMessages(other UIDVALIDITY) = %v; want ErrUIDValidity", err)
-	}
-	if left, _ := inetimap.ListMessages(ctx, c, "INBOX"); len(left) != 2 {
-		t.Errorf("after a refused DeleteMessages, %d messages; want 2", len(left))
-	}
-}
-
-// With Existing, Watch reports what is there, then what arrives; an error
-// from fn ends it, and the client stays usable.
-func TestWatch_existingAndStop(t *testing.T) {
-	s, be := newServer(t, nil)
-	c0, err := s.Client(nil)
-	c := loggedIn(t, c0, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	errEnough := errors.New("enough")
-	var got []string
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- inetimap.Watch(ctx, c, "INBOX", func(m inetimap.MessageSummary) error {
-			got = append(got, m.Subject)
-			if len(got) == 2 {
-				return errEnough
-			}
-			return nil
-		}, &inetimap.WatchOptions{Existing: true, Ready: func() { close(ready) }})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("Watch returned %v before it was ready", err)
-	}
-	if err := be.Deliver("alice", []byte(msgOther)); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; !errors.Is(err, errEnough) {
-		t.Fatalf("Watch = %v; want fn's error", err)
-	}
-	if want := []string{"Hello", "other"}; !cmp.Equal(got, want) {
-		t.Errorf("Watch reported %q; want %q", got, want)
-	}
-	if err := c.Noop().Wait(); err != nil {
-		t.Errorf("client after Watch: NOOP = %v", err)
-	}
-	// Enough already there: Watch returns without waiting.
-	got = nil
-	err = inetimap.Watch(ctx, c, "INBOX", func(m inetimap.MessageSummary) error {
-		got = append(got, m.Subject)
-		return errEnough
-	}, &inetimap.WatchOptions{Existing: true, Ready: func() { t.Error("Watch began IDLE with enough messages already there") }})
-	if !errors.Is(err, errEnough) || !cmp.Equal(got, []string{"Hello"}) {
-		t.Errorf("Watch with enough already there = %v, %q", err, got)
-	}
-}
-
-// FuzzParseSearch: no input makes ParseSearch panic, and a program parses
-// the same in parentheses.
-func FuzzParseSearch(f *testing.F) {
-	for _, s := range []string{
-		"SUBJECT hello",
-		`OR (FROM alice) (FROM "bob b") SINCE 1-Jan-2026 NOT HEADER X-Spam yes`,
-		"CHARSET UTF-8 UID 1:5,7:* LARGER 10 SMALLER 99 UNSEEN KEYWORD $Junk",
-		"1:* ON 2026-01-02 SENTON 2-Jan-2026 TEXT \"a\\\"b\"",
-		"((((SEEN))))",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		c, err := inetimap.ParseSearch(s)
-		if err != nil {
-			return
-		}
-		if strings.HasPrefix(strings.ToUpper(strings.TrimLeft(s, " \t")), "CHARSET") {
-			return // CHARSET only comes first
-		}
-		again, err := inetimap.ParseSearch("(" + s + ")")
-		if err != nil {
-			t.Fatalf("ParseSearch(%q) = %+v, but in parentheses: %v", s, c, err)
-		}
-		if diff := cmp.Diff(c, again, cmpopts.EquateEmpty()); diff != "" {
-			t.Fatalf("ParseSearch(%q) and in parentheses differ (-bare +parenthesized):\n%s", s, diff)
-		}
-	})
 }

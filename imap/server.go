@@ -4,17 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
 	"github.com/inetkit/inetkit/fault"
+	"github.com/inetkit/inetkit/internal/imapwire"
 	"github.com/inetkit/inetkit/lineproto"
 	"github.com/inetkit/inetkit/sockserver"
 )
@@ -22,78 +19,62 @@ import (
 // Defaults for the zero values of [Server] fields. The defaults of the
 // other limits are lineproto's.
 const (
-	// DefaultIdleTimeout bounds the wait for a command, and IDLE: RFC 3501
+	// DefaultIdleTimeout bounds the wait for a command, and IDLE: RFC 9051
 	// §5.4 asks for an inactivity autologout timer of at least 30 minutes.
-	// (Before authentication go-imap allows 30 seconds.)
 	DefaultIdleTimeout = 30 * time.Minute
-	// DefaultLiteralReadTimeout bounds the reception of one literal, as
-	// go-imap's literalReadTimeout does.
+	// DefaultLiteralReadTimeout bounds the reception of one APPEND message
+	// or CATENATE part, whatever its size.
 	DefaultLiteralReadTimeout = 5 * time.Minute
-	// DefaultMaxLineBytes bounds a command: its lines and the literals other
-	// than an APPEND message. It is go-imap's own command size limit
-	// (maxCommandSize, 50 KiB), above which its parser drops the connection
-	// without a reply; RFC 7162 §4 asks for at least 8192 bytes.
-	DefaultMaxLineBytes = 50 * 1024
-	// DefaultMaxLiteralBytes bounds an APPEND message.
-	DefaultMaxLiteralBytes = 64 << 20
-
-	// maxBufferedLiteral is the largest literal go-imap reads into memory
-	// (checkBufferedLiteral), and RFC 7888's limit for LITERAL-.
-	maxBufferedLiteral = 4096
+	// DefaultMaxLineBytes bounds each line of a command (the text between
+	// two literals), as Dovecot's imap_max_line_length does; RFC 7162 §4
+	// asks for at least 8192 octets.
+	DefaultMaxLineBytes = imapwire.DefaultMaxLineBytes
+	// DefaultMaxLiteralBytes bounds an APPEND message (APPENDLIMIT, RFC
+	// 7889).
+	DefaultMaxLiteralBytes = imapwire.DefaultMaxMessageBytes
 )
 
 // A Server serves IMAP connections, delegating storage to Backend. Its zero
 // value, with Backend set, is ready to use. Fields must not be changed after
 // Serve, ServeTLS or ServeConn is called. A Server is safe for concurrent
 // use.
-//
-// Each connection is served by go-imap's imapserver behind a guard that reads
-// the client's bytes first: it enforces MaxLineBytes and MaxLiteralBytes
-// before go-imap allocates anything, bounds every command by CommandTimeout
-// and every literal by LiteralReadTimeout, answers ID, performs STARTTLS
-// itself (so that the decrypted stream is guarded too) and says "* BYE"
-// before closing an idle or misbehaving connection.
 type Server struct {
 	// Addr is the address ListenAndServe listens on; "" means ":143", or
 	// ":993" for ListenAndServeTLS.
 	Addr string
-	// Backend opens a Session for each connection. It is required.
+	// Backend authenticates users and holds their mailboxes. It is
+	// required.
 	Backend Backend
-	// TLSConfig enables STARTTLS (RFC 3501 §6.2.1) and is used by ServeTLS
+	// TLSConfig enables STARTTLS (RFC 9051 §6.2.1) and is used by ServeTLS
 	// and ListenAndServeTLS.
 	TLSConfig *tls.Config
 	// InsecureAuth allows LOGIN and AUTHENTICATE without TLS. When false and
 	// the connection is not TLS, the server advertises LOGINDISABLED and
-	// answers LOGIN with "NO [PRIVACYREQUIRED]" (RFC 3501 §6.2.3, RFC 5530
-	// §3).
+	// answers LOGIN and AUTHENTICATE with "NO [PRIVACYREQUIRED]" (RFC 9051
+	// §6.2.3, RFC 5530 §3).
 	InsecureAuth bool
 
-	// LiteralReadTimeout bounds the reception of one literal (an APPEND
-	// message, say); a client that stalls is sent "* BYE" and nothing is
-	// appended. A literal other than an APPEND message is bounded by the
-	// command's CommandTimeout too. Zero or a negative value means
-	// DefaultLiteralReadTimeout; go-imap allows an APPEND message no more
-	// than that either.
+	// LiteralReadTimeout bounds the reception of one APPEND message or
+	// CATENATE part; a client that stalls is sent "* BYE" and nothing is
+	// appended. Zero or a negative value means DefaultLiteralReadTimeout.
 	LiteralReadTimeout time.Duration
-	// MaxLineBytes bounds one command: the bytes of its lines and of its
-	// literals other than the APPEND message. A longer command line gets
-	// "* BYE [TOOBIG]" and the connection is closed; a literal that does not
-	// fit gets "NO [TOOBIG]". Zero, a negative value or a value above
-	// DefaultMaxLineBytes means DefaultMaxLineBytes. Each connection has a
-	// buffer of this size.
+	// MaxLineBytes bounds each line of a command, CRLF included; a longer
+	// line gets "* BYE [TOOBIG]" and the connection is closed, since what
+	// follows cannot be told apart from commands. Zero or a negative value
+	// means DefaultMaxLineBytes. The read buffer of a connection grows to
+	// this size only while a line needs it.
 	MaxLineBytes int
-	// MaxLiteralBytes bounds an APPEND message; the session's own
-	// AppendLimit, if lower, applies. Zero or a negative value means
-	// DefaultMaxLiteralBytes.
+	// MaxLiteralBytes bounds an APPEND message (advertised as APPENDLIMIT,
+	// RFC 7889): a larger one gets "NO [TOOBIG]". Zero or a negative value
+	// means DefaultMaxLiteralBytes.
 	MaxLiteralBytes int64
 
 	// Limits are the timeouts and limits of every connection: zero means
-	// the default (lineproto's, and DefaultIdleTimeout, 30 minutes, RFC 3501
+	// the default (lineproto's, and DefaultIdleTimeout, 30 minutes, RFC 9051
 	// §5.4, for IdleTimeout), a negative value means none. CommandTimeout
-	// bounds each command from its first octet to its last line, before and
-	// after login, and the TLS handshake; the DONE that ends IDLE is waited
-	// for IdleTimeout. A client over a limit gets the protocol's reply
-	// before the connection is closed.
+	// bounds each command from its first octet to its last line (an APPEND
+	// message has LiteralReadTimeout instead), and the TLS handshake. A
+	// client over a limit gets "* BYE" before the connection is closed.
 	lineproto.Limits
 	// AuthLimiter counts failed logins per client address and per account
 	// across connections, and makes further attempts wait before their
@@ -102,11 +83,12 @@ type Server struct {
 	// (SMTP, POP3 and IMAP over one store) count together.
 	AuthLimiter *lineproto.AuthLimiter
 
-	// Logger receives connection errors and rejected input. Nil means
-	// slog.Default().
+	// Logger receives connection errors, rejected input and backend
+	// errors. Nil means slog.Default().
 	Logger *slog.Logger
-	// DebugWriter, if non-nil, receives a copy of the decrypted traffic,
-	// passwords included.
+	// DebugWriter, if non-nil, receives a copy of every octet read and
+	// written on every connection, after TLS decryption (and before
+	// COMPRESS), passwords included. Writes to it are serialised.
 	DebugWriter io.Writer
 
 	// Faults, if not nil, are faults to inject on demand, from the rules
@@ -114,69 +96,81 @@ type Server struct {
 	// refusal is "* BYE"), at "login" (a successful LOGIN or AUTHENTICATE,
 	// before its OK: "NO [UNAVAILABLE] ..." refuses it), and at any
 	// command, named without UID ("FETCH" is also UID FETCH): a tagged
-	// reply ("NO [UNAVAILABLE] try later"; the guard adds the tag), an
+	// reply ("NO [UNAVAILABLE] try later"; the server adds the tag), an
 	// untagged "* BYE" and the close, a close, reset, hang or delay;
 	// disk-full ("NO [OVERQUOTA]") and store-error ("NO [UNAVAILABLE]")
 	// at APPEND.
 	Faults *fault.Set
 
-	once        sync.Once
-	limits      lineproto.Limits // Limits, resolved
-	authLimiter *lineproto.AuthLimiter
-	sock        *sockserver.Server
-	plain       *imapserver.Server // connections not (yet) in TLS
-	secure      *imapserver.Server // TLS connections: auth allowed, no STARTTLS
-	plainL      *chanListener
-	secureL     *chanListener
-	wg          sync.WaitGroup // imapserver.Serve loops
-	closeOnce   sync.Once
+	mu  sync.Mutex
+	cfg *lineproto.Config
+	ss  *sockserver.Server
 }
 
-// caps is what the server advertises; imapserver adds STARTTLS, AUTH=PLAIN or
-// LOGINDISABLED, SASL-IR, LITERAL-, IDLE, UNSELECT, ENABLE and APPENDLIMIT
-// itself, and the guard adds ID and makes LITERAL+ the one literal
-// capability in every state (rewriteCaps).
-var caps = imap.CapSet{
-	imap.CapIMAP4rev1:   {},
-	imap.CapIMAP4rev2:   {},
-	imap.CapUIDPlus:     {},
-	imap.CapMove:        {},
-	imap.CapNamespace:   {},
-	imap.CapLiteralPlus: {},
-	imap.CapSpecialUse:  {},
-	imap.CapChildren:    {},
-}
-
-func (s *Server) init() {
-	s.once.Do(func() {
-		s.limits = s.Limits.Resolve(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
-		s.authLimiter = s.AuthLimiter
-		if s.authLimiter == nil {
-			s.authLimiter = lineproto.NewAuthLimiter(s.limits.AuthFailureDelay)
-		}
-		s.sock = s.limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
+// setup returns what the connections of s share and the sockserver.Server
+// that runs s, made on first use from s's fields, with the limits resolved
+// once.
+func (s *Server) setup() (*lineproto.Config, *sockserver.Server) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg == nil {
+		s.cfg = lineproto.Config{
+			Limits:          s.Limits,
+			TLSConfig:       s.TLSConfig,
+			Logger:          s.logger(),
+			DebugWriter:     s.DebugWriter,
+			Goodbye:         goodbye,
+			AuthLimiter:     s.AuthLimiter,
+			ReadBufferBytes: s.maxLineBytes(),
+			Faults:          s.Faults,
+			Service:         "imap",
+			FaultReply:      faultReply,
+		}.Setup(lineproto.Limits{IdleTimeout: DefaultIdleTimeout})
+		s.ss = s.cfg.Limits.SockServer(sockserver.HandlerFunc(s.ServeConn),
 			lineproto.Busy("* BYE [UNAVAILABLE] Too many connections", "* BYE "+byeText(lineproto.ReasonShutdown)), s.logger())
-		logger := imapLogger{s.logger()}
-		s.plain = imapserver.New(&imapserver.Options{
-			NewSession:   s.newSession,
-			Caps:         caps,
-			Logger:       logger,
-			TLSConfig:    s.TLSConfig,
-			InsecureAuth: s.InsecureAuth,
-			DebugWriter:  s.DebugWriter,
-		})
-		s.secure = imapserver.New(&imapserver.Options{
-			NewSession:   s.newSession,
-			Caps:         caps,
-			Logger:       logger,
-			InsecureAuth: true, // the guard did the TLS
-			DebugWriter:  s.DebugWriter,
-		})
-		s.plainL = newChanListener()
-		s.secureL = newChanListener()
-		s.wg.Go(func() { s.plain.Serve(s.plainL) })
-		s.wg.Go(func() { s.secure.Serve(s.secureL) })
-	})
+	}
+	return s.cfg, s.ss
+}
+
+func (s *Server) sock() *sockserver.Server {
+	_, ss := s.setup()
+	return ss
+}
+
+// goodbye returns the "* BYE" with which the server ends a session on its
+// own for r (RFC 9051 §7.1.5), or "" to close it without one.
+func goodbye(r lineproto.Reason) string {
+	if t := byeText(r); t != "" {
+		return "* BYE " + t
+	}
+	return ""
+}
+
+// byeText returns the text of the "* BYE" for r, or "".
+func byeText(r lineproto.Reason) string {
+	switch r {
+	case lineproto.ReasonShutdown:
+		return "[UNAVAILABLE] Server shutting down"
+	case lineproto.ReasonIdleTimeout:
+		return "Autologout; idle for too long"
+	case lineproto.ReasonCommandTimeout:
+		return "Timed out waiting for the rest of the command"
+	case lineproto.ReasonLineTooLong:
+		return "[TOOBIG] Command too long"
+	case lineproto.ReasonTooManyErrors:
+		return "Too many errors"
+	case lineproto.ReasonTooManyAuthFailures:
+		return "Too many authentication failures"
+	}
+	return ""
+}
+
+// faultReply is the reply, without its tag, to an APPEND that a fault fails.
+func faultReply(k fault.Kind) string {
+	if k == fault.KindDiskFull {
+		return "NO [OVERQUOTA] Insufficient storage"
+	}
+	return "NO [UNAVAILABLE] Try again later"
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -187,7 +181,7 @@ func (s *Server) logger() *slog.Logger {
 }
 
 func (s *Server) maxLineBytes() int {
-	if s.MaxLineBytes <= 0 || s.MaxLineBytes > DefaultMaxLineBytes {
+	if s.MaxLineBytes <= 0 {
 		return DefaultMaxLineBytes
 	}
 	return s.MaxLineBytes
@@ -215,8 +209,8 @@ func (s *Server) ListenAndServe() error {
 }
 
 // ListenAndServeTLS listens on s.Addr (":993" if empty) and serves
-// implicit-TLS connections with s.TLSConfig until Shutdown or Close. It
-// always returns a non-nil error.
+// implicit-TLS connections (RFC 8314) with s.TLSConfig, which must be set,
+// until Shutdown or Close. It always returns a non-nil error.
 func (s *Server) ListenAndServeTLS() error {
 	if s.TLSConfig == nil {
 		return lineproto.ErrNoTLSConfig
@@ -232,8 +226,7 @@ func (s *Server) Serve(l net.Listener) error {
 		l.Close()
 		return errors.New("imap: Server.Backend is nil")
 	}
-	s.init()
-	return s.sock.Serve(l)
+	return s.sock().Serve(l)
 }
 
 // ServeTLS is like Serve, but each connection starts with a TLS handshake
@@ -249,156 +242,23 @@ func (s *Server) ServeTLS(l net.Listener) error {
 // If ctx expires first, Shutdown closes the remaining connections, as Close
 // does, and returns ctx.Err(). The Server cannot be reused.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.init()
-	err := s.sock.Shutdown(ctx)
-	s.stop()
-	return err
+	return s.sock().Shutdown(ctx)
 }
 
 // Close closes the listeners and every connection immediately, and waits for
-// their sessions to be closed.
+// their goroutines to return. For a graceful shutdown use Shutdown.
 func (s *Server) Close() error {
-	s.init()
-	err := s.sock.Close()
-	s.stop()
-	return err
+	return s.sock().Close()
 }
 
 // Stats returns the counters of the connections served by Serve and
 // ServeTLS.
 func (s *Server) Stats() sockserver.Stats {
-	s.init()
-	return s.sock.Stats()
+	return s.sock().Stats()
 }
 
-// stop ends the imapserver accept loops once every connection has ended.
-func (s *Server) stop() {
-	s.closeOnce.Do(func() {
-		s.plainL.Close()
-		s.secureL.Close()
-		s.wg.Wait()
-		s.plain.Close()
-		s.secure.Close()
-	})
+// authLimiter returns the AuthLimiter the connections of s share.
+func (s *Server) authLimiter() *lineproto.AuthLimiter {
+	cfg, _ := s.setup()
+	return cfg.AuthLimiter
 }
-
-// ServeConn serves IMAP on conn until the client logs out or the connection
-// fails, and closes conn. It implements sockserver.Handler: Serve calls it
-// for every connection it accepts. Call it directly only for a connection
-// accepted some other way (from inetd, or a net.Pipe in a test); such a
-// connection gets the timeouts of s but is not counted against the
-// connection limits, nor sent "* BYE" by Shutdown (Shutdown and Close close
-// it once the connections of Serve have ended). A connection that is a
-// *tls.Conn (or wraps one, through a NetConn method) counts as encrypted;
-// one from a lineproto.ImplicitTLS listener starts with a TLS handshake,
-// with s.TLSConfig. Either handshake must end within CommandTimeout.
-//
-// When ctx is cancelled the connection is closed. After Shutdown or Close,
-// ServeConn closes conn and returns ErrServerClosed.
-func (s *Server) ServeConn(ctx context.Context, conn net.Conn) error {
-	defer conn.Close()
-	if s.Backend == nil {
-		return errors.New("imap: Server.Backend is nil")
-	}
-	s.init()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	inner := conn
-	if lineproto.IsImplicitTLS(conn) {
-		tc, err := lineproto.Handshake(ctx, conn, s.TLSConfig, s.limits.CommandTimeout)
-		if err != nil {
-			return err
-		}
-		inner = tc
-	} else if tc := lineproto.TLSConn(conn); tc != nil {
-		if d := s.limits.CommandTimeout; d > 0 {
-			tc.SetDeadline(time.Now().Add(d))
-		}
-		err := tc.HandshakeContext(ctx)
-		tc.SetDeadline(time.Time{})
-		if err != nil {
-			return fmt.Errorf("imap: TLS handshake: %w", err)
-		}
-	}
-	if s.injectConnect(ctx, conn, inner) {
-		return nil
-	}
-	g := newConn(ctx, s, conn, inner, nil)
-	l := s.plainL
-	if g.isTLS {
-		l = s.secureL
-	}
-	if !l.deliver(ctx, g) {
-		return ErrServerClosed
-	}
-	for c := g; c != nil; c = c.next {
-		<-c.done
-	}
-	return nil
-}
-
-func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	g, ok := c.NetConn().(*conn)
-	if !ok {
-		return nil, nil, errors.New("imap: connection without guard")
-	}
-	inner, err := s.Backend.NewSession(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	sess := &session{Session: inner, g: g}
-	g.sess = sess
-	return sess, nil, nil
-}
-
-// imapLogger adapts go-imap's Printf logging to slog.
-type imapLogger struct{ l *slog.Logger }
-
-func (l imapLogger) Printf(format string, args ...any) {
-	l.l.Info("imapserver: "+fmt.Sprintf(format, args...), "source", "imapserver")
-}
-
-// chanListener is a net.Listener whose connections are handed to it by
-// serveConn: imapserver's accept loop serves them, sockserver's accepted
-// them.
-type chanListener struct {
-	ch        chan net.Conn
-	closed    chan struct{}
-	closeOnce sync.Once
-}
-
-func newChanListener() *chanListener {
-	return &chanListener{ch: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *chanListener) deliver(ctx context.Context, c net.Conn) bool {
-	select {
-	case l.ch <- c:
-		return true
-	case <-l.closed:
-		return false
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return chanAddr{} }
-
-type chanAddr struct{}
-
-func (chanAddr) Network() string { return "imap" }
-func (chanAddr) String() string  { return "imap" }

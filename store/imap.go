@@ -9,22 +9,14 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-
-	inetimap "github.com/inetkit/inetkit/imap"
 )
 
-// IMAPBackend returns the IMAP backend of the store. Sessions log in with
-// [Store.Authenticate]; a user's mailboxes are those of the store (INBOX
-// and the RFC 6154 special-use mailboxes at first), with "/" as the
-// hierarchy separator. Every change (a delivery over SMTP, a deletion over
-// POP3, a flag set by another IMAP session) is announced to the sessions
-// that have the mailbox selected, as EXISTS, EXPUNGE and FETCH responses.
-// The sessions implement imapserver.SessionIMAP4rev2 (NAMESPACE, MOVE).
-func (s *Store) IMAPBackend() inetimap.Backend { return imapBackend{s} }
-
+// imapBackend is the store's backend of go-imap's imapserver, the IMAP
+// server before package imap's own; left until its helpers move to
+// IMAPBackend's files.
 type imapBackend struct{ s *Store }
 
-func (be imapBackend) NewSession(c *imapserver.Conn) (inetimap.Session, error) {
+func (be imapBackend) NewSession(c *imapserver.Conn) (imapserver.Session, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sess := &imapSession{s: be.s, ctx: ctx, cancel: cancel}
 	if c != nil {

@@ -14,9 +14,10 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
+
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/inetkit/inetkit/imap/imaptest"
 	"github.com/inetkit/inetkit/pop3"
 	"github.com/inetkit/inetkit/store"
 )
@@ -34,43 +35,14 @@ func storeWithUser(t *testing.T, user, pass string) *store.Store {
 	return st
 }
 
-// imapServe runs an imapserver over st's IMAP backend on a loopback port
+// imapServe runs an IMAP server over st's IMAP backend on a loopback port
 // and returns its address.
 func imapServe(t testing.TB, st *store.Store) string {
 	t.Helper()
-	be := st.IMAPBackend()
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			sess, err := be.NewSession(c)
-			return sess, nil, err
-		},
-		Caps: imap.CapSet{
-			imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}, imap.CapUIDPlus: {}, imap.CapMove: {},
-			imap.CapNamespace: {}, imap.CapSpecialUse: {}, imap.CapChildren: {}, imap.CapESearch: {},
-			imap.CapListExtended: {}, imap.CapListStatus: {}, imap.CapStatusSize: {},
-		},
-		InsecureAuth: true,
-		Logger:       testLogger{t},
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
+	srv := imaptest.NewServer(st.IMAPBackend())
+	t.Cleanup(srv.Close)
+	return srv.Addr
 }
-
-type testLogger struct{ t testing.TB }
-
-func (l testLogger) Printf(format string, args ...any) { l.t.Logf("imapserver: "+format, args...) }
 
 // imapDial logs in to addr; h, if not nil, receives unilateral data.
 func imapDial(t testing.TB, addr, user, pass string, h *imapclient.UnilateralDataHandler) *imapclient.Client {

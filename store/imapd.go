@@ -9,32 +9,32 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/inetkit/inetkit/internal/imapd"
+	"github.com/inetkit/inetkit/imap"
 )
 
-// IMAPDBackend returns the store as the backend of inetkit's own IMAP
+// IMAPBackend returns the store as the backend of inetkit's own IMAP
 // server. Users log in with [Store.Authenticate]; their mailboxes are those
 // of the store, with "/" as the hierarchy separator. Every change, whoever
 // makes it (a delivery over SMTP, a deletion over POP3 or from the console,
 // a session of either IMAP server), gets a mod-sequence (RFC 7162) from
 // triggers of the database, and wakes the sessions that watch the mailbox
 // after its commit.
-func (s *Store) IMAPDBackend() imapd.Backend { return imapdBackend{s} }
+func (s *Store) IMAPBackend() imap.Backend { return imapdBackend{s} }
 
 type imapdBackend struct{ s *Store }
 
 var (
-	_ imapd.Backend = imapdBackend{}
-	_ imapd.User    = (*imapdUser)(nil)
-	_ imapd.Mailbox = (*imapdMailbox)(nil)
+	_ imap.Backend = imapdBackend{}
+	_ imap.User    = (*imapdUser)(nil)
+	_ imap.Mailbox = (*imapdMailbox)(nil)
 )
 
 // Login checks the credentials with Store.Authenticate (which, with
 // Options.AnyLogin, makes the user).
-func (be imapdBackend) Login(ctx context.Context, username, password string) (imapd.User, error) {
+func (be imapdBackend) Login(ctx context.Context, username, password string) (imap.User, error) {
 	id, err := be.s.Authenticate(ctx, username, password)
 	if errors.Is(err, ErrAuthFailed) {
-		return nil, imapd.ErrAuthFailed
+		return nil, imap.ErrAuthFailed
 	} else if err != nil {
 		return nil, imapdErr(err)
 	}
@@ -64,21 +64,21 @@ func (u *imapdUser) Close() error {
 // temporary NO, a full disk OVERQUOTA; other errors are returned as they
 // are, for the server to log.
 func imapdErr(err error) error {
-	var ie *imapd.Error
+	var ie *imap.Error
 	var se *sqlite.Error
 	switch {
 	case err == nil, errors.As(err, &ie):
 		return err
 	case errors.Is(err, ErrNotFound):
-		return imapd.ErrNonExistent
+		return imap.ErrNonExistent
 	case errors.Is(err, ErrExists):
-		return imapd.ErrAlreadyExists
+		return imap.ErrAlreadyExists
 	case errors.Is(err, ErrClosed):
-		return &imapd.Error{Code: "UNAVAILABLE", Text: "Server is shutting down, try again later."}
+		return &imap.Error{Code: "UNAVAILABLE", Text: "Server is shutting down, try again later."}
 	case errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED):
-		return &imapd.Error{Code: "UNAVAILABLE", Text: "Temporary failure, try again."}
+		return &imap.Error{Code: "UNAVAILABLE", Text: "Temporary failure, try again."}
 	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL:
-		return imapd.ErrOverQuota
+		return imap.ErrOverQuota
 	}
 	return err
 }
@@ -89,16 +89,16 @@ func imapdErr(err error) error {
 // name too long.
 func imapdName(name string) (string, error) {
 	if name == "" || len(name) > maxMailboxNameBytes || !utf8.ValidString(name) {
-		return "", imapd.ErrBadName
+		return "", imap.ErrBadName
 	}
 	for _, r := range name {
 		if r < ' ' || r == 0x7f {
-			return "", imapd.ErrBadName
+			return "", imap.ErrBadName
 		}
 	}
 	for level := range strings.SplitSeq(name, "/") {
 		if level == "" || level == "." || level == ".." {
-			return "", imapd.ErrBadName
+			return "", imap.ErrBadName
 		}
 	}
 	return normMailboxName(name), nil
@@ -108,7 +108,7 @@ func imapdName(name string) (string, error) {
 // without the LIST wildcards, which would make it unlistable on its own.
 func imapdNewName(name string) (string, error) {
 	if strings.ContainsAny(name, "*%") {
-		return "", imapd.ErrBadName
+		return "", imap.ErrBadName
 	}
 	return imapdName(name)
 }

@@ -5,8 +5,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/inetkit/inetkit/imap"
 	inetimap "github.com/inetkit/inetkit/imap"
-	"github.com/inetkit/inetkit/internal/imapd"
 )
 
 // maxAppendBytes bounds a message of APPEND, as the IMAP server bounds its
@@ -18,7 +18,7 @@ const maxAppendBytes = inetimap.DefaultMaxLiteralBytes
 // message of the store. A message over maxAppendBytes is refused with
 // TOOBIG, and messages that would leave less than Options.MinFreeBytes on
 // the disk with OVERQUOTA.
-func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.AppendMessage) (*imapd.CopyResult, error) {
+func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imap.AppendMessage) (*imap.CopyResult, error) {
 	name, err := imapdName(name)
 	if err != nil {
 		return nil, err
@@ -26,7 +26,7 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.Appen
 	type prepared struct {
 		body  []byte
 		meta  *messageMeta
-		sort  imapd.SortData
+		sort  imap.SortData
 		date  time.Time
 		flags []string
 	}
@@ -34,24 +34,24 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.Appen
 	ps := make([]prepared, len(msgs))
 	for i, m := range msgs {
 		if int64(len(m.Body)) > maxAppendBytes {
-			return nil, imapd.ErrTooBig
+			return nil, imap.ErrTooBig
 		}
 		p := prepared{body: NormalizeCRLF(m.Body), date: m.Date, flags: dedupFlags(m.Flags)}
 		if p.date.IsZero() {
 			p.date = time.Now()
 		}
 		p.meta = parseMessageMeta(p.body)
-		p.sort = imapd.NewSortData(0, headerOf(p.body))
+		p.sort = imap.NewSortData(0, headerOf(p.body))
 		total += int64(len(p.body))
 		ps[i] = p
 	}
 	if min := u.s.opts.MinFreeBytes; min > 0 {
 		if free, ok := freeBytes(u.s.dir); ok && free < min+total {
 			u.s.log.Warn("store: imap: refusing APPEND, low on disk space", "free", free, "user", u.address)
-			return nil, imapd.ErrOverQuota
+			return nil, imap.ErrOverQuota
 		}
 	}
-	res := &imapd.CopyResult{}
+	res := &imap.CopyResult{}
 	err = u.s.write(ctx, func(tx *wtx) error {
 		mb, err := u.mailboxTx(ctx, tx, name)
 		if err != nil {

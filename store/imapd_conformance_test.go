@@ -5,22 +5,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inetkit/inetkit/internal/imapd"
-	"github.com/inetkit/inetkit/internal/imapd/imapdtest"
+	"github.com/inetkit/inetkit/imap"
+	"github.com/inetkit/inetkit/imap/imaptest"
 )
 
-// TestIMAPDBackend runs the imapdtest conformance suite against the store.
+// TestIMAPBackend runs the imapdtest conformance suite against the store.
 // The suite wants a new user to have INBOX only, unsubscribed: the store's
 // users get the RFC 6154 mailboxes too, subscribed, so addUser removes them.
-func TestIMAPDBackend(t *testing.T) {
-	imapdtest.TestBackend(t, func(t *testing.T) (imapd.Backend, func(user, pass string), func(user string, msg []byte)) {
+func TestIMAPBackend(t *testing.T) {
+	imaptest.TestBackend(t, func(t *testing.T) (imap.Backend, func(user, pass string), func(user string, msg []byte)) {
 		ctx := context.Background()
 		st := openStore(t, "", nil)
 		addUser := func(user, pass string) {
 			if err := st.AddUser(ctx, user, pass); err != nil {
 				t.Fatalf("AddUser(%q) = %v", user, err)
 			}
-			u, err := st.IMAPDBackend().Login(ctx, user, pass)
+			u, err := st.IMAPBackend().Login(ctx, user, pass)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,6 +45,6 @@ func TestIMAPDBackend(t *testing.T) {
 				t.Fatalf("Deliver(%q) = %v", user, err)
 			}
 		}
-		return st.IMAPDBackend(), addUser, deliver
+		return st.IMAPBackend(), addUser, deliver
 	})
 }

@@ -5,18 +5,18 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/inetkit/inetkit/internal/imapd"
+	"github.com/inetkit/inetkit/imap"
 )
 
 // errUIDsExhausted answers a COPY that would take a mailbox past the last
 // UID.
-var errUIDsExhausted = &imapd.Error{Code: "LIMIT", Text: "Mailbox has run out of UIDs."}
+var errUIDsExhausted = &imap.Error{Code: "LIMIT", Text: "Mailbox has run out of UIDs."}
 
 // Copy copies the messages of uids to dest, sharing their bodies, with
 // their flags and internal dates; with move it expunges them here in the
 // same transaction, so that they are never in both mailboxes nor in
 // neither (RFC 6851 §3.3).
-func (mb *imapdMailbox) Copy(ctx context.Context, uids []uint32, dest string, move bool) (*imapd.CopyResult, error) {
+func (mb *imapdMailbox) Copy(ctx context.Context, uids []uint32, dest string, move bool) (*imap.CopyResult, error) {
 	dest, err := imapdName(dest)
 	if err != nil {
 		return nil, err
@@ -24,13 +24,13 @@ func (mb *imapdMailbox) Copy(ctx context.Context, uids []uint32, dest string, mo
 	if move && mb.readOnly {
 		return nil, errIMAPDReadOnly
 	}
-	res := &imapd.CopyResult{}
+	res := &imap.CopyResult{}
 	err = mb.s.write(ctx, func(tx *wtx) error {
 		var dst mailboxRow
 		err := tx.QueryRowContext(ctx, `SELECT d.id, d.uid_validity FROM mailboxes d JOIN mailboxes s ON s.user_id = d.user_id
 			WHERE s.id = ? AND d.name = ?`, mb.id, dest).Scan(&dst.id, &dst.uidValidity)
 		if errors.Is(err, sql.ErrNoRows) {
-			return imapd.ErrNonExistent
+			return imap.ErrNonExistent
 		} else if err != nil {
 			return err
 		}

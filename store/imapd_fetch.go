@@ -9,13 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/inetkit/inetkit/internal/imapd"
+	"github.com/inetkit/inetkit/imap"
 )
 
 // Fetch calls fn with each message of uids that exists, its body read from
 // the stored pieces as fn asks for them: a message is never read whole
 // into memory (unless it fits in one piece).
-func (mb *imapdMailbox) Fetch(ctx context.Context, uids []uint32, fn func(*imapd.Message) error) error {
+func (mb *imapdMailbox) Fetch(ctx context.Context, uids []uint32, fn func(*imap.Message) error) error {
 	rows, err := imapdRowsTx(ctx, mb.s.db, mb.id, uids)
 	if err != nil {
 		return imapdErr(err)
@@ -27,7 +27,7 @@ func (mb *imapdMailbox) Fetch(ctx context.Context, uids []uint32, fn func(*imapd
 		} else if err != nil {
 			return imapdErr(err)
 		}
-		if err := fn(&imapd.Message{UID: r.uid, Size: b.size, Body: &bodyReaderAt{ctx: ctx, b: b}}); err != nil {
+		if err := fn(&imap.Message{UID: r.uid, Size: b.size, Body: &bodyReaderAt{ctx: ctx, b: b}}); err != nil {
 			return err
 		}
 	}
@@ -72,7 +72,7 @@ const sortColumns = `sort_date, sort_subject, sort_has_re, sort_from, sort_to, s
 	sort_display_from, sort_display_to, sort_message_id, sort_in_reply_to, sort_references`
 
 // setSortDataTx stores d as the SortData of body id.
-func (s *Store) setSortDataTx(ctx context.Context, tx *wtx, id int64, d *imapd.SortData) error {
+func (s *Store) setSortDataTx(ctx context.Context, tx *wtx, id int64, d *imap.SortData) error {
 	st, err := s.stmt(ctx, tx, `UPDATE bodies SET (`+sortColumns+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`)
 	if err != nil {
 		return err
@@ -90,7 +90,7 @@ func (s *Store) setSortDataTx(ctx context.Context, tx *wtx, id int64, d *imapd.S
 // once per body, when the body is stored by APPEND; the bodies stored
 // otherwise (delivered, or before the store kept it) get it here, at
 // their first SORT or THREAD, and keep it.
-func (mb *imapdMailbox) SortData(ctx context.Context, uids []uint32) ([]imapd.SortData, error) {
+func (mb *imapdMailbox) SortData(ctx context.Context, uids []uint32) ([]imap.SortData, error) {
 	out, missing, err := mb.readSortData(ctx, uids)
 	if err != nil {
 		return nil, imapdErr(err)
@@ -106,7 +106,7 @@ func (mb *imapdMailbox) SortData(ctx context.Context, uids []uint32) ([]imapd.So
 
 // readSortData reads the SortData of the messages of uids, and for those
 // whose body has none yet, the body ids, by index in the result.
-func (mb *imapdMailbox) readSortData(ctx context.Context, uids []uint32) ([]imapd.SortData, map[int]int64, error) {
+func (mb *imapdMailbox) readSortData(ctx context.Context, uids []uint32) ([]imap.SortData, map[int]int64, error) {
 	rows, err := mb.s.db.QueryContext(ctx, `SELECT m.uid, m.body_id, b.sort_subject IS NOT NULL, `+sortColumns+`
 		FROM messages m JOIN bodies b ON b.id = m.body_id
 		WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`, mb.id, jsonIDs(uids))
@@ -114,10 +114,10 @@ func (mb *imapdMailbox) readSortData(ctx context.Context, uids []uint32) ([]imap
 		return nil, nil, err
 	}
 	defer rows.Close()
-	var out []imapd.SortData
+	var out []imap.SortData
 	missing := make(map[int]int64)
 	for rows.Next() {
-		var d imapd.SortData
+		var d imap.SortData
 		var bodyID int64
 		var ok bool
 		var date sql.NullInt64
@@ -151,8 +151,8 @@ const sortDataBatch = 1000
 
 // computeSortData computes the SortData of the bodies missing (by index in
 // out), fills out, and stores them.
-func (s *Store) computeSortData(ctx context.Context, out []imapd.SortData, missing map[int]int64) error {
-	done := make(map[int64]*imapd.SortData)
+func (s *Store) computeSortData(ctx context.Context, out []imap.SortData, missing map[int]int64) error {
+	done := make(map[int64]*imap.SortData)
 	var batch []int64
 	flush := func() error {
 		if len(batch) == 0 {
@@ -176,7 +176,7 @@ func (s *Store) computeSortData(ctx context.Context, out []imapd.SortData, missi
 			if err != nil {
 				return err
 			}
-			nd := imapd.NewSortData(0, headerOf(head))
+			nd := imap.NewSortData(0, headerOf(head))
 			d = &nd
 			done[id] = d
 			batch = append(batch, id)

@@ -8,19 +8,19 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/inetkit/inetkit/internal/imapd"
+	inetimap "github.com/inetkit/inetkit/imap"
 )
 
 // Mailboxes returns the user's mailboxes with their special-use attributes.
-func (u *imapdUser) Mailboxes(ctx context.Context) ([]imapd.MailboxInfo, error) {
+func (u *imapdUser) Mailboxes(ctx context.Context) ([]inetimap.MailboxInfo, error) {
 	rows, err := u.s.db.QueryContext(ctx, `SELECT name, special_use FROM mailboxes WHERE user_id = ?`, u.id)
 	if err != nil {
 		return nil, imapdErr(err)
 	}
 	defer rows.Close()
-	var out []imapd.MailboxInfo
+	var out []inetimap.MailboxInfo
 	for rows.Next() {
-		var mi imapd.MailboxInfo
+		var mi inetimap.MailboxInfo
 		var use string
 		if err := rows.Scan(&mi.Name, &use); err != nil {
 			return nil, err
@@ -41,14 +41,14 @@ func (u *imapdUser) CreateMailbox(ctx context.Context, name string, specialUse [
 	for _, a := range specialUse {
 		c := canonicalAttr(a)
 		if !specialUseAttrs[imap.MailboxAttr(c)] {
-			return &imapd.Error{Code: "USEATTR", Text: "Unsupported special-use attribute."}
+			return &inetimap.Error{Code: "USEATTR", Text: "Unsupported special-use attribute."}
 		}
 		use = append(use, c)
 	}
 	err = u.s.write(ctx, func(tx *wtx) error {
 		if taken, err := u.nameTakenTx(ctx, tx, name); err != nil || taken {
 			if err == nil {
-				err = imapd.ErrAlreadyExists
+				err = inetimap.ErrAlreadyExists
 			}
 			return err
 		}
@@ -91,7 +91,7 @@ func (u *imapdUser) createParentsTx(ctx context.Context, tx *wtx, name string) e
 func (u *imapdUser) mailboxTx(ctx context.Context, q querier, name string) (mailboxRow, error) {
 	mb, err := scanMailbox(q.QueryRowContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE user_id = ? AND name = ?`, u.id, name))
 	if errors.Is(err, ErrNotFound) {
-		return mb, imapd.ErrNonExistent
+		return mb, inetimap.ErrNonExistent
 	}
 	return mb, err
 }
@@ -105,7 +105,7 @@ func (u *imapdUser) DeleteMailbox(ctx context.Context, name string) error {
 		return err
 	}
 	if name == "INBOX" {
-		return &imapd.Error{Code: "CANNOT", Text: "INBOX cannot be deleted."}
+		return &inetimap.Error{Code: "CANNOT", Text: "INBOX cannot be deleted."}
 	}
 	err = u.s.write(ctx, func(tx *wtx) error {
 		mb, err := u.mailboxTx(ctx, tx, name)
@@ -136,10 +136,10 @@ func (u *imapdUser) RenameMailbox(ctx context.Context, from, to string) error {
 		return err
 	}
 	if from == to {
-		return imapd.ErrAlreadyExists
+		return inetimap.ErrAlreadyExists
 	}
 	if strings.HasPrefix(to, from+"/") {
-		return &imapd.Error{Code: "CANNOT", Text: "Cannot rename a mailbox into itself."}
+		return &inetimap.Error{Code: "CANNOT", Text: "Cannot rename a mailbox into itself."}
 	}
 	err = u.s.write(ctx, func(tx *wtx) error {
 		mb, err := u.mailboxTx(ctx, tx, from)
@@ -148,7 +148,7 @@ func (u *imapdUser) RenameMailbox(ctx context.Context, from, to string) error {
 		}
 		if taken, err := u.nameTakenTx(ctx, tx, to); err != nil || taken {
 			if err == nil {
-				err = imapd.ErrAlreadyExists
+				err = inetimap.ErrAlreadyExists
 			}
 			return err
 		}
@@ -186,7 +186,7 @@ func (u *imapdUser) renameTreeTx(ctx context.Context, tx *wtx, mb mailboxRow, to
 	for _, c := range children {
 		if taken, err := u.nameTakenTx(ctx, tx, to+c.name[len(mb.name):]); err != nil || taken {
 			if err == nil {
-				err = imapd.ErrAlreadyExists
+				err = inetimap.ErrAlreadyExists
 			}
 			return err
 		}
@@ -274,7 +274,7 @@ func (u *imapdUser) Subscribe(ctx context.Context, name string, subscribe bool) 
 }
 
 // Status returns a mailbox's counters, from one snapshot.
-func (u *imapdUser) Status(ctx context.Context, name string) (*imapd.MailboxStatus, error) {
+func (u *imapdUser) Status(ctx context.Context, name string) (*inetimap.MailboxStatus, error) {
 	name, err := imapdName(name)
 	if err != nil {
 		return nil, err
@@ -284,13 +284,13 @@ func (u *imapdUser) Status(ctx context.Context, name string) (*imapd.MailboxStat
 		return nil, imapdErr(err)
 	}
 	defer tx.Rollback()
-	var st imapd.MailboxStatus
+	var st inetimap.MailboxStatus
 	var id int64
 	var seen, recentUID uint32
 	err = tx.QueryRowContext(ctx, `SELECT id, total, seen, uid_next, uid_validity, highest_modseq, recent_uid FROM mailboxes WHERE user_id = ? AND name = ?`,
 		u.id, name).Scan(&id, &st.Messages, &seen, &st.UIDNext, &st.UIDValidity, &st.HighestModSeq, &recentUID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, imapd.ErrNonExistent
+		return nil, inetimap.ErrNonExistent
 	} else if err != nil {
 		return nil, err
 	}

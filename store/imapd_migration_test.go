@@ -75,7 +75,7 @@ func TestMigration009(t *testing.T) {
 	if err := st.SetPassword(ctx, "alice@example.org", "secret"); err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.IMAPDBackend().Login(ctx, "alice@example.org", "secret")
+	u, err := st.IMAPBackend().Login(ctx, "alice@example.org", "secret")
 	if err != nil {
 		t.Fatal(err)
 	}

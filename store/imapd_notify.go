@@ -6,7 +6,7 @@ import (
 	"sync"
 )
 
-// imapdHub holds the users and mailboxes that IMAPDBackend's sessions
+// imapdHub holds the users and mailboxes that IMAPBackend's sessions
 // watch, with what the database said of each at the last commit: after
 // every commit, whoever made it, notifyIMAPD reads that again and wakes
 // the watchers of what changed. The triggers of schema/009_imap.sql keep
@@ -94,7 +94,7 @@ const (
 	imapdBoxSigQuery = `SELECT id, highest_modseq, uid_validity FROM mailboxes WHERE id IN (SELECT value FROM json_each(?))`
 )
 
-// notifyIMAPD wakes the IMAPDBackend sessions whose user or mailbox the
+// notifyIMAPD wakes the IMAPBackend sessions whose user or mailbox the
 // commit that just returned changed. The caller holds the write lock, so
 // the counters read are those of that commit.
 func (s *Store) notifyIMAPD() {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/inetkit/inetkit/internal/imapd"
+	"github.com/inetkit/inetkit/imap"
 )
 
 // imapdMailbox is a mailbox a connection has selected. Poll remembers the
@@ -41,7 +41,7 @@ type uidRecord struct {
 }
 
 // Open opens a mailbox and starts watching it; the first Poll reads it.
-func (u *imapdUser) Open(ctx context.Context, name string, readOnly bool) (imapd.Mailbox, error) {
+func (u *imapdUser) Open(ctx context.Context, name string, readOnly bool) (imap.Mailbox, error) {
 	name, err := imapdName(name)
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func (u *imapdUser) Open(ctx context.Context, name string, readOnly bool) (imapd
 	mb := &imapdMailbox{s: u.s, readOnly: readOnly, changed: make(chan struct{}, 1)}
 	err = u.s.db.QueryRowContext(ctx, `SELECT id, uid_validity FROM mailboxes WHERE user_id = ? AND name = ?`, u.id, name).Scan(&mb.id, &mb.uidValidity)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, imapd.ErrNonExistent
+		return nil, imap.ErrNonExistent
 	} else if err != nil {
 		return nil, imapdErr(err)
 	}
@@ -72,7 +72,7 @@ func (mb *imapdMailbox) Close() error {
 // read-write session that finds messages no session has taken as \Recent
 // takes them, in a write transaction (RFC 3501 §2.3.2: one session only
 // gets a message as \Recent); otherwise Poll only reads.
-func (mb *imapdMailbox) Poll(ctx context.Context) (*imapd.Changes, error) {
+func (mb *imapdMailbox) Poll(ctx context.Context) (*imap.Changes, error) {
 	if !mb.readOnly {
 		var recentUID, uidNext uint32
 		err := mb.s.db.QueryRowContext(ctx, `SELECT recent_uid, uid_next FROM mailboxes WHERE id = ?`, mb.id).Scan(&recentUID, &uidNext)
@@ -80,7 +80,7 @@ func (mb *imapdMailbox) Poll(ctx context.Context) (*imapd.Changes, error) {
 			return nil, imapdErr(err)
 		}
 		if err == nil && recentUID < uidNext {
-			var ch *imapd.Changes
+			var ch *imap.Changes
 			err := mb.s.write(ctx, func(tx *wtx) error {
 				var err error
 				ch, err = mb.pollTx(ctx, tx, true)
@@ -100,13 +100,13 @@ func (mb *imapdMailbox) Poll(ctx context.Context) (*imapd.Changes, error) {
 
 // pollTx is Poll in transaction q; with claim (q is a write transaction)
 // the session takes the messages not yet taken as \Recent.
-func (mb *imapdMailbox) pollTx(ctx context.Context, q querier, claim bool) (*imapd.Changes, error) {
+func (mb *imapdMailbox) pollTx(ctx context.Context, q querier, claim bool) (*imap.Changes, error) {
 	var validity, uidNext, recentUID uint32
 	var highest uint64
 	err := q.QueryRowContext(ctx, `SELECT uid_validity, uid_next, highest_modseq, recent_uid FROM mailboxes WHERE id = ?`, mb.id).
 		Scan(&validity, &uidNext, &highest, &recentUID)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && validity != mb.uidValidity) {
-		return nil, imapd.ErrNonExistent // deleted since Open
+		return nil, imap.ErrNonExistent // deleted since Open
 	} else if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (mb *imapdMailbox) pollTx(ctx context.Context, q querier, claim bool) (*ima
 	if lo < uidNext {
 		mb.recent = append(mb.recent, uidRange{lo, uidNext})
 	}
-	ch := &imapd.Changes{UIDNext: uidNext, HighestModSeq: highest}
+	ch := &imap.Changes{UIDNext: uidNext, HighestModSeq: highest}
 	if ch.Messages, err = mb.changedMessages(ctx, q); err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (mb *imapdMailbox) pollTx(ctx context.Context, q querier, claim bool) (*ima
 
 // changedMessages reads the messages changed since the last Poll (all of
 // them at the first), in UID order.
-func (mb *imapdMailbox) changedMessages(ctx context.Context, q querier) ([]imapd.MessageState, error) {
+func (mb *imapdMailbox) changedMessages(ctx context.Context, q querier) ([]imap.MessageState, error) {
 	const cols = `SELECT uid, modseq, internal_date, size, coalesce((SELECT group_concat(flag, ' ') FROM flags WHERE message_id = m.id), '') FROM messages m`
 	var rows *sql.Rows
 	var err error
@@ -172,9 +172,9 @@ func (mb *imapdMailbox) changedMessages(ctx context.Context, q querier) ([]imapd
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	out := make([]imapd.MessageState, len(recs))
+	out := make([]imap.MessageState, len(recs))
 	for i, r := range recs {
-		out[i] = imapd.MessageState{
+		out[i] = imap.MessageState{
 			UID:          r.uid,
 			Flags:        splitFlags(r.flags),
 			ModSeq:       r.modseq,

@@ -11,13 +11,13 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/inetkit/inetkit/internal/imapd"
+	inetimap "github.com/inetkit/inetkit/imap"
 )
 
 // errIMAPDReadOnly answers a change to a mailbox opened with EXAMINE.
-var errIMAPDReadOnly = &imapd.Error{Code: "CANNOT", Text: "Mailbox is read-only."}
+var errIMAPDReadOnly = &inetimap.Error{Code: "CANNOT", Text: "Mailbox is read-only."}
 
-// imapdRow is a message of a mailbox, as the writes of IMAPDBackend read it.
+// imapdRow is a message of a mailbox, as the writes of IMAPBackend read it.
 type imapdRow struct {
 	id     int64
 	uid    uint32
@@ -134,7 +134,7 @@ func (mb *imapdMailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, e
 // Store changes the flags of the messages of uids, in one transaction.
 // Keywords are compared without regard to case, as IMAP compares flags; a
 // message keeps the spelling it has.
-func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op imapd.StoreOp, flags []string, unchangedSince uint64) (changed []imapd.MessageState, modified []uint32, err error) {
+func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op inetimap.StoreOp, flags []string, unchangedSince uint64) (changed []inetimap.MessageState, modified []uint32, err error) {
 	if mb.readOnly {
 		return nil, nil, errIMAPDReadOnly
 	}
@@ -210,7 +210,7 @@ func keywordSpellingTx(ctx context.Context, q querier, mbox int64, flags []strin
 
 // storeFlagsTx changes the flags of message id and returns how many it
 // set or cleared.
-func storeFlagsTx(ctx context.Context, tx *wtx, id int64, op imapd.StoreOp, flags []string) (int, error) {
+func storeFlagsTx(ctx context.Context, tx *wtx, id int64, op inetimap.StoreOp, flags []string) (int, error) {
 	have, err := messageFlagsTx(ctx, tx, id)
 	if err != nil {
 		return 0, err
@@ -220,13 +220,13 @@ func storeFlagsTx(ctx context.Context, tx *wtx, id int64, op imapd.StoreOp, flag
 	}
 	var add, remove []string
 	switch op {
-	case imapd.StoreAdd:
+	case inetimap.StoreAdd:
 		for _, f := range flags {
 			if !has(have, f) {
 				add = append(add, f)
 			}
 		}
-	case imapd.StoreRemove:
+	case inetimap.StoreRemove:
 		for _, f := range have {
 			if has(flags, f) {
 				remove = append(remove, f)
@@ -276,10 +276,10 @@ func messageFlagsTx(ctx context.Context, q querier, id int64) ([]string, error) 
 }
 
 // statesTx returns the state of the messages rows now.
-func (mb *imapdMailbox) statesTx(ctx context.Context, tx *wtx, rows []imapdRow) ([]imapd.MessageState, error) {
-	var out []imapd.MessageState
+func (mb *imapdMailbox) statesTx(ctx context.Context, tx *wtx, rows []imapdRow) ([]inetimap.MessageState, error) {
+	var out []inetimap.MessageState
 	for _, r := range rows {
-		st := imapd.MessageState{UID: r.uid, InternalDate: time.Unix(0, r.date), Size: r.size, Recent: mb.isRecent(r.uid)}
+		st := inetimap.MessageState{UID: r.uid, InternalDate: time.Unix(0, r.date), Size: r.size, Recent: mb.isRecent(r.uid)}
 		if err := tx.QueryRowContext(ctx, `SELECT modseq FROM messages WHERE id = ?`, r.id).Scan(&st.ModSeq); err != nil {
 			return nil, err
 		}
@@ -294,7 +294,7 @@ func (mb *imapdMailbox) statesTx(ctx context.Context, tx *wtx, rows []imapdRow) 
 
 // queueOldFlags tells the sessions of the other IMAP server that have
 // mailbox mbox selected of the flags changed, after the commit.
-func (s *Store) queueOldFlags(ctx context.Context, tx *wtx, mbox int64, changed []imapd.MessageState) {
+func (s *Store) queueOldFlags(ctx context.Context, tx *wtx, mbox int64, changed []inetimap.MessageState) {
 	t := s.openTracker(mbox)
 	if t == nil || len(changed) == 0 {
 		return

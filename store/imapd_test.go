@@ -13,20 +13,20 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/inetkit/inetkit/internal/imapd"
+	"github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/store"
 )
 
 const imapdAlice = "alice@example.org"
 
-// imapdLogin logs in to st's IMAPDBackend as alice, made if needed.
-func imapdLogin(t testing.TB, st *store.Store) imapd.User {
+// imapdLogin logs in to st's IMAPBackend as alice, made if needed.
+func imapdLogin(t testing.TB, st *store.Store) imap.User {
 	t.Helper()
 	ctx := context.Background()
 	if err := st.AddUser(ctx, imapdAlice, "secret"); err != nil && !errors.Is(err, store.ErrExists) {
 		t.Fatal(err)
 	}
-	u, err := st.IMAPDBackend().Login(ctx, imapdAlice, "secret")
+	u, err := st.IMAPBackend().Login(ctx, imapdAlice, "secret")
 	if err != nil {
 		t.Fatalf("Login = %v", err)
 	}
@@ -35,7 +35,7 @@ func imapdLogin(t testing.TB, st *store.Store) imapd.User {
 }
 
 // imapdOpen opens mailbox name of u, closed at the end of the test.
-func imapdOpen(t testing.TB, u imapd.User, name string, readOnly bool) imapd.Mailbox {
+func imapdOpen(t testing.TB, u imap.User, name string, readOnly bool) imap.Mailbox {
 	t.Helper()
 	mb, err := u.Open(context.Background(), name, readOnly)
 	if err != nil {
@@ -45,7 +45,7 @@ func imapdOpen(t testing.TB, u imapd.User, name string, readOnly bool) imapd.Mai
 	return mb
 }
 
-func imapdPoll(t testing.TB, mb imapd.Mailbox) *imapd.Changes {
+func imapdPoll(t testing.TB, mb imap.Mailbox) *imap.Changes {
 	t.Helper()
 	ch, err := mb.Poll(context.Background())
 	if err != nil {
@@ -86,7 +86,7 @@ func drainChanged(ch <-chan struct{}) {
 	}
 }
 
-func uidsOf(msgs []imapd.MessageState) []uint32 {
+func uidsOf(msgs []imap.MessageState) []uint32 {
 	var out []uint32
 	for _, m := range msgs {
 		out = append(out, m.UID)
@@ -94,11 +94,11 @@ func uidsOf(msgs []imapd.MessageState) []uint32 {
 	return out
 }
 
-func TestIMAPDBackend_Login(t *testing.T) {
+func TestIMAPBackend_Login(t *testing.T) {
 	st := openStore(t, "", nil)
 	imapdLogin(t, st)
-	_, err := st.IMAPDBackend().Login(context.Background(), imapdAlice, "wrong")
-	if !errors.Is(err, imapd.ErrAuthFailed) {
+	_, err := st.IMAPBackend().Login(context.Background(), imapdAlice, "wrong")
+	if !errors.Is(err, imap.ErrAuthFailed) {
 		t.Errorf("Login with a wrong password = %v; want ErrAuthFailed", err)
 	}
 }
@@ -113,14 +113,14 @@ func TestIMAPDUser_CreateMailbox(t *testing.T) {
 	if err := u.CreateMailbox(ctx, "Stuff", []string{`\flagged`}); err != nil {
 		t.Fatal(err)
 	}
-	if err := u.CreateMailbox(ctx, "a/b", nil); !errors.Is(err, imapd.ErrAlreadyExists) {
+	if err := u.CreateMailbox(ctx, "a/b", nil); !errors.Is(err, imap.ErrAlreadyExists) {
 		t.Errorf("CreateMailbox of a parent made = %v; want ErrAlreadyExists", err)
 	}
 	if err := u.CreateMailbox(ctx, "Bad", []string{`\Nonsense`}); err == nil {
 		t.Error("CreateMailbox with an unknown special use succeeded")
 	}
 	for _, bad := range []string{"", "a//b", "/a", "a/", ".", "a/..", "x/./y", "tab\there", "star*"} {
-		if err := u.CreateMailbox(ctx, bad, nil); !errors.Is(err, imapd.ErrBadName) {
+		if err := u.CreateMailbox(ctx, bad, nil); !errors.Is(err, imap.ErrBadName) {
 			t.Errorf("CreateMailbox(%q) = %v; want ErrBadName", bad, err)
 		}
 	}
@@ -138,7 +138,7 @@ func TestIMAPDUser_CreateMailbox(t *testing.T) {
 }
 
 // mailboxNames returns the names of u's mailboxes, sorted.
-func mailboxNames(t testing.TB, u imapd.User) []string {
+func mailboxNames(t testing.TB, u imap.User) []string {
 	t.Helper()
 	mbs, err := u.Mailboxes(context.Background())
 	if err != nil {
@@ -159,7 +159,7 @@ func TestIMAPDUser_DeleteMailbox(t *testing.T) {
 	if err := u.CreateMailbox(ctx, "a/b", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Append(ctx, "a", []*imapd.AppendMessage{{Body: testMessage("x")}}); err != nil {
+	if _, err := u.Append(ctx, "a", []*imap.AppendMessage{{Body: testMessage("x")}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := u.Subscribe(ctx, "a", true); err != nil {
@@ -174,12 +174,12 @@ func TestIMAPDUser_DeleteMailbox(t *testing.T) {
 	if subs, _ := u.Subscriptions(ctx); !slices.Contains(subs, "a") {
 		t.Errorf("subscriptions after DeleteMailbox(a) = %q; want a kept", subs)
 	}
-	if err := u.DeleteMailbox(ctx, "a"); !errors.Is(err, imapd.ErrNonExistent) {
+	if err := u.DeleteMailbox(ctx, "a"); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("second DeleteMailbox = %v; want ErrNonExistent", err)
 	}
-	var ie *imapd.Error
+	var ie *imap.Error
 	if err := u.DeleteMailbox(ctx, "INBOX"); !errors.As(err, &ie) {
-		t.Errorf("DeleteMailbox(INBOX) = %v; want an *imapd.Error", err)
+		t.Errorf("DeleteMailbox(INBOX) = %v; want an *imap.Error", err)
 	}
 	var n int
 	if err := st.DB().QueryRow(`SELECT count(*) FROM bodies`).Scan(&n); err != nil || n != 0 {
@@ -215,10 +215,10 @@ func TestIMAPDUser_RenameMailbox(t *testing.T) {
 		from, to string
 		want     error
 	}{
-		{"nope", "z", imapd.ErrNonExistent},
-		{"ab", "x", imapd.ErrAlreadyExists},
-		{"ab", "ab", imapd.ErrAlreadyExists},
-		{"ab", "a//b", imapd.ErrBadName},
+		{"nope", "z", imap.ErrNonExistent},
+		{"ab", "x", imap.ErrAlreadyExists},
+		{"ab", "ab", imap.ErrAlreadyExists},
+		{"ab", "a//b", imap.ErrBadName},
 	} {
 		if err := u.RenameMailbox(ctx, tc.from, tc.to); !errors.Is(err, tc.want) {
 			t.Errorf("RenameMailbox(%q, %q) = %v; want %v", tc.from, tc.to, err, tc.want)
@@ -285,7 +285,7 @@ func TestIMAPDUser_Status(t *testing.T) {
 	st := openStore(t, "", nil)
 	u := imapdLogin(t, st)
 	ctx := context.Background()
-	res, err := u.Append(ctx, "Drafts", []*imapd.AppendMessage{
+	res, err := u.Append(ctx, "Drafts", []*imap.AppendMessage{
 		{Body: testMessage("a"), Flags: []string{`\Seen`}},
 		{Body: testMessage("b"), Flags: []string{`\Deleted`, "$Label"}},
 		{Body: testMessage("c")},
@@ -298,14 +298,14 @@ func TestIMAPDUser_Status(t *testing.T) {
 		t.Fatal(err)
 	}
 	size := int64(len(testMessage("a")) * 3)
-	want := &imapd.MailboxStatus{Messages: 3, Recent: 3, Unseen: 2, Deleted: 1, UIDNext: 4, UIDValidity: res.UIDValidity, Size: size, HighestModSeq: got.HighestModSeq}
+	want := &imap.MailboxStatus{Messages: 3, Recent: 3, Unseen: 2, Deleted: 1, UIDNext: 4, UIDValidity: res.UIDValidity, Size: size, HighestModSeq: got.HighestModSeq}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Status (-want +got):\n%s", diff)
 	}
 	if got.HighestModSeq < 4 {
 		t.Errorf("HighestModSeq = %d; want at least 4 after three appends and flags", got.HighestModSeq)
 	}
-	if _, err := u.Status(ctx, "nope"); !errors.Is(err, imapd.ErrNonExistent) {
+	if _, err := u.Status(ctx, "nope"); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("Status(nope) = %v; want ErrNonExistent", err)
 	}
 	imapdPoll(t, imapdOpen(t, u, "Drafts", false))
@@ -319,7 +319,7 @@ func TestIMAPDUser_Append(t *testing.T) {
 	u := imapdLogin(t, st)
 	ctx := context.Background()
 	date := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
-	res, err := u.Append(ctx, "INBOX", []*imapd.AppendMessage{
+	res, err := u.Append(ctx, "INBOX", []*imap.AppendMessage{
 		{Body: testMessage("a"), Flags: []string{`\Flagged`, "$Work"}, Date: date},
 		{Body: []byte("Subject: bare\n\nLF only\n")},
 	})
@@ -343,7 +343,7 @@ func TestIMAPDUser_Append(t *testing.T) {
 	if !slices.Equal(ch.Keywords, []string{"$Work"}) {
 		t.Errorf("Keywords = %q; want [$Work]", ch.Keywords)
 	}
-	if _, err := u.Append(ctx, "Nope", []*imapd.AppendMessage{{Body: testMessage("x")}}); !errors.Is(err, imapd.ErrNonExistent) {
+	if _, err := u.Append(ctx, "Nope", []*imap.AppendMessage{{Body: testMessage("x")}}); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("Append to a missing mailbox = %v; want ErrNonExistent", err)
 	}
 }
@@ -354,8 +354,8 @@ func TestIMAPDUser_Append_allOrNone(t *testing.T) {
 	u := imapdLogin(t, st)
 	ctx := context.Background()
 	big := make([]byte, 64<<20+1)
-	_, err := u.Append(ctx, "INBOX", []*imapd.AppendMessage{{Body: testMessage("a")}, {Body: big}})
-	if !errors.Is(err, imapd.ErrTooBig) {
+	_, err := u.Append(ctx, "INBOX", []*imap.AppendMessage{{Body: testMessage("a")}, {Body: big}})
+	if !errors.Is(err, imap.ErrTooBig) {
 		t.Errorf("Append with a message over the limit = %v; want ErrTooBig", err)
 	}
 	if s, _ := u.Status(ctx, "INBOX"); s.Messages != 0 || s.UIDNext != 1 {
@@ -378,7 +378,7 @@ func TestIMAPDMailbox_modSeqAcrossSessions(t *testing.T) {
 	base := cha.HighestModSeq
 	drainChanged(b.Changed())
 	ctx := context.Background()
-	changed, _, err := a.Store(ctx, []uint32{2}, imapd.StoreAdd, []string{`\Seen`}, 0)
+	changed, _, err := a.Store(ctx, []uint32{2}, imap.StoreAdd, []string{`\Seen`}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +391,7 @@ func TestIMAPDMailbox_modSeqAcrossSessions(t *testing.T) {
 		t.Errorf("b's Poll = %+v; want message 2 at modseq %d", ch, changed[0].ModSeq)
 	}
 	// A second change, then an expunge: modseqs keep growing.
-	changed2, _, err := b.Store(ctx, []uint32{1, 3}, imapd.StoreReplace, []string{`\Deleted`}, 0)
+	changed2, _, err := b.Store(ctx, []uint32{1, 3}, imap.StoreReplace, []string{`\Deleted`}, 0)
 	if err != nil || len(changed2) != 2 || changed2[0].ModSeq <= changed[0].ModSeq || changed2[1].ModSeq <= changed2[0].ModSeq {
 		t.Fatalf("b.Store = %+v, %v", changed2, err)
 	}
@@ -425,11 +425,11 @@ func TestIMAPDMailbox_Store_unchangedSince(t *testing.T) {
 	mb := imapdOpen(t, u, "INBOX", false)
 	ch := imapdPoll(t, mb)
 	ctx := context.Background()
-	first, _, err := mb.Store(ctx, []uint32{1}, imapd.StoreAdd, []string{"$A"}, 0)
+	first, _, err := mb.Store(ctx, []uint32{1}, imap.StoreAdd, []string{"$A"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, modified, err := mb.Store(ctx, []uint32{1, 2}, imapd.StoreAdd, []string{"$B"}, ch.HighestModSeq)
+	changed, modified, err := mb.Store(ctx, []uint32{1, 2}, imap.StoreAdd, []string{"$B"}, ch.HighestModSeq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,16 +437,16 @@ func TestIMAPDMailbox_Store_unchangedSince(t *testing.T) {
 		t.Errorf("Store UNCHANGEDSINCE %d: changed %+v, modified %v; want 2 changed, 1 modified (at %d)", ch.HighestModSeq, changed, modified, first[0].ModSeq)
 	}
 	// Setting a flag a message has is no change.
-	changed, _, err = mb.Store(ctx, []uint32{2}, imapd.StoreAdd, []string{"$b"}, 0)
+	changed, _, err = mb.Store(ctx, []uint32{2}, imap.StoreAdd, []string{"$b"}, 0)
 	if err != nil || len(changed) != 0 {
 		t.Errorf("Store of a flag already set = %+v, %v; want no change", changed, err)
 	}
-	changed, _, err = mb.Store(ctx, []uint32{1}, imapd.StoreRemove, []string{"$a"}, 0)
+	changed, _, err = mb.Store(ctx, []uint32{1}, imap.StoreRemove, []string{"$a"}, 0)
 	if err != nil || len(changed) != 1 || len(changed[0].Flags) != 0 {
 		t.Errorf("-FLAGS ($a) = %+v, %v; want no flags left", changed, err)
 	}
 	ro := imapdOpen(t, u, "INBOX", true)
-	if _, _, err := ro.Store(ctx, []uint32{1}, imapd.StoreAdd, []string{`\Seen`}, 0); err == nil {
+	if _, _, err := ro.Store(ctx, []uint32{1}, imap.StoreAdd, []string{`\Seen`}, 0); err == nil {
 		t.Error("Store on a mailbox opened read-only succeeded")
 	}
 	if _, err := ro.Expunge(ctx, nil); err == nil {
@@ -460,7 +460,7 @@ func TestIMAPDMailbox_recent(t *testing.T) {
 	st := openStore(t, "", nil)
 	u := imapdLogin(t, st)
 	imapdDeliver(t, st, "one", "two")
-	recent := func(ch *imapd.Changes) []uint32 {
+	recent := func(ch *imap.Changes) []uint32 {
 		var out []uint32
 		for _, m := range ch.Messages {
 			if m.Recent {
@@ -493,7 +493,7 @@ func TestIMAPDMailbox_recent(t *testing.T) {
 		t.Errorf("EXAMINE session polls message 3 taken by b: recent %v; want none", got)
 	}
 	// A flag change keeps the message recent for the session that has it.
-	changed, _, err := b.Store(context.Background(), []uint32{3}, imapd.StoreAdd, []string{`\Seen`}, 0)
+	changed, _, err := b.Store(context.Background(), []uint32{3}, imap.StoreAdd, []string{`\Seen`}, 0)
 	if err != nil || len(changed) != 1 || !changed[0].Recent {
 		t.Errorf("Store on b's recent message = %+v, %v; want it still recent", changed, err)
 	}
@@ -583,7 +583,7 @@ func TestIMAPDMailbox_Expunge(t *testing.T) {
 	mb := imapdOpen(t, u, "INBOX", false)
 	imapdPoll(t, mb)
 	ctx := context.Background()
-	if _, _, err := mb.Store(ctx, []uint32{1, 2, 4}, imapd.StoreAdd, []string{`\Deleted`}, 0); err != nil {
+	if _, _, err := mb.Store(ctx, []uint32{1, 2, 4}, imap.StoreAdd, []string{`\Deleted`}, 0); err != nil {
 		t.Fatal(err)
 	}
 	gone, err := mb.Expunge(ctx, []uint32{2, 3, 4})
@@ -606,7 +606,7 @@ func TestIMAPDMailbox_Copy(t *testing.T) {
 	ctx := context.Background()
 	inbox := imapdOpen(t, u, "INBOX", false)
 	imapdPoll(t, inbox)
-	if _, _, err := inbox.Store(ctx, []uint32{2}, imapd.StoreAdd, []string{`\Flagged`, "$K"}, 0); err != nil {
+	if _, _, err := inbox.Store(ctx, []uint32{2}, imap.StoreAdd, []string{`\Flagged`, "$K"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	arch := imapdOpen(t, u, "Archive", false)
@@ -632,7 +632,7 @@ func TestIMAPDMailbox_Copy(t *testing.T) {
 	if ch := imapdPoll(t, inbox); !slices.Equal(ch.Expunged, []uint32{1}) {
 		t.Errorf("INBOX after MOVE: expunged %v; want [1]", ch.Expunged)
 	}
-	if _, err := inbox.Copy(ctx, []uint32{2}, "Nope", false); !errors.Is(err, imapd.ErrNonExistent) {
+	if _, err := inbox.Copy(ctx, []uint32{2}, "Nope", false); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("COPY to a missing mailbox = %v; want ErrNonExistent", err)
 	}
 	var bodies int
@@ -653,14 +653,14 @@ func TestIMAPDMailbox_Fetch(t *testing.T) {
 	}
 	big := []byte(b.String())
 	small := testMessage("small")
-	res, err := u.Append(context.Background(), "INBOX", []*imapd.AppendMessage{{Body: small}, {Body: big}})
+	res, err := u.Append(context.Background(), "INBOX", []*imap.AppendMessage{{Body: small}, {Body: big}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mb := imapdOpen(t, u, "INBOX", false)
 	want := map[uint32][]byte{res.Dest[0]: small, res.Dest[1]: big}
 	var seen []uint32
-	err = mb.Fetch(context.Background(), []uint32{1, 2, 7}, func(m *imapd.Message) error {
+	err = mb.Fetch(context.Background(), []uint32{1, 2, 7}, func(m *imap.Message) error {
 		seen = append(seen, m.UID)
 		w := want[m.UID]
 		if m.Size != int64(len(w)) {
@@ -696,7 +696,7 @@ func TestIMAPDMailbox_SortData(t *testing.T) {
 	imapdDeliver(t, st, "delivered")
 	msg := []byte("From: \"Zoe Z\" <zoe@example.org>\r\nTo: a@example.org\r\nCc: c@example.org\r\nSubject: Re: [list] Hello (fwd)\r\n" +
 		"Date: Tue, 03 Jan 2006 10:00:00 +0100\r\nMessage-ID: <m1@x>\r\nIn-Reply-To: <m0@x>\r\nReferences: <r1@x> <m0@x>\r\n\r\nbody\r\n")
-	if _, err := u.Append(context.Background(), "INBOX", []*imapd.AppendMessage{{Body: msg}}); err != nil {
+	if _, err := u.Append(context.Background(), "INBOX", []*imap.AppendMessage{{Body: msg}}); err != nil {
 		t.Fatal(err)
 	}
 	mb := imapdOpen(t, u, "INBOX", false)
@@ -705,7 +705,7 @@ func TestIMAPDMailbox_SortData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []imapd.SortData{imapd.NewSortData(1, testMessage("delivered")), imapd.NewSortData(2, msg)}
+		want := []imap.SortData{imap.NewSortData(1, testMessage("delivered")), imap.NewSortData(2, msg)}
 		for i := range want {
 			want[i].Date = want[i].Date.Truncate(time.Second)
 		}
@@ -718,7 +718,7 @@ func TestIMAPDMailbox_SortData(t *testing.T) {
 func TestIMAPDMailbox_openMissing(t *testing.T) {
 	st := openStore(t, "", nil)
 	u := imapdLogin(t, st)
-	if _, err := u.Open(context.Background(), "Nope", false); !errors.Is(err, imapd.ErrNonExistent) {
+	if _, err := u.Open(context.Background(), "Nope", false); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("Open(Nope) = %v; want ErrNonExistent", err)
 	}
 	// A mailbox deleted while selected: Poll says so.
@@ -731,7 +731,7 @@ func TestIMAPDMailbox_openMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitChanged(t, mb.Changed(), "a deleted mailbox")
-	if _, err := mb.Poll(context.Background()); !errors.Is(err, imapd.ErrNonExistent) {
+	if _, err := mb.Poll(context.Background()); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("Poll of a deleted mailbox = %v; want ErrNonExistent", err)
 	}
 }

@@ -159,7 +159,7 @@ type Store struct {
 	smu      sync.Mutex
 	sessions map[int64]map[*imapSession]struct{} // user id → its logged-in IMAP sessions
 
-	imapd imapdHub // the users and mailboxes of IMAPDBackend's sessions, woken after commits
+	imapd imapdHub // the users and mailboxes of IMAPBackend's sessions, woken after commits
 }
 
 type trackerRef struct {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/spf13/cobra"
 
@@ -256,7 +257,7 @@ func dialIMAP(ctx context.Context, m *mailURL, t *tlsOptions, opts *inetimap.Cli
 			c, err = inetimap.Dial(ctx, m.addr, &o)
 		default:
 			c, err = inetimap.DialStartTLS(ctx, m.addr, &o)
-			var ie *inetimap.Error
+			var ie *imap.Error
 			if t.mode == "auto" && errors.As(err, &ie) {
 				// The server refused STARTTLS (it offers none): plaintext, as
 				// --tls auto allows. A failed handshake is never retried.

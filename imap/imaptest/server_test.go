@@ -1,0 +1,204 @@
+package imaptest_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	inetimap "github.com/inetkit/inetkit/imap"
+	"github.com/inetkit/inetkit/imap/imaptest"
+)
+
+const testMsg = "From: Bob <bob@example.org>\r\n" +
+	"To: alice@example.org\r\n" +
+	"Subject: Hello\r\n" +
+	"\r\n" +
+	"Hi.\r\n"
+
+// newMem returns a MemBackend with user alice, password secret.
+func newMem() *imaptest.MemBackend {
+	be := imaptest.NewMemBackend()
+	be.AddUser("alice", "secret")
+	return be
+}
+
+// login returns a client of s logged in as alice, closed at the end of the
+// test.
+func login(t *testing.T, s *imaptest.Server, opts *inetimap.ClientOptions) *imapclient.Client {
+	t.Helper()
+	c, err := s.Client(opts)
+	if err != nil {
+		t.Fatalf("Client() = %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login("alice", "secret").Wait(); err != nil {
+		t.Fatalf("LOGIN alice secret = %v", err)
+	}
+	return c
+}
+
+// greeting reads the first line the server at addr sends over conn.
+func greeting(t *testing.T, conn net.Conn) string {
+	t.Helper()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the greeting: %v", err)
+	}
+	return line
+}
+
+func TestServer_Start(t *testing.T) {
+	be := newMem()
+	s := imaptest.NewServer(be)
+	defer s.Close()
+	if host, _, err := net.SplitHostPort(s.Addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		t.Errorf("Addr = %q; want a loopback address", s.Addr)
+	}
+	c := login(t, s, nil)
+	if err := be.Deliver("alice", []byte(testMsg)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || st.NumMessages == nil || *st.NumMessages != 1 {
+		t.Errorf("STATUS INBOX (MESSAGES) after Deliver = %+v, %v; want 1 message", st, err)
+	}
+	if c, err := s.Client(nil); err != nil {
+		t.Fatal(err)
+	} else {
+		defer c.Close()
+		if err := c.Login("alice", "wrong").Wait(); err == nil {
+			t.Errorf("LOGIN with a wrong password succeeded")
+		}
+	}
+}
+
+func TestServer_StartTLS(t *testing.T) {
+	s := imaptest.NewUnstartedServer(newMem())
+	s.StartTLS()
+	defer s.Close()
+	conn, err := tls.Dial("tcp", s.Addr, s.ClientTLSConfig())
+	if err != nil {
+		t.Fatalf("TLS handshake with the test certificate: %v", err)
+	}
+	defer conn.Close()
+	if g := greeting(t, conn); !strings.HasPrefix(g, "* OK") {
+		t.Errorf("greeting over TLS = %q; want * OK", g)
+	}
+	login(t, s, nil)
+}
+
+func TestServer_StartSTARTTLS(t *testing.T) {
+	s := imaptest.NewUnstartedServer(newMem())
+	s.StartSTARTTLS()
+	defer s.Close()
+	if s.Config.TLSConfig == nil {
+		t.Fatalf("StartSTARTTLS left Config.TLSConfig nil")
+	}
+	conn, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if g := greeting(t, conn); !strings.HasPrefix(g, "* OK") || strings.Contains(g, "TLS") && !strings.Contains(g, "STARTTLS") {
+		t.Errorf("plain greeting = %q; want * OK", g)
+	}
+	c := login(t, s, nil)
+	if caps, err := c.Capability().Wait(); err != nil || caps.Has(imap.CapStartTLS) {
+		t.Errorf("CAPABILITY after STARTTLS = %v, %v; want no STARTTLS offered again", caps, err)
+	}
+}
+
+func TestServer_Close(t *testing.T) {
+	s := imaptest.NewUnstartedServer(newMem())
+	s.Close() // never started: nothing to do
+	s = imaptest.NewServer(newMem())
+	c, err := s.Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s.Close()
+	s.Close()
+	if err := c.Noop().Wait(); err == nil {
+		t.Errorf("NOOP after Close succeeded")
+	}
+	if _, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
+		t.Errorf("a connection after Close was accepted")
+	}
+}
+
+func TestMemBackend_Deliver(t *testing.T) {
+	be := newMem()
+	if err := be.Deliver("nobody", []byte(testMsg)); err == nil {
+		t.Errorf("Deliver to an unknown user succeeded")
+	}
+	be.AddUser("alice", "new") // a new password, the mailbox kept
+	if err := be.Deliver("alice", []byte(testMsg)); err != nil {
+		t.Fatal(err)
+	}
+	s := imaptest.NewServer(be)
+	defer s.Close()
+	c, err := s.Client(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("alice", "new").Wait(); err != nil {
+		t.Fatalf("LOGIN with the password AddUser replaced = %v", err)
+	}
+	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || st.NumMessages == nil || *st.NumMessages != 1 {
+		t.Errorf("STATUS INBOX = %+v, %v; want the message delivered before AddUser", st, err)
+	}
+}
+
+// TestServer_idleDeliver checks that a client in IDLE learns of a delivery
+// at once, and that the message is there after DONE.
+func TestServer_idleDeliver(t *testing.T) {
+	be := newMem()
+	s := imaptest.NewServer(be)
+	defer s.Close()
+	exists := make(chan uint32, 16)
+	c := login(t, s, &inetimap.ClientOptions{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				exists <- *d.NumMessages
+			}
+		},
+	}})
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("SELECT INBOX = %v", err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatalf("IDLE = %v", err)
+	}
+	if err := be.Deliver("alice", []byte(testMsg)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-exists:
+		if n != 1 {
+			t.Errorf("* %d EXISTS in IDLE; want 1", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no EXISTS in IDLE within 10s of a delivery")
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatalf("IDLE ... DONE = %v", err)
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{RFC822Size: true}).Collect()
+	if err != nil || len(msgs) != 1 || msgs[0].RFC822Size != int64(len(testMsg)) {
+		t.Errorf("FETCH 1 RFC822.SIZE = %v, %v; want the delivered message, %d octets", msgs, err, len(testMsg))
+	}
+}

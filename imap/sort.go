@@ -1,0 +1,222 @@
+package imap
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/inetkit/inetkit/internal/imapwire"
+)
+
+func init() {
+	register("SORT", stateSelected, cmdSort)
+	register("UID SORT", stateSelected, cmdSort)
+}
+
+// cmdSort answers SORT and UID SORT (RFC 5256 §3), with the criteria of
+// RFC 5256 and DISPLAYFROM and DISPLAYTO (RFC 5957), and the RETURN options
+// of ESORT (RFC 5267 §3): the answer is "* SORT" or, with RETURN, an
+// ESEARCH whose ALL keeps the sort order.
+func cmdSort(c *conn, tag string) error {
+	args, err := c.dec.ReadSort()
+	if err != nil {
+		return err
+	}
+	uid := c.cmd == "UID SORT"
+	if err := checkCharset(args.Charset); err != nil {
+		return c.searchFailed(args, err)
+	}
+	ret := &args.Return
+	if ret.Update {
+		// CONTEXT=SORT is not offered: only searches are kept updated.
+		return &Error{Type: "BAD", Text: "UPDATE is not supported for SORT."}
+	}
+	s := c.newSearch(&args.Key)
+	found, err := s.run(c.ctx, nil)
+	if err != nil {
+		return c.searchFailed(args, err)
+	}
+	if s.modSeq {
+		c.enable("CONDSTORE")
+	}
+	items, err := c.sortItems(c.ctx, found, needsSortData(args.Sort))
+	if err != nil {
+		return c.searchFailed(args, err)
+	}
+	sortItems(items, args.Sort)
+	for i, it := range items {
+		found[i] = it.ix
+	}
+	res := c.resultOf(found, uid)
+	res.modSeq = s.modSeq
+	if ret.Save {
+		c.sel.saved = savedOf(res, ret)
+	}
+	if err := c.writeSort(tag, ret, res); err != nil {
+		return err
+	}
+	return c.ok(tag, "", "Sort completed.")
+}
+
+// writeSort writes "* SORT ..." (RFC 5256 §4), or the ESEARCH of ESORT.
+func (c *conn) writeSort(tag string, ret *imapwire.SearchReturn, r *result) error {
+	if !ret.Given {
+		c.enc.Star().Atom("SORT")
+		for _, n := range r.nums {
+			c.enc.SP().Number(n)
+		}
+		if r.modSeq && len(r.nums) > 0 {
+			c.enc.Atom(" (MODSEQ ").Uint(slices.Max(r.modSeqs)).Special(')')
+		}
+		return c.enc.CRLF()
+	}
+	opts := *ret
+	if opts.Save && !opts.Min && !opts.Max && !opts.All && !opts.Count && opts.Partial == nil {
+		return nil
+	}
+	if !opts.Min && !opts.Max && !opts.All && !opts.Count && opts.Partial == nil && !opts.Save {
+		opts.All = true
+	}
+	return c.writeESearch(tag, &opts, r, true)
+}
+
+// needsSortData reports whether a criterion needs the messages' SortData.
+func needsSortData(crit []imapwire.SortCriterion) bool {
+	for _, k := range crit {
+		if k.Key != "ARRIVAL" && k.Key != "SIZE" {
+			return true
+		}
+	}
+	return false
+}
+
+// A sortItem is a message being sorted or threaded.
+type sortItem struct {
+	ix   int // index in the view
+	m    *MessageState
+	sd   *SortData
+	date int64 // the sent date, or the internal date if it has none (RFC 5256 §3), Unix seconds
+}
+
+// sortItems returns the items of the messages found (indexes of the view,
+// ascending), with their SortData if withData is set (else empty ones).
+func (c *conn) sortItems(ctx context.Context, found []int, withData bool) ([]sortItem, error) {
+	items := make([]sortItem, len(found))
+	uids := make([]uint32, len(found))
+	for i, ix := range found {
+		items[i] = sortItem{ix: ix, m: &c.sel.msgs[ix], sd: &SortData{}}
+		uids[i] = c.sel.msgs[ix].UID
+	}
+	if withData && len(uids) > 0 {
+		sds, err := c.sel.mbox.SortData(ctx, uids)
+		if err != nil {
+			return nil, err
+		}
+		j := 0
+		for i := range sds {
+			for j < len(items) && items[j].m.UID < sds[i].UID {
+				j++
+			}
+			if j < len(items) && items[j].m.UID == sds[i].UID {
+				items[j].sd = &sds[i]
+			}
+		}
+	}
+	for i := range items {
+		it := &items[i]
+		if !it.sd.Date.IsZero() {
+			it.date = it.sd.Date.Unix()
+		}
+		if it.date == 0 {
+			it.date = it.m.InternalDate.Unix()
+		}
+	}
+	return items, nil
+}
+
+// sortItems sorts items by the criteria, then by sequence number (RFC
+// 5256 §3: ties are in ascending sequence order, whatever REVERSE says).
+func sortItems(items []sortItem, crit []imapwire.SortCriterion) {
+	slices.SortFunc(items, func(a, b sortItem) int {
+		for _, k := range crit {
+			v := compareBy(k.Key, &a, &b)
+			if k.Reverse {
+				v = -v
+			}
+			if v != 0 {
+				return v
+			}
+		}
+		return a.ix - b.ix
+	})
+}
+
+// compareBy compares a and b by one criterion; strings compare with the
+// i;ascii-casemap collation (RFC 4790 §9.2), as RFC 5256 §3 asks.
+func compareBy(key string, a, b *sortItem) int {
+	switch key {
+	case "ARRIVAL":
+		return a.m.InternalDate.Compare(b.m.InternalDate)
+	case "SIZE":
+		return cmpInt(a.m.Size, b.m.Size)
+	case "DATE":
+		return cmpInt(a.date, b.date)
+	case "CC":
+		return compareCasemap(a.sd.Cc, b.sd.Cc)
+	case "FROM":
+		return compareCasemap(a.sd.From, b.sd.From)
+	case "TO":
+		return compareCasemap(a.sd.To, b.sd.To)
+	case "SUBJECT":
+		return compareCasemap(a.sd.BaseSubject, b.sd.BaseSubject)
+	case "DISPLAYFROM":
+		return compareCasemap(a.sd.DisplayFrom, b.sd.DisplayFrom)
+	case "DISPLAYTO":
+		return compareCasemap(a.sd.DisplayTo, b.sd.DisplayTo)
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// compareCasemap compares a and b octet by octet with a-z as A-Z (the
+// i;ascii-casemap collation).
+func compareCasemap(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		x, y := upperASCII(a[i]), upperASCII(b[i])
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
+}
+
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// casemapKey returns s as i;ascii-casemap sees it: two strings are equal
+// in that collation if their keys are.
+func casemapKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+		return r
+	}, s)
+}
