@@ -92,7 +92,9 @@ func readUse(d *imapwire.Decoder) ([]string, error) {
 	return use, err
 }
 
-// cmdDelete answers DELETE (RFC 9051 §6.3.5).
+// cmdDelete answers DELETE (RFC 9051 §6.3.5). Deleting the selected
+// mailbox closes it first and ends the session after the answer, as
+// Dovecot does: the client's view of it cannot go on.
 func cmdDelete(c *conn, tag string) error {
 	name, err := readMailboxArg(c.dec)
 	if err != nil {
@@ -101,10 +103,24 @@ func cmdDelete(c *conn, tag string) error {
 	if name == "INBOX" {
 		return &Error{Text: "INBOX can't be deleted."}
 	}
-	if c.sel != nil && c.sel.name == name {
-		return &Error{Code: "INUSE", Text: "Can't delete the selected mailbox."}
+	selected := c.sel != nil && c.sel.name == name
+	if selected {
+		if err := c.closeSelected(false); err != nil {
+			return err
+		}
 	}
-	if err := c.user.DeleteMailbox(c.ctx, name); err != nil {
+	err = c.user.DeleteMailbox(c.ctx, name)
+	if selected {
+		if err := c.answer(tag, err); err != nil {
+			return err
+		}
+		if err == nil {
+			c.enc.StatusResponse(tag, "OK", "", "Delete completed.")
+		}
+		c.lc.Hangup("* BYE Selected mailbox was deleted, have to disconnect.")
+		return errClose
+	}
+	if err != nil {
 		return err
 	}
 	return c.ok(tag, "", "Delete completed.")
@@ -270,6 +286,7 @@ type listEntry struct {
 	exists     bool // a mailbox; else a parent that exists only in a child's name, or a subscription
 	subscribed bool
 	children   bool // has a mailbox below it
+	hiddenSub  bool // has a subscribed descendant that the patterns do not match
 	specialUse []string
 }
 
@@ -464,20 +481,25 @@ func matchPattern(pattern, name string) bool {
 	return ok[len(name)]
 }
 
-// hiddenSubscribedChild reports whether name has a subscribed descendant
-// that does not match the patterns itself: the parent then stands for it
-// (LSUB's "%" rule, RFC 3501 §6.3.9; CHILDINFO, RFC 5258 §3.5).
-func hiddenSubscribedChild(tree map[string]*listEntry, patterns []string, name string) bool {
+// markHiddenSubscribed marks the names that have a subscribed descendant
+// which does not match the patterns itself: such a parent then stands for
+// it (LSUB's "%" rule, RFC 3501 §6.3.9; CHILDINFO, RFC 5258 §3.5).
+func markHiddenSubscribed(tree map[string]*listEntry, patterns []string) {
 	for n, e := range tree {
-		if e.subscribed && isChildOf(n, name) && !matchAny(patterns, n) {
-			return true
+		if !e.subscribed || matchAny(patterns, n) {
+			continue
+		}
+		for i := strings.LastIndexByte(n, delim); i > 0; i = strings.LastIndexByte(n[:i], delim) {
+			tree[n[:i]].hiddenSub = true
 		}
 	}
-	return false
 }
 
 // writeList writes the LIST or LSUB responses of q, in name order.
 func (c *conn) writeList(q *listQuery, tree map[string]*listEntry) error {
+	if q.lsub || q.recursive {
+		markHiddenSubscribed(tree, q.patterns)
+	}
 	names := make([]string, 0, len(tree))
 	for n := range tree {
 		if matchAny(q.patterns, n) {
@@ -502,14 +524,14 @@ func (c *conn) writeListEntry(q *listQuery, tree map[string]*listEntry, name str
 	switch {
 	case q.lsub:
 		if !e.subscribed {
-			if !hiddenSubscribedChild(tree, q.patterns, name) {
+			if !e.hiddenSub {
 				return nil
 			}
 			attrs = append(attrs, `\Noselect`)
 		}
 	case q.subscribed:
 		if !e.subscribed {
-			if !q.recursive || !hiddenSubscribedChild(tree, q.patterns, name) {
+			if !q.recursive || !e.hiddenSub {
 				return nil
 			}
 			childInfo = true

@@ -445,10 +445,11 @@ func (s *memUserSession) RenameMailbox(ctx context.Context, from, to string) err
 	if to, err = canonName(to); err != nil {
 		return err
 	}
-	if to == from || strings.HasPrefix(to, from+"/") {
-		if to == from && from != "INBOX" {
-			return imap.ErrAlreadyExists
-		}
+	switch {
+	case to == from:
+		return imap.ErrAlreadyExists
+	case from != "INBOX" && strings.HasPrefix(to, from+"/"):
+		// INBOX's children stay where they are: "INBOX/old" is fine.
 		return errRenameChild
 	}
 	if err := s.lock(ctx); err != nil {
@@ -751,6 +752,12 @@ func (s *memMailboxSession) Store(ctx context.Context, uids []uint32, op imap.St
 	}
 	defer s.unlock()
 	m := s.m
+	if op != imap.StoreRemove {
+		// A keyword is the mailbox's once a STORE names it, even if no
+		// message changes (those of uids were expunged meanwhile), as in
+		// Dovecot: the client expects it in FLAGS after the OK.
+		m.useFlags(nil, flags)
+	}
 	for _, msg := range m.lookup(uids) {
 		if unchangedSince != 0 && msg.modSeq > unchangedSince {
 			modified = append(modified, msg.uid)
