@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -21,6 +22,11 @@ var (
 	// errUnknownCTE answers a BINARY fetch of a part whose
 	// Content-Transfer-Encoding the server cannot decode (RFC 3516 §4.3).
 	errUnknownCTE = &Error{Code: "UNKNOWN-CTE", Text: "Unknown Content-Transfer-Encoding."}
+	// errShortMessage is a message whose Body holds less than its Size:
+	// an error of the backend, answered with NO [SERVERBUG] before any of
+	// the message is written. (io.ErrUnexpectedEOF would end the
+	// connection, as a failed read of it does.)
+	errShortMessage = errors.New("imapd: message body shorter than its size")
 	// errFetchEmpty answers "FETCH 1 ()", in Dovecot's words.
 	errFetchEmpty = &Error{Type: "BAD", Text: "Error in IMAP command FETCH: FETCH list is empty."}
 )
@@ -135,6 +141,9 @@ func (c *conn) fetch(tag string, uid bool) error {
 	if err := f.run(uids); err != nil {
 		return err
 	}
+	if err := f.writeSeenModSeqs(); err != nil {
+		return err
+	}
 	if f.unknownCTE {
 		return errUnknownCTE
 	}
@@ -162,53 +171,64 @@ func (f *fetchCmd) release() {
 // plan orders the items asked for and works out what they need.
 func (f *fetchCmd) plan(args *imapwire.FetchArgs) {
 	f.rev2 = f.c.enabled["IMAP4REV2"]
-	f.items = f.items[:0]
-	content := f.content[:0]
-	add := func(it imapwire.FetchItem) {
-		switch it.Kind {
-		case imapwire.FetchUID, imapwire.FetchFlags, imapwire.FetchInternalDate,
-			imapwire.FetchRFC822Size, imapwire.FetchModSeq:
-			if !slices.ContainsFunc(f.items, func(o imapwire.FetchItem) bool { return o.Kind == it.Kind }) {
-				f.items = append(f.items, it)
-			}
-			return
-		case imapwire.FetchBodySection, imapwire.FetchBinarySection, imapwire.FetchBinarySize:
-		default:
-			if slices.ContainsFunc(content, func(o imapwire.FetchItem) bool { return o.Kind == it.Kind }) {
-				return
-			}
-		}
-		content = append(content, it)
-		f.need = max(f.need, itemNeed(it))
-		switch it.Kind {
-		case imapwire.FetchRFC822, imapwire.FetchRFC822Text:
-			f.setsSeen = true
-		case imapwire.FetchBodySection, imapwire.FetchBinarySection:
-			f.setsSeen = f.setsSeen || !it.Peek
-		}
-	}
+	f.items, f.content = f.items[:0], f.content[:0]
 	if f.uid {
-		add(imapwire.FetchItem{Kind: imapwire.FetchUID})
+		f.add(imapwire.FetchItem{Kind: imapwire.FetchUID})
 	}
 	for _, it := range args.Items {
-		add(it)
+		f.add(it)
 	}
 	if args.HasChangedSince {
-		add(imapwire.FetchItem{Kind: imapwire.FetchModSeq})
+		f.add(imapwire.FetchItem{Kind: imapwire.FetchModSeq})
 	}
-	f.flags = slices.ContainsFunc(f.items, func(o imapwire.FetchItem) bool { return o.Kind == imapwire.FetchFlags })
+	f.flags = hasKind(f.items, imapwire.FetchFlags)
 	if f.setsSeen && !f.flags && !f.c.sel.readOnly {
 		f.implicitFlags = true
 		f.items = append(f.items, imapwire.FetchItem{Kind: imapwire.FetchFlags})
 	}
 	f.view = len(f.items)
-	f.items = append(f.items, content...)
-	f.content = content
+	f.items = append(f.items, f.content...)
 }
 
-func (f *fetchCmd) needsModSeq() bool {
-	return slices.ContainsFunc(f.items[:f.view], func(o imapwire.FetchItem) bool { return o.Kind == imapwire.FetchModSeq })
+// add adds item it to f.items if the view answers it, else to f.content,
+// unless an item of its kind is there and it has no section (Dovecot
+// writes such an item once).
+func (f *fetchCmd) add(it imapwire.FetchItem) {
+	switch it.Kind {
+	case imapwire.FetchUID, imapwire.FetchFlags, imapwire.FetchInternalDate,
+		imapwire.FetchRFC822Size, imapwire.FetchModSeq:
+		if !hasKind(f.items, it.Kind) {
+			f.items = append(f.items, it)
+		}
+		return
+	case imapwire.FetchBodySection, imapwire.FetchBinarySection, imapwire.FetchBinarySize:
+	default:
+		if hasKind(f.content, it.Kind) {
+			return
+		}
+	}
+	f.content = append(f.content, it)
+	f.need = max(f.need, itemNeed(it))
+	switch it.Kind {
+	case imapwire.FetchRFC822, imapwire.FetchRFC822Text:
+		f.setsSeen = true
+	case imapwire.FetchBodySection, imapwire.FetchBinarySection:
+		f.setsSeen = f.setsSeen || !it.Peek
+	}
 }
+
+// hasKind reports whether items holds an item of kind k.
+func hasKind(items []imapwire.FetchItem, k imapwire.FetchItemKind) bool {
+	for _, it := range items {
+		if it.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// needsModSeq reports whether the responses hold MODSEQ.
+func (f *fetchCmd) needsModSeq() bool { return hasKind(f.items[:f.view], imapwire.FetchModSeq) }
 
 // itemNeed returns what item it needs of a message's content.
 func itemNeed(it imapwire.FetchItem) int {
@@ -302,6 +322,25 @@ func (f *fetchCmd) markSeen(uids []uint32) error {
 		f.seen = append(f.seen, m.UID)
 	}
 	slices.Sort(f.seen)
+	return nil
+}
+
+// writeSeenModSeqs reports, once CONDSTORE is enabled, the new
+// mod-sequence of each message whose \Seen the FETCH set (RFC 7162 §3.2:
+// a flag change comes with its MODSEQ) when the FETCH responses did not
+// hold it: "* 1 FETCH (MODSEQ (12))", after them, as Dovecot sends it.
+func (f *fetchCmd) writeSeenModSeqs() error {
+	if len(f.seen) == 0 || !f.c.enabled["CONDSTORE"] || f.needsModSeq() {
+		return nil
+	}
+	for _, u := range f.seen {
+		if seq := f.c.sel.seq(u); seq != 0 {
+			f.c.enc.Star().Number(seq).Atom(" FETCH (MODSEQ (").Uint(f.c.sel.msgs[seq-1].ModSeq).Atom("))")
+			if err := f.c.enc.CRLF(); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -479,7 +518,7 @@ func (f *fetchCmd) load() error {
 	f.buf = f.buf[:m.Size]
 	if n, err := m.Body.ReadAt(f.buf, 0); n < len(f.buf) {
 		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
+			err = errShortMessage
 		}
 		return err
 	}
@@ -507,7 +546,7 @@ func (f *fetchCmd) readHeader() error {
 		f.buf = slices.Grow(f.buf, int(n))[:off+int(n)]
 		if k, err := m.Body.ReadAt(f.buf[off:], int64(off)); k < int(n) {
 			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
+				err = errShortMessage
 			}
 			return err
 		}
@@ -593,35 +632,51 @@ func (f *fetchCmd) writeContentItem(it imapwire.FetchItem) error {
 	return e.Err()
 }
 
-// section returns the octets of BODY[s] of f.msg (an empty range if the
-// section does not exist).
-func (f *fetchCmd) section(s imapwire.Section) imapmsg.Range {
+// section returns the octets of BODY[s] of f.msg, and whether the section
+// exists.
+func (f *fetchCmd) section(s imapwire.Section) (imapmsg.Range, bool) {
 	if f.tree != nil {
-		r, _ := f.tree.Section(s)
-		return r
+		return f.tree.Section(s)
 	}
 	switch s.Specifier {
 	case "":
-		return imapmsg.Range{Offset: 0, Length: f.msg.Size}
+		return imapmsg.Range{Offset: 0, Length: f.msg.Size}, true
 	case "TEXT":
-		return imapmsg.Range{Offset: f.hdrEnd, Length: f.msg.Size - f.hdrEnd}
+		return imapmsg.Range{Offset: f.hdrEnd, Length: f.msg.Size - f.hdrEnd}, true
 	}
-	return imapmsg.Range{Offset: 0, Length: f.hdrEnd}
+	return imapmsg.Range{Offset: 0, Length: f.hdrEnd}, true
 }
 
-// writeSection writes BODY[section]<partial> as a literal.
+// writeSection writes BODY[section]<partial> as a literal: empty if the
+// section does not exist (RFC 9051 §6.4.5 allows it; Dovecot does it, for
+// HEADER.FIELDS too).
 func (f *fetchCmd) writeSection(it imapwire.FetchItem) {
-	r := f.section(it.Section)
+	r, ok := f.section(it.Section)
 	switch it.Section.Specifier {
 	case "HEADER.FIELDS", "HEADER.FIELDS.NOT":
+		if !ok {
+			break
+		}
 		hdr := f.buf[r.Offset : r.Offset+r.Length]
-		f.scratch = imapmsg.FilterHeader(f.scratch[:0], hdr, it.Section.Fields, it.Section.Specifier == "HEADER.FIELDS.NOT")
+		f.scratch = filterHeader(f.scratch[:0], hdr, it.Section)
 		off, n := partial(int64(len(f.scratch)), it.Partial)
 		f.literalOwned(f.scratch[off : off+n])
 		return
 	}
 	off, n := partial(r.Length, it.Partial)
 	f.literalRange(r.Offset+off, n)
+}
+
+// filterHeader appends to dst the fields of header that HEADER.FIELDS or
+// HEADER.FIELDS.NOT section s keeps, then the blank line that ends a header
+// if header has one: RFC 3501 §6.4.5 includes it "in all header fetches,
+// except in the case of a message which has no body and no blank line".
+func filterHeader(dst, header []byte, s imapwire.Section) []byte {
+	dst = imapmsg.FilterHeader(dst, header, s.Fields, s.Specifier == "HEADER.FIELDS.NOT")
+	if _, blank := headerEnd(header); !blank {
+		dst = dst[:len(dst)-2] // FilterHeader's CRLF
+	}
+	return dst
 }
 
 // writeBinary writes BINARY[part]<partial> (a literal8 if the decoded

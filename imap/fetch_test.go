@@ -2,6 +2,7 @@ package imap_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/prototest"
 )
 
@@ -289,6 +291,13 @@ func TestFetch_condstore(t *testing.T) {
 	if n := strings.Count(out, " FETCH (UID "); n != 3 {
 		t.Errorf("FETCH CHANGEDSINCE %d = %q: want 3 messages", m1-1, out)
 	}
+	fetchCheck(t, c, r,
+		// CONDSTORE is on (FETCH MODSEQ turned it on): the \Seen a FETCH
+		// sets comes with its MODSEQ, after, as Dovecot sends it.
+		[2]string{"F5 FETCH 3 BODY[TEXT]<0.5>", "* 3 FETCH (FLAGS (\\Seen \\Recent) BODY[TEXT]<0> {5}\nHello)\n* 3 FETCH (MODSEQ (%%))\nF5 OK Fetch completed.\n"},
+		// MODSEQ asked for: the new one, in the response.
+		[2]string{"F6 FETCH 1 (BODY[TEXT]<0.5> MODSEQ)", "* 1 FETCH (MODSEQ (%%) FLAGS (\\Seen \\Recent) BODY[TEXT]<0> {5}\nHello)\nF6 OK Fetch completed.\n"},
+	)
 }
 
 func TestFetch_vanished(t *testing.T) {
@@ -550,5 +559,72 @@ func TestFetch_mimeBombs(t *testing.T) {
 		if !strings.Contains(out, "\r\n"+tag+" OK ") {
 			t.Errorf("%s = %.200q...", tag, out)
 		}
+	}
+}
+
+// TestFetch_noBlankLine fetches the header fields of a message that is
+// all header, with no blank line: none is added (RFC 3501 §6.4.5).
+func TestFetch_noBlankLine(t *testing.T) {
+	_, c, r := fetchSelected(t, true, "Subject: header only\r\nX-A: 1\r\n")
+	fetchCheck(t, c, r,
+		[2]string{"F1 FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT X-A)] BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])",
+			"* 1 FETCH (BODY[HEADER] {30}\nSubject: header only\nX-A: 1\n BODY[TEXT] {0}\n BODY[HEADER.FIELDS (SUBJECT)] {22}\nSubject: header only\n" +
+				" BODY[HEADER.FIELDS.NOT (SUBJECT X-A)] {0}\n BODY[HEADER.FIELDS.NOT (SUBJECT)] {8}\nX-A: 1\n)\nF1 OK Fetch completed.\n"},
+		// The same read from the parsed message (BODY).
+		[2]string{"F2 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY)",
+			"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {22}\nSubject: header only\n BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0))\nF2 OK Fetch completed.\n"},
+	)
+}
+
+// shortBackend is a backend whose messages claim 10 octets more than they
+// hold, as a broken store could.
+type shortBackend struct{ inetimap.Backend }
+
+type shortUser struct{ inetimap.User }
+
+type shortMailbox struct{ inetimap.Mailbox }
+
+func (b shortBackend) Login(ctx context.Context, user, pass string) (inetimap.User, error) {
+	u, err := b.Backend.Login(ctx, user, pass)
+	if err != nil {
+		return nil, err
+	}
+	return shortUser{u}, nil
+}
+
+func (u shortUser) Open(ctx context.Context, name string, readOnly bool) (inetimap.Mailbox, error) {
+	m, err := u.User.Open(ctx, name, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	return shortMailbox{m}, nil
+}
+
+func (m shortMailbox) Fetch(ctx context.Context, uids []uint32, fn func(*inetimap.Message) error) error {
+	return m.Mailbox.Fetch(ctx, uids, func(msg *inetimap.Message) error {
+		msg.Size += 10
+		return fn(msg)
+	})
+}
+
+// TestFetch_shortMessage fetches from a backend whose message is shorter
+// than it says: before anything of it is written, the command fails and
+// the session goes on; once its literal is announced, the connection
+// closes, the framing lost.
+func TestFetch_shortMessage(t *testing.T) {
+	s := newServer(t, func(srv *inetimap.Server) { srv.Backend = shortBackend{srv.Backend} })
+	s.be.Deliver("alice", []byte(fetchMsgPlain))
+	c, r := s.loggedIn(t)
+	fetchCheck(t, c, r,
+		[2]string{"S EXAMINE INBOX", "%%\n%%\n%%\n%%\n%%\n%%\n%%\n%%\nS OK [READ-ONLY] %%\n"},
+		[2]string{"F1 FETCH 1 BODY.PEEK[1]", "F1 NO [SERVERBUG] %%\n"},
+		[2]string{"F2 FETCH 1 FLAGS", "* 1 FETCH (FLAGS (%%))\nF2 OK Fetch completed.\n"},
+	)
+	if _, err := io.WriteString(c, "F3 FETCH 1 BODY.PEEK[]\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := "* 1 FETCH (BODY[] {" + strconv.Itoa(len(fetchMsgPlain)+10) + "}\r\n" + fetchMsgPlain
+	if got := readUntilEOF(t, c, r); got != want {
+		t.Errorf("FETCH of the streamed message = %q; want %q, then the end of the connection", got, want)
 	}
 }

@@ -50,8 +50,8 @@ func cmdCreate(c *conn, tag string) error {
 	if name == "INBOX" {
 		return ErrAlreadyExists
 	}
-	if name == "" {
-		return ErrBadName
+	if err := checkNewName(name); err != nil {
+		return err
 	}
 	for i, u := range use {
 		canon, ok := specialUses[strings.ToUpper(u)]
@@ -64,6 +64,24 @@ func cmdCreate(c *conn, tag string) error {
 		return err
 	}
 	return c.ok(tag, "", "Create completed.")
+}
+
+// errNameChar refuses a new mailbox name with a LIST wildcard or a control
+// character, which a client could not list or type (RFC 9051 §5.1), as
+// Dovecot does.
+var errNameChar = &Error{Code: "CANNOT", Text: "Character not allowed in mailbox name"}
+
+// checkNewName checks the name of a mailbox to be created.
+func checkNewName(name string) error {
+	if name == "" {
+		return ErrBadName
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '*' || c == '%' || c < 0x20 || c == 0x7f {
+			return errNameChar
+		}
+	}
+	return nil
 }
 
 // readUse reads CREATE's parameters: SP "(" "USE" SP "(" flags ")" ")".
@@ -161,8 +179,8 @@ func cmdRename(c *conn, tag string) error {
 	if to == "INBOX" {
 		return ErrAlreadyExists
 	}
-	if to == "" {
-		return ErrBadName
+	if err := checkNewName(to); err != nil {
+		return err
 	}
 	if err := c.user.RenameMailbox(c.ctx, from, to); err != nil {
 		return err
@@ -394,14 +412,33 @@ func newListQuery(a *imapwire.ListArgs, lsub bool) (*listQuery, error) {
 	return q, nil
 }
 
-// canonPattern joins reference and pattern (RFC 9051 §6.3.9) and writes
-// a leading "INBOX" in upper case, since INBOX is case-insensitive.
+// canonPattern joins reference and pattern (RFC 9051 §6.3.9) and
+// collapses each run of wildcards into one, which matches the same names:
+// a run with a "*" is "*", a run of "%" is "%". Matching then costs at most
+// the square of a name's length, whatever the client sent.
 func canonPattern(ref, pattern string) string {
 	p := ref + pattern
-	if len(p) >= 5 && strings.EqualFold(p[:5], "INBOX") && (len(p) == 5 || p[5] == delim) {
-		p = "INBOX" + p[5:]
+	if !strings.Contains(p, "**") && !strings.Contains(p, "%%") && !strings.Contains(p, "*%") && !strings.Contains(p, "%*") {
+		return p
 	}
-	return p
+	b := make([]byte, 0, len(p))
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '*' && c != '%' {
+			b = append(b, c)
+			continue
+		}
+		j := i
+		for j < len(p) && (p[j] == '*' || p[j] == '%') {
+			if p[j] == '*' {
+				c = '*'
+			}
+			j++
+		}
+		b = append(b, c)
+		i = j - 1
+	}
+	return string(b)
 }
 
 // listTree returns every name LIST may report: the mailboxes, their
@@ -446,10 +483,16 @@ func (c *conn) listTree(q *listQuery) (map[string]*listEntry, error) {
 	return tree, nil
 }
 
-// matchAny reports whether name matches one of patterns.
+// matchAny reports whether name matches one of patterns. INBOX is
+// case-insensitive (RFC 9051 §5.1): for INBOX and its children a pattern
+// that starts with "inbox" in any case matches as if it were "INBOX".
 func matchAny(patterns []string, name string) bool {
+	inbox := name == "INBOX" || strings.HasPrefix(name, "INBOX/")
 	for _, p := range patterns {
 		if matchPattern(p, name) {
+			return true
+		}
+		if inbox && len(p) >= 5 && strings.EqualFold(p[:5], "INBOX") && matchPattern("INBOX"+p[5:], name) {
 			return true
 		}
 	}
@@ -460,6 +503,9 @@ func matchAny(patterns []string, name string) bool {
 // any run of characters and "%" any run without the hierarchy delimiter
 // (RFC 9051 §6.3.9). It runs in O(len(pattern)·len(name)).
 func matchPattern(pattern, name string) bool {
+	if literals := len(pattern) - strings.Count(pattern, "*") - strings.Count(pattern, "%"); literals > len(name) {
+		return false
+	}
 	// ok[j]: pattern[:i] matches name[:j].
 	ok := make([]bool, len(name)+1)
 	ok[0] = true

@@ -1,7 +1,10 @@
 package imap_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/inetkit/inetkit/internal/prototest"
 )
@@ -48,7 +51,11 @@ C: m DELETE nosuch
 S: m NO [NONEXISTENT] Mailbox doesn't exist.
 C: n LIST "" b*f
 S: * LIST (\HasNoChildren) "/" box/sub/leaf
-S: n OK List completed.`)
+S: n OK List completed.
+C: o CREATE "a*b"
+S: o NO [CANNOT] Character not allowed in mailbox name
+C: p RENAME box "x%"
+S: p NO [CANNOT] Character not allowed in mailbox name`)
 }
 
 func TestMailbox_renameAndStatus(t *testing.T) {
@@ -236,4 +243,49 @@ S: * BYE Selected mailbox was deleted, have to disconnect.`)
 	prototest.Run(t, c, r, `
 C: d LIST "" box
 S: d OK List completed.`)
+}
+
+// INBOX matches patterns case-insensitively; other names do not.
+func TestMailbox_listInboxCase(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: a CREATE inboxes
+S: a OK Create completed.
+C: b CREATE INBOX/sub
+S: b OK Create completed.
+C: c LIST "" inbox*
+S: * LIST (\HasChildren) "/" INBOX
+S: * LIST (\HasNoChildren) "/" INBOX/sub
+S: * LIST (\HasNoChildren) "/" inboxes
+S: c OK List completed.
+C: d LIST "" Inbox%
+S: * LIST (\HasChildren) "/" INBOX
+S: d OK List completed.
+C: e LIST inbox/ %
+S: * LIST (\HasNoChildren) "/" INBOX/sub
+S: e OK List completed.
+C: f LIST "" INBOXES
+S: f OK List completed.`)
+}
+
+// A pattern of many wildcards is answered at once (HARDENING N5's LIST
+// counterpart): runs of wildcards are collapsed.
+func TestMailbox_listWildcardBlowup(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	for i := range 50 {
+		prototest.Run(t, c, r, fmt.Sprintf("C: c%d CREATE m/%d/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\nS: c%d OK Create completed.", i, i, i))
+	}
+	start := time.Now()
+	pattern := strings.Repeat("*%", 30000) + "y"
+	prototest.Run(t, c, r, `
+C: a LIST "" `+pattern+`
+S: a OK List completed.
+C: b LIST "" m/0%%%/x*
+S: * LIST (\HasNoChildren) "/" m/0/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+S: b OK List completed.`)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("LIST with %d wildcards took %v", 60000, d)
+	}
 }
