@@ -188,16 +188,6 @@ func (b *storedBody) section(ctx context.Context, off, n int64) io.Reader {
 	return &bodyReader{ctx: ctx, b: b, off: off, end: off + n}
 }
 
-// readAll returns the whole body in memory.
-func (b *storedBody) readAll(ctx context.Context) ([]byte, error) {
-	if b.data != nil {
-		return b.data, nil
-	}
-	buf := make([]byte, b.size)
-	_, err := io.ReadFull(b.reader(ctx), buf)
-	return buf, err
-}
-
 // A bodyReader reads a range of a large stored body a piece at a time, each
 // piece with a query of its own: it holds no transaction open, and no more
 // than one piece in memory, however slowly it is read.

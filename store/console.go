@@ -586,18 +586,6 @@ func (s *Store) setSeenTx(ctx context.Context, tx *wtx, ids []int64, seen bool) 
 			continue
 		}
 		n++
-		if t := s.openTracker(m.mailbox); t != nil {
-			var seq uint32
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ? AND uid <= ?`, m.mailbox, m.uid).Scan(&seq); err != nil {
-				return 0, err
-			}
-			flags, err := messageFlags(ctx, tx, m.id)
-			if err != nil {
-				return 0, err
-			}
-			uid := imap.UID(m.uid)
-			tx.After(func() { t.QueueMessageFlags(seq, uid, flags, nil) })
-		}
 		s.publishDelete(tx, m)
 	}
 	return n, nil

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
@@ -165,4 +166,23 @@ func notFound(err error, address, mailbox string) error {
 		return &NotFoundError{Address: address, Mailbox: mailbox}
 	}
 	return fmt.Errorf("store: %w", err)
+}
+
+// matchHeaderFields reports whether one of fields contains pattern,
+// decoded and case-insensitively; an empty pattern matches any field.
+func matchHeaderFields(fields gomessage.HeaderFields, pattern string) bool {
+	if pattern == "" {
+		return fields.Len() > 0
+	}
+	pattern = strings.ToLower(pattern)
+	for fields.Next() {
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
+		}
+		if strings.Contains(strings.ToLower(v), pattern) {
+			return true
+		}
+	}
+	return false
 }

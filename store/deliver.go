@@ -261,13 +261,6 @@ func appendTx(ctx context.Context, tx *wtx, s *Store, mbox, bodyID, size int64, 
 			return 0, 0, err
 		}
 	}
-	if t := s.openTracker(mbox); t != nil {
-		var n uint32
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ?`, mbox).Scan(&n); err != nil {
-			return 0, 0, err
-		}
-		tx.After(func() { t.QueueNumMessages(n) })
-	}
 	tx.After(s.broadcast)
 	return uid, msgID, nil
 }

@@ -895,8 +895,7 @@ func TestIMAPBackend_deleteSelectedElsewhere(t *testing.T) {
 
 // HARDENING I11, X2: deliveries, POP3 deletions and two IMAP sessions
 // changing one mailbox at once; afterwards both sessions agree with the
-// database. (A disagreement between the database and go-imap's tracker
-// makes the tracker panic.)
+// database.
 func TestIMAPBackend_concurrentChangesConverge(t *testing.T) {
 	st, addr := newIMAPStore(t)
 	ctx := context.Background()

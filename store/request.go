@@ -11,8 +11,8 @@ import (
 )
 
 // The changes that IMAP sessions must hear of (DeleteMessages, RemoveUser)
-// are carried out by the process whose sessions they are: the IMAP
-// trackers live in one process. A Store that is not the server's, such as
+// are carried out by the process whose sessions they are: IMAP sessions
+// are woken by the commits of their own process only. A Store that is not the server's, such as
 // that of `inetkit mail rm`, finds the server by the data directory's lock
 // and hands it the change through the requests table; the server's Store
 // looks for requests every serverPollInterval, carries each out in one

@@ -123,8 +123,8 @@ type Store struct {
 	unlock func() // releases the data directory's lock
 	log    *slog.Logger
 
-	// wmu serialises write transactions, so that the updates queued to IMAP
-	// sessions are in commit order.
+	// wmu serialises write transactions (SQLite has one writer), so that
+	// what runs after each commit runs in commit order.
 	wmu sync.Mutex
 
 	deliveries chan *delivery
@@ -152,19 +152,10 @@ type Store struct {
 	authKey   [32]byte
 	authCache sync.Map // address → authEntry, so a repeated login costs no bcrypt
 
-	tmu      sync.Mutex
-	trackers map[int64]*trackerRef // mailbox id → tracker, while an IMAP session has it selected
-	changed  chan struct{}         // closed (and replaced) at every commit that adds or removes messages
-
-	smu      sync.Mutex
-	sessions map[int64]map[*imapSession]struct{} // user id → its logged-in IMAP sessions
+	tmu     sync.Mutex
+	changed chan struct{} // closed (and replaced) at every commit that adds or removes messages
 
 	imapd imapdHub // the users and mailboxes of IMAPBackend's sessions, woken after commits
-}
-
-type trackerRef struct {
-	t    *mailboxTracker
-	refs int
 }
 
 // Open opens the store in directory dir, creating it if needed (unless
@@ -206,10 +197,8 @@ func Open(dir string, opts *Options) (*Store, error) {
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		unlock:     unlock,
-		trackers:   make(map[int64]*trackerRef),
 		changed:    make(chan struct{}),
 		pop3Locked: make(map[int64]bool),
-		sessions:   make(map[int64]map[*imapSession]struct{}),
 	}
 	rand.Read(s.authKey[:])
 	if s.log == nil {
@@ -447,55 +436,6 @@ func (s *Store) resetWriteConn() {
 	clear(s.stmts)
 	s.wconn.Raw(func(any) error { return driver.ErrBadConn }) // never back to the pool
 	s.wconn.Close()
-}
-
-// tracker returns the MailboxTracker of a mailbox, creating it from the
-// database if no session holds it; release must be called when the caller
-// no longer needs it. Callers hold no lock.
-func (s *Store) tracker(ctx context.Context, mboxID int64) (t *mailboxTracker, release func(), err error) {
-	// The count and the tracker must agree: take the write lock so no
-	// delivery commits between reading the count and registering.
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.tmu.Lock()
-	ref := s.trackers[mboxID]
-	s.tmu.Unlock()
-	if ref == nil {
-		var n uint32
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ?`, mboxID).Scan(&n); err != nil {
-			return nil, nil, err
-		}
-		ref = &trackerRef{t: newMailboxTracker(n)}
-		s.tmu.Lock()
-		s.trackers[mboxID] = ref
-		s.tmu.Unlock()
-	}
-	s.tmu.Lock()
-	ref.refs++
-	s.tmu.Unlock()
-	var once sync.Once
-	return ref.t, func() {
-		once.Do(func() {
-			s.wmu.Lock()
-			defer s.wmu.Unlock()
-			s.tmu.Lock()
-			defer s.tmu.Unlock()
-			if ref.refs--; ref.refs == 0 {
-				delete(s.trackers, mboxID)
-			}
-		})
-	}, nil
-}
-
-// openTracker returns the tracker of a mailbox if an IMAP session has it
-// selected, or nil. The caller holds the write lock.
-func (s *Store) openTracker(mboxID int64) *mailboxTracker {
-	s.tmu.Lock()
-	defer s.tmu.Unlock()
-	if ref := s.trackers[mboxID]; ref != nil {
-		return ref.t
-	}
-	return nil
 }
 
 // normAddress is the key of a user: the address in lower case, trimmed. An

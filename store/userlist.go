@@ -178,7 +178,6 @@ func (s *Store) removeUserTx(ctx context.Context, tx *wtx, address string) (User
 	}
 	tx.After(func() {
 		s.authCache.Delete(address)
-		s.endIMAPSessions(id)
 	})
 	return users[0], nil
 }
