@@ -623,7 +623,10 @@ func TestIMAPDMailbox_Copy(t *testing.T) {
 	waitChanged(t, arch.Changed(), "Archive after COPY")
 	ch := imapdPoll(t, arch)
 	if len(ch.Messages) != 2 || !slices.Contains(ch.Messages[0].Flags, "$K") || !ch.Messages[0].Recent {
-		t.Errorf("Archive after COPY: %+v; want two recent messages, the first with $K", ch.Messages)
+		t.Fatalf("Archive after COPY: %+v; want two recent messages, the first with $K", ch.Messages)
+	}
+	if m := ch.Messages; m[0].ModSeq == m[1].ModSeq || max(m[0].ModSeq, m[1].ModSeq) != ch.HighestModSeq {
+		t.Errorf("copies' mod-sequences %d, %d, HIGHESTMODSEQ %d; want distinct, the highest the mailbox's", m[0].ModSeq, m[1].ModSeq, ch.HighestModSeq)
 	}
 	res, err = inbox.Copy(ctx, []uint32{1}, "Trash", true)
 	if err != nil || !slices.Equal(res.Source, []uint32{1}) || !slices.Equal(res.Dest, []uint32{1}) {
@@ -688,8 +691,8 @@ func TestIMAPDMailbox_Fetch(t *testing.T) {
 	}
 }
 
-// SortData is computed when APPEND stores a message, and on first use for
-// a delivered one; both give what NewSortData gives.
+// SortData is computed when a message is stored, delivered or appended,
+// and read back as NewSortData gave it.
 func TestIMAPDMailbox_SortData(t *testing.T) {
 	st := openStore(t, "", nil)
 	u := imapdLogin(t, st)
@@ -699,8 +702,12 @@ func TestIMAPDMailbox_SortData(t *testing.T) {
 	if _, err := u.Append(context.Background(), "INBOX", []*imap.AppendMessage{{Body: msg}}); err != nil {
 		t.Fatal(err)
 	}
+	var stored int
+	if err := st.DB().QueryRow(`SELECT count(*) FROM bodies WHERE sort_subject IS NOT NULL`).Scan(&stored); err != nil || stored != 2 {
+		t.Errorf("%d bodies with their SortData before any SORT (%v); want both, computed when stored", stored, err)
+	}
 	mb := imapdOpen(t, u, "INBOX", false)
-	for round := 0; round < 2; round++ { // computed, then read back
+	for round := 0; round < 2; round++ {
 		got, err := mb.SortData(context.Background(), []uint32{1, 2, 5})
 		if err != nil {
 			t.Fatal(err)
@@ -736,5 +743,20 @@ func TestIMAPDMailbox_openMissing(t *testing.T) {
 	waitChanged(t, mb.Changed(), "a deleted mailbox")
 	if _, err := mb.Poll(context.Background()); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("Poll of a deleted mailbox = %v; want ErrNonExistent", err)
+	}
+}
+
+// APPEND with the disk fuller than Options.MinFreeBytes allows is
+// OVERQUOTA, and stores nothing.
+func TestIMAPDUser_Append_overQuota(t *testing.T) {
+	st := openStore(t, "", &store.Options{MinFreeBytes: 1 << 62})
+	u := imapdLogin(t, st)
+	ctx := context.Background()
+	_, err := u.Append(ctx, "INBOX", []*imap.AppendMessage{{Body: testMessage("a")}})
+	if !errors.Is(err, imap.ErrOverQuota) {
+		t.Errorf("Append on a full disk = %v; want ErrOverQuota", err)
+	}
+	if s, _ := u.Status(ctx, "INBOX"); s.Messages != 0 {
+		t.Errorf("INBOX after a refused APPEND holds %d messages", s.Messages)
 	}
 }
