@@ -800,7 +800,8 @@ func TestRegress_clientMistakesAreBAD(t *testing.T) {
 	}
 	// As deep as a command may go is served, and so is a chain of ORs as
 	// long as a client builds to search for many senders or message IDs.
-	deep := "a7 SEARCH " + strings.Repeat("(", 100) + "ALL" + strings.Repeat(")", 100)
+	// (The depth is 100 search keys: 99 lists and the ALL inside them.)
+	deep := "a7 SEARCH " + strings.Repeat("(", 99) + "ALL" + strings.Repeat(")", 99)
 	if lines := c.cmd(deep); len(lines) != 2 || lines[0] != "* SEARCH 1" || !strings.HasPrefix(lines[1], "a7 OK") {
 		t.Errorf("SEARCH nested 100 deep = %q; want * SEARCH 1 and OK", lines)
 	}
