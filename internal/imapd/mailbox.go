@@ -92,7 +92,9 @@ func readUse(d *imapwire.Decoder) ([]string, error) {
 	return use, err
 }
 
-// cmdDelete answers DELETE (RFC 9051 §6.3.5).
+// cmdDelete answers DELETE (RFC 9051 §6.3.5). Deleting the selected
+// mailbox closes it first and ends the session after the answer, as
+// Dovecot does: the client's view of it cannot go on.
 func cmdDelete(c *conn, tag string) error {
 	name, err := readMailboxArg(c.dec)
 	if err != nil {
@@ -101,10 +103,24 @@ func cmdDelete(c *conn, tag string) error {
 	if name == "INBOX" {
 		return &Error{Text: "INBOX can't be deleted."}
 	}
-	if c.sel != nil && c.sel.name == name {
-		return &Error{Code: "INUSE", Text: "Can't delete the selected mailbox."}
+	selected := c.sel != nil && c.sel.name == name
+	if selected {
+		if err := c.closeSelected(false); err != nil {
+			return err
+		}
 	}
-	if err := c.user.DeleteMailbox(c.ctx, name); err != nil {
+	err = c.user.DeleteMailbox(c.ctx, name)
+	if selected {
+		if err := c.answer(tag, err); err != nil {
+			return err
+		}
+		if err == nil {
+			c.enc.StatusResponse(tag, "OK", "", "Delete completed.")
+		}
+		c.lc.Hangup("* BYE Selected mailbox was deleted, have to disconnect.")
+		return errClose
+	}
+	if err != nil {
 		return err
 	}
 	return c.ok(tag, "", "Delete completed.")

@@ -180,3 +180,60 @@ C: e LIST "" "ä*"
 S: * LIST (\HasNoChildren) "/" "äpfel"
 S: e OK List completed.`)
 }
+
+// STATUS of the selected mailbox first reports the mailbox's changes to
+// the session, as Dovecot does, so that the counts agree with its view.
+func TestMailbox_statusOfSelected(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: a SELECT INBOX
+S: * FLAGS *
+S: * OK \[PERMANENTFLAGS *\] *
+S: * 0 EXISTS
+S: * 0 RECENT
+S: * OK \[UIDVALIDITY *\] *
+S: * OK \[UIDNEXT 1\] *
+S: * OK \[HIGHESTMODSEQ *\] *
+S: a OK \[READ-WRITE\] Select completed.`)
+	if err := s.be.Deliver("alice", []byte("Subject: one\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	prototest.Run(t, c, r, `
+C: b STATUS INBOX (MESSAGES UIDNEXT)
+S: * 1 EXISTS
+S: * 1 RECENT
+S: * STATUS INBOX (MESSAGES 1 UIDNEXT 2)
+S: b OK Status completed.
+C: c DELETE INBOX
+S: c NO INBOX can't be deleted.`)
+}
+
+// Deleting the selected mailbox ends the session after the OK, as in
+// Dovecot.
+func TestMailbox_deleteSelected(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: a CREATE box
+S: a OK Create completed.
+C: b EXAMINE box
+S: * FLAGS *
+S: * OK \[PERMANENTFLAGS *\] *
+S: * 0 EXISTS
+S: * 0 RECENT
+S: * OK \[UIDVALIDITY *\] *
+S: * OK \[UIDNEXT 1\] *
+S: * OK \[HIGHESTMODSEQ *\] *
+S: b OK \[READ-ONLY\] Examine completed.
+C: c DELETE box
+S: c OK Delete completed.
+S: * BYE Selected mailbox was deleted, have to disconnect.`)
+	if got := readUntilEOF(t, c, r); got != "" {
+		t.Errorf("after the BYE: %q; want EOF", got)
+	}
+	c, r = s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: d LIST "" box
+S: d OK List completed.`)
+}
