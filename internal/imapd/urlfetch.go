@@ -48,18 +48,18 @@ func (c *conn) catenateURL(url string) ([]byte, error) {
 			return b, nil
 		}
 	}
+	// A URL that cannot be used, and a mailbox the backend refuses to
+	// open (ErrNonExistent, ErrBadName...), are BADURL; other errors of
+	// the backend are its own.
 	var bad errBadURL
-	if errors.As(err, &bad) || errors.Is(err, ErrNonExistent) {
-		return nil, &Error{Code: "BADURL " + respURL(url), Text: badURLText(err)}
+	var e *Error
+	switch {
+	case errors.As(err, &bad):
+		return nil, &Error{Code: "BADURL " + respURL(url), Text: bad.Error()}
+	case errors.As(err, &e):
+		return nil, &Error{Code: "BADURL " + respURL(url), Text: e.Text}
 	}
 	return nil, err
-}
-
-func badURLText(err error) string {
-	if errors.Is(err, ErrNonExistent) {
-		return "Mailbox doesn't exist."
-	}
-	return err.Error()
 }
 
 // respURL returns url as it can be written in a BADURL response code

@@ -81,6 +81,7 @@ func TestCatenate_urls(t *testing.T) {
 		[2]string{catenate("B13", "Other", "http://example.com/"), "B13 NO [BADURL http://example.com/] Invalid IMAP URL: not an imap URL\n"},
 		// "]" and spaces would end the response code: escaped.
 		[2]string{catenate("B14", "Other", "/a]b c/;UID=1"), "B14 NO [BADURL /a%5Db%20c/;UID=1] Mailbox doesn't exist.\n"},
+		[2]string{catenate("B16", "Other", "/a//b/;UID=1"), "B16 NO [BADURL /a//b/;UID=1] %%\n"},
 		[2]string{catenate("B15", "Other", "/INBOX/;UID=1?SUBJECT%20x"), "B15 NO [BADURL /INBOX/;UID=1?SUBJECT%20x] Invalid IMAP URL: not a message part URL\n"},
 	)
 }
