@@ -1,8 +1,9 @@
 // Package imapdtest runs the IMAP server of package imapd in process, for
 // tests, as net/http/httptest does for HTTP: [NewServer] serves an
 // [imapd.Backend] on a loopback port. It also holds [MemBackend], an
-// in-memory Backend, and [TestBackend], a conformance suite that every
-// Backend should pass.
+// in-memory Backend; [TestBackend], a conformance suite that every Backend
+// should pass; and [Imaptest], which runs Dovecot's imaptest, its
+// compliance scripts and its stress mode, against a server over a Backend.
 package imapdtest
 
 import (
