@@ -286,6 +286,7 @@ type listEntry struct {
 	exists     bool // a mailbox; else a parent that exists only in a child's name, or a subscription
 	subscribed bool
 	children   bool // has a mailbox below it
+	hiddenSub  bool // has a subscribed descendant that the patterns do not match
 	specialUse []string
 }
 
@@ -480,20 +481,25 @@ func matchPattern(pattern, name string) bool {
 	return ok[len(name)]
 }
 
-// hiddenSubscribedChild reports whether name has a subscribed descendant
-// that does not match the patterns itself: the parent then stands for it
-// (LSUB's "%" rule, RFC 3501 §6.3.9; CHILDINFO, RFC 5258 §3.5).
-func hiddenSubscribedChild(tree map[string]*listEntry, patterns []string, name string) bool {
+// markHiddenSubscribed marks the names that have a subscribed descendant
+// which does not match the patterns itself: such a parent then stands for
+// it (LSUB's "%" rule, RFC 3501 §6.3.9; CHILDINFO, RFC 5258 §3.5).
+func markHiddenSubscribed(tree map[string]*listEntry, patterns []string) {
 	for n, e := range tree {
-		if e.subscribed && isChildOf(n, name) && !matchAny(patterns, n) {
-			return true
+		if !e.subscribed || matchAny(patterns, n) {
+			continue
+		}
+		for i := strings.LastIndexByte(n, delim); i > 0; i = strings.LastIndexByte(n[:i], delim) {
+			tree[n[:i]].hiddenSub = true
 		}
 	}
-	return false
 }
 
 // writeList writes the LIST or LSUB responses of q, in name order.
 func (c *conn) writeList(q *listQuery, tree map[string]*listEntry) error {
+	if q.lsub || q.recursive {
+		markHiddenSubscribed(tree, q.patterns)
+	}
 	names := make([]string, 0, len(tree))
 	for n := range tree {
 		if matchAny(q.patterns, n) {
@@ -518,14 +524,14 @@ func (c *conn) writeListEntry(q *listQuery, tree map[string]*listEntry, name str
 	switch {
 	case q.lsub:
 		if !e.subscribed {
-			if !hiddenSubscribedChild(tree, q.patterns, name) {
+			if !e.hiddenSub {
 				return nil
 			}
 			attrs = append(attrs, `\Noselect`)
 		}
 	case q.subscribed:
 		if !e.subscribed {
-			if !q.recursive || !hiddenSubscribedChild(tree, q.patterns, name) {
+			if !q.recursive || !e.hiddenSub {
 				return nil
 			}
 			childInfo = true
