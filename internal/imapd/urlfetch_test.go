@@ -85,3 +85,36 @@ func TestCatenate_urls(t *testing.T) {
 		[2]string{catenate("B15", "Other", "/INBOX/;UID=1?SUBJECT%20x"), "B15 NO [BADURL /INBOX/;UID=1?SUBJECT%20x] Invalid IMAP URL: not a message part URL\n"},
 	)
 }
+
+// FuzzCatenateURL sends arbitrary URLs as CATENATE parts: each must be
+// answered, OK for a URL that names a message, NO [BADURL] or BAD
+// otherwise, and the session must go on.
+func FuzzCatenateURL(f *testing.F) {
+	for _, u := range []string{"/INBOX/;UID=1", "/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=1.MIME/;PARTIAL=0.1", ";UID=1/;SECTION=HEADER.FIELDS.NOT%20(A%20B)",
+		"imap://alice@127.0.0.1/INBOX/;UID=1/;SECTION=TEXT", "imap://alice;AUTH=*@[::1]:143/INBOX/;UID=1", "/%FF/;UID=1", "/;uid=1;section=1", "//;;;", "imap://", ";UID=1/;PARTIAL=99999999999999999999"} {
+		f.Add(u)
+	}
+	s := newServer(f, nil)
+	s.be.Deliver("alice", []byte(fetchMsgParts))
+	c, r := s.loggedIn(f)
+	if out := fetchRun(f, c, r, "S SELECT INBOX"); !strings.Contains(out, "S OK") {
+		f.Fatal(out)
+	}
+	f.Fuzz(func(t *testing.T, url string) {
+		if strings.ContainsRune(url, 0) {
+			return // a literal holds no NUL: refused before the URL is read
+		}
+		out := fetchRun(t, c, r, "A APPEND INBOX CATENATE (URL {"+strconv.Itoa(len(url))+"+}\r\n"+url+" TEXT {3+}\r\nx\r\n)")
+		last := out[strings.LastIndex(out[:len(out)-2], "\n")+1:]
+		if !strings.HasPrefix(last, "A OK") && !strings.HasPrefix(last, "A NO [BADURL ") && !strings.HasPrefix(last, "A BAD ") &&
+			!strings.HasPrefix(last, "A NO [TOOBIG]") {
+			t.Fatalf("URL %q: %q", url, out)
+		}
+		if i := strings.Index(last, "[BADURL "); i >= 0 && strings.ContainsAny(last[i+8:strings.IndexByte(last[i:], ']')+i], " \x7f") {
+			t.Fatalf("URL %q: response code not one atom: %q", url, last)
+		}
+		if out := fetchRun(t, c, r, "N NOOP"); !strings.Contains(out, "N OK") {
+			t.Fatalf("after URL %q: NOOP = %q", url, out)
+		}
+	})
+}
