@@ -751,6 +751,12 @@ func (s *memMailboxSession) Store(ctx context.Context, uids []uint32, op imapd.S
 	}
 	defer s.unlock()
 	m := s.m
+	if op != imapd.StoreRemove {
+		// A keyword is the mailbox's once a STORE names it, even if no
+		// message changes (those of uids were expunged meanwhile), as in
+		// Dovecot: the client expects it in FLAGS after the OK.
+		m.useFlags(nil, flags)
+	}
 	for _, msg := range m.lookup(uids) {
 		if unchangedSince != 0 && msg.modSeq > unchangedSince {
 			modified = append(modified, msg.uid)
