@@ -124,10 +124,7 @@ func addressText(value string) string {
 		}
 		b.WriteString(sep)
 		sep = ", "
-		spec := a.Mailbox
-		if a.Host != "" {
-			spec += "@" + a.Host
-		}
+		spec := addrSpec(&a)
 		if a.Name != "" {
 			b.WriteString(decodeHeader(a.Name) + " <" + spec + ">")
 		} else {

@@ -207,14 +207,29 @@ func firstAddress(value string) (mailbox, display string) {
 		}
 		display = strings.TrimSpace(decodeHeader(a.Name))
 		if display == "" {
-			display = a.Mailbox
-			if a.Host != "" {
-				display += "@" + a.Host
-			}
+			display = addrSpec(&a)
 		}
-		return a.Mailbox, strings.ToValidUTF8(display, "\uFFFD")
+		mailbox = a.Mailbox
+		if mailbox == "MISSING_MAILBOX" {
+			mailbox = ""
+		}
+		return mailbox, strings.ToValidUTF8(display, "\uFFFD")
 	}
 	return "", ""
+}
+
+// addrSpec returns a's local-part@domain, leaving out what the parser
+// filled in for a part the address lacks (ENVELOPE's MISSING_MAILBOX and
+// MISSING_DOMAIN): "user" for an address written "user".
+func addrSpec(a *imapmsg.Address) string {
+	local, host := a.Mailbox, a.Host
+	if local == "MISSING_MAILBOX" {
+		local = ""
+	}
+	if host == "MISSING_DOMAIN" || host == "" {
+		return local
+	}
+	return local + "@" + host
 }
 
 // baseSubject returns the base subject of subj (already decoded) as RFC

@@ -83,6 +83,10 @@ func TestNewSortData_displayFallback(t *testing.T) {
 	if d.DisplayFrom != "user@domain" || d.From != "user" || d.DisplayTo != "x@y" || d.Cc != "bob" {
 		t.Errorf("NewSortData() = %+v; want DisplayFrom user@domain, From user, DisplayTo x@y, Cc bob", d)
 	}
+	d = NewSortData(1, []byte("From: d\r\nTo: <@x>\r\n\r\n"))
+	if d.DisplayFrom != "d" || d.From != "d" || d.To != "" {
+		t.Errorf("NewSortData() = %+v; want DisplayFrom d, From d, To empty", d)
+	}
 	d = NewSortData(1, nil)
 	if d.UID != 1 || d.BaseSubject != "" || !d.Date.IsZero() || d.References != nil {
 		t.Errorf("NewSortData(nil) = %+v; want empty", d)
