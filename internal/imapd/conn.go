@@ -268,6 +268,7 @@ func (c *conn) answer(tag string, err error) error {
 		if ce.Fatal {
 			return c.fatal(ce)
 		}
+		c.lc.Log.Info("command refused", "command", c.cmd, "type", ce.Type, "code", ce.Code, "text", ce.Text)
 		if err := c.reply(tag, &Error{Type: ce.Type, Code: ce.Code, Text: ce.Text}); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,13 +287,38 @@ func TestServer_commandTimeout(t *testing.T) {
 	}
 }
 
+// A line without CRLF gets "* BYE [TOOBIG]" at the cap, in every state,
+// however much more the client sends (HARDENING I5, G1).
 func TestServer_lineTooLong(t *testing.T) {
-	s := newServer(t, func(s *imapd.Server) { s.MaxLineBytes = 8192 })
-	c, r := s.greeted(t)
-	go io.WriteString(c, "a LOGIN "+strings.Repeat("x", 20000)+"\r\n")
-	got := readUntilEOF(t, c, r)
-	if !strings.HasPrefix(got, "* BYE [TOOBIG] ") {
-		t.Errorf("line too long: %q; want * BYE [TOOBIG]", got)
+	for _, state := range []string{"greeting", "authenticated", "authenticate"} {
+		t.Run(state, func(t *testing.T) {
+			s := newServer(t, func(s *imapd.Server) { s.MaxLineBytes = 8192 })
+			c, r := s.greeted(t)
+			switch state {
+			case "authenticated":
+				prototest.Run(t, c, r, `
+C: L LOGIN alice secret
+S: L OK \[CAPABILITY *\] Logged in`)
+			case "authenticate":
+				prototest.Run(t, c, r, `
+C: A AUTHENTICATE PLAIN
+S: + `)
+			}
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			wg.Go(func() {
+				chunk := []byte("a1 LOGIN " + strings.Repeat("x", 64<<10))
+				for range 16 { // 1 MiB, far past the cap; the server closes
+					if _, err := c.Write(chunk); err != nil {
+						return
+					}
+				}
+			})
+			got := readUntilEOF(t, c, r)
+			if !strings.HasPrefix(got, "* BYE [TOOBIG] ") {
+				t.Errorf("line too long: %.80q; want * BYE [TOOBIG]", got)
+			}
+		})
 	}
 }
 
