@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // searchMsgs are delivered to alice's INBOX by searchServer, in order.
@@ -132,7 +132,7 @@ func TestSearch_esearch(t *testing.T) {
 		{"SEARCH RETURN (MIN MAX COUNT) SEEN", `* ESEARCH (TAG "T") MIN 2 MAX 4 COUNT 2`},
 		{"SEARCH RETURN (COUNT) 1000", `* ESEARCH (TAG "T") COUNT 0`},
 		{"SEARCH RETURN (MIN) 1000", `* ESEARCH (TAG "T")`},
-		{"UID SEARCH RETURN (MIN) SEEN", `* ESEARCH (TAG "T") UID MIN ` + itoa(uids)},
+		{"UID SEARCH RETURN (MIN) SEEN", `* ESEARCH (TAG "T") UID MIN ` + u64s(uids)},
 		{"SEARCH RETURN (PARTIAL 2:3) ALL", `* ESEARCH (TAG "T") PARTIAL (2:3 2:3)`},
 		{"SEARCH RETURN (PARTIAL 3:2) 1,3:4", `* ESEARCH (TAG "T") PARTIAL (2:3 3:4)`},
 		{"SEARCH RETURN (PARTIAL -1:-2) ALL", `* ESEARCH (TAG "T") PARTIAL (-2:-1 3:4)`},
@@ -145,14 +145,8 @@ func TestSearch_esearch(t *testing.T) {
 	}
 }
 
-func itoa(n uint64) string { return strings.TrimSpace(strings.Repeat(" ", 0) + uitoa(n)) }
-
-func uitoa(n uint64) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return uitoa(n/10) + string(rune('0'+n%10))
-}
+// u64s formats n in decimal.
+func u64s(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func TestSearch_rev2(t *testing.T) {
 	c, r := searchServer(t, "ENABLE IMAP4rev2")
@@ -185,12 +179,12 @@ func TestSearch_modseq(t *testing.T) {
 	mustOK(t, c, r, "F", `STORE 3 +FLAGS (\Seen)`)
 	// The message just changed has the highest mod-sequence.
 	ms := number(t, mustOK(t, c, r, "G", "SEARCH MODSEQ 1"), "MODSEQ")
-	want := "* SEARCH 3 (MODSEQ " + itoa(ms) + ")"
-	if got := searchLine(t, c, r, "SEARCH MODSEQ "+itoa(ms)); got != want {
+	want := "* SEARCH 3 (MODSEQ " + u64s(ms) + ")"
+	if got := searchLine(t, c, r, "SEARCH MODSEQ "+u64s(ms)); got != want {
 		t.Errorf("SEARCH MODSEQ = %q; want %q", got, want)
 	}
-	want = `* ESEARCH (TAG "T") COUNT 1 MODSEQ ` + itoa(ms)
-	if got := searchLine(t, c, r, `SEARCH RETURN (COUNT) MODSEQ "/flags/\\seen" all `+itoa(ms)); got != want {
+	want = `* ESEARCH (TAG "T") COUNT 1 MODSEQ ` + u64s(ms)
+	if got := searchLine(t, c, r, `SEARCH RETURN (COUNT) MODSEQ "/flags/\\seen" all `+u64s(ms)); got != want {
 		t.Errorf("ESEARCH MODSEQ = %q; want %q", got, want)
 	}
 }
@@ -228,7 +222,6 @@ func TestSearch_contextUpdate(t *testing.T) {
 	}
 	mustOK(t, c2, r2, "B", `NOOP`)
 	mustOK(t, c2, r2, "B", `STORE 3 +FLAGS (\Seen)`)
-	time.Sleep(0)
 	u = mustOK(t, c, r, "N", "NOOP")
 	if !slices.Contains(u, `* ESEARCH (TAG "A1") ADDTO (0 3)`) {
 		t.Errorf("after a new seen message: %q; want ADDTO (0 3)", u)
@@ -246,7 +239,7 @@ func TestSearch_contextUpdate(t *testing.T) {
 func TestSearch_tooManyUpdates(t *testing.T) {
 	c, r := searchServer(t)
 	for i := range 16 {
-		if _, tagged := exchange(t, c, r, "U"+itoa(uint64(i)), "SEARCH RETURN (UPDATE) SEEN"); strings.Contains(tagged, "NOUPDATE") {
+		if _, tagged := exchange(t, c, r, "U"+u64s(uint64(i)), "SEARCH RETURN (UPDATE) SEEN"); strings.Contains(tagged, "NOUPDATE") {
 			t.Fatalf("search %d: %q", i, tagged)
 		}
 	}
