@@ -108,7 +108,10 @@ func fetchReadUntil(r *bufio.Reader, tag string) (string, error) {
 			return b.String(), nil
 		}
 		start = true
-		if m := fetchLiteral.FindStringSubmatch(line); m != nil {
+		if !strings.HasSuffix(line, "}\r\n") {
+			continue
+		}
+		if m := fetchLiteral.FindStringSubmatch(line[max(0, strings.LastIndexByte(line, '{')-1):]); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			lit := make([]byte, n)
 			if _, err := io.ReadFull(r, lit); err != nil {
@@ -518,5 +521,34 @@ func TestFetch_goIMAPClient(t *testing.T) {
 	msgs, err = c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierText}}}).Collect()
 	if err != nil || len(msgs) != 1 || !slices.Contains(msgs[0].Flags, imap.FlagSeen) {
 		t.Errorf("FETCH BODY[TEXT] = %+v, %v; want \\Seen reported", msgs, err)
+	}
+}
+
+// TestFetch_mimeBombs fetches the structure and parts of a message nested
+// 10,000 multiparts deep and of one with 200,000 empty parts: each FETCH
+// answers within a second (HARDENING S11, I14).
+func TestFetch_mimeBombs(t *testing.T) {
+	var deep strings.Builder
+	deep.WriteString("Subject: deep\r\n")
+	for i := range 10000 {
+		fmt.Fprintf(&deep, "Content-Type: multipart/mixed; boundary=%d\r\n\r\n--%d\r\n", i, i)
+	}
+	deep.WriteString("\r\nleaf\r\n")
+	wide := "Subject: wide\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + strings.Repeat("--b\r\n\r\n", 200000) + "--b--\r\n"
+	_, c, r := fetchSelected(t, true, deep.String(), wide)
+	for _, cmd := range []string{
+		"F1 FETCH 1:2 (BODYSTRUCTURE ENVELOPE)",
+		"F2 FETCH 1:2 (BODY.PEEK[" + strings.Repeat("1.", 5000) + "1] BINARY.PEEK[" + strings.Repeat("1.", 200) + "1] BINARY.SIZE[1])",
+		"F3 FETCH 2 (BODY.PEEK[200000] BODY.PEEK[150000.MIME])",
+	} {
+		start := time.Now()
+		out := fetchRun(t, c, r, cmd)
+		tag := strings.Fields(cmd)[0]
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: %v; want under a second", tag, d)
+		}
+		if !strings.Contains(out, "\r\n"+tag+" OK ") {
+			t.Errorf("%s = %.200q...", tag, out)
+		}
 	}
 }
