@@ -14,8 +14,9 @@ import (
 const maxAppendBytes = inetimap.DefaultMaxLiteralBytes
 
 // Append stores msgs in mailbox name in one transaction: all or none
-// (MULTIAPPEND, RFC 3502). Line endings are made CRLF, as for every
-// message of the store. A message over maxAppendBytes is refused with
+// (MULTIAPPEND, RFC 3502). A message is stored as sent: a client that
+// sends bare line feeds gets them back, and binary content (RFC 3516)
+// is kept. A message over maxAppendBytes is refused with
 // TOOBIG, and messages that would leave less than Options.MinFreeBytes on
 // the disk with OVERQUOTA.
 func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.AppendMessage) (*imapd.CopyResult, error) {
@@ -36,7 +37,7 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.Appen
 		if int64(len(m.Body)) > maxAppendBytes {
 			return nil, imapd.ErrTooBig
 		}
-		p := prepared{body: NormalizeCRLF(m.Body), date: m.Date, flags: dedupFlags(m.Flags)}
+		p := prepared{body: m.Body, date: m.Date, flags: dedupFlags(m.Flags)}
 		if p.date.IsZero() {
 			p.date = time.Now()
 		}
@@ -84,13 +85,16 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.Appen
 	return res, nil
 }
 
-// headerOf returns the header of msg, with the blank line that ends it.
+// headerOf returns the header of msg, with the blank line that ends it
+// (CRLF CRLF, or LF LF in a message sent with bare line feeds).
 func headerOf(msg []byte) []byte {
-	if bytes.HasPrefix(msg, []byte("\r\n")) {
-		return msg[:2]
-	}
-	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
-		return msg[:i+4]
+	for _, end := range []string{"\r\n\r\n", "\n\n"} {
+		if bytes.HasPrefix(msg, []byte(end[len(end)/2:])) {
+			return msg[:len(end)/2]
+		}
+		if i := bytes.Index(msg, []byte(end)); i >= 0 {
+			return msg[:i+len(end)]
+		}
 	}
 	return msg
 }

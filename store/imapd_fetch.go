@@ -68,20 +68,21 @@ func (ra *bodyReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // sortColumns are the columns of bodies that hold a SortData.
-const sortColumns = `sort_date, sort_subject, sort_has_re, sort_from, sort_to, sort_cc,
+const sortColumns = `sort_date, sort_date_zone, sort_subject, sort_has_re, sort_from, sort_to, sort_cc,
 	sort_display_from, sort_display_to, sort_message_id, sort_in_reply_to, sort_references`
 
 // setSortDataTx stores d as the SortData of body id.
 func (s *Store) setSortDataTx(ctx context.Context, tx *wtx, id int64, d *imapd.SortData) error {
-	st, err := s.stmt(ctx, tx, `UPDATE bodies SET (`+sortColumns+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`)
+	st, err := s.stmt(ctx, tx, `UPDATE bodies SET (`+sortColumns+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`)
 	if err != nil {
 		return err
 	}
-	var date any
+	var date, zone any
 	if !d.Date.IsZero() {
-		date = d.Date.Unix()
+		_, off := d.Date.Zone()
+		date, zone = d.Date.Unix(), off
 	}
-	_, err = st.ExecContext(ctx, date, d.BaseSubject, d.HasRe, d.From, d.To, d.Cc, d.DisplayFrom, d.DisplayTo,
+	_, err = st.ExecContext(ctx, date, zone, d.BaseSubject, d.HasRe, d.From, d.To, d.Cc, d.DisplayFrom, d.DisplayTo,
 		d.MessageID, d.InReplyTo, strings.Join(d.References, "\n"), id)
 	return err
 }
@@ -120,17 +121,17 @@ func (mb *imapdMailbox) readSortData(ctx context.Context, uids []uint32) ([]imap
 		var d imapd.SortData
 		var bodyID int64
 		var ok bool
-		var date sql.NullInt64
+		var date, zone sql.NullInt64
 		var subj, from, to, cc, dfrom, dto, msgID, irt, refs sql.NullString
 		var re sql.NullBool
-		if err := rows.Scan(&d.UID, &bodyID, &ok, &date, &subj, &re, &from, &to, &cc, &dfrom, &dto, &msgID, &irt, &refs); err != nil {
+		if err := rows.Scan(&d.UID, &bodyID, &ok, &date, &zone, &subj, &re, &from, &to, &cc, &dfrom, &dto, &msgID, &irt, &refs); err != nil {
 			return nil, nil, err
 		}
 		if !ok {
 			missing[len(out)] = bodyID
 		} else {
 			if date.Valid {
-				d.Date = time.Unix(date.Int64, 0)
+				d.Date = time.Unix(date.Int64, 0).In(time.FixedZone("", int(zone.Int64)))
 			}
 			d.BaseSubject, d.HasRe = subj.String, re.Bool
 			d.From, d.To, d.Cc, d.DisplayFrom, d.DisplayTo = from.String, to.String, cc.String, dfrom.String, dto.String

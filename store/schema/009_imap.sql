@@ -145,7 +145,8 @@ END;
 -- of a mail body, computed once per body (shared by its copies). NULL
 -- sort_subject means not computed yet: the store computes it on first use
 -- (the bodies stored before this migration, and those delivered without it).
-ALTER TABLE bodies ADD COLUMN sort_date INTEGER;          -- the Date field, unix nanoseconds; NULL if none
+ALTER TABLE bodies ADD COLUMN sort_date INTEGER;          -- the Date field, unix seconds; NULL if none
+ALTER TABLE bodies ADD COLUMN sort_date_zone INTEGER;     -- its zone, seconds east of UTC (SENTON compares dates there)
 ALTER TABLE bodies ADD COLUMN sort_subject TEXT;          -- base subject (RFC 5256 §2.1)
 ALTER TABLE bodies ADD COLUMN sort_has_re INTEGER;
 ALTER TABLE bodies ADD COLUMN sort_from TEXT;
