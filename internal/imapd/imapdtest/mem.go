@@ -445,10 +445,11 @@ func (s *memUserSession) RenameMailbox(ctx context.Context, from, to string) err
 	if to, err = canonName(to); err != nil {
 		return err
 	}
-	if to == from || strings.HasPrefix(to, from+"/") {
-		if to == from && from != "INBOX" {
-			return imapd.ErrAlreadyExists
-		}
+	switch {
+	case to == from:
+		return imapd.ErrAlreadyExists
+	case from != "INBOX" && strings.HasPrefix(to, from+"/"):
+		// INBOX's children stay where they are: "INBOX/old" is fine.
 		return errRenameChild
 	}
 	if err := s.lock(ctx); err != nil {
