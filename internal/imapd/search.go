@@ -56,14 +56,17 @@ func cmdSearch(c *conn, tag string) error {
 	res := c.resultOf(found, uid)
 	res.modSeq = s.modSeq
 	if ret.Save {
-		c.sel.saved = savedOf(res, ret)
+		c.sel.saved = savedOf(res, ret, false)
 	}
 	if err := c.writeSearch(tag, args, res); err != nil {
 		return err
 	}
 	if ret.Update && !c.addContext(tag, uid, &args.Key, found) {
 		// RFC 5267 §4.2: the search is answered, but not kept updated.
-		return c.ok(tag, "NOUPDATE "+strconv.Quote(tag), "Search completed, too many searches kept updated.")
+		err := c.enc.StatusResponse("", "NO", "NOUPDATE "+strconv.Quote(tag), "Too many searches kept updated.")
+		if err != nil {
+			return err
+		}
 	}
 	return c.ok(tag, "", "Search completed.")
 }
@@ -103,26 +106,75 @@ func (c *conn) resultOf(found []int, uid bool) *result {
 	return r
 }
 
-// savedOf returns what SAVE keeps of a result (RFC 5182 §2.4): with MIN or
-// MAX but neither ALL nor COUNT, only the messages those return; else all.
-// The result is UIDs, ascending.
-func savedOf(r *result, ret *imapwire.SearchReturn) []uint32 {
+// savedOf returns what SAVE keeps of a result (RFC 5182 §2.4, RFC 9394
+// §3.2): with ALL or COUNT, every message; else those that MIN, MAX and
+// PARTIAL return (MIN and MAX in the result's order if sorted). The
+// result is UIDs, ascending.
+func savedOf(r *result, ret *imapwire.SearchReturn, sorted bool) []uint32 {
 	out := []uint32{}
-	if (ret.Min || ret.Max) && !ret.All && !ret.Count {
-		if len(r.uids) > 0 {
-			lo, hi := minMaxIndex(r.nums)
-			if ret.Min {
-				out = append(out, r.uids[lo])
-			}
-			if ret.Max && (!ret.Min || hi != lo) {
-				out = append(out, r.uids[hi])
-			}
-		}
-	} else {
+	if ret.All || ret.Count || (!ret.Min && !ret.Max && ret.Partial == nil) {
 		out = append(out, r.uids...)
+	} else {
+		for _, i := range returned(r, ret, sorted) {
+			out = append(out, r.uids[i])
+		}
 	}
 	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// returned returns the indexes in r of the messages that MIN, MAX and
+// PARTIAL return, for SAVE and MODSEQ.
+func returned(r *result, ret *imapwire.SearchReturn, sorted bool) []int {
+	n := len(r.nums)
+	if n == 0 {
+		return nil
+	}
+	var out []int
+	lo, hi := 0, n-1
+	if !sorted {
+		lo, hi = minMaxIndex(r.nums)
+	}
+	if ret.Min {
+		out = append(out, lo)
+	}
+	if ret.Max {
+		out = append(out, hi)
+	}
+	if p := ret.Partial; p != nil {
+		if a, b, ok := partialSpan(p, n); ok {
+			for i := a; i < b; i++ {
+				out = append(out, i)
+			}
+		}
+	}
 	return out
+}
+
+// partialSpan returns the indexes [a, b) of a result of n messages that
+// the partial range p names (RFC 9394 §3.1: 1-based, from the end if
+// negative), and false if it names none.
+func partialSpan(p *imapwire.PartialRange, n int) (a, b int, ok bool) {
+	first, last := orderedPartial(p)
+	lo, hi := int64(first), int64(last)
+	if first < 0 {
+		lo, hi = int64(n)+lo+1, int64(n)+hi+1
+	}
+	lo, hi = max(lo, 1), min(hi, int64(n))
+	if lo > hi {
+		return 0, 0, false
+	}
+	return int(lo - 1), int(hi), true
+}
+
+// orderedPartial returns the bounds of p in increasing order: the client
+// may send them either way.
+func orderedPartial(p *imapwire.PartialRange) (first, last int32) {
+	first, last = p.First, p.Last
+	if first > last {
+		first, last = last, first
+	}
+	return first, last
 }
 
 // minMaxIndex returns the indexes of the smallest and largest of nums,
@@ -175,7 +227,6 @@ func (c *conn) writeESearch(tag string, ret *imapwire.SearchReturn, r *result, s
 	if r.uid {
 		c.enc.Atom(" UID")
 	}
-	var modSeq uint64
 	if n := len(r.nums); n > 0 {
 		lo, hi := 0, n-1
 		if !sorted {
@@ -183,17 +234,12 @@ func (c *conn) writeESearch(tag string, ret *imapwire.SearchReturn, r *result, s
 		}
 		if ret.Min {
 			c.enc.Atom(" MIN ").Number(r.nums[lo])
-			modSeq = max(modSeq, r.modSeqs[lo])
 		}
 		if ret.Max {
 			c.enc.Atom(" MAX ").Number(r.nums[hi])
-			modSeq = max(modSeq, r.modSeqs[hi])
 		}
 		if ret.All {
 			c.enc.Atom(" ALL ").Atom(runsOf(r.nums, !sorted))
-		}
-		if ret.All || ret.Count || ret.Partial != nil {
-			modSeq = slices.Max(r.modSeqs)
 		}
 	}
 	if ret.Count {
@@ -201,6 +247,18 @@ func (c *conn) writeESearch(tag string, ret *imapwire.SearchReturn, r *result, s
 	}
 	if p := ret.Partial; p != nil {
 		c.writePartial(p, r.nums, !sorted)
+	}
+	// The MODSEQ of the messages returned: all of them for ALL and COUNT,
+	// else those of MIN, MAX and PARTIAL, as Dovecot has it.
+	var modSeq uint64
+	if ret.All || ret.Count {
+		for _, m := range r.modSeqs {
+			modSeq = max(modSeq, m)
+		}
+	} else {
+		for _, i := range returned(r, ret, sorted) {
+			modSeq = max(modSeq, r.modSeqs[i])
+		}
 	}
 	if r.modSeq && modSeq != 0 {
 		c.enc.Atom(" MODSEQ ").Uint(modSeq)
@@ -212,22 +270,14 @@ func (c *conn) writeESearch(tag string, ret *imapwire.SearchReturn, r *result, s
 // asked, its bounds in order, and the numbers at those positions of nums,
 // NIL if none.
 func (c *conn) writePartial(p *imapwire.PartialRange, nums []uint32, ascending bool) {
-	first, last := p.First, p.Last
-	if (first > 0 && first > last) || (first < 0 && first > last) {
-		first, last = last, first
-	}
+	first, last := orderedPartial(p)
 	c.enc.Atom(" PARTIAL (").Atom(partialString(first, last)).SP()
-	n := int64(len(nums))
-	lo, hi := int64(first), int64(last)
-	if first < 0 {
-		lo, hi = n+int64(first)+1, n+int64(last)+1
-	}
-	lo, hi = max(lo, 1), min(hi, n)
-	if lo > hi {
+	a, b, ok := partialSpan(p, len(nums))
+	if !ok {
 		c.enc.NIL().Special(')')
 		return
 	}
-	c.enc.Atom(runsOf(nums[lo-1:hi], ascending)).Special(')')
+	c.enc.Atom(runsOf(nums[a:b], ascending)).Special(')')
 }
 
 // partialString writes a partial-range.

@@ -50,7 +50,7 @@ func cmdSort(c *conn, tag string) error {
 	res := c.resultOf(found, uid)
 	res.modSeq = s.modSeq
 	if ret.Save {
-		c.sel.saved = savedOf(res, ret)
+		c.sel.saved = savedOf(res, ret, true)
 	}
 	if err := c.writeSort(tag, ret, res); err != nil {
 		return err

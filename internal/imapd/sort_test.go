@@ -69,6 +69,21 @@ func TestSort(t *testing.T) {
 	}
 }
 
+func TestSort_save(t *testing.T) {
+	c, r := sortServer(t)
+	// MIN of a SORT is the first message in the sort order (RFC 5267 §3.1).
+	if got := searchLine(t, c, r, "SORT RETURN (SAVE MIN) (REVERSE ARRIVAL) US-ASCII ALL"); got != `* ESEARCH (TAG "T") MIN 1` {
+		t.Errorf("SORT RETURN (SAVE MIN) = %q", got)
+	}
+	if got := searchLine(t, c, r, "SEARCH $"); got != "* SEARCH 1" {
+		t.Errorf("SEARCH $ after SORT RETURN (SAVE MIN) = %q; want 1", got)
+	}
+	mustOK(t, c, r, "S", "SORT RETURN (SAVE) (SUBJECT) US-ASCII 2:4")
+	if got := searchLine(t, c, r, "SORT (ARRIVAL) US-ASCII $"); got != "* SORT 4 2 3" {
+		t.Errorf("SORT $ = %q; want 4 2 3", got)
+	}
+}
+
 func TestSort_errors(t *testing.T) {
 	c, r := sortServer(t)
 	tests := []struct{ cmd, want string }{
