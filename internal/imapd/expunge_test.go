@@ -1,6 +1,11 @@
 package imapd_test
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/inetkit/inetkit/internal/prototest"
@@ -88,4 +93,85 @@ func TestExpunge_vanished(t *testing.T) {
 	if !containsPrefix([]string{tagged}, "c OK [HIGHESTMODSEQ ") {
 		t.Errorf("EXPUNGE with QRESYNC = %q; want HIGHESTMODSEQ", tagged)
 	}
+}
+
+// TestExpunge_sequenceConsistency has sessions append, flag, expunge,
+// fetch and search at random, each keeping the message count its
+// responses imply, as imaptest's stress mode does: no EXPUNGE or FETCH
+// may name a number above it, no EXISTS may shrink it, and at the end
+// every session agrees with the mailbox.
+func TestExpunge_sequenceConsistency(t *testing.T) {
+	s := newServer(t, nil)
+	s.deliver(t, 5)
+	const sessions, ops = 5, 150
+	var wg sync.WaitGroup
+	for i := range sessions {
+		c, r, sel := s.selected(t)
+		var count uint64
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(i), 7))
+			track := func(lines []string) bool {
+				for _, l := range lines {
+					f := strings.Fields(l)
+					if len(f) < 3 || f[0] != "*" {
+						continue
+					}
+					n, err := strconv.ParseUint(f[1], 10, 32)
+					if err != nil {
+						continue
+					}
+					switch f[2] {
+					case "EXISTS":
+						if n < count {
+							t.Errorf("session %d: %q shrinks the count %d", i, l, count)
+							return false
+						}
+						count = n
+					case "EXPUNGE", "FETCH":
+						if n > count || n == 0 {
+							t.Errorf("session %d: %q names a number above the count %d", i, l, count)
+							return false
+						}
+						if f[2] == "EXPUNGE" {
+							count--
+						}
+					}
+				}
+				return true
+			}
+			if !track(sel) {
+				return
+			}
+			for n := range ops {
+				var cmd string
+				switch k := rnd.IntN(7); {
+				case k == 0:
+					cmd = "APPEND INBOX {3+}\r\nx\r\n"
+				case k == 1 && count > 0:
+					cmd = fmt.Sprintf(`STORE %d +FLAGS.SILENT (\Deleted)`, 1+rnd.Uint64N(count))
+				case k == 2:
+					cmd = "EXPUNGE"
+				case k == 3 && count > 0:
+					cmd = "FETCH 1:* (UID FLAGS)"
+				case k == 4:
+					cmd = "SEARCH ALL"
+				case k == 5 && count > 0:
+					cmd = fmt.Sprintf(`STORE %d FLAGS (\Seen)`, 1+rnd.Uint64N(count))
+				default:
+					cmd = "NOOP"
+				}
+				u, tagged := exchange(t, c, r, "t"+strconv.Itoa(n), cmd)
+				if !strings.Contains(tagged, " OK ") {
+					t.Errorf("session %d: %s = %q", i, cmd, tagged)
+					return
+				}
+				if !track(u) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

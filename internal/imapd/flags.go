@@ -60,6 +60,11 @@ func (c *conn) runStore(tag string, uid bool) error {
 	}
 	slices.Sort(modified)
 	c.sel.took(changed)
+	if args.Op != '-' {
+		// A keyword a client stores exists from then on, as in Dovecot,
+		// even if no message of the set could take it (all expunged).
+		c.sel.addKeywords(args.Flags)
+	}
 	// Other changes first: a keyword new to the mailbox must be in FLAGS
 	// before a FETCH shows it (RFC 9051 §7.3.5).
 	if err := c.writeUpdates(); err != nil {

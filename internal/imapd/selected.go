@@ -131,17 +131,16 @@ func (s *selected) isPending(uid uint32) bool {
 // next writeUpdates that may report expunges. UIDs the view does not hold,
 // or already pending, are ignored.
 func (s *selected) expunge(uids []uint32) {
-	added := false
 	for _, u := range uids {
-		if s.seq(u) == 0 || s.isPending(u) {
+		if s.seq(u) == 0 {
 			continue
 		}
-		s.pending = append(s.pending, u)
+		i, found := slices.BinarySearch(s.pending, u)
+		if found {
+			continue
+		}
+		s.pending = slices.Insert(s.pending, i, u)
 		delete(s.changed, u)
-		added = true
-	}
-	if added {
-		slices.Sort(s.pending)
 	}
 }
 
