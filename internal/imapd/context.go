@@ -83,7 +83,8 @@ func (c *conn) addContext(tag string, uid bool, key *imapwire.SearchKey, found [
 }
 
 // cmdCancelUpdate answers CANCELUPDATE (RFC 5267 §4.3): the searches of
-// the tags given are no longer updated. A tag that names none is ignored.
+// the tags given are no longer updated. A tag that names none is answered
+// with NO.
 func cmdCancelUpdate(c *conn, tag string) error {
 	var tags []string
 	for !c.dec.AtEnd() {
@@ -102,9 +103,16 @@ func cmdCancelUpdate(c *conn, tag string) error {
 	if len(tags) == 0 {
 		return &Error{Type: "BAD", Text: "Missing search tag."}
 	}
-	list := slices.DeleteFunc(slices.Clone(searchContexts(c.sel)), func(o *searchContext) bool {
-		return slices.Contains(tags, o.tag)
-	})
+	list := slices.Clone(searchContexts(c.sel))
+	for _, t := range tags {
+		i := slices.IndexFunc(list, func(o *searchContext) bool { return o.tag == t })
+		if i < 0 {
+			// As Dovecot: those named before are cancelled.
+			setSearchContexts(c.sel, list)
+			return &Error{Text: "Unknown tag."}
+		}
+		list = slices.Delete(list, i, i+1)
+	}
 	setSearchContexts(c.sel, list)
 	return c.ok(tag, "", "Updates cancelled.")
 }

@@ -256,7 +256,9 @@ func TestSearch_tooManyUpdates(t *testing.T) {
 	if u := mustOK(t, c, r, "X", "SEARCH RETURN (UPDATE) SEEN"); !slices.Contains(u, `* NO [NOUPDATE "X"] Too many searches kept updated.`) {
 		t.Errorf("17th search kept updated: %q; want * NO [NOUPDATE \"X\"]", u)
 	}
-	mustOK(t, c, r, "C", `CANCELUPDATE "U3"`)
+	if _, tagged := exchange(t, c, r, "C", `CANCELUPDATE "U3" "nope"`); tagged != "C NO Unknown tag." {
+		t.Errorf("CANCELUPDATE of an unknown tag = %q; want NO", tagged)
+	}
 	if u := mustOK(t, c, r, "Y", "SEARCH RETURN (UPDATE) SEEN"); slices.ContainsFunc(u, noUpdate) {
 		t.Errorf("search after CANCELUPDATE: %q", u)
 	}
