@@ -28,6 +28,11 @@ var (
 	imaptestOut  = flag.String("imaptest.out", "", "a folder to keep the log of each imaptest run in (default: none)")
 )
 
+// scriptTimeout bounds the run of one scripted file, which takes well
+// under a second against Dovecot: a server that stops answering fails the
+// file (ERROR) without holding the whole test past go test's timeout.
+const scriptTimeout = 30 * time.Second
+
 // imaptestUser and imaptestPass are the account imaptest logs in as.
 const (
 	imaptestUser = "imaptest@example.org"
@@ -205,6 +210,7 @@ func excerpt(log string, max int) string {
 // -imaptest.secs sets the length of each stress run (3 seconds by
 // default), and -imaptest.out a folder to keep every run's log in.
 func Imaptest(t *testing.T, newBackend func(t *testing.T) (be imapd.Backend, addUser func(user, pass string))) {
+	t.Helper()
 	bin, dir := imaptestBinary(t)
 	t.Run("script", func(t *testing.T) { imaptestScripts(t, bin, dir, newBackend) })
 	t.Run("stress", func(t *testing.T) { imaptestStress(t, bin, newBackend) })
@@ -228,7 +234,7 @@ func imaptestScripts(t *testing.T, bin, dir string, newBackend func(t *testing.T
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := imaptestServer(t, newBackend)
-			log := runImaptest(t, bin, s.Addr, name, 2*time.Minute, "test="+filepath.Join(dir, name))
+			log := runImaptest(t, bin, s.Addr, name, scriptTimeout, "test="+filepath.Join(dir, name))
 			res := scriptOutcome(log)
 			mu.Lock()
 			results[name] = res
