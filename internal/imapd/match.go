@@ -31,7 +31,8 @@ func fold(s string) string {
 // their transfer encoding and charset.
 type msgText struct {
 	raw    []byte
-	fields []field // of the message's header
+	read   bool    // fields were read
+	fields []field // of the message's header, once read
 	body   *string // folded text of the body, once worked out
 	header *string // folded text of the whole header, once worked out
 }
@@ -43,14 +44,21 @@ type field struct {
 	folded      *string // the value decoded and folded, once worked out
 }
 
-// newMsgText reads the header of the message raw; it keeps raw, which the
-// caller must not change while it uses the result.
+// newMsgText returns the message raw for the text keys; it keeps raw,
+// which the caller must not change while it uses the result.
 func newMsgText(raw []byte) *msgText {
-	t := &msgText{raw: raw}
-	eachField(raw, func(name, value string) {
-		t.fields = append(t.fields, field{name: strings.ToLower(name), value: value})
-	})
-	return t
+	return &msgText{raw: raw}
+}
+
+// headerFields returns the fields of the message's header, read on first use.
+func (t *msgText) headerFields() []field {
+	if !t.read {
+		t.read = true
+		eachField(t.raw, func(name, value string) {
+			t.fields = append(t.fields, field{name: strings.ToLower(name), value: value})
+		})
+	}
+	return t.fields
 }
 
 // decoded returns f's value decoded and folded, each run of whitespace
@@ -68,8 +76,9 @@ func (f *field) decoded() string {
 // (RFC 9051 §6.4.4 HEADER). An address field also matches on its
 // addresses as matchAddresses reads them.
 func (t *msgText) matchHeader(name, needle string) bool {
-	for i := range t.fields {
-		f := &t.fields[i]
+	fields := t.headerFields()
+	for i := range fields {
+		f := &fields[i]
 		if f.name != name {
 			continue
 		}
@@ -97,8 +106,9 @@ func isAddressField(name string) bool {
 // comments, quoting and folding in the field do not matter, as in
 // Dovecot. An empty needle matches a message that has the field.
 func (t *msgText) matchAddresses(name, needle string) bool {
-	for i := range t.fields {
-		f := &t.fields[i]
+	fields := t.headerFields()
+	for i := range fields {
+		f := &fields[i]
 		if f.name == name && (needle == "" || strings.Contains(addressText(f.value), needle)) {
 			return true
 		}
@@ -152,8 +162,9 @@ func (t *msgText) matchBody(needle string) bool {
 func (t *msgText) matchText(needle string) bool {
 	if t.header == nil {
 		var b strings.Builder
-		for i := range t.fields {
-			f := &t.fields[i]
+		fields := t.headerFields()
+		for i := range fields {
+			f := &fields[i]
 			b.WriteString(f.name + ": " + f.decoded() + "\n")
 		}
 		s := b.String()
