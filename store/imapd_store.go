@@ -145,6 +145,16 @@ func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op imapd.Store
 		if err != nil {
 			return err
 		}
+		// The keywords named are the mailbox's from now on, even if no
+		// message gets one (they were all expunged, or the operation
+		// removes it), as in Dovecot: the client sees them in FLAGS.
+		for _, f := range flags {
+			if !strings.HasPrefix(f, `\`) {
+				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO keywords (mailbox_id, name) VALUES (?, ?)`, mb.id, f); err != nil {
+					return err
+				}
+			}
+		}
 		rows, err := imapdRowsTx(ctx, tx, mb.id, uids)
 		if err != nil {
 			return err
