@@ -216,11 +216,8 @@ func (c *conn) next() error {
 	if cmd.states&c.state == 0 {
 		return c.answer(tag, c.wrongState(name))
 	}
-	if end, err := c.injectCommand(tag, name); end || err != nil {
-		if err != nil {
-			return err
-		}
-		return nil
+	if answered, err := c.injectCommand(tag, name); answered {
+		return err
 	}
 	return c.answer(tag, cmd.run(c, tag))
 }

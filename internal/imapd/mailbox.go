@@ -394,15 +394,8 @@ func newListQuery(a *imapwire.ListArgs, lsub bool) (*listQuery, error) {
 	return q, nil
 }
 
-// canonPattern joins reference and pattern (RFC 9051 §6.3.9) and writes
-// a leading "INBOX" in upper case, since INBOX is case-insensitive.
-func canonPattern(ref, pattern string) string {
-	p := ref + pattern
-	if len(p) >= 5 && strings.EqualFold(p[:5], "INBOX") && (len(p) == 5 || p[5] == delim) {
-		p = "INBOX" + p[5:]
-	}
-	return p
-}
+// canonPattern joins reference and pattern (RFC 9051 §6.3.9).
+func canonPattern(ref, pattern string) string { return ref + pattern }
 
 // listTree returns every name LIST may report: the mailboxes, their
 // parents and, if q needs them, the subscriptions and their parents.
@@ -446,10 +439,16 @@ func (c *conn) listTree(q *listQuery) (map[string]*listEntry, error) {
 	return tree, nil
 }
 
-// matchAny reports whether name matches one of patterns.
+// matchAny reports whether name matches one of patterns. INBOX is
+// case-insensitive (RFC 9051 §5.1): for INBOX and its children a pattern
+// that starts with "inbox" in any case matches as if it were "INBOX".
 func matchAny(patterns []string, name string) bool {
+	inbox := name == "INBOX" || strings.HasPrefix(name, "INBOX/")
 	for _, p := range patterns {
 		if matchPattern(p, name) {
+			return true
+		}
+		if inbox && len(p) >= 5 && strings.EqualFold(p[:5], "INBOX") && matchPattern("INBOX"+p[5:], name) {
 			return true
 		}
 	}

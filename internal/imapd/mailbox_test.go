@@ -237,3 +237,27 @@ S: * BYE Selected mailbox was deleted, have to disconnect.`)
 C: d LIST "" box
 S: d OK List completed.`)
 }
+
+// INBOX matches patterns case-insensitively; other names do not.
+func TestMailbox_listInboxCase(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: a CREATE inboxes
+S: a OK Create completed.
+C: b CREATE INBOX/sub
+S: b OK Create completed.
+C: c LIST "" inbox*
+S: * LIST (\HasChildren) "/" INBOX
+S: * LIST (\HasNoChildren) "/" INBOX/sub
+S: * LIST (\HasNoChildren) "/" inboxes
+S: c OK List completed.
+C: d LIST "" Inbox%
+S: * LIST (\HasChildren) "/" INBOX
+S: d OK List completed.
+C: e LIST inbox/ %
+S: * LIST (\HasNoChildren) "/" INBOX/sub
+S: e OK List completed.
+C: f LIST "" INBOXES
+S: f OK List completed.`)
+}
