@@ -2,6 +2,7 @@ package imapd_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/inetkit/inetkit/internal/prototest"
@@ -86,4 +87,17 @@ S: n OK Noop completed.`)
 	prototest.Run(t, c, r, `
 C: h MOVE 1 dest
 S: h NO Mailbox is read-only.`)
+}
+
+// TestMove_vanished checks MOVE with QRESYNC: the moved messages are
+// reported as VANISHED after the untagged COPYUID (RFC 6851 §4.3, RFC 7162
+// §3.2.10).
+func TestMove_vanished(t *testing.T) {
+	s := newServer(t, nil)
+	s.deliver(t, 3)
+	c, r, _ := s.selected(t, "ENABLE QRESYNC", "CREATE dest")
+	u := mustOK(t, c, r, "a", "MOVE 1,3 dest")
+	if len(u) != 2 || !strings.HasPrefix(u[0], "* OK [COPYUID ") || !strings.HasSuffix(u[0], " 1,3 1:2] Moved UIDs.") || u[1] != "* VANISHED 1,3" {
+		t.Errorf("MOVE with QRESYNC = %q; want COPYUID, then VANISHED 1,3", u)
+	}
 }

@@ -175,3 +175,25 @@ func TestExpunge_sequenceConsistency(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestExpunge_deferredDuringSearch checks that SEARCH, like FETCH and
+// STORE, holds back expunges, while UID SEARCH may send them; flag updates
+// of others are sent with either, with their UID during a UID command.
+func TestExpunge_deferredDuringSearch(t *testing.T) {
+	s := newServer(t, nil)
+	s.deliver(t, 3)
+	c, r, _ := s.selected(t)
+	other, ro, _ := s.selected(t)
+	mustOK(t, other, ro, "a", `STORE 1 +FLAGS.SILENT (\Deleted)`)
+	mustOK(t, other, ro, "b", `EXPUNGE`)
+	mustOK(t, other, ro, "c", `STORE 2 +FLAGS (\Answered)`)
+	u := mustOK(t, c, r, "a", "SEARCH ALL")
+	if containsPrefix(u, "* 1 EXPUNGE") || !containsPrefix(u, `* 3 FETCH (FLAGS (\Answered \Recent))`) {
+		t.Errorf("SEARCH ALL = %q; want the flag change and no EXPUNGE", u)
+	}
+	mustOK(t, other, ro, "d", `STORE 2 +FLAGS (\Flagged)`)
+	u = mustOK(t, c, r, "b", "UID SEARCH ALL")
+	if !containsPrefix(u, "* 1 EXPUNGE") || !containsPrefix(u, `* 2 FETCH (UID 3 FLAGS (\Answered \Flagged \Recent))`) {
+		t.Errorf("UID SEARCH ALL = %q; want the EXPUNGE and the flag change with its UID", u)
+	}
+}
