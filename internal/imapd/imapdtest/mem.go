@@ -19,6 +19,14 @@ import (
 // mailboxes, keywords, special-use attributes. It is safe for concurrent
 // use: one mutex guards all its state, and bodies, which never change once
 // stored, are read without it.
+//
+// Where the contract leaves a choice, it does as Dovecot does: a read-only
+// session (EXAMINE) sees the unclaimed messages \Recent without claiming
+// them; keywords are compared without regard to case, spelled as the
+// mailbox first saw them, and become the mailbox's as soon as a STORE or
+// an APPEND names them; a special-use attribute that RFC 6154 does not
+// define is refused with USEATTR; the sessions that have a deleted mailbox
+// open see its messages expunged.
 type MemBackend struct {
 	mu          sync.Mutex
 	users       map[string]*memUser
