@@ -593,35 +593,51 @@ func (f *fetchCmd) writeContentItem(it imapwire.FetchItem) error {
 	return e.Err()
 }
 
-// section returns the octets of BODY[s] of f.msg (an empty range if the
-// section does not exist).
-func (f *fetchCmd) section(s imapwire.Section) imapmsg.Range {
+// section returns the octets of BODY[s] of f.msg, and whether the section
+// exists.
+func (f *fetchCmd) section(s imapwire.Section) (imapmsg.Range, bool) {
 	if f.tree != nil {
-		r, _ := f.tree.Section(s)
-		return r
+		return f.tree.Section(s)
 	}
 	switch s.Specifier {
 	case "":
-		return imapmsg.Range{Offset: 0, Length: f.msg.Size}
+		return imapmsg.Range{Offset: 0, Length: f.msg.Size}, true
 	case "TEXT":
-		return imapmsg.Range{Offset: f.hdrEnd, Length: f.msg.Size - f.hdrEnd}
+		return imapmsg.Range{Offset: f.hdrEnd, Length: f.msg.Size - f.hdrEnd}, true
 	}
-	return imapmsg.Range{Offset: 0, Length: f.hdrEnd}
+	return imapmsg.Range{Offset: 0, Length: f.hdrEnd}, true
 }
 
-// writeSection writes BODY[section]<partial> as a literal.
+// writeSection writes BODY[section]<partial> as a literal: empty if the
+// section does not exist (RFC 9051 §6.4.5 allows it; Dovecot does it, for
+// HEADER.FIELDS too).
 func (f *fetchCmd) writeSection(it imapwire.FetchItem) {
-	r := f.section(it.Section)
+	r, ok := f.section(it.Section)
 	switch it.Section.Specifier {
 	case "HEADER.FIELDS", "HEADER.FIELDS.NOT":
+		if !ok {
+			break
+		}
 		hdr := f.buf[r.Offset : r.Offset+r.Length]
-		f.scratch = imapmsg.FilterHeader(f.scratch[:0], hdr, it.Section.Fields, it.Section.Specifier == "HEADER.FIELDS.NOT")
+		f.scratch = filterHeader(f.scratch[:0], hdr, it.Section)
 		off, n := partial(int64(len(f.scratch)), it.Partial)
 		f.literalOwned(f.scratch[off : off+n])
 		return
 	}
 	off, n := partial(r.Length, it.Partial)
 	f.literalRange(r.Offset+off, n)
+}
+
+// filterHeader appends to dst the fields of header that HEADER.FIELDS or
+// HEADER.FIELDS.NOT section s keeps, then the blank line that ends a header
+// if header has one: RFC 3501 §6.4.5 includes it "in all header fetches,
+// except in the case of a message which has no body and no blank line".
+func filterHeader(dst, header []byte, s imapwire.Section) []byte {
+	dst = imapmsg.FilterHeader(dst, header, s.Fields, s.Specifier == "HEADER.FIELDS.NOT")
+	if _, blank := headerEnd(header); !blank {
+		dst = dst[:len(dst)-2] // FilterHeader's CRLF
+	}
+	return dst
 }
 
 // writeBinary writes BINARY[part]<partial> (a literal8 if the decoded

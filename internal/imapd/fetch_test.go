@@ -552,3 +552,17 @@ func TestFetch_mimeBombs(t *testing.T) {
 		}
 	}
 }
+
+// TestFetch_noBlankLine fetches the header fields of a message that is
+// all header, with no blank line: none is added (RFC 3501 §6.4.5).
+func TestFetch_noBlankLine(t *testing.T) {
+	_, c, r := fetchSelected(t, true, "Subject: header only\r\nX-A: 1\r\n")
+	fetchCheck(t, c, r,
+		[2]string{"F1 FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT X-A)] BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])",
+			"* 1 FETCH (BODY[HEADER] {30}\nSubject: header only\nX-A: 1\n BODY[TEXT] {0}\n BODY[HEADER.FIELDS (SUBJECT)] {22}\nSubject: header only\n" +
+				" BODY[HEADER.FIELDS.NOT (SUBJECT X-A)] {0}\n BODY[HEADER.FIELDS.NOT (SUBJECT)] {8}\nX-A: 1\n)\nF1 OK Fetch completed.\n"},
+		// The same read from the parsed message (BODY).
+		[2]string{"F2 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY)",
+			"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {22}\nSubject: header only\n BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0))\nF2 OK Fetch completed.\n"},
+	)
+}

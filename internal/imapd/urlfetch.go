@@ -379,10 +379,10 @@ func urlSection(msg []byte, s imapwire.Section, p *imapwire.Partial) []byte {
 	if len(s.Part) == 0 && s.Specifier == "" {
 		b = msg
 	} else {
-		r, _ := imapmsg.Parse(msg).Section(s)
+		r, ok := imapmsg.Parse(msg).Section(s)
 		b = msg[r.Offset : r.Offset+r.Length]
-		if s.Specifier == "HEADER.FIELDS" || s.Specifier == "HEADER.FIELDS.NOT" {
-			b = imapmsg.FilterHeader(nil, b, s.Fields, s.Specifier == "HEADER.FIELDS.NOT")
+		if ok && (s.Specifier == "HEADER.FIELDS" || s.Specifier == "HEADER.FIELDS.NOT") {
+			b = filterHeader(nil, b, s)
 		}
 	}
 	off, n := partial(int64(len(b)), p)
