@@ -112,3 +112,36 @@ S: * OK Still here`)
 		t.Errorf("after keepalives, got %q; want a * BYE at the idle timeout", rest)
 	}
 }
+
+// TestIdle_longerThanCommandTimeout checks that IDLE is bounded by the
+// idle timeout, not by the command timeout: a client idles for minutes.
+func TestIdle_longerThanCommandTimeout(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) { s.CommandTimeout = 200 * time.Millisecond })
+	c, r, _ := s.selected(t)
+	prototest.Run(t, c, r, `
+C: a IDLE
+S: + idling`)
+	time.Sleep(600 * time.Millisecond) // the idle itself is what is tested
+	prototest.Run(t, c, r, `
+C: DONE
+S: a OK Idle completed.`)
+}
+
+// TestIdle_mailboxDeletedElsewhere checks that a session idling on a
+// mailbox another session deletes is told its messages are gone.
+func TestIdle_mailboxDeletedElsewhere(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	other, ro := s.loggedIn(t)
+	mustOK(t, other, ro, "a", "CREATE tmp")
+	mustOK(t, other, ro, "b", "APPEND tmp {3+}\r\nx\r\n")
+	mustOK(t, c, r, "a", "SELECT tmp")
+	prototest.Run(t, c, r, `
+C: b IDLE
+S: + idling`)
+	mustOK(t, other, ro, "c", "DELETE tmp")
+	prototest.Run(t, c, r, `
+S: * 1 EXPUNGE
+C: DONE
+S: b OK Idle completed.`)
+}
