@@ -135,6 +135,9 @@ func (c *conn) fetch(tag string, uid bool) error {
 	if err := f.run(uids); err != nil {
 		return err
 	}
+	if err := f.writeSeenModSeqs(); err != nil {
+		return err
+	}
 	if f.unknownCTE {
 		return errUnknownCTE
 	}
@@ -302,6 +305,25 @@ func (f *fetchCmd) markSeen(uids []uint32) error {
 		f.seen = append(f.seen, m.UID)
 	}
 	slices.Sort(f.seen)
+	return nil
+}
+
+// writeSeenModSeqs reports, once CONDSTORE is enabled, the new
+// mod-sequence of each message whose \Seen the FETCH set (RFC 7162 §3.2:
+// a flag change comes with its MODSEQ) when the FETCH responses did not
+// hold it: "* 1 FETCH (MODSEQ (12))", after them, as Dovecot sends it.
+func (f *fetchCmd) writeSeenModSeqs() error {
+	if len(f.seen) == 0 || !f.c.enabled["CONDSTORE"] || f.needsModSeq() {
+		return nil
+	}
+	for _, u := range f.seen {
+		if seq := f.c.sel.seq(u); seq != 0 {
+			f.c.enc.Star().Number(seq).Atom(" FETCH (MODSEQ (").Uint(f.c.sel.msgs[seq-1].ModSeq).Atom("))")
+			if err := f.c.enc.CRLF(); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -289,6 +289,13 @@ func TestFetch_condstore(t *testing.T) {
 	if n := strings.Count(out, " FETCH (UID "); n != 3 {
 		t.Errorf("FETCH CHANGEDSINCE %d = %q: want 3 messages", m1-1, out)
 	}
+	fetchCheck(t, c, r,
+		// CONDSTORE is on (FETCH MODSEQ turned it on): the \Seen a FETCH
+		// sets comes with its MODSEQ, after, as Dovecot sends it.
+		[2]string{"F5 FETCH 3 BODY[TEXT]<0.5>", "* 3 FETCH (FLAGS (\\Seen \\Recent) BODY[TEXT]<0> {5}\nHello)\n* 3 FETCH (MODSEQ (%%))\nF5 OK Fetch completed.\n"},
+		// MODSEQ asked for: the new one, in the response.
+		[2]string{"F6 FETCH 1 (BODY[TEXT]<0.5> MODSEQ)", "* 1 FETCH (MODSEQ (%%) FLAGS (\\Seen \\Recent) BODY[TEXT]<0> {5}\nHello)\nF6 OK Fetch completed.\n"},
+	)
 }
 
 func TestFetch_vanished(t *testing.T) {
