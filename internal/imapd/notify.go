@@ -151,8 +151,20 @@ func parseNotifyFilter(a imapwire.Arg) (*notifyFilter, error) {
 	rest := a.List[1:]
 	switch f.kind {
 	case "SELECTED", "SELECTED-DELAYED":
-		_, err := parseNotifyEvents(rest, true)
-		return nil, err
+		ev, err := parseNotifyEvents(rest, true)
+		if err != nil {
+			return nil, err
+		}
+		// RFC 5465 §5.2, §5.3: MessageNew and MessageExpunge go
+		// together, and FlagChange needs them (as Dovecot checks).
+		const both = evMessageNew | evMessageExpunge
+		if ev&both != 0 && ev&both != both {
+			return nil, &Error{Type: "BAD", Text: "MessageNew and MessageExpunge must be together"}
+		}
+		if ev&evFlagChange != 0 && ev&both == 0 {
+			return nil, &Error{Type: "BAD", Text: "FlagChange requires MessageNew and MessageExpunge"}
+		}
+		return nil, nil
 	case "PERSONAL", "INBOXES", "SUBSCRIBED":
 	case "SUBTREE", "MAILBOXES":
 		names, err := notifyMailboxes(rest[0])

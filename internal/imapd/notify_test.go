@@ -56,7 +56,13 @@ S: b BAD Invalid arguments.
 C: c NOTIFY BOGUS
 S: c BAD Invalid arguments.
 C: d NOTIFY SET (SELECTED-DELAYED (MessageNew (UID FLAGS) MessageExpunge))
-S: d OK NOTIFY completed.`)
+S: d OK NOTIFY completed.
+C: e NOTIFY SET (SELECTED (MessageNew))
+S: e BAD MessageNew and MessageExpunge must be together
+C: f NOTIFY SET (SELECTED (FlagChange))
+S: f BAD FlagChange requires MessageNew and MessageExpunge
+C: g NOTIFY SET (MAILBOXES INBOX (MessageExpunge))
+S: g OK NOTIFY completed.`)
 }
 
 // FuzzNotify sends NOTIFY with arbitrary arguments to a real server: it
