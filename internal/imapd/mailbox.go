@@ -50,8 +50,8 @@ func cmdCreate(c *conn, tag string) error {
 	if name == "INBOX" {
 		return ErrAlreadyExists
 	}
-	if name == "" {
-		return ErrBadName
+	if err := checkNewName(name); err != nil {
+		return err
 	}
 	for i, u := range use {
 		canon, ok := specialUses[strings.ToUpper(u)]
@@ -64,6 +64,24 @@ func cmdCreate(c *conn, tag string) error {
 		return err
 	}
 	return c.ok(tag, "", "Create completed.")
+}
+
+// errNameChar refuses a new mailbox name with a LIST wildcard or a control
+// character, which a client could not list or type (RFC 9051 §5.1), as
+// Dovecot does.
+var errNameChar = &Error{Code: "CANNOT", Text: "Character not allowed in mailbox name"}
+
+// checkNewName checks the name of a mailbox to be created.
+func checkNewName(name string) error {
+	if name == "" {
+		return ErrBadName
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '*' || c == '%' || c < 0x20 || c == 0x7f {
+			return errNameChar
+		}
+	}
+	return nil
 }
 
 // readUse reads CREATE's parameters: SP "(" "USE" SP "(" flags ")" ")".
@@ -161,8 +179,8 @@ func cmdRename(c *conn, tag string) error {
 	if to == "INBOX" {
 		return ErrAlreadyExists
 	}
-	if to == "" {
-		return ErrBadName
+	if err := checkNewName(to); err != nil {
+		return err
 	}
 	if err := c.user.RenameMailbox(c.ctx, from, to); err != nil {
 		return err

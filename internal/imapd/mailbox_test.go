@@ -48,7 +48,11 @@ C: m DELETE nosuch
 S: m NO [NONEXISTENT] Mailbox doesn't exist.
 C: n LIST "" b*f
 S: * LIST (\HasNoChildren) "/" box/sub/leaf
-S: n OK List completed.`)
+S: n OK List completed.
+C: o CREATE "a*b"
+S: o NO [CANNOT] Character not allowed in mailbox name
+C: p RENAME box "x%"
+S: p NO [CANNOT] Character not allowed in mailbox name`)
 }
 
 func TestMailbox_renameAndStatus(t *testing.T) {
