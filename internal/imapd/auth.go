@@ -159,6 +159,9 @@ func (c *conn) login(tag, user, pass string) error {
 		lim.Failed(remote, user)
 		return c.loginFailed(tag, e, user)
 	}
+	if u == nil {
+		return errors.New("imap: Backend.Login returned no User and no error")
+	}
 	lim.Succeeded(remote, user)
 	if err := c.injectLogin(user); err != nil {
 		u.Close()
