@@ -104,3 +104,21 @@ S: a OK Logout completed.`)
 		}
 	}
 }
+
+// A disk-full fault at APPEND refuses it before its literal is asked for,
+// or after a non-synchronizing one is read; the session goes on.
+func TestMisc_faultAppendDiskFull(t *testing.T) {
+	s := newServer(t, func(s *imapd.Server) {
+		s.Faults = fault.MustParseSet(1, `imap APPEND disk-full first=2`)
+	})
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: a APPEND INBOX {5}
+S: a NO [OVERQUOTA] Insufficient storage
+C: b APPEND INBOX {5+}
+C: hello
+S: b NO [OVERQUOTA] Insufficient storage
+C: c APPEND INBOX {5+}
+C: hello
+S: c OK \[APPENDUID * 1\] Append completed.`)
+}
