@@ -23,10 +23,10 @@ import (
 // Where the contract leaves a choice, it does as Dovecot does: a read-only
 // session (EXAMINE) sees the unclaimed messages \Recent without claiming
 // them; keywords are compared without regard to case, spelled as the
-// mailbox first saw them, and become the mailbox's as soon as a STORE or
-// an APPEND names them; a special-use attribute that RFC 6154 does not
-// define is refused with USEATTR; the sessions that have a deleted mailbox
-// open see its messages expunged.
+// mailbox first saw them, and become the mailbox's as soon as a STORE
+// (even -FLAGS) or an APPEND names them; a special-use attribute that RFC
+// 6154 does not define is refused with USEATTR; the sessions that have a
+// deleted mailbox open see its messages expunged.
 type MemBackend struct {
 	mu          sync.Mutex
 	users       map[string]*memUser
@@ -760,12 +760,10 @@ func (s *memMailboxSession) Store(ctx context.Context, uids []uint32, op imapd.S
 	}
 	defer s.unlock()
 	m := s.m
-	if op != imapd.StoreRemove {
-		// A keyword is the mailbox's once a STORE names it, even if no
-		// message changes (those of uids were expunged meanwhile), as in
-		// Dovecot: the client expects it in FLAGS after the OK.
-		m.useFlags(nil, flags)
-	}
+	// A keyword is the mailbox's once a STORE names it, even -FLAGS, even
+	// if no message changes (those of uids were expunged meanwhile), as in
+	// Dovecot: imaptest expects it in FLAGS after the OK.
+	m.useFlags(nil, flags)
 	for _, msg := range m.lookup(uids) {
 		if unchangedSince != 0 && msg.modSeq > unchangedSince {
 			modified = append(modified, msg.uid)
