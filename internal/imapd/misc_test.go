@@ -1,13 +1,17 @@
 package imapd_test
 
 import (
+	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/inetkit/inetkit/fault"
 	"github.com/inetkit/inetkit/internal/imapd"
+	"github.com/inetkit/inetkit/internal/peers"
 	"github.com/inetkit/inetkit/internal/prototest"
+	"github.com/inetkit/inetkit/internal/testcert"
 )
 
 func TestMisc_id(t *testing.T) {
@@ -121,4 +125,79 @@ S: b NO [OVERQUOTA] Insufficient storage
 C: c APPEND INBOX {5+}
 C: hello
 S: c OK \[APPENDUID * 1\] Append completed.`)
+}
+
+const imaplibScript = `
+import imaplib, ssl, sys
+host, port, cafile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+m = imaplib.IMAP4(host, port, timeout=10)
+print("caps before:", "LOGINDISABLED" in m.capabilities, "STARTTLS" in m.capabilities)
+m.starttls(ssl.create_default_context(cafile=cafile))
+print("caps after TLS:", "AUTH=PLAIN" in m.capabilities)
+print("login:", m.login("alice", "secret")[0])
+print("create:", m.create("work/2024")[0])
+print("subscribe:", m.subscribe("work/2024")[0])
+print("list:", m.list('""', "work*"))
+print("lsub:", m.lsub('""', "*"))
+print("append:", m.append("work/2024", r"(\Seen)", imaplib.Time2Internaldate(0), b"Subject: hi\r\n\r\nhello\r\n"))
+print("status:", m.status("work/2024", "(MESSAGES UNSEEN)"))
+print("rename:", m.rename("work/2024", "work/2025")[0])
+print("delete:", m.delete("work/2025")[0])
+print("namespace:", m.namespace())
+print("logout:", m.logout()[0])
+`
+
+// TestInterop_imaplib: Python's imaplib, a client that many test suites
+// use, works through STARTTLS, login and the mailbox commands.
+func TestInterop_imaplib(t *testing.T) {
+	python := peers.Need(t, "python3")
+	s := newServer(t, func(s *imapd.Server) {
+		s.InsecureAuth = false
+		s.TLSConfig = testcert.ServerConfig()
+	})
+	_, _, caFile, err := testcert.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(s.addr, ":")
+	var stderr bytes.Buffer
+	cmd := exec.Command(python, "-c", imaplibScript, host, port, caFile)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("imaplib: %v\n%s\n%s", err, out, stderr.Bytes())
+	}
+	want := `caps before: True True
+caps after TLS: True
+login: OK
+create: OK
+subscribe: OK
+list: ('OK', [b'(\\HasChildren) "/" work', b'(\\HasNoChildren) "/" work/2024'])
+lsub: ('OK', [b'() "/" work/2024'])
+append: ('OK', [b'[APPENDUID *'])
+status: ('OK', [b'work/2024 (MESSAGES 1 UNSEEN 0)'])
+rename: OK
+delete: OK
+namespace: ('OK', [b'(("" "/")) NIL NIL'])
+logout: BYE
+`
+	if ok, _ := matchLines(want, string(out)); !ok {
+		t.Errorf("imaplib said\n%s\nwant\n%s", out, want)
+	}
+}
+
+// matchLines reports whether got has the lines of want, each matched as a
+// pattern in which "*" stands for any text.
+func matchLines(want, got string) (bool, int) {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	if len(w) != len(g) {
+		return false, -1
+	}
+	for i := range w {
+		pre, post, star := strings.Cut(w[i], "*")
+		if !star && w[i] != g[i] || star && !(strings.HasPrefix(g[i], pre) && strings.HasSuffix(g[i], post)) {
+			return false, i
+		}
+	}
+	return true, 0
 }
