@@ -165,53 +165,64 @@ func (f *fetchCmd) release() {
 // plan orders the items asked for and works out what they need.
 func (f *fetchCmd) plan(args *imapwire.FetchArgs) {
 	f.rev2 = f.c.enabled["IMAP4REV2"]
-	f.items = f.items[:0]
-	content := f.content[:0]
-	add := func(it imapwire.FetchItem) {
-		switch it.Kind {
-		case imapwire.FetchUID, imapwire.FetchFlags, imapwire.FetchInternalDate,
-			imapwire.FetchRFC822Size, imapwire.FetchModSeq:
-			if !slices.ContainsFunc(f.items, func(o imapwire.FetchItem) bool { return o.Kind == it.Kind }) {
-				f.items = append(f.items, it)
-			}
-			return
-		case imapwire.FetchBodySection, imapwire.FetchBinarySection, imapwire.FetchBinarySize:
-		default:
-			if slices.ContainsFunc(content, func(o imapwire.FetchItem) bool { return o.Kind == it.Kind }) {
-				return
-			}
-		}
-		content = append(content, it)
-		f.need = max(f.need, itemNeed(it))
-		switch it.Kind {
-		case imapwire.FetchRFC822, imapwire.FetchRFC822Text:
-			f.setsSeen = true
-		case imapwire.FetchBodySection, imapwire.FetchBinarySection:
-			f.setsSeen = f.setsSeen || !it.Peek
-		}
-	}
+	f.items, f.content = f.items[:0], f.content[:0]
 	if f.uid {
-		add(imapwire.FetchItem{Kind: imapwire.FetchUID})
+		f.add(imapwire.FetchItem{Kind: imapwire.FetchUID})
 	}
 	for _, it := range args.Items {
-		add(it)
+		f.add(it)
 	}
 	if args.HasChangedSince {
-		add(imapwire.FetchItem{Kind: imapwire.FetchModSeq})
+		f.add(imapwire.FetchItem{Kind: imapwire.FetchModSeq})
 	}
-	f.flags = slices.ContainsFunc(f.items, func(o imapwire.FetchItem) bool { return o.Kind == imapwire.FetchFlags })
+	f.flags = hasKind(f.items, imapwire.FetchFlags)
 	if f.setsSeen && !f.flags && !f.c.sel.readOnly {
 		f.implicitFlags = true
 		f.items = append(f.items, imapwire.FetchItem{Kind: imapwire.FetchFlags})
 	}
 	f.view = len(f.items)
-	f.items = append(f.items, content...)
-	f.content = content
+	f.items = append(f.items, f.content...)
 }
 
-func (f *fetchCmd) needsModSeq() bool {
-	return slices.ContainsFunc(f.items[:f.view], func(o imapwire.FetchItem) bool { return o.Kind == imapwire.FetchModSeq })
+// add adds item it to f.items if the view answers it, else to f.content,
+// unless an item of its kind is there and it has no section (Dovecot
+// writes such an item once).
+func (f *fetchCmd) add(it imapwire.FetchItem) {
+	switch it.Kind {
+	case imapwire.FetchUID, imapwire.FetchFlags, imapwire.FetchInternalDate,
+		imapwire.FetchRFC822Size, imapwire.FetchModSeq:
+		if !hasKind(f.items, it.Kind) {
+			f.items = append(f.items, it)
+		}
+		return
+	case imapwire.FetchBodySection, imapwire.FetchBinarySection, imapwire.FetchBinarySize:
+	default:
+		if hasKind(f.content, it.Kind) {
+			return
+		}
+	}
+	f.content = append(f.content, it)
+	f.need = max(f.need, itemNeed(it))
+	switch it.Kind {
+	case imapwire.FetchRFC822, imapwire.FetchRFC822Text:
+		f.setsSeen = true
+	case imapwire.FetchBodySection, imapwire.FetchBinarySection:
+		f.setsSeen = f.setsSeen || !it.Peek
+	}
 }
+
+// hasKind reports whether items holds an item of kind k.
+func hasKind(items []imapwire.FetchItem, k imapwire.FetchItemKind) bool {
+	for _, it := range items {
+		if it.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// needsModSeq reports whether the responses hold MODSEQ.
+func (f *fetchCmd) needsModSeq() bool { return hasKind(f.items[:f.view], imapwire.FetchModSeq) }
 
 // itemNeed returns what item it needs of a message's content.
 func itemNeed(it imapwire.FetchItem) int {
