@@ -412,8 +412,34 @@ func newListQuery(a *imapwire.ListArgs, lsub bool) (*listQuery, error) {
 	return q, nil
 }
 
-// canonPattern joins reference and pattern (RFC 9051 §6.3.9).
-func canonPattern(ref, pattern string) string { return ref + pattern }
+// canonPattern joins reference and pattern (RFC 9051 §6.3.9) and
+// collapses each run of wildcards into one, which matches the same names:
+// a run with a "*" is "*", a run of "%" is "%". Matching then costs at most
+// the square of a name's length, whatever the client sent.
+func canonPattern(ref, pattern string) string {
+	p := ref + pattern
+	if !strings.Contains(p, "**") && !strings.Contains(p, "%%") && !strings.Contains(p, "*%") && !strings.Contains(p, "%*") {
+		return p
+	}
+	b := make([]byte, 0, len(p))
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '*' && c != '%' {
+			b = append(b, c)
+			continue
+		}
+		j := i
+		for j < len(p) && (p[j] == '*' || p[j] == '%') {
+			if p[j] == '*' {
+				c = '*'
+			}
+			j++
+		}
+		b = append(b, c)
+		i = j - 1
+	}
+	return string(b)
+}
 
 // listTree returns every name LIST may report: the mailboxes, their
 // parents and, if q needs them, the subscriptions and their parents.
@@ -477,6 +503,9 @@ func matchAny(patterns []string, name string) bool {
 // any run of characters and "%" any run without the hierarchy delimiter
 // (RFC 9051 §6.3.9). It runs in O(len(pattern)·len(name)).
 func matchPattern(pattern, name string) bool {
+	if literals := len(pattern) - strings.Count(pattern, "*") - strings.Count(pattern, "%"); literals > len(name) {
+		return false
+	}
 	// ok[j]: pattern[:i] matches name[:j].
 	ok := make([]bool, len(name)+1)
 	ok[0] = true

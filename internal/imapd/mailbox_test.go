@@ -1,7 +1,10 @@
 package imapd_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/inetkit/inetkit/internal/prototest"
 )
@@ -264,4 +267,25 @@ S: * LIST (\HasNoChildren) "/" INBOX/sub
 S: e OK List completed.
 C: f LIST "" INBOXES
 S: f OK List completed.`)
+}
+
+// A pattern of many wildcards is answered at once (HARDENING N5's LIST
+// counterpart): runs of wildcards are collapsed.
+func TestMailbox_listWildcardBlowup(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	for i := range 50 {
+		prototest.Run(t, c, r, fmt.Sprintf("C: c%d CREATE m/%d/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\nS: c%d OK Create completed.", i, i, i))
+	}
+	start := time.Now()
+	pattern := strings.Repeat("*%", 30000) + "y"
+	prototest.Run(t, c, r, `
+C: a LIST "" `+pattern+`
+S: a OK List completed.
+C: b LIST "" m/0%%%/x*
+S: * LIST (\HasNoChildren) "/" m/0/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+S: b OK List completed.`)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("LIST with %d wildcards took %v", 60000, d)
+	}
 }
