@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -21,6 +22,11 @@ var (
 	// errUnknownCTE answers a BINARY fetch of a part whose
 	// Content-Transfer-Encoding the server cannot decode (RFC 3516 §4.3).
 	errUnknownCTE = &Error{Code: "UNKNOWN-CTE", Text: "Unknown Content-Transfer-Encoding."}
+	// errShortMessage is a message whose Body holds less than its Size:
+	// an error of the backend, answered with NO [SERVERBUG] before any of
+	// the message is written. (io.ErrUnexpectedEOF would end the
+	// connection, as a failed read of it does.)
+	errShortMessage = errors.New("imapd: message body shorter than its size")
 	// errFetchEmpty answers "FETCH 1 ()", in Dovecot's words.
 	errFetchEmpty = &Error{Type: "BAD", Text: "Error in IMAP command FETCH: FETCH list is empty."}
 )
@@ -512,7 +518,7 @@ func (f *fetchCmd) load() error {
 	f.buf = f.buf[:m.Size]
 	if n, err := m.Body.ReadAt(f.buf, 0); n < len(f.buf) {
 		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
+			err = errShortMessage
 		}
 		return err
 	}
@@ -540,7 +546,7 @@ func (f *fetchCmd) readHeader() error {
 		f.buf = slices.Grow(f.buf, int(n))[:off+int(n)]
 		if k, err := m.Body.ReadAt(f.buf[off:], int64(off)); k < int(n) {
 			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
+				err = errShortMessage
 			}
 			return err
 		}

@@ -2,6 +2,7 @@ package imapd_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/inetkit/inetkit/internal/imapd"
 	"github.com/inetkit/inetkit/internal/prototest"
 )
 
@@ -572,4 +574,57 @@ func TestFetch_noBlankLine(t *testing.T) {
 		[2]string{"F2 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY)",
 			"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {22}\nSubject: header only\n BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0))\nF2 OK Fetch completed.\n"},
 	)
+}
+
+// shortBackend is a backend whose messages claim 10 octets more than they
+// hold, as a broken store could.
+type shortBackend struct{ imapd.Backend }
+
+type shortUser struct{ imapd.User }
+
+type shortMailbox struct{ imapd.Mailbox }
+
+func (b shortBackend) Login(ctx context.Context, user, pass string) (imapd.User, error) {
+	u, err := b.Backend.Login(ctx, user, pass)
+	if err != nil {
+		return nil, err
+	}
+	return shortUser{u}, nil
+}
+
+func (u shortUser) Open(ctx context.Context, name string, readOnly bool) (imapd.Mailbox, error) {
+	m, err := u.User.Open(ctx, name, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	return shortMailbox{m}, nil
+}
+
+func (m shortMailbox) Fetch(ctx context.Context, uids []uint32, fn func(*imapd.Message) error) error {
+	return m.Mailbox.Fetch(ctx, uids, func(msg *imapd.Message) error {
+		msg.Size += 10
+		return fn(msg)
+	})
+}
+
+// TestFetch_shortMessage fetches from a backend whose message is shorter
+// than it says: before anything of it is written, the command fails and
+// the session goes on; once its literal is announced, the connection
+// closes, the framing lost.
+func TestFetch_shortMessage(t *testing.T) {
+	s := newServer(t, func(srv *imapd.Server) { srv.Backend = shortBackend{srv.Backend} })
+	s.be.Deliver("alice", []byte(fetchMsgPlain))
+	c, r := s.loggedIn(t)
+	fetchCheck(t, c, r,
+		[2]string{"S EXAMINE INBOX", "%%\n%%\n%%\n%%\n%%\n%%\n%%\n%%\nS OK [READ-ONLY] %%\n"},
+		[2]string{"F1 FETCH 1 BODY.PEEK[1]", "F1 NO [SERVERBUG] %%\n"},
+		[2]string{"F2 FETCH 1 FLAGS", "* 1 FETCH (FLAGS (%%))\nF2 OK Fetch completed.\n"},
+	)
+	if _, err := io.WriteString(c, "F3 FETCH 1 BODY.PEEK[]\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := "* 1 FETCH (BODY[] {" + strconv.Itoa(len(fetchMsgPlain)+10) + "}\r\n" + fetchMsgPlain
+	if got := readUntilEOF(t, c, r); got != want {
+		t.Errorf("FETCH of the streamed message = %q; want %q, then the end of the connection", got, want)
+	}
 }

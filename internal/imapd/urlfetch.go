@@ -341,7 +341,7 @@ func (c *conn) fetchURL(u *imapURL) ([]byte, error) {
 		msg := make([]byte, m.Size)
 		if n, err := m.Body.ReadAt(msg, 0); n < len(msg) {
 			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
+				err = errShortMessage
 			}
 			return err
 		}
