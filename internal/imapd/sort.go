@@ -96,6 +96,7 @@ type sortItem struct {
 	m    *MessageState
 	sd   *SortData
 	date int64 // the sent date, or the internal date if it has none (RFC 5256 §3), Unix seconds
+	key  []string // for each sort criterion, its string as i;ascii-casemap compares it
 }
 
 // sortItems returns the items of the messages found (indexes of the view,
@@ -136,10 +137,22 @@ func (c *conn) sortItems(ctx context.Context, found []int, withData bool) ([]sor
 
 // sortItems sorts items by the criteria, then by sequence number (RFC
 // 5256 §3: ties are in ascending sequence order, whatever REVERSE says).
+// The strings compared are worked out once per message, not once per
+// comparison.
 func sortItems(items []sortItem, crit []imapwire.SortCriterion) {
+	keys := make([]string, len(items)*len(crit))
+	for i := range items {
+		for j, k := range crit {
+			keys[i*len(crit)+j] = casemapKey(sortString(k.Key, &items[i]))
+		}
+		items[i].key = keys[i*len(crit) : (i+1)*len(crit)]
+	}
 	slices.SortFunc(items, func(a, b sortItem) int {
-		for _, k := range crit {
+		for j, k := range crit {
 			v := compareBy(k.Key, &a, &b)
+			if v == 0 {
+				v = strings.Compare(a.key[j], b.key[j])
+			}
 			if k.Reverse {
 				v = -v
 			}
@@ -151,8 +164,30 @@ func sortItems(items []sortItem, crit []imapwire.SortCriterion) {
 	})
 }
 
-// compareBy compares a and b by one criterion; strings compare with the
-// i;ascii-casemap collation (RFC 4790 §9.2), as RFC 5256 §3 asks.
+// sortString returns the string that criterion key compares, "" for the
+// criteria that compare numbers.
+func sortString(key string, it *sortItem) string {
+	switch key {
+	case "CC":
+		return it.sd.Cc
+	case "FROM":
+		return it.sd.From
+	case "TO":
+		return it.sd.To
+	case "SUBJECT":
+		return it.sd.BaseSubject
+	case "DISPLAYFROM":
+		return it.sd.DisplayFrom
+	case "DISPLAYTO":
+		return it.sd.DisplayTo
+	}
+	return ""
+}
+
+// compareBy compares a and b by one of the criteria that compare numbers;
+// the others compare as equal here, and by their strings in sortItems,
+// with the i;ascii-casemap collation (RFC 4790 §9.2) that RFC 5256 §3
+// asks for.
 func compareBy(key string, a, b *sortItem) int {
 	switch key {
 	case "ARRIVAL":
@@ -161,18 +196,6 @@ func compareBy(key string, a, b *sortItem) int {
 		return cmpInt(a.m.Size, b.m.Size)
 	case "DATE":
 		return cmpInt(a.date, b.date)
-	case "CC":
-		return compareCasemap(a.sd.Cc, b.sd.Cc)
-	case "FROM":
-		return compareCasemap(a.sd.From, b.sd.From)
-	case "TO":
-		return compareCasemap(a.sd.To, b.sd.To)
-	case "SUBJECT":
-		return compareCasemap(a.sd.BaseSubject, b.sd.BaseSubject)
-	case "DISPLAYFROM":
-		return compareCasemap(a.sd.DisplayFrom, b.sd.DisplayFrom)
-	case "DISPLAYTO":
-		return compareCasemap(a.sd.DisplayTo, b.sd.DisplayTo)
 	}
 	return 0
 }
@@ -210,13 +233,16 @@ func upperASCII(c byte) byte {
 	return c
 }
 
-// casemapKey returns s as i;ascii-casemap sees it: two strings are equal
-// in that collation if their keys are.
+// casemapKey returns s as i;ascii-casemap sees it, octet by octet: two
+// strings compare in that collation as their keys compare.
 func casemapKey(s string) string {
-	return strings.Map(func(r rune) rune {
-		if 'a' <= r && r <= 'z' {
-			return r - 'a' + 'A'
-		}
-		return r
-	}, s)
+	i := strings.IndexFunc(s, func(r rune) bool { return 'a' <= r && r <= 'z' })
+	if i < 0 {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		b[i] = upperASCII(b[i])
+	}
+	return string(b)
 }

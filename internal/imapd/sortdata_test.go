@@ -179,3 +179,19 @@ func TestBaseSubject_long(t *testing.T) {
 		}
 	}
 }
+
+// TestCasemapKey checks the i;ascii-casemap order: a-z as A-Z, so that
+// "[" and "_" sort after the letters' upper case, octets kept as they are.
+func TestCasemapKey(t *testing.T) {
+	in := []string{"_", "b", "[x]", "A", "\xff", "a\xffz", "é", "Ba"}
+	slices.SortFunc(in, func(a, b string) int { return strings.Compare(casemapKey(a), casemapKey(b)) })
+	want := []string{"A", "a\xffz", "b", "Ba", "[x]", "_", "é", "\xff"}
+	if !slices.Equal(in, want) {
+		t.Errorf("sorted by casemapKey: %q; want %q", in, want)
+	}
+	for _, s := range in {
+		if (compareCasemap(s, "b") < 0) != (casemapKey(s) < casemapKey("b")) {
+			t.Errorf("compareCasemap and casemapKey disagree on %q", s)
+		}
+	}
+}
