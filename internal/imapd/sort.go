@@ -95,7 +95,7 @@ type sortItem struct {
 	ix   int // index in the view
 	m    *MessageState
 	sd   *SortData
-	date int64 // the sent date, or the internal date if it has none (RFC 5256 §3), Unix seconds
+	date int64    // the sent date, or the internal date if it has none (RFC 5256 §3), Unix seconds
 	key  []string // for each sort criterion, its string as i;ascii-casemap compares it
 }
 
