@@ -124,3 +124,20 @@ S: a NO [UNAVAILABLE] try later
 C: b LOGIN alice secret
 S: b OK \[CAPABILITY *\] Logged in`)
 }
+
+// Quoted strings: escapes are read; CR, LF or NUL in one, or an
+// unterminated one, is BAD and the session goes on (HARDENING I8).
+func TestAuth_quotedStrings(t *testing.T) {
+	s := newServer(t, nil)
+	s.be.AddUser(`us"er`, `p\w`)
+	c, r := s.greeted(t)
+	prototest.Run(t, c, r, `
+C: a LOGIN "alice
+S: a BAD *
+C: b LOGIN "al`+"\x00"+`ice" secret
+S: b BAD *
+C: n NOOP
+S: n OK Noop completed.
+C: c LOGIN "us\"er" "p\\w"
+S: c OK \[CAPABILITY *\] Logged in`)
+}
