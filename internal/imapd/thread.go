@@ -61,8 +61,11 @@ func cmdThread(c *conn, tag string) error {
 // message is the parent of the others; the threads in the order of their
 // first messages' sent dates.
 func orderedSubject(items []sortItem, num func(*sortItem) uint32) string {
+	for i := range items {
+		items[i].key = []string{casemapKey(items[i].sd.BaseSubject)}
+	}
 	slices.SortFunc(items, func(a, b sortItem) int {
-		if v := compareCasemap(a.sd.BaseSubject, b.sd.BaseSubject); v != 0 {
+		if v := strings.Compare(a.key[0], b.key[0]); v != 0 {
 			return v
 		}
 		if v := cmpInt(a.date, b.date); v != 0 {
@@ -73,7 +76,7 @@ func orderedSubject(items []sortItem, num func(*sortItem) uint32) string {
 	var threads [][]*sortItem
 	for i := range items {
 		it := &items[i]
-		if n := len(threads); n > 0 && compareCasemap(threads[n-1][0].sd.BaseSubject, it.sd.BaseSubject) == 0 {
+		if n := len(threads); n > 0 && threads[n-1][0].key[0] == it.key[0] {
 			threads[n-1] = append(threads[n-1], it)
 			continue
 		}
