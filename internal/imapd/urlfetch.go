@@ -25,22 +25,24 @@ type imapURL struct {
 	partial     *imapwire.Partial // nil if none
 }
 
-// errBadURL is a URL that cannot be used, for the reason given.
-type errBadURL string
+// badURLError is a URL that cannot be used, for the reason given: the
+// text of its NO [BADURL].
+type badURLError string
 
-func (e errBadURL) Error() string { return string(e) }
+func (e badURLError) Error() string { return string(e) }
 
-// catenateURL returns the octets that url names, for a URL part of
+// catenateURL returns the octets that rawURL names, for a URL part of
 // CATENATE (RFC 4469 §3): a message or a section of one (RFC 5092
 // imessagepart), from a mailbox of the logged-in user, opened read-only
-// unless it is the selected one. url is absolute ("imap://user@host/...")
-// or relative to the session ("/INBOX;UIDVALIDITY=1/;UID=3/;SECTION=1", or
-// ";UID=3" for the selected mailbox). A URL that names another server or
-// user, a mailbox whose UIDVALIDITY is not the one given, a message that
-// does not exist, or that cannot be parsed is answered NO [BADURL url]
-// (RFC 4469 §5). NULs are written as 0x80, as FETCH BODY[] writes them.
-func (c *conn) catenateURL(url string) ([]byte, error) {
-	u, err := c.parseURL(url)
+// unless it is the selected one. rawURL is absolute
+// ("imap://user@host/...") or relative to the session
+// ("/INBOX;UIDVALIDITY=1/;UID=3/;SECTION=1", or ";UID=3" for the selected
+// mailbox). A URL that names another server or user, a mailbox whose
+// UIDVALIDITY is not the one given, a message that does not exist, or
+// that cannot be parsed is answered NO [BADURL rawURL] (RFC 4469 §5).
+// NULs are written as 0x80, as FETCH BODY[] writes them.
+func (c *conn) catenateURL(rawURL string) ([]byte, error) {
+	u, err := c.parseURL(rawURL)
 	if err == nil {
 		var b []byte
 		b, err = c.fetchURL(u)
@@ -51,13 +53,13 @@ func (c *conn) catenateURL(url string) ([]byte, error) {
 	// A URL that cannot be used, and a mailbox the backend refuses to
 	// open (ErrNonExistent, ErrBadName...), are BADURL; other errors of
 	// the backend are its own.
-	var bad errBadURL
+	var bad badURLError
 	var e *Error
 	switch {
 	case errors.As(err, &bad):
-		return nil, &Error{Code: "BADURL " + respURL(url), Text: bad.Error()}
+		return nil, &Error{Code: "BADURL " + respURL(rawURL), Text: bad.Error()}
 	case errors.As(err, &e):
-		return nil, &Error{Code: "BADURL " + respURL(url), Text: e.Text}
+		return nil, &Error{Code: "BADURL " + respURL(rawURL), Text: e.Text}
 	}
 	return nil, err
 }
@@ -85,17 +87,17 @@ func (c *conn) parseURL(s string) (*imapURL, error) {
 		rest := s[7:]
 		i := strings.IndexByte(rest, '/')
 		if i < 0 {
-			return nil, errBadURL("Invalid IMAP URL: no message named")
+			return nil, badURLError("Invalid IMAP URL: no message named")
 		}
 		if err := c.checkAuthority(rest[:i]); err != nil {
 			return nil, err
 		}
 		path = rest[i:]
 	} else if strings.Contains(s, "://") {
-		return nil, errBadURL("Invalid IMAP URL: not an imap URL")
+		return nil, badURLError("Invalid IMAP URL: not an imap URL")
 	}
 	if strings.ContainsAny(path, "?#") {
-		return nil, errBadURL("Invalid IMAP URL: not a message part URL")
+		return nil, badURLError("Invalid IMAP URL: not a message part URL")
 	}
 	return parseURLPath(strings.TrimPrefix(path, "/"))
 }
@@ -106,25 +108,25 @@ func (c *conn) parseURL(s string) (*imapURL, error) {
 func (c *conn) checkAuthority(auth string) error {
 	at := strings.LastIndexByte(auth, '@')
 	if at < 0 {
-		return errBadURL("Invalid IMAP URL: no user named")
+		return badURLError("Invalid IMAP URL: no user named")
 	}
 	user, host := auth[:at], auth[at+1:]
 	if i := strings.IndexByte(user, ';'); i >= 0 {
 		if !strings.HasPrefix(strings.ToUpper(user[i:]), ";AUTH=") {
-			return errBadURL("Invalid IMAP URL: bad user")
+			return badURLError("Invalid IMAP URL: bad user")
 		}
 		user = user[:i]
 	}
 	user, err := url.PathUnescape(user)
 	if err != nil || user != c.username {
-		return errBadURL("IMAP URL names another user")
+		return badURLError("IMAP URL names another user")
 	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.Trim(host, "[]")
 	if !c.isLocalHost(host) {
-		return errBadURL("IMAP URL names another server")
+		return badURLError("IMAP URL names another server")
 	}
 	return nil
 }
@@ -156,14 +158,14 @@ func parseURLPath(path string) (*imapURL, error) {
 	u := new(imapURL)
 	i := strings.IndexByte(path, ';')
 	if i < 0 {
-		return nil, errBadURL("Invalid IMAP URL: no UID")
+		return nil, badURLError("Invalid IMAP URL: no UID")
 	}
 	mbox, rest := path[:i], path[i+1:]
 	mbox, slash := strings.CutSuffix(mbox, "/")
 	if mbox != "" {
 		name, err := url.PathUnescape(mbox)
 		if err != nil || !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
-			return nil, errBadURL("Invalid IMAP URL: bad mailbox name")
+			return nil, badURLError("Invalid IMAP URL: bad mailbox name")
 		}
 		if strings.EqualFold(name, "INBOX") {
 			name = "INBOX"
@@ -174,19 +176,19 @@ func parseURLPath(path string) (*imapURL, error) {
 	for k, p := range strings.Split(rest, "/;") {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok {
-			return nil, errBadURL("Invalid IMAP URL: bad parameter")
+			return nil, badURLError("Invalid IMAP URL: bad parameter")
 		}
 		name = strings.ToUpper(name)
 		// UIDVALIDITY follows the mailbox name with no "/" between.
 		if (name == "UIDVALIDITY") != (k == 0 && mbox != "" && !slash) {
-			return nil, errBadURL("Invalid IMAP URL: misplaced " + name)
+			return nil, badURLError("Invalid IMAP URL: misplaced " + name)
 		}
 		if err := u.param(name, value); err != nil {
 			return nil, err
 		}
 	}
 	if u.uid == 0 {
-		return nil, errBadURL("Invalid IMAP URL: no UID")
+		return nil, badURLError("Invalid IMAP URL: no UID")
 	}
 	return u, nil
 }
@@ -202,7 +204,7 @@ func (u *imapURL) param(name, value string) error {
 		u.uidValidity = n
 	case "UID":
 		if u.uid != 0 {
-			return errBadURL("Invalid IMAP URL: two UIDs")
+			return badURLError("Invalid IMAP URL: two UIDs")
 		}
 		n, err := nzNumber(value)
 		if err != nil {
@@ -211,18 +213,18 @@ func (u *imapURL) param(name, value string) error {
 		u.uid = n
 	case "SECTION":
 		if u.uid == 0 || u.partial != nil || u.section.Part != nil || u.section.Specifier != "" {
-			return errBadURL("Invalid IMAP URL: misplaced SECTION")
+			return badURLError("Invalid IMAP URL: misplaced SECTION")
 		}
 		s, err := url.PathUnescape(value)
 		if err != nil {
-			return errBadURL("Invalid IMAP URL: bad section")
+			return badURLError("Invalid IMAP URL: bad section")
 		}
 		if u.section, err = parseSection(s); err != nil {
 			return err
 		}
 	case "PARTIAL":
 		if u.uid == 0 || u.partial != nil {
-			return errBadURL("Invalid IMAP URL: misplaced PARTIAL")
+			return badURLError("Invalid IMAP URL: misplaced PARTIAL")
 		}
 		p, err := parsePartial(value)
 		if err != nil {
@@ -231,7 +233,7 @@ func (u *imapURL) param(name, value string) error {
 		u.partial = p
 	default:
 		// URLAUTH and EXPIRE (RFC 4467) are not offered.
-		return errBadURL("Invalid IMAP URL: unsupported parameter " + name)
+		return badURLError("Invalid IMAP URL: unsupported parameter " + name)
 	}
 	return nil
 }
@@ -240,7 +242,7 @@ func (u *imapURL) param(name, value string) error {
 func nzNumber(s string) (uint32, error) {
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || n == 0 || s[0] == '+' || s[0] == '0' {
-		return 0, errBadURL("Invalid IMAP URL: bad number")
+		return 0, badURLError("Invalid IMAP URL: bad number")
 	}
 	return uint32(n), nil
 }
@@ -250,13 +252,13 @@ func parsePartial(s string) (*imapwire.Partial, error) {
 	off, count, dot := strings.Cut(s, ".")
 	o, err := strconv.ParseInt(off, 10, 64)
 	if err != nil || o < 0 || off == "" || off[0] == '+' {
-		return nil, errBadURL("Invalid IMAP URL: bad partial")
+		return nil, badURLError("Invalid IMAP URL: bad partial")
 	}
 	p := &imapwire.Partial{Offset: o, Count: 1<<63 - 1}
 	if dot {
 		n, err := strconv.ParseInt(count, 10, 64)
 		if err != nil || n <= 0 || count[0] == '+' {
-			return nil, errBadURL("Invalid IMAP URL: bad partial")
+			return nil, badURLError("Invalid IMAP URL: bad partial")
 		}
 		p.Count = n
 	}
@@ -268,7 +270,7 @@ func parsePartial(s string) (*imapwire.Partial, error) {
 // HEADER.FIELDS.NOT (...), TEXT or MIME.
 func parseSection(s string) (imapwire.Section, error) {
 	var sec imapwire.Section
-	bad := errBadURL("Invalid IMAP URL: bad section")
+	bad := badURLError("Invalid IMAP URL: bad section")
 	for s != "" && s[0] >= '0' && s[0] <= '9' {
 		i := strings.IndexByte(s, '.')
 		num := s
@@ -329,7 +331,7 @@ func (c *conn) fetchURL(u *imapURL) ([]byte, error) {
 		defer mbox.Close()
 	}
 	if u.uidValidity != 0 && u.uidValidity != mbox.UIDValidity() {
-		return nil, errBadURL("Invalid UIDVALIDITY")
+		return nil, badURLError("Invalid UIDVALIDITY")
 	}
 	var out []byte
 	found := false
@@ -352,7 +354,7 @@ func (c *conn) fetchURL(u *imapURL) ([]byte, error) {
 		return nil, err
 	}
 	if !found {
-		return nil, errBadURL("Message not found")
+		return nil, badURLError("Message not found")
 	}
 	return out, nil
 }
@@ -364,7 +366,7 @@ func (c *conn) urlMailbox(name string) (mbox Mailbox, opened bool, err error) {
 		return c.sel.mbox, false, nil
 	}
 	if name == "" {
-		return nil, false, errBadURL("Mailbox-relative IMAP URL, but no mailbox selected")
+		return nil, false, badURLError("Mailbox-relative IMAP URL, but no mailbox selected")
 	}
 	mbox, err = c.user.Open(c.ctx, name, true)
 	if err != nil {
