@@ -27,7 +27,6 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.Appen
 	type prepared struct {
 		body  []byte
 		meta  *messageMeta
-		sort  imapd.SortData
 		date  time.Time
 		flags []string
 	}
@@ -42,7 +41,6 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.Appen
 			p.date = time.Now()
 		}
 		p.meta = parseMessageMeta(p.body)
-		p.sort = imapd.NewSortData(0, headerOf(p.body))
 		total += int64(len(p.body))
 		ps[i] = p
 	}
@@ -65,9 +63,6 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imapd.Appen
 			}
 			bodyID, err := u.s.insertMailBodyTx(ctx, tx, p.body, p.meta)
 			if err != nil {
-				return err
-			}
-			if err := u.s.setSortDataTx(ctx, tx, bodyID, &p.sort); err != nil {
 				return err
 			}
 			uid, id, err := appendTx(ctx, tx, u.s, mb.id, bodyID, int64(len(p.body)), p.date, p.flags)

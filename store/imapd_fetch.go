@@ -77,20 +77,25 @@ func (s *Store) setSortDataTx(ctx context.Context, tx *wtx, id int64, d *imapd.S
 	if err != nil {
 		return err
 	}
+	_, err = st.ExecContext(ctx, append(sortArgs(d), id)...)
+	return err
+}
+
+// sortArgs returns the values of sortColumns for d.
+func sortArgs(d *imapd.SortData) []any {
 	var date, zone any
 	if !d.Date.IsZero() {
 		_, off := d.Date.Zone()
 		date, zone = d.Date.Unix(), off
 	}
-	_, err = st.ExecContext(ctx, date, zone, d.BaseSubject, d.HasRe, d.From, d.To, d.Cc, d.DisplayFrom, d.DisplayTo,
-		d.MessageID, d.InReplyTo, strings.Join(d.References, "\n"), id)
-	return err
+	return []any{date, zone, d.BaseSubject, d.HasRe, d.From, d.To, d.Cc, d.DisplayFrom, d.DisplayTo,
+		d.MessageID, d.InReplyTo, strings.Join(d.References, "\n")}
 }
 
 // SortData returns the SortData of the messages of uids. It is computed
-// once per body, when the body is stored by APPEND; the bodies stored
-// otherwise (delivered, or before the store kept it) get it here, at
-// their first SORT or THREAD, and keep it.
+// once per body, when the body is stored (parseMessageMeta); the bodies
+// stored before the store kept it get it here, at their first SORT or
+// THREAD, and keep it.
 func (mb *imapdMailbox) SortData(ctx context.Context, uids []uint32) ([]imapd.SortData, error) {
 	out, missing, err := mb.readSortData(ctx, uids)
 	if err != nil {
@@ -108,9 +113,10 @@ func (mb *imapdMailbox) SortData(ctx context.Context, uids []uint32) ([]imapd.So
 // readSortData reads the SortData of the messages of uids, and for those
 // whose body has none yet, the body ids, by index in the result.
 func (mb *imapdMailbox) readSortData(ctx context.Context, uids []uint32) ([]imapd.SortData, map[int]int64, error) {
+	cond, args, keep := uidsCond(uids)
 	rows, err := mb.s.db.QueryContext(ctx, `SELECT m.uid, m.body_id, b.sort_subject IS NOT NULL, `+sortColumns+`
 		FROM messages m JOIN bodies b ON b.id = m.body_id
-		WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`, mb.id, jsonIDs(uids))
+		WHERE m.mailbox_id = ? AND `+cond+` ORDER BY m.uid`, append([]any{mb.id}, args...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -126,6 +132,9 @@ func (mb *imapdMailbox) readSortData(ctx context.Context, uids []uint32) ([]imap
 		var re sql.NullBool
 		if err := rows.Scan(&d.UID, &bodyID, &ok, &date, &zone, &subj, &re, &from, &to, &cc, &dfrom, &dto, &msgID, &irt, &refs); err != nil {
 			return nil, nil, err
+		}
+		if keep != nil && !keep(d.UID) {
+			continue
 		}
 		if !ok {
 			missing[len(out)] = bodyID
@@ -148,7 +157,7 @@ func (mb *imapdMailbox) readSortData(ctx context.Context, uids []uint32) ([]imap
 // sortDataBatch bounds the bodies whose SortData one write transaction
 // stores, so that a first SORT of a large mailbox holds up other writers
 // for short times only.
-const sortDataBatch = 1000
+const sortDataBatch = 5000
 
 // computeSortData computes the SortData of the bodies missing (by index in
 // out), fills out, and stores them.

@@ -109,6 +109,15 @@ func TestMigration009(t *testing.T) {
 	if !slices.Equal(ch.Keywords, []string{"$Second", "$First"}) {
 		t.Errorf("Keywords = %q", ch.Keywords)
 	}
+	// The bodies stored before get their SortData at the first SORT.
+	sd, err := mb.SortData(ctx, []uint32{3, 9})
+	if err != nil || len(sd) != 2 || sd[0].BaseSubject != "hi" || sd[1].UID != 9 {
+		t.Errorf("SortData of migrated messages = %+v, %v", sd, err)
+	}
+	var subj sql.NullString
+	if err := st.db.QueryRow(`SELECT sort_subject FROM bodies WHERE id = 1`).Scan(&subj); err != nil || subj.String != "hi" {
+		t.Errorf("sort_subject after the first SortData = %v, %v; want it kept", subj, err)
+	}
 	// The old code path (a delivery) gets a mod-sequence from the triggers.
 	if err := st.Deliver(ctx, []string{"alice@example.org"}, []byte("Subject: new\r\n\r\nx\r\n"), time.Now()); err != nil {
 		t.Fatal(err)

@@ -32,17 +32,36 @@ func jsonIDs[T int64 | uint32](ids []T) string {
 	return string(b)
 }
 
+// uidsCond returns the condition on m.uid that selects uids (ascending),
+// its argument, and the filter the rows it selects must pass as well (nil
+// if none). A long list is a range of the (mailbox_id, uid) index, its
+// rows filtered here: a JSON list of 100,000 UIDs is slower to join.
+func uidsCond(uids []uint32) (cond string, args []any, keep func(uint32) bool) {
+	if len(uids) <= 256 {
+		return `m.uid IN (SELECT value FROM json_each(?))`, []any{jsonIDs(uids)}, nil
+	}
+	first, last := uids[0], uids[len(uids)-1]
+	if int(last-first)+1 != len(uids) {
+		keep = func(uid uint32) bool {
+			_, ok := slices.BinarySearch(uids, uid)
+			return ok
+		}
+	}
+	return `m.uid BETWEEN ? AND ?`, []any{first, last}, keep
+}
+
 // imapdRowsTx returns the messages of mailbox mbox whose UIDs are in uids
 // (ascending; nil means all), in UID order.
 func imapdRowsTx(ctx context.Context, q querier, mbox int64, uids []uint32) ([]imapdRow, error) {
-	const cols = `SELECT id, uid, modseq, internal_date, size FROM messages`
-	var err error
-	var rows *sql.Rows
-	if uids == nil {
-		rows, err = q.QueryContext(ctx, cols+` WHERE mailbox_id = ? ORDER BY uid`, mbox)
-	} else {
-		rows, err = q.QueryContext(ctx, cols+` WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mbox, jsonIDs(uids))
+	query := `SELECT m.id, m.uid, m.modseq, m.internal_date, m.size FROM messages m WHERE m.mailbox_id = ?`
+	args := []any{mbox}
+	var keep func(uint32) bool
+	if uids != nil {
+		cond, cargs, k := uidsCond(uids)
+		query += ` AND ` + cond
+		args, keep = append(args, cargs...), k
 	}
+	rows, err := q.QueryContext(ctx, query+` ORDER BY m.uid`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +72,9 @@ func imapdRowsTx(ctx context.Context, q querier, mbox int64, uids []uint32) ([]i
 		if err := rows.Scan(&r.id, &r.uid, &r.modseq, &r.date, &r.size); err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		if keep == nil || keep(r.uid) {
+			out = append(out, r)
+		}
 	}
 	return out, rows.Err()
 }

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
+
+	"github.com/inetkit/inetkit/internal/imapd"
 )
 
 // The bounds of the parse of a message for its meta: what it costs stays
@@ -52,6 +54,9 @@ type messageMeta struct {
 	// The columns made of the fields above, made by encode.
 	fromJSON, toJSON, ccJSON string
 	fromLC, toLC, subjectLC  string
+
+	// sort is what IMAP's SORT and THREAD read (schema/009_imap.sql).
+	sort imapd.SortData
 }
 
 // encode makes the columns of m that are made of its other fields.
@@ -78,6 +83,14 @@ func parseMessageMeta(msg []byte) *messageMeta {
 			}
 		}()
 		m.parse(msg)
+	}()
+	func() {
+		defer func() {
+			if recover() != nil {
+				m.sort = imapd.SortData{}
+			}
+		}()
+		m.sort = imapd.NewSortData(0, headerOf(msg))
 	}()
 	m.encode()
 	return m
@@ -930,11 +943,11 @@ const metaColumns = `from_addrs, to_addrs, cc_addrs, subject, date, message_id, 
 // insertMailBodyTx stores msg as a new mail body, with its meta, and
 // returns its id.
 func (s *Store) insertMailBodyTx(ctx context.Context, tx *wtx, msg []byte, meta *messageMeta) (int64, error) {
-	ins, err := s.stmt(ctx, tx, `INSERT INTO bodies (`+metaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	ins, err := s.stmt(ctx, tx, `INSERT INTO bodies (`+metaColumns+`, `+sortColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return 0, err
 	}
-	res, err := ins.ExecContext(ctx, meta.args()...)
+	res, err := ins.ExecContext(ctx, append(meta.args(), sortArgs(&meta.sort)...)...)
 	if err != nil {
 		return 0, err
 	}
