@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -130,7 +131,8 @@ func (sharedUser) Close() error { return nil }
 // below a 64 KiB buffer.
 func TestMemory_idleConnection(t *testing.T) {
 	n := 200
-	s := newServer(t, func(s *imapd.Server) { s.MaxConnsPerIP = -1 })
+	quiet := slog.New(slog.DiscardHandler)
+	s := newServer(t, func(s *imapd.Server) { s.MaxConnsPerIP, s.Logger = -1, quiet })
 	heap, stack := idleCost(t, s, n)
 	t.Logf("idle logged-in connection, with MemBackend: %.0f B heap, %.0f B goroutine stack", heap, stack)
 
@@ -140,7 +142,7 @@ func TestMemory_idleConnection(t *testing.T) {
 	}
 	defer u.Close()
 	s = newServer(t, func(s *imapd.Server) {
-		s.MaxConnsPerIP = -1
+		s.MaxConnsPerIP, s.Logger = -1, quiet
 		s.Backend = oneUser{u}
 	})
 	heap, stack = idleCost(t, s, n)
