@@ -210,22 +210,6 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
-// compareCasemap compares a and b octet by octet with a-z as A-Z (the
-// i;ascii-casemap collation).
-func compareCasemap(a, b string) int {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		x, y := upperASCII(a[i]), upperASCII(b[i])
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	return len(a) - len(b)
-}
-
 func upperASCII(c byte) byte {
 	if 'a' <= c && c <= 'z' {
 		return c - 'a' + 'A'
