@@ -2,6 +2,7 @@ package imapdtest_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -104,13 +105,15 @@ func TestServer_StartSTARTTLS(t *testing.T) {
 	if s.Config.TLSConfig == nil {
 		t.Fatalf("StartSTARTTLS left Config.TLSConfig nil")
 	}
-	conn, err := net.Dial("tcp", s.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	plain, err := inetimap.Dial(ctx, s.Addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	if g := greeting(t, conn); !strings.HasPrefix(g, "* OK") || strings.Contains(g, "TLS") && !strings.Contains(g, "STARTTLS") {
-		t.Errorf("plain greeting = %q; want * OK", g)
+	defer plain.Close()
+	if caps, err := plain.Capability().Wait(); err != nil || !caps.Has(imap.CapStartTLS) {
+		t.Errorf("CAPABILITY in plaintext = %v, %v; want STARTTLS offered", caps, err)
 	}
 	c := login(t, s, nil)
 	if caps, err := c.Capability().Wait(); err != nil || caps.Has(imap.CapStartTLS) {
