@@ -198,13 +198,16 @@ func excerpt(log string, max int) string {
 // unless Dovecot 2.3 itself skips it (urlauth, urlauth2, urlauth-binary,
 // sort-partial). The table of outcomes is logged at the end (go test -v,
 // or on failure). Subtests "stress/shared" and "stress/own_flags" run the
-// stress mode (see imaptestStress).
+// stress mode, 10 clients on one mailbox, the second with each client
+// changing only flags of its own so that imaptest checks the flags it
+// reads back: any error line in imaptest's log fails them, but for "STORE
+// didn't return FETCH FLAGS" with own_flags, which Dovecot 2.3 gets too.
 //
 // The binary is found at $INETKIT_IMAPTEST, at
 // $IMAPTEST_BUILD/imaptest/src/imaptest or
-// $TMPDIR/imaptest-build/imaptest/src/imaptest (where the build script of
-// dovecot/imaptest's release-2.3 branch, as inetkit's tools build it, puts
-// it), or as imaptest in $PATH; its scripted files are in the tests folder
+// $TMPDIR/imaptest-build/imaptest/src/imaptest (a source tree of
+// dovecot/imaptest's release-2.3 branch built in place), or as imaptest in
+// $PATH; its scripted files are in the tests folder
 // beside it, or at $INETKIT_IMAPTEST_TESTS. When it is missing Imaptest
 // skips t, or fails it with INETKIT_REQUIRE_PEERS=1. The flag
 // -imaptest.secs sets the length of each stress run (3 seconds by

@@ -54,7 +54,7 @@ const suiteTimeout = 10 * time.Second
 // subscriptions apart from mailboxes; Status; Append (UIDs, flags, dates,
 // all or none); Poll (everything first, then only changes, in mod-sequence
 // order; another session's changes; keywords); \Recent claimed once across
-// sessions, not by a read-only one; Vanished; Fetch; Store (the three
+// sessions, seen but not claimed by a read-only one; Vanished; Fetch; Store (the three
 // operations, UNCHANGEDSINCE); Expunge; Copy and move; the Changed channels
 // of User and Mailbox, woken by Deliver and by another session; SortData of
 // a delivered message; and concurrent use.
