@@ -265,3 +265,21 @@ func TestSearch_tooManyUpdates(t *testing.T) {
 }
 
 func noUpdate(line string) bool { return strings.Contains(line, "NOUPDATE") }
+
+// TestSearch_deepNesting checks that a search program nested deeper than
+// the decoder allows is refused with BAD, and the connection goes on.
+func TestSearch_deepNesting(t *testing.T) {
+	c, r := searchServer(t)
+	for _, prog := range []string{
+		strings.Repeat("(", 5000) + "ALL" + strings.Repeat(")", 5000),
+		strings.Repeat("NOT ", 5000) + "ALL",
+		strings.Repeat("OR ALL ", 5000) + "ALL",
+	} {
+		if _, tagged := exchange(t, c, r, "D", "SEARCH "+prog); !strings.HasPrefix(tagged, "D BAD") {
+			t.Errorf("SEARCH nested %.10q... = %q; want BAD", prog, tagged)
+		}
+	}
+	if got := searchLine(t, c, r, "SEARCH NOT NOT (OR 1 (2))"); got != "* SEARCH 1 2" {
+		t.Errorf("SEARCH NOT NOT (OR 1 (2)) = %q; want 1 2", got)
+	}
+}
