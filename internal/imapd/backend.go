@@ -133,9 +133,11 @@ type Mailbox interface {
 	// Poll returns what changed since the previous Poll: the first call
 	// returns every message. A message is in Changes.Messages if it is new
 	// or its flags changed since; it appears once, with its current state.
-	// Poll also gives the session the messages that are \Recent for it:
-	// on a mailbox opened read-write, those that no session has seen
-	// \Recent before (RFC 3501 §2.3.2).
+	// Poll also gives the session the messages that are \Recent for it
+	// (RFC 3501 §2.3.2): those that no session has seen \Recent before.
+	// A read-write session claims them (no other session sees them
+	// \Recent); a read-only one sees them without claiming them, as in
+	// Dovecot.
 	Poll(ctx context.Context) (*Changes, error)
 	// Changed returns a channel that receives a value when a change may be
 	// waiting for Poll (another session's or a delivery), at once if one
@@ -214,8 +216,9 @@ type Changes struct {
 	// ignored.
 	Expunged []uint32
 	// Keywords are the mailbox's keywords, for FLAGS and PERMANENTFLAGS
-	// (RFC 9051 §7.3.5): every keyword that a message has or had, in the
-	// order they were first used.
+	// (RFC 9051 §7.3.5): every keyword that a STORE or APPEND named, even
+	// one that changed no message (a client that stored a keyword expects
+	// it in FLAGS), in the order they were first named.
 	Keywords []string
 	// UIDNext and HighestModSeq are the mailbox's, as of this Poll.
 	UIDNext       uint32
