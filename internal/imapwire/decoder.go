@@ -117,6 +117,10 @@ func (d *Decoder) ReadCommand() (tag, name string, err error) {
 	}
 	d.tokens, d.bytes, d.depth = 0, 0, 0
 	d.appendStarted, d.inCatenate, d.utf8Paren = false, false, false
+	// The last command's line is the reader's buffer: dropped before the
+	// wait for the next command, so that the reader can release a buffer
+	// grown for a long line.
+	d.line, d.pos, d.lit = nil, 0, marker{}
 	if err := d.nextLine(false); err != nil {
 		return "", "", err
 	}
