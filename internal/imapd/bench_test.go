@@ -10,18 +10,20 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/inetkit/inetkit/internal/imapd"
 )
 
-// idleCost opens n connections to s, logs each in, and returns the heap
+// idleCost opens n connections to s, logs each in (and sends each a
+// command of longLine octets if it is not 0), and returns the heap
 // and goroutine stack memory the server holds per idle connection: the
 // growth of HeapAlloc (after a GC) and of StackInuse, divided by n. The
 // client side's sockets are measured apart, on a listener that only
 // accepts, and taken off.
-func idleCost(tb testing.TB, s *testServer, n int) (heap, stack float64) {
+func idleCost(tb testing.TB, s *testServer, n, longLine int) (heap, stack float64) {
 	tb.Helper()
 	base := clientCost(tb, n)
 	before := memNow()
@@ -39,7 +41,11 @@ func idleCost(tb testing.TB, s *testServer, n int) (heap, stack float64) {
 		conns = append(conns, c)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		r := bufio.NewReaderSize(c, 16)
-		if _, err := io.WriteString(c, "a LOGIN alice secret\r\n"); err != nil {
+		login := "a LOGIN alice secret\r\n"
+		if longLine > 0 {
+			login = "l ID (\"x\" \"" + strings.Repeat("y", longLine) + "\")\r\n" + login
+		}
+		if _, err := io.WriteString(c, login); err != nil {
 			tb.Fatal(err)
 		}
 		for {
@@ -133,7 +139,7 @@ func TestMemory_idleConnection(t *testing.T) {
 	n := 200
 	quiet := slog.New(slog.DiscardHandler)
 	s := newServer(t, func(s *imapd.Server) { s.MaxConnsPerIP, s.Logger = -1, quiet })
-	heap, stack := idleCost(t, s, n)
+	heap, stack := idleCost(t, s, n, 0)
 	t.Logf("idle logged-in connection, with MemBackend: %.0f B heap, %.0f B goroutine stack", heap, stack)
 
 	u, err := s.be.Login(context.Background(), "alice", "secret")
@@ -145,7 +151,7 @@ func TestMemory_idleConnection(t *testing.T) {
 		s.MaxConnsPerIP, s.Logger = -1, quiet
 		s.Backend = oneUser{u}
 	})
-	heap, stack = idleCost(t, s, n)
+	heap, stack = idleCost(t, s, n, 0)
 	t.Logf("idle logged-in connection, server alone: %.0f B heap, %.0f B goroutine stack", heap, stack)
 	if heap > 16<<10 {
 		t.Errorf("an idle logged-in connection holds %.0f B of heap; want at most 16 KiB", heap)
@@ -157,7 +163,7 @@ func TestMemory_idleConnection(t *testing.T) {
 func BenchmarkIdleConnection(b *testing.B) {
 	s := newServer(b, func(s *imapd.Server) { s.MaxConnsPerIP = -1 })
 	for b.Loop() {
-		heap, stack := idleCost(b, s, 100)
+		heap, stack := idleCost(b, s, 100, 0)
 		b.ReportMetric(heap, "heap-B/conn")
 		b.ReportMetric(stack, "stack-B/conn")
 	}
@@ -188,5 +194,17 @@ func writeHeapProfile(tb testing.TB, file string) {
 	defer f.Close()
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// BenchmarkIdleAfterLongCommand reports the memory an idle logged-in
+// connection holds after a command of 40000 octets: the reader's buffer
+// grew for it, and is released only if lineproto.Reader releases it.
+func BenchmarkIdleAfterLongCommand(b *testing.B) {
+	s := newServer(b, func(s *imapd.Server) { s.MaxConnsPerIP, s.Logger = -1, slog.New(slog.DiscardHandler) })
+	for b.Loop() {
+		heap, stack := idleCost(b, s, 100, 40000)
+		b.ReportMetric(heap, "heap-B/conn")
+		b.ReportMetric(stack, "stack-B/conn")
 	}
 }
