@@ -32,8 +32,9 @@ const (
 )
 
 // A handler runs one command. It is called after the command's name has
-// been read: it reads the arguments with c.dec (ending with c.dec.End or a
-// ReadX method that reads the end), runs the command, writes its untagged
+// been read, and not the SP after it: it reads the arguments with c.dec
+// (c.dec.SP first, then ending with c.dec.End or a ReadX method that reads
+// the end), runs the command, writes its untagged
 // responses and its tagged OK (c.ok), and returns nil. It returns an error
 // instead of writing a tagged NO or BAD; conn.answer is the one place
 // errors become responses:
