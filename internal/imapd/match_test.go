@@ -104,3 +104,51 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// countingReaderAt counts the octets read from it.
+type countingReaderAt struct {
+	r *strings.Reader
+	n int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+func TestReadMessage(t *testing.T) {
+	long := "X-Long: " + strings.Repeat("y", 20000) + "\r\n"
+	body := strings.Repeat("body line\r\n", 100000)
+	tests := []struct {
+		name, msg, header string
+	}{
+		{"crlf", "A: b\r\n\r\n" + body, "A: b\r\n\r\n"},
+		{"lf", "A: b\n\n" + body, "A: b\n\n"},
+		{"empty header", "\r\n" + body, "\r\n"},
+		{"long header", long + "\r\n" + body, long + "\r\n"},
+		{"no blank line", "A: b\r\nC: d", "A: b\r\nC: d"},
+		{"empty", "", ""},
+	}
+	var buf []byte
+	for _, tc := range tests {
+		r := &countingReaderAt{r: strings.NewReader(tc.msg)}
+		msg := &Message{Size: int64(len(tc.msg)), Body: r}
+		got, err := readMessage(msg, buf, true)
+		if err != nil || string(got) != tc.header {
+			t.Errorf("%s: header = %.40q, %v; want %.40q", tc.name, got, err, tc.header)
+		}
+		if r.n > int64(2*len(tc.header)+8<<10) {
+			t.Errorf("%s: read %d octets for a header of %d", tc.name, r.n, len(tc.header))
+		}
+		buf = got
+		all, err := readMessage(msg, buf, false)
+		if err != nil || string(all) != tc.msg {
+			t.Errorf("%s: whole message = %d octets, %v; want %d", tc.name, len(all), err, len(tc.msg))
+		}
+	}
+	short := &Message{Size: 100, Body: strings.NewReader("A: b\r\n")}
+	if _, err := readMessage(short, nil, false); err == nil {
+		t.Error("a message shorter than its size: no error")
+	}
+}

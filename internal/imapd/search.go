@@ -1,7 +1,9 @@
 package imapd
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -339,6 +341,9 @@ type search struct {
 	modSeq bool // the program has a MODSEQ key
 	needSD bool // it has a key that needs SortData
 	needTx bool // it has a key that needs the message's text
+	// needBody: it has BODY or TEXT, which need the whole message; the
+	// other text keys need only the header.
+	needBody bool
 }
 
 // newSearch compiles key over the connection's view.
@@ -424,11 +429,8 @@ func (s *search) deep(ctx context.Context, unknown []int) ([]int, error) {
 		if mc == nil {
 			return nil
 		}
-		if int64(cap(buf)) < msg.Size {
-			buf = make([]byte, msg.Size)
-		}
-		buf = buf[:msg.Size]
-		if n, err := msg.Body.ReadAt(buf, 0); int64(n) < msg.Size {
+		var err error
+		if buf, err = readMessage(msg, buf, !s.needBody); err != nil {
 			return err
 		}
 		mc.text = newMsgText(buf)
@@ -439,6 +441,60 @@ func (s *search) deep(ctx context.Context, unknown []int) ([]int, error) {
 		return nil
 	})
 	return found, err
+}
+
+// readMessage reads msg into buf, whose memory it reuses: the whole
+// message, or, if headerOnly is set, its header up to and including the
+// blank line (all of it if there is none), read in growing chunks so that
+// the body of a large message is not read for a header key.
+func readMessage(msg *Message, buf []byte, headerOnly bool) ([]byte, error) {
+	buf = buf[:0]
+	want := msg.Size
+	if headerOnly {
+		want = min(msg.Size, 8<<10)
+	}
+	for {
+		have := int64(len(buf))
+		buf = slices.Grow(buf, int(want-have))[:want]
+		n, err := msg.Body.ReadAt(buf[have:], have)
+		if int64(n) < want-have {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if !headerOnly || want == msg.Size {
+			return buf, nil
+		}
+		if i := messageHeaderEnd(buf); i >= 0 {
+			return buf[:i], nil
+		}
+		want = min(msg.Size, 2*want)
+	}
+}
+
+// messageHeaderEnd returns the length of the header at the start of msg,
+// including the blank line that ends it, or -1 if msg holds no blank line.
+func messageHeaderEnd(msg []byte) int {
+	if bytes.HasPrefix(msg, []byte("\r\n")) {
+		return 2
+	}
+	if bytes.HasPrefix(msg, []byte("\n")) {
+		return 1
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(msg[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case bytes.HasPrefix(msg[i:], []byte("\r\n")):
+			return i + 2
+		case bytes.HasPrefix(msg[i:], []byte("\n")):
+			return i + 1
+		}
+	}
 }
 
 // tri is the value of a key for a message whose data may not all have
@@ -506,6 +562,7 @@ func (s *search) compile(k *imapwire.SearchKey) *node {
 		n.text = fold(k.Text)
 		n.field = strings.ToLower(k.Field)
 		s.needTx = true
+		s.needBody = s.needBody || k.Kind == imapwire.SearchBody || k.Kind == imapwire.SearchText
 	case imapwire.SearchBefore, imapwire.SearchOn, imapwire.SearchSince:
 		n.day = dayOf(k.Date)
 	case imapwire.SearchSentBefore, imapwire.SearchSentOn, imapwire.SearchSentSince:
