@@ -176,25 +176,32 @@ func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op imapd.Store
 				}
 			}
 		}
+		var before uint64
+		if err := tx.QueryRowContext(ctx, `SELECT highest_modseq FROM mailboxes WHERE id = ?`, mb.id).Scan(&before); err != nil {
+			return err
+		}
 		rows, err := imapdRowsTx(ctx, tx, mb.id, uids)
 		if err != nil {
 			return err
 		}
-		var done []imapdRow
+		var ids []int64
 		for _, r := range rows {
 			if unchangedSince != 0 && r.modseq > unchangedSince {
 				modified = append(modified, r.uid)
-				continue
-			}
-			n, err := storeFlagsTx(ctx, tx, r.id, op, flags)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				done = append(done, r)
+			} else {
+				ids = append(ids, r.id)
 			}
 		}
-		if changed, err = mb.statesTx(ctx, tx, done); err != nil {
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := storeFlagsTx(ctx, tx, jsonIDs(ids), op, flags); err != nil {
+			return err
+		}
+		// Every message whose flags changed has a mod-sequence above
+		// the mailbox's before (the triggers gave it one), and no other
+		// writer ran meanwhile: the write lock is held.
+		if changed, err = mb.changedSinceTx(ctx, tx, before); err != nil {
 			return err
 		}
 		mb.s.queueOldFlags(ctx, tx, mb.id, changed)
@@ -239,88 +246,50 @@ func keywordSpellingTx(ctx context.Context, q querier, mbox int64, flags []strin
 	return out, nil
 }
 
-// storeFlagsTx changes the flags of message id and returns how many it
-// set or cleared.
-func storeFlagsTx(ctx context.Context, tx *wtx, id int64, op imapd.StoreOp, flags []string) (int, error) {
-	have, err := messageFlagsTx(ctx, tx, id)
-	if err != nil {
-		return 0, err
-	}
-	has := func(list []string, f string) bool {
-		return slices.ContainsFunc(list, func(g string) bool { return strings.EqualFold(f, g) })
-	}
-	var add, remove []string
-	switch op {
-	case imapd.StoreAdd:
-		for _, f := range flags {
-			if !has(have, f) {
-				add = append(add, f)
-			}
-		}
-	case imapd.StoreRemove:
-		for _, f := range have {
-			if has(flags, f) {
-				remove = append(remove, f)
-			}
-		}
-	default:
-		for _, f := range flags {
-			if !has(have, f) {
-				add = append(add, f)
-			}
-		}
-		for _, f := range have {
-			if !has(flags, f) {
-				remove = append(remove, f)
-			}
+// storeFlagsTx changes the flags of the messages of ids (a JSON list) as
+// op says, a statement per flag whatever the number of messages. Flags
+// compare without regard to case (ASCII, as flags are atoms); a flag a
+// message has is not set again, so that its mod-sequence does not change.
+func storeFlagsTx(ctx context.Context, tx *wtx, ids string, op imapd.StoreOp, flags []string) error {
+	if op == imapd.StoreReplace {
+		keep, _ := json.Marshal(append([]string{}, flags...))
+		if _, err := tx.ExecContext(ctx, `DELETE FROM flags WHERE message_id IN (SELECT value FROM json_each(?1))
+			AND lower(flag) NOT IN (SELECT lower(value) FROM json_each(?2))`, ids, string(keep)); err != nil {
+			return err
 		}
 	}
-	for _, f := range remove {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM flags WHERE message_id = ? AND flag = ?`, id, f); err != nil {
-			return 0, err
+	for _, f := range flags {
+		q := `INSERT INTO flags (message_id, flag) SELECT j.value, ?2 FROM json_each(?1) j
+			WHERE NOT EXISTS (SELECT 1 FROM flags WHERE message_id = j.value AND flag = ?2 COLLATE NOCASE)`
+		if op == imapd.StoreRemove {
+			q = `DELETE FROM flags WHERE message_id IN (SELECT value FROM json_each(?1)) AND flag = ?2 COLLATE NOCASE`
+		}
+		if _, err := tx.ExecContext(ctx, q, ids, f); err != nil {
+			return err
 		}
 	}
-	for _, f := range add {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO flags (message_id, flag) VALUES (?, ?)`, id, f); err != nil {
-			return 0, err
-		}
-	}
-	return len(add) + len(remove), nil
+	return nil
 }
 
-// messageFlagsTx returns the flags of message id.
-func messageFlagsTx(ctx context.Context, q querier, id int64) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT flag FROM flags WHERE message_id = ?`, id)
+// changedSinceTx returns the state of the messages changed after modseq.
+func (mb *imapdMailbox) changedSinceTx(ctx context.Context, tx *wtx, modseq uint64) ([]imapd.MessageState, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT uid, modseq, internal_date, size,
+		coalesce((SELECT group_concat(flag, ' ') FROM flags WHERE message_id = m.id), '')
+		FROM messages m WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mb.id, modseq)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	flags := []string{}
-	for rows.Next() {
-		var f string
-		if err := rows.Scan(&f); err != nil {
-			return nil, err
-		}
-		flags = append(flags, f)
-	}
-	return flags, rows.Err()
-}
-
-// statesTx returns the state of the messages rows now.
-func (mb *imapdMailbox) statesTx(ctx context.Context, tx *wtx, rows []imapdRow) ([]imapd.MessageState, error) {
 	var out []imapd.MessageState
-	for _, r := range rows {
-		st := imapd.MessageState{UID: r.uid, InternalDate: time.Unix(0, r.date), Size: r.size, Recent: mb.isRecent(r.uid)}
-		if err := tx.QueryRowContext(ctx, `SELECT modseq FROM messages WHERE id = ?`, r.id).Scan(&st.ModSeq); err != nil {
+	for rows.Next() {
+		var r uidRecord
+		if err := rows.Scan(&r.uid, &r.modseq, &r.date, &r.size, &r.flags); err != nil {
 			return nil, err
 		}
-		var err error
-		if st.Flags, err = messageFlagsTx(ctx, tx, r.id); err != nil {
-			return nil, err
-		}
-		out = append(out, st)
+		out = append(out, imapd.MessageState{UID: r.uid, Flags: splitFlags(r.flags), ModSeq: r.modseq,
+			InternalDate: time.Unix(0, r.date), Size: r.size, Recent: mb.isRecent(r.uid)})
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // queueOldFlags tells the sessions of the other IMAP server that have
