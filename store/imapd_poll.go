@@ -73,29 +73,29 @@ func (mb *imapdMailbox) Close() error {
 // takes them, in a write transaction (RFC 3501 §2.3.2: one session only
 // gets a message as \Recent); otherwise Poll only reads.
 func (mb *imapdMailbox) Poll(ctx context.Context) (*imapd.Changes, error) {
-	if !mb.readOnly {
-		var recentUID, uidNext uint32
-		err := mb.s.db.QueryRowContext(ctx, `SELECT recent_uid, uid_next FROM mailboxes WHERE id = ?`, mb.id).Scan(&recentUID, &uidNext)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, imapdErr(err)
-		}
-		if err == nil && recentUID < uidNext {
-			var ch *imapd.Changes
-			err := mb.s.write(ctx, func(tx *wtx) error {
-				var err error
-				ch, err = mb.pollTx(ctx, tx, true)
-				return err
-			})
-			return ch, imapdErr(err)
-		}
+	ch, err := mb.pollRead(ctx)
+	if errors.Is(err, errNeedClaim) {
+		err = mb.s.write(ctx, func(tx *wtx) error {
+			var err error
+			ch, err = mb.pollTx(ctx, tx, true)
+			return err
+		})
 	}
+	return ch, imapdErr(err)
+}
+
+// errNeedClaim stops a read-only Poll of a read-write session that finds
+// messages to take as \Recent: it must take them in a write transaction.
+var errNeedClaim = errors.New("store: messages to take as recent")
+
+// pollRead is Poll in a read transaction.
+func (mb *imapdMailbox) pollRead(ctx context.Context) (*imapd.Changes, error) {
 	tx, err := mb.s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, imapdErr(err)
+		return nil, err
 	}
 	defer tx.Rollback()
-	ch, err := mb.pollTx(ctx, tx, false)
-	return ch, imapdErr(err)
+	return mb.pollTx(ctx, tx, false)
 }
 
 // pollTx is Poll in transaction q; with claim (q is a write transaction)
@@ -116,6 +116,9 @@ func (mb *imapdMailbox) pollTx(ctx context.Context, q querier, claim bool) (*ima
 			return nil, err
 		}
 	} else if !mb.readOnly {
+		if recentUID < uidNext {
+			return nil, errNeedClaim
+		}
 		lo = uidNext // nothing to take
 	} else {
 		// EXAMINE: the messages not yet taken are \Recent, but stay so
@@ -123,19 +126,20 @@ func (mb *imapdMailbox) pollTx(ctx context.Context, q querier, claim bool) (*ima
 		// adds are marked.
 		lo = max(lo, mb.uidNext)
 	}
+	n := len(mb.recent)
 	if lo < uidNext {
 		mb.recent = append(mb.recent, uidRange{lo, uidNext})
 	}
 	ch := &imapd.Changes{UIDNext: uidNext, HighestModSeq: highest}
-	if ch.Messages, err = mb.changedMessages(ctx, q); err != nil {
-		return nil, err
+	ch.Messages, err = mb.changedMessages(ctx, q)
+	if err == nil && mb.polled {
+		ch.Expunged, err = expungedSince(ctx, q, mb.id, mb.modseq)
 	}
-	if mb.polled {
-		if ch.Expunged, err = expungedSince(ctx, q, mb.id, mb.modseq); err != nil {
-			return nil, err
-		}
+	if err == nil {
+		ch.Keywords, err = mailboxKeywords(ctx, q, mb.id)
 	}
-	if ch.Keywords, err = mailboxKeywords(ctx, q, mb.id); err != nil {
+	if err != nil {
+		mb.recent = mb.recent[:n] // the claim is rolled back
 		return nil, err
 	}
 	mb.polled, mb.modseq, mb.uidNext = true, highest, uidNext
