@@ -1,6 +1,7 @@
 package imapd_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/inetkit/inetkit/internal/imapd"
 	"github.com/inetkit/inetkit/internal/prototest"
 )
 
@@ -195,5 +197,100 @@ func TestExpunge_deferredDuringSearch(t *testing.T) {
 	u = mustOK(t, c, r, "b", "UID SEARCH ALL")
 	if !containsPrefix(u, "* 1 EXPUNGE") || !containsPrefix(u, `* 2 FETCH (UID 3 FLAGS (\Answered \Flagged \Recent))`) {
 		t.Errorf("UID SEARCH ALL = %q; want the EXPUNGE and the flag change with its UID", u)
+	}
+}
+
+// lateBackend wraps a Backend so that a test can add to what the next Poll
+// of a mailbox reports: the late or doubled news that a backend reading
+// the messages and the expunges apart may give.
+type lateBackend struct {
+	imapd.Backend
+	mu     sync.Mutex
+	inject func(*imapd.Changes) // applied to the next Poll's changes, once
+}
+
+func (b *lateBackend) Login(ctx context.Context, username, password string) (imapd.User, error) {
+	u, err := b.Backend.Login(ctx, username, password)
+	if err != nil {
+		return nil, err
+	}
+	return &lateUser{User: u, b: b}, nil
+}
+
+// setInject sets the change the next Poll of any mailbox gets.
+func (b *lateBackend) setInject(f func(*imapd.Changes)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inject = f
+}
+
+type lateUser struct {
+	imapd.User
+	b *lateBackend
+}
+
+func (u *lateUser) Open(ctx context.Context, name string, readOnly bool) (imapd.Mailbox, error) {
+	m, err := u.User.Open(ctx, name, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	return &lateMailbox{Mailbox: m, b: u.b}, nil
+}
+
+type lateMailbox struct {
+	imapd.Mailbox
+	b *lateBackend
+}
+
+func (m *lateMailbox) Poll(ctx context.Context) (*imapd.Changes, error) {
+	ch, err := m.Mailbox.Poll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.b.mu.Lock()
+	defer m.b.mu.Unlock()
+	if m.b.inject != nil {
+		m.b.inject(ch)
+		m.b.inject = nil
+	}
+	return ch, nil
+}
+
+// TestExpunge_lateNews checks that a message a Poll reports both added and
+// expunged, or reports again after its expunge was sent, is never told to
+// the client: no EXISTS for it, no EXPUNGE or FETCH above the count the
+// client knows.
+func TestExpunge_lateNews(t *testing.T) {
+	var lb *lateBackend
+	s := newServer(t, func(srv *imapd.Server) {
+		lb = &lateBackend{Backend: srv.Backend}
+		srv.Backend = lb
+	})
+	s.deliver(t, 5)
+	c, r, _ := s.selected(t)
+	// UID 6, added and expunged between two reads of the backend.
+	lb.setInject(func(ch *imapd.Changes) {
+		ch.Messages = append(ch.Messages, imapd.MessageState{UID: 6, ModSeq: 100, Size: 3})
+		ch.Expunged = append(ch.Expunged, 6)
+	})
+	if u := mustOK(t, c, r, "a", "NOOP"); len(u) != 0 {
+		t.Errorf("NOOP after a message added and expunged = %q; want nothing", u)
+	}
+	// UID 5 expunged and reported, then reported again.
+	other, ro, _ := s.selected(t)
+	mustOK(t, other, ro, "b", `STORE 5 +FLAGS.SILENT (\Deleted)`)
+	mustOK(t, other, ro, "c", "EXPUNGE")
+	if u := mustOK(t, c, r, "d", "NOOP"); len(u) != 1 || u[0] != "* 5 EXPUNGE" {
+		t.Errorf("NOOP after another session's EXPUNGE = %q; want * 5 EXPUNGE", u)
+	}
+	lb.setInject(func(ch *imapd.Changes) {
+		ch.Messages = append(ch.Messages, imapd.MessageState{UID: 5, ModSeq: 200, Size: 3})
+	})
+	if u := mustOK(t, c, r, "e", "NOOP"); len(u) != 0 {
+		t.Errorf("NOOP after an expunged message is reported again = %q; want nothing", u)
+	}
+	u := mustOK(t, c, r, "f", "FETCH 1:* (UID)")
+	if len(u) != 4 || u[3] != "* 4 FETCH (UID 4)" {
+		t.Errorf("FETCH 1:* = %q; want the 4 messages left", u)
 	}
 }

@@ -37,6 +37,10 @@ type selected struct {
 	// FLAGS; flagsDue is set when they changed since.
 	keywords []string
 	flagsDue bool
+	// maxUID is the highest UID the view ever held: a message a Poll
+	// reports after its expunge (late news of a backend) is not taken
+	// back into the view.
+	maxUID uint32
 	// uidNext and highestModSeq are the mailbox's as of the last poll.
 	uidNext       uint32
 	highestModSeq uint64
@@ -54,11 +58,12 @@ var errBadSeq = &Error{Type: "BAD", Text: "Error in IMAP command: Invalid messag
 // set (a UID that no message of the view has is left out, RFC 9051 §6.4.9);
 // "$" is the saved search result. A sequence number beyond the view is
 // errBadSeq; "*" is the last message, and names none in an empty mailbox.
+// Only the messages the client was told of (EXISTS) are named.
 func (s *selected) uids(set imapwire.SeqSet, uid bool) ([]uint32, error) {
 	if set.Saved {
 		return s.existing(s.saved), nil
 	}
-	n := uint32(len(s.msgs))
+	n := min(uint32(len(s.msgs)), s.exists)
 	if !uid {
 		for _, r := range set.Ranges {
 			if r.Start > n || r.Stop > n {
@@ -80,13 +85,14 @@ func (s *selected) uids(set imapwire.SeqSet, uid bool) ([]uint32, error) {
 	if n == 0 {
 		return nil, nil
 	}
+	msgs := s.msgs[:n]
 	var out []uint32
-	for _, r := range set.Normalize(s.msgs[n-1].UID).Ranges {
-		i, _ := slices.BinarySearchFunc(s.msgs, r.Start, func(m MessageState, u uint32) int {
+	for _, r := range set.Normalize(msgs[n-1].UID).Ranges {
+		i, _ := slices.BinarySearchFunc(msgs, r.Start, func(m MessageState, u uint32) int {
 			return cmp.Compare(m.UID, u)
 		})
-		for ; i < len(s.msgs) && s.msgs[i].UID <= r.Stop; i++ {
-			out = append(out, s.msgs[i].UID)
+		for ; i < len(msgs) && msgs[i].UID <= r.Stop; i++ {
+			out = append(out, msgs[i].UID)
 		}
 	}
 	return out, nil
@@ -148,7 +154,12 @@ func (s *selected) expunge(uids []uint32) {
 // appended, changed ones replaced by their newer state (a state whose
 // mod-sequence is not above the view's is older news and dropped, so that
 // the client never sees a flag state go back), expunged ones marked
-// pending.
+// pending. A message is new only if its UID is above every UID the view
+// ever held and the same Poll does not report it expunged: a backend that
+// reads the messages and the expunges apart may report a message both
+// added and expunged, or a message again after its expunge, and the
+// client must not be told of it (an EXISTS, then FETCH or EXPUNGE
+// responses, for a message that is gone).
 func (s *selected) merge(ch *Changes) {
 	for _, m := range ch.Messages {
 		seq := s.seq(m.UID)
@@ -165,8 +176,9 @@ func (s *selected) merge(ch *Changes) {
 				s.changed = make(map[uint32]bool)
 			}
 			s.changed[m.UID] = s.changed[m.UID] || differ
-		case len(s.msgs) == 0 || m.UID > s.msgs[len(s.msgs)-1].UID:
+		case m.UID > s.maxUID && !expungedToo(ch.Expunged, m.UID):
 			s.msgs = append(s.msgs, m)
+			s.maxUID = m.UID
 		}
 	}
 	s.expunge(ch.Expunged)
@@ -177,6 +189,12 @@ func (s *selected) merge(ch *Changes) {
 	if ch.HighestModSeq > s.highestModSeq {
 		s.highestModSeq = ch.HighestModSeq
 	}
+}
+
+// expungedToo reports whether uid is in expunged (ascending).
+func expungedToo(expunged []uint32, uid uint32) bool {
+	_, found := slices.BinarySearch(expunged, uid)
+	return found
 }
 
 // addKeywords adds to the mailbox's keywords the client knows those of kw
@@ -340,22 +358,26 @@ func (s *selected) recentCount() uint32 {
 // writeExpunges reports the pending expunges and drops them from the view:
 // as "* VANISHED" with QRESYNC (RFC 7162 §3.2.10), else as one "* n
 // EXPUNGE" per message, from the highest sequence number down so that each
-// number is right when the client reads it.
+// number is right when the client reads it. A message the client was not
+// told of (above s.exists) goes without a word.
 func (c *conn) writeExpunges() error {
 	s := c.sel
-	if c.qresync() {
-		c.enc.Star().Atom("VANISHED ").SeqSet(imapwire.SeqSetOf(s.pending...))
+	told := make([]uint32, 0, len(s.pending))
+	for _, u := range s.pending {
+		if seq := s.seq(u); seq != 0 && seq <= s.exists {
+			told = append(told, u)
+		}
+	}
+	if c.qresync() && len(told) > 0 {
+		c.enc.Star().Atom("VANISHED ").SeqSet(imapwire.SeqSetOf(told...))
 		if err := c.enc.CRLF(); err != nil {
 			return err
 		}
 	}
 	// Each sequence number is the one the message has when the client
 	// reads its EXPUNGE: those above it are gone already.
-	for i := len(s.pending) - 1; i >= 0; i-- {
-		seq := s.seq(s.pending[i])
-		if seq == 0 {
-			continue
-		}
+	for i := len(told) - 1; i >= 0; i-- {
+		seq := s.seq(told[i])
 		if s.msgs[seq-1].Recent && s.recent > 0 {
 			s.recent--
 		}
