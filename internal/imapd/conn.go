@@ -90,6 +90,7 @@ type conn struct {
 	user     User            // once logged in
 	enabled  map[string]bool // ENABLEd extensions (RFC 5161), upper case: CONDSTORE, QRESYNC, UTF8=ACCEPT, IMAP4REV2
 	sel      *selected       // the selected mailbox, nil unless state is stateSelected
+	notify   *notifyState    // what NOTIFY SET asked for (RFC 5465), nil if none
 
 	commands   int  // commands read so far
 	compressed bool // COMPRESS=DEFLATE is on (RFC 4978)
@@ -365,14 +366,12 @@ func (c *conn) reply(tag string, e *Error) error {
 }
 
 // ok writes the tagged OK of the command tag, with a response code (such as
-// "READ-WRITE", written in brackets) if code is not "": first, when a
-// mailbox is selected, the updates of the mailbox that the client has not
-// been told of (c.writeUpdates).
+// "READ-WRITE", written in brackets) if code is not "": first what the
+// client has not been told of (c.writeUpdates): the updates of the
+// selected mailbox, if any, and NOTIFY's events, in any state.
 func (c *conn) ok(tag, code, text string) error {
-	if c.sel != nil {
-		if err := c.writeUpdates(); err != nil {
-			return err
-		}
+	if err := c.writeUpdates(); err != nil {
+		return err
 	}
 	return c.enc.StatusResponse(tag, "OK", code, text)
 }

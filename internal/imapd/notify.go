@@ -1,10 +1,8 @@
 package imapd
 
 import (
-	"context"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/inetkit/inetkit/internal/imapwire"
 )
@@ -61,28 +59,11 @@ type notifyState struct {
 	dirty     bool                      // User.Changed fired
 }
 
-// notifyStates holds the NOTIFY state of each connection that set one; an
-// entry is dropped when its connection ends.
-var notifyStates sync.Map // *conn → *notifyState
-
 // notifyOf returns c's NOTIFY state, nil if none was set.
-func (c *conn) notifyOf() *notifyState {
-	if v, ok := notifyStates.Load(c); ok {
-		return v.(*notifyState)
-	}
-	return nil
-}
+func (c *conn) notifyOf() *notifyState { return c.notify }
 
 // setNotify replaces c's NOTIFY state; nil removes it.
-func (c *conn) setNotify(st *notifyState) {
-	if st == nil {
-		notifyStates.Delete(c)
-		return
-	}
-	if _, loaded := notifyStates.Swap(c, st); !loaded {
-		context.AfterFunc(c.lc.Context(), func() { notifyStates.Delete(c) })
-	}
-}
+func (c *conn) setNotify(st *notifyState) { c.notify = st }
 
 // notifyChanged returns the channel that signals changes NOTIFY may
 // report, nil if NOTIFY is not set.

@@ -98,3 +98,18 @@ func FuzzNotify(f *testing.F) {
 		mustOK(t, c, r, "n", "NOOP")
 	})
 }
+
+// TestNotify_authenticatedState checks that NOTIFY's events reach a client
+// with no mailbox selected at the end of any command, not only IDLE.
+func TestNotify_authenticatedState(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	mustOK(t, c, r, "a", "CREATE box")
+	other, ro := s.loggedIn(t)
+	mustOK(t, c, r, "b", "NOTIFY SET (MAILBOXES box (MessageNew MessageExpunge))")
+	mustOK(t, other, ro, "a", "APPEND box {3+}\r\nx\r\n")
+	u := mustOK(t, c, r, "c", "NOOP")
+	if len(u) != 1 || !strings.HasPrefix(u[0], "* STATUS box (MESSAGES 1 UIDNEXT 2 ") {
+		t.Errorf("NOOP in the authenticated state after an APPEND to a watched mailbox = %q; want its STATUS", u)
+	}
+}
