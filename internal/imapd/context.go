@@ -1,10 +1,7 @@
 package imapd
 
 import (
-	"runtime"
 	"slices"
-	"sync"
-	"weak"
 
 	"github.com/inetkit/inetkit/internal/imapwire"
 )
@@ -25,43 +22,6 @@ type searchContext struct {
 	uids []uint32 // the result as the client knows it, ascending
 }
 
-// contexts holds the update contexts of each selected mailbox view. It is
-// keyed by a weak pointer so that a view's contexts go with the view: a
-// new SELECT, CLOSE or LOGOUT ends them (RFC 5267 §4.2) with nothing to
-// remember.
-var contexts = struct {
-	sync.Mutex
-	m map[weak.Pointer[selected]][]*searchContext
-}{m: make(map[weak.Pointer[selected]][]*searchContext)}
-
-// searchContexts returns the update contexts of view s.
-func searchContexts(s *selected) []*searchContext {
-	contexts.Lock()
-	defer contexts.Unlock()
-	return contexts.m[weak.Make(s)]
-}
-
-// setSearchContexts replaces the update contexts of view s.
-func setSearchContexts(s *selected, list []*searchContext) {
-	contexts.Lock()
-	defer contexts.Unlock()
-	k := weak.Make(s)
-	_, had := contexts.m[k]
-	switch {
-	case len(list) == 0:
-		delete(contexts.m, k)
-	default:
-		contexts.m[k] = list
-		if !had {
-			runtime.AddCleanup(s, func(k weak.Pointer[selected]) {
-				contexts.Lock()
-				delete(contexts.m, k)
-				contexts.Unlock()
-			}, k)
-		}
-	}
-}
-
 // maxContexts is the number of searches a connection may keep updated:
 // each is evaluated again at every change of the mailbox.
 const maxContexts = 16
@@ -70,7 +30,8 @@ const maxContexts = 16
 // messages found (indexes, ascending), to be updated. A context of the
 // same tag is replaced. It reports false if the connection has too many.
 func (c *conn) addContext(tag string, uid bool, key *imapwire.SearchKey, found []int) bool {
-	list := slices.DeleteFunc(slices.Clone(searchContexts(c.sel)), func(o *searchContext) bool { return o.tag == tag })
+	list := slices.DeleteFunc(c.sel.contexts, func(o *searchContext) bool { return o.tag == tag })
+	c.sel.contexts = list
 	if len(list) >= maxContexts {
 		return false
 	}
@@ -78,7 +39,7 @@ func (c *conn) addContext(tag string, uid bool, key *imapwire.SearchKey, found [
 	for i, ix := range found {
 		sc.uids[i] = c.sel.msgs[ix].UID
 	}
-	setSearchContexts(c.sel, append(list, sc))
+	c.sel.contexts = append(list, sc)
 	return true
 }
 
@@ -103,17 +64,17 @@ func cmdCancelUpdate(c *conn, tag string) error {
 	if len(tags) == 0 {
 		return &Error{Type: "BAD", Text: "Missing search tag."}
 	}
-	list := slices.Clone(searchContexts(c.sel))
+	list := c.sel.contexts
 	for _, t := range tags {
 		i := slices.IndexFunc(list, func(o *searchContext) bool { return o.tag == t })
 		if i < 0 {
 			// As Dovecot: those named before are cancelled.
-			setSearchContexts(c.sel, list)
+			c.sel.contexts = list
 			return &Error{Text: "Unknown tag."}
 		}
 		list = slices.Delete(list, i, i+1)
 	}
-	setSearchContexts(c.sel, list)
+	c.sel.contexts = list
 	return c.ok(tag, "", "Updates cancelled.")
 }
 
@@ -127,7 +88,7 @@ func cmdCancelUpdate(c *conn, tag string) error {
 // sequence number it had before, which is the one its EXPUNGE response
 // named when expunges are written from the highest down.
 func (c *conn) contextUpdate(changed, expunged []uint32) error {
-	list := searchContexts(c.sel)
+	list := c.sel.contexts
 	if len(list) == 0 {
 		return nil
 	}
@@ -201,7 +162,7 @@ func (c *conn) updateContext(sc *searchContext, only []int, exp []uint32) error 
 // they refer to, as Dovecot sends them; contextUpdate then does not report
 // these messages again.
 func (c *conn) contextExpunge(uids []uint32) error {
-	for _, sc := range searchContexts(c.sel) {
+	for _, sc := range c.sel.contexts {
 		var remove []uint32
 		keep := sc.uids[:0:0]
 		for _, u := range sc.uids {

@@ -22,6 +22,10 @@ type selected struct {
 	// saved is the result of the last SEARCH ... RETURN (SAVE), as UIDs
 	// (RFC 5182 "$"), ascending; nil if none.
 	saved []uint32
+	// contexts are the searches the client asked to keep updated (SEARCH
+	// RETURN (UPDATE), RFC 5267 §4); they end with the view (RFC 5267
+	// §4.2: a new SELECT, CLOSE or LOGOUT).
+	contexts []*searchContext
 
 	// pending are the UIDs of messages of msgs that are expunged but not
 	// yet reported, ascending.
