@@ -31,3 +31,21 @@ func TestContext_endsWithView(t *testing.T) {
 		t.Errorf("CANCELUPDATE of a search of the closed view = %q; want NO", tagged)
 	}
 }
+
+// TestContext_fetchSetsSeen checks that the \Seen a FETCH sets is reported
+// to a search kept updated, as a STORE's change is (RFC 5267 §4.3).
+func TestContext_fetchSetsSeen(t *testing.T) {
+	s := newServer(t, nil)
+	s.deliver(t, 3)
+	c, r, _ := s.selected(t)
+	mustOK(t, c, r, "A1", "SEARCH RETURN (UPDATE) SEEN")
+	u := mustOK(t, c, r, "a", "FETCH 2 (BODY[TEXT])")
+	u = append(u, mustOK(t, c, r, "b", "NOOP")...)
+	if !slices.Contains(u, `* ESEARCH (TAG "A1") ADDTO (0 2)`) {
+		t.Errorf("FETCH BODY[TEXT] then NOOP = %q; want ADDTO (0 2)", u)
+	}
+	u = mustOK(t, c, r, "c", "UID FETCH 3 (RFC822)")
+	if !slices.Contains(u, `* ESEARCH (TAG "A1") ADDTO (0 3)`) {
+		t.Errorf("UID FETCH RFC822 = %q; want ADDTO (0 3)", u)
+	}
+}

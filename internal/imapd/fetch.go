@@ -144,6 +144,13 @@ func (c *conn) fetch(tag string, uid bool) error {
 	if err := f.writeSeenModSeqs(); err != nil {
 		return err
 	}
+	if len(f.seen) > 0 {
+		// The searches kept updated hear of the \Seen this FETCH set,
+		// as of a STORE's changes (RFC 5267 §4.3).
+		if err := c.contextUpdate(f.seen, nil); err != nil {
+			return err
+		}
+	}
 	if f.unknownCTE {
 		return errUnknownCTE
 	}
