@@ -688,8 +688,8 @@ func TestIMAPDMailbox_Fetch(t *testing.T) {
 	}
 }
 
-// SortData is computed when APPEND stores a message, and on first use for
-// a delivered one; both give what NewSortData gives.
+// SortData is computed when a message is stored, delivered or appended,
+// and read back as NewSortData gave it.
 func TestIMAPDMailbox_SortData(t *testing.T) {
 	st := openStore(t, "", nil)
 	u := imapdLogin(t, st)
@@ -699,8 +699,12 @@ func TestIMAPDMailbox_SortData(t *testing.T) {
 	if _, err := u.Append(context.Background(), "INBOX", []*imapd.AppendMessage{{Body: msg}}); err != nil {
 		t.Fatal(err)
 	}
+	var stored int
+	if err := st.DB().QueryRow(`SELECT count(*) FROM bodies WHERE sort_subject IS NOT NULL`).Scan(&stored); err != nil || stored != 2 {
+		t.Errorf("%d bodies with their SortData before any SORT (%v); want both, computed when stored", stored, err)
+	}
 	mb := imapdOpen(t, u, "INBOX", false)
-	for round := 0; round < 2; round++ { // computed, then read back
+	for round := 0; round < 2; round++ {
 		got, err := mb.SortData(context.Background(), []uint32{1, 2, 5})
 		if err != nil {
 			t.Fatal(err)
