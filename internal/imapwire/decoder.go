@@ -489,6 +489,10 @@ func (d *Decoder) quoted() (string, error) {
 			start = i
 		case 0:
 			return "", syntaxError("NUL in quoted string")
+		case '\r', '\n':
+			// QUOTED-CHAR is a TEXT-CHAR, which excludes CR and LF
+			// (RFC 9051 §9).
+			return "", syntaxError("CR or LF in quoted string")
 		}
 	}
 	return "", syntaxError("Unterminated quoted string")

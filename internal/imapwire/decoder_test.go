@@ -276,6 +276,8 @@ func TestDecoder_invalid(t *testing.T) {
 		{"a LOGIN {1+}\r\n\x00 {1+}\r\nx {1+}\r\ny\r\n", "BAD"}, // chained literals skipped
 		{"a LOGIN x ~{3+}\r\nabc\r\n", "BAD"},
 		{"a LOGIN x \"a\x00\"\r\n", "BAD"},
+		{"a SELECT \"IN\rBOX\"\r\n", "BAD"}, // CR is not a QUOTED-CHAR
+		{"a CREATE \"a\rb\"\r\n", "BAD"},
 		{"a SELECT &\r\n", "NO"},
 		{"a SELECT a&b\r\n", "NO"},
 		{"a SELECT &AGE-\r\n", "NO"},            // "a" encoded
@@ -508,5 +510,33 @@ func TestDecoder_clients(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// TestDecoder_searchDepth checks that the default depth lets clients nest
+// 100 parenthesized lists (one level each) and chain 99 ORs, as go-imap's
+// client writes an OR of many keys, and refuses one level more.
+func TestDecoder_searchDepth(t *testing.T) {
+	tests := []struct {
+		name, keys string
+		ok         bool
+	}{
+		{"99 lists", strings.Repeat("(", 99) + "ALL" + strings.Repeat(")", 99), true},
+		{"101 lists", strings.Repeat("(", 101) + "ALL" + strings.Repeat(")", 101), false},
+		{"99 ORs", strings.Repeat("OR FROM a ", 99) + "ALL", true},
+		{"100 ORs", strings.Repeat("OR FROM a ", 100) + "ALL", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDecoder(t, "a SEARCH "+tc.keys+"\r\n", nil)
+			_, _, _, err := parseCommand(d.Decoder)
+			if tc.ok && err != nil {
+				t.Fatalf("SEARCH %s: %v; want it read", tc.name, err)
+			}
+			var ce *imapwire.CommandError
+			if !tc.ok && (!errors.As(err, &ce) || ce.Type != "BAD") {
+				t.Fatalf("SEARCH %s: %v; want BAD", tc.name, err)
+			}
+		})
 	}
 }

@@ -44,7 +44,7 @@ const (
 	// into memory, together.
 	DefaultMaxCommandBytes = 1 << 20
 	// DefaultMaxDepth bounds the nesting of lists and search keys.
-	DefaultMaxDepth = 32
+	DefaultMaxDepth = 100
 	// DefaultMaxTokens bounds the tokens of one command.
 	DefaultMaxTokens = 10000
 	// LiteralMinusBytes is the largest non-synchronizing literal a client may

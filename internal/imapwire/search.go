@@ -351,6 +351,10 @@ func (d *Decoder) searchKey() (SearchKey, error) {
 	}
 	switch {
 	case c == '(':
+		// List counts the level itself: the parenthesis is one level,
+		// not two.
+		d.depth--
+		defer func() { d.depth++ }()
 		k := SearchKey{Kind: SearchAnd}
 		err := d.List(func() error {
 			sub, err := d.searchKey()
