@@ -73,6 +73,12 @@ func (mb *imapdMailbox) Close() error {
 // takes them, in a write transaction (RFC 3501 §2.3.2: one session only
 // gets a message as \Recent); otherwise Poll only reads.
 func (mb *imapdMailbox) Poll(ctx context.Context) (*imapd.Changes, error) {
+	// A wake-up waiting is for changes this Poll reads: its snapshot
+	// starts after this, and a commit after it wakes the channel again.
+	select {
+	case <-mb.changed:
+	default:
+	}
 	ch, err := mb.pollRead(ctx)
 	if errors.Is(err, errNeedClaim) {
 		err = mb.s.write(ctx, func(tx *wtx) error {

@@ -742,3 +742,18 @@ func TestIMAPDMailbox_openMissing(t *testing.T) {
 		t.Errorf("Poll of a deleted mailbox = %v; want ErrNonExistent", err)
 	}
 }
+
+// APPEND with the disk fuller than Options.MinFreeBytes allows is
+// OVERQUOTA, and stores nothing.
+func TestIMAPDUser_Append_overQuota(t *testing.T) {
+	st := openStore(t, "", &store.Options{MinFreeBytes: 1 << 62})
+	u := imapdLogin(t, st)
+	ctx := context.Background()
+	_, err := u.Append(ctx, "INBOX", []*imapd.AppendMessage{{Body: testMessage("a")}})
+	if !errors.Is(err, imapd.ErrOverQuota) {
+		t.Errorf("Append on a full disk = %v; want ErrOverQuota", err)
+	}
+	if s, _ := u.Status(ctx, "INBOX"); s.Messages != 0 {
+		t.Errorf("INBOX after a refused APPEND holds %d messages", s.Messages)
+	}
+}
