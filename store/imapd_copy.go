@@ -57,11 +57,15 @@ func (mb *imapdMailbox) Copy(ctx context.Context, uids []uint32, dest string, mo
 }
 
 // copyRowsTx copies the messages rows into mailbox dest and returns their
-// new UIDs. The copies get their mod-sequences from the triggers.
+// new UIDs.
 func (s *Store) copyRowsTx(ctx context.Context, tx *wtx, rows []imapdRow, dest int64) ([]uint32, error) {
 	k := uint32(len(rows))
 	var first uint32
-	err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uid_next = uid_next + ?1 WHERE id = ?2 AND uid_next + ?1 <= 4294967295 RETURNING uid_next - ?1`, k, dest).Scan(&first)
+	var modseq int64
+	// The copies' UIDs and mod-sequences are taken at once; the triggers
+	// then only count the flags.
+	err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uid_next = uid_next + ?1, highest_modseq = highest_modseq + ?1
+		WHERE id = ?2 AND uid_next + ?1 <= 4294967295 RETURNING uid_next - ?1, highest_modseq - ?1`, k, dest).Scan(&first, &modseq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUIDsExhausted
 	} else if err != nil {
@@ -74,7 +78,8 @@ func (s *Store) copyRowsTx(ctx context.Context, tx *wtx, rows []imapdRow, dest i
 			return nil, err
 		}
 	}
-	insMsg, err := s.stmt(ctx, tx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date) SELECT ?, ?, ?, body_id, size, internal_date FROM messages WHERE id = ?`)
+	insMsg, err := s.stmt(ctx, tx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date, modseq)
+		SELECT ?, ?, ?, body_id, size, internal_date, ? FROM messages WHERE id = ?`)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +94,7 @@ func (s *Store) copyRowsTx(ctx context.Context, tx *wtx, rows []imapdRow, dest i
 		if err != nil {
 			return nil, err
 		}
-		if _, err := insMsg.ExecContext(ctx, id, dest, uid, r.id); err != nil {
+		if _, err := insMsg.ExecContext(ctx, id, dest, uid, modseq+int64(i)+1, r.id); err != nil {
 			return nil, err
 		}
 		if _, err := insFlags.ExecContext(ctx, id, r.id); err != nil {

@@ -623,7 +623,10 @@ func TestIMAPDMailbox_Copy(t *testing.T) {
 	waitChanged(t, arch.Changed(), "Archive after COPY")
 	ch := imapdPoll(t, arch)
 	if len(ch.Messages) != 2 || !slices.Contains(ch.Messages[0].Flags, "$K") || !ch.Messages[0].Recent {
-		t.Errorf("Archive after COPY: %+v; want two recent messages, the first with $K", ch.Messages)
+		t.Fatalf("Archive after COPY: %+v; want two recent messages, the first with $K", ch.Messages)
+	}
+	if m := ch.Messages; m[0].ModSeq == m[1].ModSeq || max(m[0].ModSeq, m[1].ModSeq) != ch.HighestModSeq {
+		t.Errorf("copies' mod-sequences %d, %d, HIGHESTMODSEQ %d; want distinct, the highest the mailbox's", m[0].ModSeq, m[1].ModSeq, ch.HighestModSeq)
 	}
 	res, err = inbox.Copy(ctx, []uint32{1}, "Trash", true)
 	if err != nil || !slices.Equal(res.Source, []uint32{1}) || !slices.Equal(res.Dest, []uint32{1}) {
