@@ -660,7 +660,12 @@ type jsonMailbox struct {
 func listMailboxes(w io.Writer, c *imapclient.Client, asJSON bool) error {
 	var opts *imap.ListOptions
 	if c.Caps().Has(imap.CapListStatus) {
-		opts = &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, NumUnseen: true}}
+		// An extended LIST gives the special-use attributes only when
+		// asked (RFC 6154 §2).
+		opts = &imap.ListOptions{
+			ReturnStatus:     &imap.StatusOptions{NumMessages: true, NumUnseen: true},
+			ReturnSpecialUse: c.Caps().Has(imap.CapSpecialUse),
+		}
 	}
 	boxes, err := c.List("", "*", opts).Collect()
 	if err != nil {
