@@ -187,7 +187,13 @@ func (c *conn) serve() error {
 func (c *conn) next() error {
 	r := c.lc.Reader()
 	if !r.HasLine() {
-		if err := c.lc.Flush(); err != nil {
+		// An idle connection holds no write buffer (Rest); compression
+		// replaced the writer under lineproto's back, so it keeps it.
+		flush := c.lc.Rest
+		if c.compressed {
+			flush = c.lc.Flush
+		}
+		if err := flush(); err != nil {
 			return errClose
 		}
 	}
@@ -206,6 +212,7 @@ func (c *conn) next() error {
 		}
 	}
 	tag, name, err := c.dec.ReadCommand()
+	c.lc.Wake()
 	if err != nil {
 		return c.answer(tag, err)
 	}
