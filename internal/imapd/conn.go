@@ -187,13 +187,8 @@ func (c *conn) serve() error {
 func (c *conn) next() error {
 	r := c.lc.Reader()
 	if !r.HasLine() {
-		// An idle connection holds no write buffer (Rest); compression
-		// replaced the writer under lineproto's back, so it keeps it.
-		flush := c.lc.Rest
-		if c.compressed {
-			flush = c.lc.Flush
-		}
-		if err := flush(); err != nil {
+		// An idle connection holds no write buffer.
+		if err := c.lc.Rest(); err != nil {
 			return errClose
 		}
 	}
