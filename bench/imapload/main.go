@@ -107,7 +107,6 @@ type report struct {
 	MiBPerS   float64 `json:"mib_per_s,omitempty"`
 	CmdP50MS  float64 `json:"command_p50_ms,omitempty"`
 	CmdP99MS  float64 `json:"command_p99_ms,omitempty"`
-	ClientCPU float64 `json:"-"`
 
 	// search
 	Queries []queryResult `json:"queries,omitempty"`
