@@ -100,13 +100,13 @@ type report struct {
 	ElapsedS float64 `json:"elapsed_s,omitempty"`
 
 	// fetch
-	Exists    int     `json:"exists,omitempty"`
-	Commands  int64   `json:"commands,omitempty"`
-	Messages  int64   `json:"messages,omitempty"`
-	MsgsPerS  float64 `json:"messages_per_s,omitempty"`
-	MiBPerS   float64 `json:"mib_per_s,omitempty"`
-	CmdP50MS  float64 `json:"command_p50_ms,omitempty"`
-	CmdP99MS  float64 `json:"command_p99_ms,omitempty"`
+	Exists   int     `json:"exists,omitempty"`
+	Commands int64   `json:"commands,omitempty"`
+	Messages int64   `json:"messages,omitempty"`
+	MsgsPerS float64 `json:"messages_per_s,omitempty"`
+	MiBPerS  float64 `json:"mib_per_s,omitempty"`
+	CmdP50MS float64 `json:"command_p50_ms,omitempty"`
+	CmdP99MS float64 `json:"command_p99_ms,omitempty"`
 
 	// search
 	Queries []queryResult `json:"queries,omitempty"`
