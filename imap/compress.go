@@ -76,7 +76,7 @@ func (c *conn) startCompression() {
 		out = io.MultiWriter(cfg.DebugWriter, out)
 	}
 	r.Reset(nc, in)
-	c.lc.Writer().Reset(out)
+	c.lc.SetWriter(out)
 	c.compressed = true
 }
 

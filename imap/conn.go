@@ -187,7 +187,8 @@ func (c *conn) serve() error {
 func (c *conn) next() error {
 	r := c.lc.Reader()
 	if !r.HasLine() {
-		if err := c.lc.Flush(); err != nil {
+		// An idle connection holds no write buffer.
+		if err := c.lc.Rest(); err != nil {
 			return errClose
 		}
 	}
@@ -206,6 +207,7 @@ func (c *conn) next() error {
 		}
 	}
 	tag, name, err := c.dec.ReadCommand()
+	c.lc.Wake()
 	if err != nil {
 		return c.answer(tag, err)
 	}

@@ -366,6 +366,10 @@ func (s *selected) recentCount() uint32 {
 // told of (above s.exists) goes without a word.
 func (c *conn) writeExpunges() error {
 	s := c.sel
+	// A UID is reported once, even if pending twice: a second EXPUNGE
+	// would take the count below the client's by one.
+	slices.Sort(s.pending)
+	s.pending = slices.Compact(s.pending)
 	told := make([]uint32, 0, len(s.pending))
 	for _, u := range s.pending {
 		if seq := s.seq(u); seq != 0 && seq <= s.exists {

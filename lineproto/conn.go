@@ -69,6 +69,7 @@ type Conn struct {
 	nc  net.Conn // raw, or TLS over raw
 	r   *Reader
 	w   *bufio.Writer
+	wr  io.Writer // what w writes to, for Rest and Wake
 	// fw, with Config.Faults, is the writer under w: it paces or cuts the
 	// replies as a fault asks.
 	fw    *sockserver.FaultWriter
@@ -111,7 +112,8 @@ func NewConn(ctx context.Context, nc net.Conn, cfg *Config) (*Conn, error) {
 		}
 	}
 	c.r = NewReader(nc, c.tee(c.nc), cfg.ReadBufferBytes, cfg.Limits.IdleTimeout, cfg.Limits.CommandTimeout)
-	c.w = bufio.NewWriterSize(c.writer(c.nc), DefaultReadBufferBytes)
+	c.wr = c.writer(c.nc)
+	c.w = bufio.NewWriterSize(c.wr, DefaultReadBufferBytes)
 	return c, nil
 }
 
@@ -178,17 +180,56 @@ func (c *Conn) Writer() *bufio.Writer { return c.w }
 // Flush sends what is buffered.
 func (c *Conn) Flush() error { return c.w.Flush() }
 
+// restBufferBytes is the size of the write buffer of a connection that
+// waits for its client (see Rest).
+const restBufferBytes = 16
+
+// Rest sends what is buffered and, as the connection is about to wait for
+// its client, lets go of the write buffer: an idle connection holds a
+// buffer of a few octets, not DefaultReadBufferBytes. Wake gives it back
+// when the client's command arrives; a write before that works, but is
+// hardly buffered. ReadLine calls Rest and Wake itself. Once the writer
+// was Reset to another writer (Writer().Reset), Rest and Wake would write
+// to the Conn's own again: use SetWriter instead.
+func (c *Conn) Rest() error {
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	if c.w.Size() > restBufferBytes {
+		*c.w = *bufio.NewWriterSize(c.wr, restBufferBytes)
+	}
+	return nil
+}
+
+// SetWriter makes the writer write to w, a layer over the connection
+// (compression), after Flush; Rest and Wake keep to it.
+func (c *Conn) SetWriter(w io.Writer) {
+	c.wr = w
+	c.w.Reset(w)
+}
+
+// Wake gives the writer back the buffer Rest let go of, if the writer
+// holds nothing.
+func (c *Conn) Wake() {
+	if c.w.Size() < DefaultReadBufferBytes && c.w.Buffered() == 0 {
+		*c.w = *bufio.NewWriterSize(c.wr, DefaultReadBufferBytes)
+	}
+}
+
 // ReadLine flushes the replies if no whole line is buffered (a pipelining
-// client gets its replies together), then reads a line of at most max
-// octets, as Reader.ReadLine does.
+// client gets its replies together), letting go of the write buffer while
+// it waits (Rest), then reads a line of at most max octets, as
+// Reader.ReadLine does, and gives the buffer back for the replies (Wake).
 func (c *Conn) ReadLine(max int) ([]byte, error) {
 	if !c.r.HasLine() {
-		if err := c.w.Flush(); err != nil {
+		if err := c.Rest(); err != nil {
 			return nil, err
 		}
 	}
 	c.endPace()
-	return c.r.ReadLine(max)
+	line, err := c.r.ReadLine(max)
+	c.Wake()
+	return line, err
 }
 
 // StartTLS starts TLS once the reply to the protocol's STARTTLS command is
@@ -210,7 +251,8 @@ func (c *Conn) StartTLS() error {
 		return err
 	}
 	c.nc = tc
-	c.w.Reset(c.writer(tc))
+	c.wr = c.writer(tc)
+	c.w.Reset(c.wr)
 	return nil
 }
 
@@ -265,6 +307,7 @@ func (c *Conn) Goodbye(r Reason) {
 // what the client still sends for a moment, so that a reset does not destroy
 // the line in flight.
 func (c *Conn) say(line string, linger bool) {
+	c.Wake()
 	if line != "" {
 		c.w.WriteString(line)
 		c.w.WriteString("\r\n")

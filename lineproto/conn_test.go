@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +222,108 @@ func TestConfigSetup(t *testing.T) {
 	own := lineproto.Config{Limits: lineproto.Limits{AuthFailureDelay: 3 * time.Second}}.Setup(lineproto.Limits{})
 	if own.AuthLimiter == nil || own.AuthLimiter.Base != 3*time.Second {
 		t.Errorf("Setup's own AuthLimiter = %+v; want one with Base 3s", own.AuthLimiter)
+	}
+}
+
+// lineServer answers each line of up to 64 KiB with "+ n", its length.
+type lineServer struct{ cfg *lineproto.Config }
+
+func (s *lineServer) ServeConn(ctx context.Context, nc net.Conn) error {
+	c, err := lineproto.NewConn(ctx, nc, s.cfg)
+	if err != nil {
+		return nil
+	}
+	for {
+		line, err := c.ReadLine(64 << 10)
+		if err != nil {
+			return nil
+		}
+		c.Writer().WriteString("+ " + strconv.Itoa(len(line)) + "\r\n")
+	}
+}
+
+// idleHeap returns the heap that n connections to a lineServer hold, in
+// all, once each answered a line of size octets and waits for the next.
+func idleHeap(t *testing.T, n, size int) uint64 {
+	t.Helper()
+	limits := lineproto.Limits{MaxConnsPerIP: -1}.Resolve(lineproto.Limits{})
+	cfg := &lineproto.Config{Limits: limits, ReadBufferBytes: 64 << 10, Logger: slog.New(slog.DiscardHandler)}
+	ss := limits.SockServer(&lineServer{cfg}, nil, cfg.Logger)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { ss.Serve(l); close(done) }()
+	defer func() { ss.Close(); <-done }()
+	line := strings.Repeat("x", size) + "\r\n"
+	want := "+ " + strconv.Itoa(size)
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	for range n {
+		c := dial(t, l.Addr().String(), false)
+		c.br = bufio.NewReaderSize(c.nc, 16) // the client's side counts little
+		c.send(line)
+		c.expect(want)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc - before
+}
+
+// TestConn_idleMemory checks that a connection waiting for its next
+// command holds no more after a long line than after a short one: the
+// read buffer grown for the line is let go (an idle connection holds
+// DefaultReadBufferBytes), as is the write buffer (Rest).
+func TestConn_idleMemory(t *testing.T) {
+	const n = 20
+	short := idleHeap(t, n, 1)
+	long := idleHeap(t, n, 40000)
+	t.Logf("idle connection: %d B after a 1-octet line, %d B after a 40000-octet line", short/n, long/n)
+	if long > short+n*(16<<10) {
+		t.Errorf("an idle connection holds %d B after a 40000-octet line, %d B after a 1-octet line; want the grown buffer let go", long/n, short/n)
+	}
+	if max := uint64(n * 7 << 10); short > max {
+		t.Errorf("an idle connection (server and client sides) holds %d B; want at most 7 KiB", short/n)
+	}
+}
+
+// TestConn_restWake checks that Rest lets go of the write buffer, that a
+// write after Rest still arrives, and that Wake gives the buffer back.
+func TestConn_restWake(t *testing.T) {
+	sizes := make(chan [2]int, 1)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		cfg := (&lineproto.Config{Logger: slog.New(slog.DiscardHandler)}).Setup(lineproto.Limits{})
+		c, err := lineproto.NewConn(context.Background(), nc, cfg)
+		if err != nil {
+			return
+		}
+		c.Rest()
+		rest := c.Writer().Size()
+		c.Writer().WriteString("+ written at rest\r\n")
+		c.Flush()
+		c.Wake()
+		sizes <- [2]int{rest, c.Writer().Size()}
+		c.Writer().WriteString("+ awake\r\n")
+		c.Flush()
+	}()
+	c := dial(t, l.Addr().String(), false)
+	c.expect("+ written at rest")
+	c.expect("+ awake")
+	got := <-sizes
+	if got[0] >= lineproto.DefaultReadBufferBytes || got[1] != lineproto.DefaultReadBufferBytes {
+		t.Errorf("write buffer: %d octets at rest, %d awake; want less than %d, then %d", got[0], got[1], lineproto.DefaultReadBufferBytes, lineproto.DefaultReadBufferBytes)
 	}
 }

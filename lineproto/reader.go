@@ -180,6 +180,12 @@ func (r *Reader) Read(p []byte) (int, error) {
 // first: by moving what is there to the start, or by growing the buffer up
 // to its size.
 func (r *Reader) fill() error {
+	if r.r == r.w && len(r.buf) > DefaultReadBufferBytes && !r.cont && r.cmdFrom.IsZero() {
+		// Between commands, a buffer grown for a long line is let go:
+		// an idle connection holds DefaultReadBufferBytes, not the most
+		// its longest command needed.
+		r.buf, r.r, r.w = make([]byte, DefaultReadBufferBytes), 0, 0
+	}
 	if r.r > 0 {
 		r.w = copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0

@@ -238,22 +238,26 @@ func (s *Store) publishMessage(tx *wtx, id int64, address, mailbox string, meta 
 // mailbox selected learns the new count.
 func appendTx(ctx context.Context, tx *wtx, s *Store, mbox, bodyID, size int64, date time.Time, flags []string) (uint32, int64, error) {
 	var uid uint32
-	next, err := s.stmt(ctx, tx, `UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1`)
+	var modseq int64
+	// The message's mod-sequence is taken with its UID, so that the
+	// trigger that gives one to a message stored without (by other
+	// code) has nothing to do (schema/009_imap.sql).
+	next, err := s.stmt(ctx, tx, `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING uid_next - 1, highest_modseq`)
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := next.QueryRowContext(ctx, mbox).Scan(&uid); err != nil {
+	if err := next.QueryRowContext(ctx, mbox).Scan(&uid, &modseq); err != nil {
 		return 0, 0, err
 	}
 	msgID, err := s.nextID(ctx, tx, "messages")
 	if err != nil {
 		return 0, 0, err
 	}
-	ins, err := s.stmt(ctx, tx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date) VALUES (?, ?, ?, ?, ?, ?)`)
+	ins, err := s.stmt(ctx, tx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return 0, 0, err
 	}
-	if _, err := ins.ExecContext(ctx, msgID, mbox, uid, bodyID, size, date.UnixNano()); err != nil {
+	if _, err := ins.ExecContext(ctx, msgID, mbox, uid, bodyID, size, date.UnixNano(), modseq); err != nil {
 		return 0, 0, err
 	}
 	for _, f := range flags {

@@ -6,12 +6,11 @@ import (
 	"time"
 
 	"github.com/inetkit/inetkit/imap"
-	inetimap "github.com/inetkit/inetkit/imap"
 )
 
 // maxAppendBytes bounds a message of APPEND, as the IMAP server bounds its
 // literal by default.
-const maxAppendBytes = inetimap.DefaultMaxLiteralBytes
+const maxAppendBytes = imap.DefaultMaxLiteralBytes
 
 // Append stores msgs in mailbox name in one transaction: all or none
 // (MULTIAPPEND, RFC 3502). A message is stored as sent: a client that

@@ -9,7 +9,7 @@ import (
 	"github.com/inetkit/inetkit/imap/imaptest"
 )
 
-// TestIMAPBackend runs the imapdtest conformance suite against the store.
+// TestIMAPBackend runs the imaptest conformance suite against the store.
 // The suite wants a new user to have INBOX only, unsubscribed: the store's
 // users get the RFC 6154 mailboxes too, subscribed, so addUser removes them.
 func TestIMAPBackend(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 )
 
 // TestIMAPBackend_imaptest runs Dovecot's imaptest (its scripted files and
-// its stress mode) against package imapd's server over the store, each run
+// its stress mode) against package imap's server over the store, each run
 // over a store of its own: what the server's tests check over the in-memory
 // backend, checked over SQLite, with every writer's triggers.
 func TestIMAPBackend_imaptest(t *testing.T) {

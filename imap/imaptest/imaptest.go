@@ -184,7 +184,7 @@ func excerpt(log string, max int) string {
 }
 
 // Imaptest runs Dovecot's imaptest (https://github.com/dovecot/imaptest)
-// against package imapd's server over backends from newBackend, whose
+// against package imap's server over backends from newBackend, whose
 // addUser must add a user with an empty INBOX. imaptest is the tool IMAP
 // server authors test with: scripted files, each a set of commands with
 // the exact replies RFC 3501 and its extensions require, and a stress mode

@@ -71,7 +71,7 @@ func (be *MemBackend) Deliver(user string, msg []byte) error {
 	defer be.mu.Unlock()
 	u := be.users[user]
 	if u == nil {
-		return fmt.Errorf("imapdtest: no user %q", user)
+		return fmt.Errorf("imaptest: no user %q", user)
 	}
 	m := u.mailboxes["INBOX"]
 	m.add(slices.Clone(msg), nil, time.Now(), nil)

@@ -1,4 +1,4 @@
-// Package imapdtest runs the IMAP server of package imapd in process, for
+// Package imaptest runs the IMAP server of package imap in process, for
 // tests, as net/http/httptest does for HTTP: [NewServer] serves an
 // [imap.Backend] on a loopback port. It also holds [MemBackend], an
 // in-memory Backend; [TestBackend], a conformance suite that every Backend
@@ -14,7 +14,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/inetkit/inetkit/imap"
-	inetimap "github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/testserver"
 	"github.com/inetkit/inetkit/lineproto"
 )
@@ -74,7 +73,7 @@ func (s *Server) StartTLS() { s.start(testserver.ImplicitTLS) }
 func (s *Server) StartSTARTTLS() { s.start(testserver.STARTTLS) }
 
 func (s *Server) start(mode testserver.Mode) {
-	s.run.Start("imapdtest", s.Config, mode, &s.Config.TLSConfig)
+	s.run.Start("imaptest", s.Config, mode, &s.Config.TLSConfig)
 	s.Addr = s.run.Addr
 }
 
@@ -91,8 +90,8 @@ func (s *Server) Close() {
 // STARTTLS for one started with StartSTARTTLS, and in plaintext otherwise. A
 // nil opts, or one without TLSConfig, trusts the certificate of StartTLS
 // and StartSTARTTLS.
-func (s *Server) Client(opts *inetimap.ClientOptions) (*imapclient.Client, error) {
-	var o inetimap.ClientOptions
+func (s *Server) Client(opts *imap.ClientOptions) (*imapclient.Client, error) {
+	var o imap.ClientOptions
 	if opts != nil {
 		o = *opts
 	}
@@ -103,11 +102,11 @@ func (s *Server) Client(opts *inetimap.ClientOptions) (*imapclient.Client, error
 	defer cancel()
 	switch s.run.Mode {
 	case testserver.ImplicitTLS:
-		return inetimap.DialTLS(ctx, s.Addr, &o)
+		return imap.DialTLS(ctx, s.Addr, &o)
 	case testserver.STARTTLS:
-		return inetimap.DialStartTLS(ctx, s.Addr, &o)
+		return imap.DialStartTLS(ctx, s.Addr, &o)
 	}
-	return inetimap.Dial(ctx, s.Addr, &o)
+	return imap.Dial(ctx, s.Addr, &o)
 }
 
 // ClientTLSConfig returns a new client TLS configuration that trusts the

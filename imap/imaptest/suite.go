@@ -43,7 +43,7 @@ const (
 const suiteTimeout = 10 * time.Second
 
 // TestBackend checks that an [imap.Backend] keeps the contract that
-// package imapd's documentation states, calling its methods directly (not
+// package imap's documentation states, calling its methods directly (not
 // over the network). Each subtest calls newBackend for a fresh Backend with
 // no users; addUser must add a user whose INBOX exists and is empty, and
 // deliver must add a message to a user's INBOX as a mail delivery does.
