@@ -121,7 +121,7 @@ func clientCost(tb testing.TB, n int) memDelta {
 type oneUser struct{ imapd.User }
 
 func (b oneUser) Login(ctx context.Context, user, pass string) (imapd.User, error) {
-	return sharedUser{b.User}, nil
+	return sharedUser(b), nil
 }
 
 // sharedUser is a User whose Close does not close the shared one.
