@@ -153,8 +153,37 @@ func (c *conn) readLiteral(lr *imapwire.LiteralReader, limit int64) ([]byte, err
 	if int64(len(buf)) != lr.Size() {
 		return nil, io.ErrUnexpectedEOF
 	}
-	if !lr.Binary() && bytes.IndexByte(buf, 0) >= 0 {
-		return nil, errAppendNUL
+	if !lr.Binary() {
+		if bytes.IndexByte(buf, 0) >= 0 {
+			return nil, errAppendNUL
+		}
+		// A message is text in RFC 5322 form, whose lines end in CRLF, and
+		// RFC822.SIZE and the sections count it so (RFC 9051 §2.3.4):
+		// bare LF line ends are made CRLF, as Dovecot serves them. A
+		// literal8 is kept as sent.
+		buf = crlfLines(buf)
 	}
 	return buf, nil
+}
+
+// crlfLines returns b with every bare LF made CRLF; b itself if it has
+// none.
+func crlfLines(b []byte) []byte {
+	bare := 0
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			bare++
+		}
+	}
+	if bare == 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+bare)
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
 }

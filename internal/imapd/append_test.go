@@ -143,3 +143,31 @@ C: d STATUS INBOX (MESSAGES)
 S: * STATUS INBOX (MESSAGES 2)
 S: d OK Status completed.`)
 }
+
+// TestAppend_bareLF checks that a message sent as a literal with bare LF
+// line ends is stored with CRLF ones (RFC822.SIZE counts them, RFC 9051
+// §2.3.4), and that a literal8 is kept as sent.
+func TestAppend_bareLF(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	if _, err := io.WriteString(c, "a APPEND INBOX {15+}\r\nSubject: x\n\nhi\n\r\nb APPEND INBOX ~{15+}\r\nSubject: y\n\nhi\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	prototest.Run(t, c, r, `
+S: a OK \[APPENDUID * 1\] Append completed.
+S: b OK \[APPENDUID * 2\] Append completed.
+C: c EXAMINE INBOX
+S: * *
+S: * *
+S: * *
+S: * *
+S: * *
+S: * *
+S: * *
+S: * *
+S: c OK *
+C: d FETCH 1:2 RFC822.SIZE
+S: * 1 FETCH (RFC822.SIZE 18)
+S: * 2 FETCH (RFC822.SIZE 15)
+S: d OK Fetch completed.`)
+}
