@@ -46,7 +46,7 @@ func (mb *imapdMailbox) Copy(ctx context.Context, uids []uint32, dest string, mo
 			res.Source = append(res.Source, r.uid)
 		}
 		if move {
-			return mb.s.expungeRowsTx(ctx, tx, mb.id, rows)
+			return mb.s.expungeRowsTx(ctx, tx, rows)
 		}
 		return nil
 	})
@@ -71,13 +71,6 @@ func (s *Store) copyRowsTx(ctx context.Context, tx *wtx, rows []imapdRow, dest i
 	} else if err != nil {
 		return nil, err
 	}
-	t := s.openTracker(dest)
-	var n uint32
-	if t != nil {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ?`, dest).Scan(&n); err != nil {
-			return nil, err
-		}
-	}
 	insMsg, err := s.stmt(ctx, tx, `INSERT INTO messages (id, mailbox_id, uid, body_id, size, internal_date, modseq)
 		SELECT ?, ?, ?, body_id, size, internal_date, ? FROM messages WHERE id = ?`)
 	if err != nil {
@@ -101,13 +94,6 @@ func (s *Store) copyRowsTx(ctx context.Context, tx *wtx, rows []imapdRow, dest i
 			return nil, err
 		}
 		uids[i] = uid
-	}
-	if t != nil {
-		tx.After(func() {
-			for i := uint32(1); i <= k; i++ {
-				t.QueueNumMessages(n + i)
-			}
-		})
 	}
 	tx.After(s.broadcast)
 	return uids, nil

@@ -97,8 +97,8 @@ func (u *imapdUser) mailboxTx(ctx context.Context, q querier, name string) (mail
 }
 
 // DeleteMailbox deletes a mailbox other than INBOX with its messages: they
-// are expunged first, one at a time, so that the sessions of both IMAP
-// servers see them go.
+// are expunged first, so that the triggers record their UIDs as expunged
+// and the sessions that have the mailbox selected see them go.
 func (u *imapdUser) DeleteMailbox(ctx context.Context, name string) error {
 	name, err := imapdName(name)
 	if err != nil {
@@ -116,7 +116,7 @@ func (u *imapdUser) DeleteMailbox(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		if err := u.s.expungeRowsTx(ctx, tx, mb.id, all); err != nil {
+		if err := u.s.expungeRowsTx(ctx, tx, all); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM mailboxes WHERE id = ?`, mb.id)
@@ -215,18 +215,6 @@ func (u *imapdUser) renameInboxTx(ctx context.Context, tx *wtx, inbox mailboxRow
 		inbox.uidNext, inbox.id, id); err != nil {
 		return err
 	}
-	if t := u.s.openTracker(inbox.id); t != nil {
-		// A session of the other server has INBOX selected.
-		var n uint32
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ?`, inbox.id).Scan(&n); err != nil {
-			return err
-		}
-		tx.After(func() {
-			for seq := n; seq > 0; seq-- {
-				t.QueueExpunge(seq)
-			}
-		})
-	}
 	_, err = tx.ExecContext(ctx, `UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?`, id, inbox.id)
 	if err == nil {
 		tx.After(u.s.broadcast)
@@ -253,7 +241,7 @@ func (u *imapdUser) Subscriptions(ctx context.Context) ([]string, error) {
 }
 
 // Subscribe adds or removes a subscription, and keeps the mailbox's
-// subscribed column, which the other IMAP server reads, in step.
+// subscribed column in step.
 func (u *imapdUser) Subscribe(ctx context.Context, name string, subscribe bool) error {
 	name, err := imapdName(name)
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-
 	inetimap "github.com/inetkit/inetkit/imap"
 )
 
@@ -79,28 +77,11 @@ func imapdRowsTx(ctx context.Context, q querier, mbox int64, uids []uint32) ([]i
 	return out, rows.Err()
 }
 
-// expungeRowsTx deletes the messages rows of mailbox mbox; the triggers
-// record their UIDs as expunged. If a session of the other IMAP server has
-// the mailbox selected, the deletion goes through its code, which tells it
-// the sequence numbers.
-func (s *Store) expungeRowsTx(ctx context.Context, tx *wtx, mbox int64, rows []imapdRow) error {
+// expungeRowsTx deletes the messages rows, of one mailbox; the triggers
+// record their UIDs as expunged.
+func (s *Store) expungeRowsTx(ctx context.Context, tx *wtx, rows []imapdRow) error {
 	if len(rows) == 0 {
 		return nil
-	}
-	if s.openTracker(mbox) != nil {
-		refs, err := loadRefs(ctx, tx, mbox)
-		if err != nil {
-			return err
-		}
-		gone := make(map[int64]bool, len(rows))
-		for _, r := range rows {
-			gone[r.id] = true
-		}
-		del := make([]bool, len(refs))
-		for i, r := range refs {
-			del[i] = gone[r.id]
-		}
-		return s.expungeRefsTx(ctx, tx, mbox, refs, del)
 	}
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
@@ -144,7 +125,7 @@ func (mb *imapdMailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, e
 		for _, r := range del {
 			gone = append(gone, r.uid)
 		}
-		return mb.s.expungeRowsTx(ctx, tx, mb.id, del)
+		return mb.s.expungeRowsTx(ctx, tx, del)
 	})
 	if err != nil {
 		return nil, imapdErr(err)
@@ -204,7 +185,6 @@ func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op inetimap.St
 		if changed, err = mb.changedSinceTx(ctx, tx, before); err != nil {
 			return err
 		}
-		mb.s.queueOldFlags(ctx, tx, mb.id, changed)
 		return nil
 	})
 	if err != nil {
@@ -290,35 +270,4 @@ func (mb *imapdMailbox) changedSinceTx(ctx context.Context, tx *wtx, modseq uint
 			InternalDate: time.Unix(0, r.date), Size: r.size, Recent: mb.isRecent(r.uid)})
 	}
 	return out, rows.Err()
-}
-
-// queueOldFlags tells the sessions of the other IMAP server that have
-// mailbox mbox selected of the flags changed, after the commit.
-func (s *Store) queueOldFlags(ctx context.Context, tx *wtx, mbox int64, changed []inetimap.MessageState) {
-	t := s.openTracker(mbox)
-	if t == nil || len(changed) == 0 {
-		return
-	}
-	type update struct {
-		seq   uint32
-		uid   uint32
-		flags []imap.Flag
-	}
-	var ups []update
-	for _, st := range changed {
-		var seq uint32
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = ? AND uid <= ?`, mbox, st.UID).Scan(&seq); err != nil {
-			continue
-		}
-		fl := make([]imap.Flag, len(st.Flags))
-		for i, f := range st.Flags {
-			fl[i] = imap.Flag(f)
-		}
-		ups = append(ups, update{seq, st.UID, fl})
-	}
-	tx.After(func() {
-		for _, u := range ups {
-			t.QueueMessageFlags(u.seq, imap.UID(u.uid), u.flags, nil)
-		}
-	})
 }

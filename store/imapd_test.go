@@ -274,7 +274,7 @@ func TestIMAPDUser_Subscribe(t *testing.T) {
 	if diff := cmp.Diff(want, subs); diff != "" {
 		t.Errorf("Subscriptions (-want +got):\n%s", diff)
 	}
-	// The other server's column follows.
+	// The mailboxes table's subscribed column follows.
 	var on bool
 	if err := st.DB().QueryRow(`SELECT subscribed FROM mailboxes WHERE name = 'Junk'`).Scan(&on); err != nil || on {
 		t.Errorf("mailboxes.subscribed of Junk = %v (%v); want false", on, err)
