@@ -2,6 +2,7 @@ package imap
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"strings"
 
@@ -281,6 +282,13 @@ func (c *conn) writeUpdates() error {
 		return nil
 	}
 	ch, err := c.sel.mbox.Poll(c.ctx)
+	if errors.Is(err, ErrNonExistent) {
+		// Another session deleted the mailbox: there is no way to tell the
+		// client, so the session ends, as in Dovecot.
+		c.lc.Log.Info("closing: the selected mailbox was deleted", "mailbox", c.sel.name)
+		c.lc.Hangup("* BYE Selected mailbox was deleted, have to disconnect.")
+		return errClose
+	}
 	if err != nil {
 		return err
 	}
