@@ -35,7 +35,8 @@ func loadRefs(ctx context.Context, q querier, mbox int64) ([]msgRef, error) {
 
 // expungeRefsTx deletes the messages refs[i] with del[i] set from mailbox
 // mbox, refs being all its messages in UID order, and wakes those waiting
-// on Changed (the IMAP sessions among them) after the commit.
+// on Changed after the commit. The triggers record the UIDs as expunged,
+// which the IMAP sessions hear of.
 func (s *Store) expungeRefsTx(ctx context.Context, tx *wtx, mbox int64, refs []msgRef, del []bool) error {
 	var st *sql.Stmt
 	deleted := false

@@ -155,7 +155,7 @@ type Store struct {
 	tmu     sync.Mutex
 	changed chan struct{} // closed (and replaced) at every commit that adds or removes messages
 
-	imapd imapdHub // the users and mailboxes of IMAPBackend's sessions, woken after commits
+	imap imapHub // the users and mailboxes of IMAPBackend's sessions, woken after commits
 }
 
 // Open opens the store in directory dir, creating it if needed (unless
@@ -412,7 +412,7 @@ func (s *Store) writeLocked(ctx context.Context, f func(tx *wtx) error) error {
 	for _, fn := range tx.after {
 		fn()
 	}
-	s.notifyIMAPD()
+	s.notifyIMAP()
 	return nil
 }
 

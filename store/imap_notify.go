@@ -6,20 +6,20 @@ import (
 	"sync"
 )
 
-// imapdHub holds the users and mailboxes that IMAPBackend's sessions
+// imapHub holds the users and mailboxes that IMAPBackend's sessions
 // watch, with what the database said of each at the last commit: after
-// every commit, whoever made it, notifyIMAPD reads that again and wakes
+// every commit, whoever made it, notifyIMAP reads that again and wakes
 // the watchers of what changed. The triggers of schema/009_imap.sql keep
 // the counters right for every writer, so no writer has to say what it
 // changed.
-type imapdHub struct {
+type imapHub struct {
 	mu    sync.Mutex
-	users map[int64]*imapdWatch // by user id: users.imap_version and the sum of the mailboxes' highest_modseq
-	boxes map[int64]*imapdWatch // by mailbox id: highest_modseq
+	users map[int64]*imapWatch // by user id: users.imap_version and the sum of the mailboxes' highest_modseq
+	boxes map[int64]*imapWatch // by mailbox id: highest_modseq
 }
 
-// imapdWatch is one watched user or mailbox.
-type imapdWatch struct {
+// imapWatch is one watched user or mailbox.
+type imapWatch struct {
 	known bool     // sig is what the database said; false until the first commit after watch
 	sig   [2]int64 // the counters read at the last commit
 	chans map[chan struct{}]struct{}
@@ -29,17 +29,17 @@ type imapdWatch struct {
 // m points to) changes; the function returned removes it. ch must have a
 // buffer of one: a wake-up is a value sent without blocking, so that one
 // pending value stands for any number of changes.
-func (h *imapdHub) watch(m *map[int64]*imapdWatch, id int64, ch chan struct{}) func() {
+func (h *imapHub) watch(m *map[int64]*imapWatch, id int64, ch chan struct{}) func() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if *m == nil {
-		*m = make(map[int64]*imapdWatch)
+		*m = make(map[int64]*imapWatch)
 	}
 	w := (*m)[id]
 	if w == nil {
 		// Unknown counters: the first commit after this wakes ch, as it
 		// may have changed something that the watcher's first read missed.
-		w = &imapdWatch{chans: make(map[chan struct{}]struct{})}
+		w = &imapWatch{chans: make(map[chan struct{}]struct{})}
 		(*m)[id] = w
 	}
 	w.chans[ch] = struct{}{}
@@ -58,10 +58,10 @@ func (h *imapdHub) watch(m *map[int64]*imapdWatch, id int64, ch chan struct{}) f
 
 // wakeAll wakes every watcher: after an error, when what changed is not
 // known.
-func (h *imapdHub) wakeAll() {
+func (h *imapHub) wakeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, m := range []map[int64]*imapdWatch{h.users, h.boxes} {
+	for _, m := range []map[int64]*imapWatch{h.users, h.boxes} {
 		for _, w := range m {
 			w.known = false
 			w.wake()
@@ -69,7 +69,7 @@ func (h *imapdHub) wakeAll() {
 	}
 }
 
-func (w *imapdWatch) wake() {
+func (w *imapWatch) wake() {
 	for ch := range w.chans {
 		select {
 		case ch <- struct{}{}:
@@ -79,7 +79,7 @@ func (w *imapdWatch) wake() {
 }
 
 // ids returns the keys of m as a JSON array, for json_each.
-func (h *imapdHub) ids(m map[int64]*imapdWatch) string {
+func (h *imapHub) ids(m map[int64]*imapWatch) string {
 	ids := make([]int64, 0, len(m))
 	for id := range m {
 		ids = append(ids, id)
@@ -89,16 +89,16 @@ func (h *imapdHub) ids(m map[int64]*imapdWatch) string {
 }
 
 const (
-	imapdUserSigQuery = `SELECT u.id, u.imap_version, (SELECT coalesce(sum(highest_modseq), 0) FROM mailboxes WHERE user_id = u.id)
+	imapUserSigQuery = `SELECT u.id, u.imap_version, (SELECT coalesce(sum(highest_modseq), 0) FROM mailboxes WHERE user_id = u.id)
 		FROM users u WHERE u.id IN (SELECT value FROM json_each(?))`
-	imapdBoxSigQuery = `SELECT id, highest_modseq, uid_validity FROM mailboxes WHERE id IN (SELECT value FROM json_each(?))`
+	imapBoxSigQuery = `SELECT id, highest_modseq, uid_validity FROM mailboxes WHERE id IN (SELECT value FROM json_each(?))`
 )
 
-// notifyIMAPD wakes the IMAPBackend sessions whose user or mailbox the
+// notifyIMAP wakes the IMAPBackend sessions whose user or mailbox the
 // commit that just returned changed. The caller holds the write lock, so
 // the counters read are those of that commit.
-func (s *Store) notifyIMAPD() {
-	h := &s.imapd
+func (s *Store) notifyIMAP() {
+	h := &s.imap
 	h.mu.Lock()
 	if len(h.users) == 0 && len(h.boxes) == 0 {
 		h.mu.Unlock()
@@ -106,10 +106,10 @@ func (s *Store) notifyIMAPD() {
 	}
 	users, boxes := h.ids(h.users), h.ids(h.boxes)
 	h.mu.Unlock()
-	userSigs, err := s.readSigs(imapdUserSigQuery, users)
+	userSigs, err := s.readSigs(imapUserSigQuery, users)
 	var boxSigs map[int64][2]int64
 	if err == nil {
-		boxSigs, err = s.readSigs(imapdBoxSigQuery, boxes)
+		boxSigs, err = s.readSigs(imapBoxSigQuery, boxes)
 	}
 	if err != nil {
 		s.log.Warn("store: imap: reading what changed", "err", err)
@@ -119,7 +119,7 @@ func (s *Store) notifyIMAPD() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, p := range []struct {
-		m    map[int64]*imapdWatch
+		m    map[int64]*imapWatch
 		sigs map[int64][2]int64
 	}{{h.users, userSigs}, {h.boxes, boxSigs}} {
 		for id, w := range p.m {

@@ -18,8 +18,8 @@ const maxAppendBytes = imap.DefaultMaxLiteralBytes
 // is kept. A message over maxAppendBytes is refused with
 // TOOBIG, and messages that would leave less than Options.MinFreeBytes on
 // the disk with OVERQUOTA.
-func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imap.AppendMessage) (*imap.CopyResult, error) {
-	name, err := imapdName(name)
+func (u *imapUser) Append(ctx context.Context, name string, msgs []*imap.AppendMessage) (*imap.CopyResult, error) {
+	name, err := imapName(name)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (u *imapdUser) Append(ctx context.Context, name string, msgs []*imap.Append
 		return nil
 	})
 	if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	return res, nil
 }

@@ -17,16 +17,16 @@ import (
 	"github.com/inetkit/inetkit/store"
 )
 
-const imapdAlice = "alice@example.org"
+const imapAlice = "alice@example.org"
 
-// imapdLogin logs in to st's IMAPBackend as alice, made if needed.
-func imapdLogin(t testing.TB, st *store.Store) imap.User {
+// imapLogin logs in to st's IMAPBackend as alice, made if needed.
+func imapLogin(t testing.TB, st *store.Store) imap.User {
 	t.Helper()
 	ctx := context.Background()
-	if err := st.AddUser(ctx, imapdAlice, "secret"); err != nil && !errors.Is(err, store.ErrExists) {
+	if err := st.AddUser(ctx, imapAlice, "secret"); err != nil && !errors.Is(err, store.ErrExists) {
 		t.Fatal(err)
 	}
-	u, err := st.IMAPBackend().Login(ctx, imapdAlice, "secret")
+	u, err := st.IMAPBackend().Login(ctx, imapAlice, "secret")
 	if err != nil {
 		t.Fatalf("Login = %v", err)
 	}
@@ -34,8 +34,8 @@ func imapdLogin(t testing.TB, st *store.Store) imap.User {
 	return u
 }
 
-// imapdOpen opens mailbox name of u, closed at the end of the test.
-func imapdOpen(t testing.TB, u imap.User, name string, readOnly bool) imap.Mailbox {
+// imapOpen opens mailbox name of u, closed at the end of the test.
+func imapOpen(t testing.TB, u imap.User, name string, readOnly bool) imap.Mailbox {
 	t.Helper()
 	mb, err := u.Open(context.Background(), name, readOnly)
 	if err != nil {
@@ -45,7 +45,7 @@ func imapdOpen(t testing.TB, u imap.User, name string, readOnly bool) imap.Mailb
 	return mb
 }
 
-func imapdPoll(t testing.TB, mb imap.Mailbox) *imap.Changes {
+func imapPoll(t testing.TB, mb imap.Mailbox) *imap.Changes {
 	t.Helper()
 	ch, err := mb.Poll(context.Background())
 	if err != nil {
@@ -59,10 +59,10 @@ func testMessage(subject string) []byte {
 		"\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nMessage-ID: <" + subject + "@x>\r\n\r\nbody of " + subject + "\r\n")
 }
 
-func imapdDeliver(t testing.TB, st *store.Store, subjects ...string) {
+func imapDeliver(t testing.TB, st *store.Store, subjects ...string) {
 	t.Helper()
 	for _, s := range subjects {
-		if err := st.Deliver(context.Background(), []string{imapdAlice}, testMessage(s), time.Now()); err != nil {
+		if err := st.Deliver(context.Background(), []string{imapAlice}, testMessage(s), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,16 +96,16 @@ func uidsOf(msgs []imap.MessageState) []uint32 {
 
 func TestIMAPBackend_Login(t *testing.T) {
 	st := openStore(t, "", nil)
-	imapdLogin(t, st)
-	_, err := st.IMAPBackend().Login(context.Background(), imapdAlice, "wrong")
+	imapLogin(t, st)
+	_, err := st.IMAPBackend().Login(context.Background(), imapAlice, "wrong")
 	if !errors.Is(err, imap.ErrAuthFailed) {
 		t.Errorf("Login with a wrong password = %v; want ErrAuthFailed", err)
 	}
 }
 
-func TestIMAPDUser_CreateMailbox(t *testing.T) {
+func TestIMAPUser_CreateMailbox(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
 	if err := u.CreateMailbox(ctx, "a/b/c", nil); err != nil {
 		t.Fatal(err)
@@ -152,9 +152,9 @@ func mailboxNames(t testing.TB, u imap.User) []string {
 	return names
 }
 
-func TestIMAPDUser_DeleteMailbox(t *testing.T) {
+func TestIMAPUser_DeleteMailbox(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
 	if err := u.CreateMailbox(ctx, "a/b", nil); err != nil {
 		t.Fatal(err)
@@ -187,9 +187,9 @@ func TestIMAPDUser_DeleteMailbox(t *testing.T) {
 	}
 }
 
-func TestIMAPDUser_RenameMailbox(t *testing.T) {
+func TestIMAPUser_RenameMailbox(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
 	for _, name := range []string{"a/b/c", "ab"} {
 		if err := u.CreateMailbox(ctx, name, nil); err != nil {
@@ -228,33 +228,33 @@ func TestIMAPDUser_RenameMailbox(t *testing.T) {
 
 // Renaming INBOX moves its messages to the new mailbox and leaves INBOX
 // empty; a session with INBOX selected sees them expunged.
-func TestIMAPDUser_RenameMailbox_inbox(t *testing.T) {
+func TestIMAPUser_RenameMailbox_inbox(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
-	imapdDeliver(t, st, "one", "two")
-	inbox := imapdOpen(t, u, "INBOX", false)
-	imapdPoll(t, inbox)
+	imapDeliver(t, st, "one", "two")
+	inbox := imapOpen(t, u, "INBOX", false)
+	imapPoll(t, inbox)
 	if err := u.RenameMailbox(ctx, "inbox", "Old/Mail"); err != nil {
 		t.Fatal(err)
 	}
-	ch := imapdPoll(t, inbox)
+	ch := imapPoll(t, inbox)
 	if !slices.Equal(ch.Expunged, []uint32{1, 2}) {
 		t.Errorf("INBOX after its rename: Expunged %v; want [1 2]", ch.Expunged)
 	}
-	old := imapdOpen(t, u, "Old/Mail", false)
-	if got := uidsOf(imapdPoll(t, old).Messages); !slices.Equal(got, []uint32{1, 2}) {
+	old := imapOpen(t, u, "Old/Mail", false)
+	if got := uidsOf(imapPoll(t, old).Messages); !slices.Equal(got, []uint32{1, 2}) {
 		t.Errorf("Old/Mail holds UIDs %v; want [1 2]", got)
 	}
-	imapdDeliver(t, st, "three")
-	if got := uidsOf(imapdPoll(t, inbox).Messages); !slices.Equal(got, []uint32{3}) {
+	imapDeliver(t, st, "three")
+	if got := uidsOf(imapPoll(t, inbox).Messages); !slices.Equal(got, []uint32{3}) {
 		t.Errorf("new mail in INBOX after the rename: UIDs %v; want [3]", got)
 	}
 }
 
-func TestIMAPDUser_Subscribe(t *testing.T) {
+func TestIMAPUser_Subscribe(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
 	if err := u.Subscribe(ctx, "does/not/exist", true); err != nil {
 		t.Fatal(err)
@@ -281,9 +281,9 @@ func TestIMAPDUser_Subscribe(t *testing.T) {
 	}
 }
 
-func TestIMAPDUser_Status(t *testing.T) {
+func TestIMAPUser_Status(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
 	res, err := u.Append(ctx, "Drafts", []*imap.AppendMessage{
 		{Body: testMessage("a"), Flags: []string{`\Seen`}},
@@ -308,15 +308,15 @@ func TestIMAPDUser_Status(t *testing.T) {
 	if _, err := u.Status(ctx, "nope"); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("Status(nope) = %v; want ErrNonExistent", err)
 	}
-	imapdPoll(t, imapdOpen(t, u, "Drafts", false))
+	imapPoll(t, imapOpen(t, u, "Drafts", false))
 	if got, _ := u.Status(ctx, "Drafts"); got.Recent != 0 {
 		t.Errorf("Recent after a SELECT = %d; want 0", got.Recent)
 	}
 }
 
-func TestIMAPDUser_Append(t *testing.T) {
+func TestIMAPUser_Append(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
 	date := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
 	res, err := u.Append(ctx, "INBOX", []*imap.AppendMessage{
@@ -329,7 +329,7 @@ func TestIMAPDUser_Append(t *testing.T) {
 	if !slices.Equal(res.Dest, []uint32{1, 2}) || res.UIDValidity == 0 {
 		t.Errorf("Append = %+v; want UIDs 1, 2", res)
 	}
-	ch := imapdPoll(t, imapdOpen(t, u, "INBOX", false))
+	ch := imapPoll(t, imapOpen(t, u, "INBOX", false))
 	if len(ch.Messages) != 2 {
 		t.Fatalf("Poll after Append: %d messages", len(ch.Messages))
 	}
@@ -349,9 +349,9 @@ func TestIMAPDUser_Append(t *testing.T) {
 }
 
 // MULTIAPPEND is all or none: a message that fails leaves none stored.
-func TestIMAPDUser_Append_allOrNone(t *testing.T) {
+func TestIMAPUser_Append_allOrNone(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
 	big := make([]byte, 64<<20+1)
 	_, err := u.Append(ctx, "INBOX", []*imap.AppendMessage{{Body: testMessage("a")}, {Body: big}})
@@ -365,13 +365,13 @@ func TestIMAPDUser_Append_allOrNone(t *testing.T) {
 
 // Two sessions on one mailbox: each change of one is seen by the other,
 // in mod-sequence order, with the mod-sequence the first was told.
-func TestIMAPDMailbox_modSeqAcrossSessions(t *testing.T) {
+func TestIMAPMailbox_modSeqAcrossSessions(t *testing.T) {
 	st := openStore(t, "", nil)
-	u1, u2 := imapdLogin(t, st), imapdLogin(t, st)
-	imapdDeliver(t, st, "one", "two", "three")
-	a := imapdOpen(t, u1, "INBOX", false)
-	b := imapdOpen(t, u2, "INBOX", false)
-	cha, chb := imapdPoll(t, a), imapdPoll(t, b)
+	u1, u2 := imapLogin(t, st), imapLogin(t, st)
+	imapDeliver(t, st, "one", "two", "three")
+	a := imapOpen(t, u1, "INBOX", false)
+	b := imapOpen(t, u2, "INBOX", false)
+	cha, chb := imapPoll(t, a), imapPoll(t, b)
 	if cha.HighestModSeq != chb.HighestModSeq || len(cha.Messages) != 3 {
 		t.Fatalf("first polls: %d messages, HIGHESTMODSEQ %d and %d", len(cha.Messages), cha.HighestModSeq, chb.HighestModSeq)
 	}
@@ -386,7 +386,7 @@ func TestIMAPDMailbox_modSeqAcrossSessions(t *testing.T) {
 		t.Fatalf("Store = %+v; want message 2 \\Seen with a modseq above %d", changed, base)
 	}
 	waitChanged(t, b.Changed(), "session b after a's STORE")
-	ch := imapdPoll(t, b)
+	ch := imapPoll(t, b)
 	if len(ch.Messages) != 1 || ch.Messages[0].UID != 2 || ch.Messages[0].ModSeq != changed[0].ModSeq || ch.HighestModSeq != changed[0].ModSeq {
 		t.Errorf("b's Poll = %+v; want message 2 at modseq %d", ch, changed[0].ModSeq)
 	}
@@ -399,7 +399,7 @@ func TestIMAPDMailbox_modSeqAcrossSessions(t *testing.T) {
 	if err != nil || !slices.Equal(gone, []uint32{3}) {
 		t.Fatalf("Expunge(3) = %v, %v", gone, err)
 	}
-	ch = imapdPoll(t, a)
+	ch = imapPoll(t, a)
 	// a changed message 2 itself after its last Poll: it is reported too.
 	if got := uidsOf(ch.Messages); !slices.Equal(got, []uint32{1, 2}) || !slices.Equal(ch.Expunged, []uint32{3}) {
 		t.Errorf("a's Poll: messages %v, expunged %v; want [1 2], [3]", got, ch.Expunged)
@@ -418,12 +418,12 @@ func TestIMAPDMailbox_modSeqAcrossSessions(t *testing.T) {
 
 // STORE UNCHANGEDSINCE (RFC 7162 §3.1.3) skips the messages changed after
 // the mod-sequence given.
-func TestIMAPDMailbox_Store_unchangedSince(t *testing.T) {
+func TestIMAPMailbox_Store_unchangedSince(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
-	imapdDeliver(t, st, "one", "two")
-	mb := imapdOpen(t, u, "INBOX", false)
-	ch := imapdPoll(t, mb)
+	u := imapLogin(t, st)
+	imapDeliver(t, st, "one", "two")
+	mb := imapOpen(t, u, "INBOX", false)
+	ch := imapPoll(t, mb)
 	ctx := context.Background()
 	first, _, err := mb.Store(ctx, []uint32{1}, imap.StoreAdd, []string{"$A"}, 0)
 	if err != nil {
@@ -445,7 +445,7 @@ func TestIMAPDMailbox_Store_unchangedSince(t *testing.T) {
 	if err != nil || len(changed) != 1 || len(changed[0].Flags) != 0 {
 		t.Errorf("-FLAGS ($a) = %+v, %v; want no flags left", changed, err)
 	}
-	ro := imapdOpen(t, u, "INBOX", true)
+	ro := imapOpen(t, u, "INBOX", true)
 	if _, _, err := ro.Store(ctx, []uint32{1}, imap.StoreAdd, []string{`\Seen`}, 0); err == nil {
 		t.Error("Store on a mailbox opened read-only succeeded")
 	}
@@ -456,10 +456,10 @@ func TestIMAPDMailbox_Store_unchangedSince(t *testing.T) {
 
 // \Recent (RFC 3501 §2.3.2): the first read-write session gets the new
 // messages as recent, no other does; EXAMINE sees them without taking them.
-func TestIMAPDMailbox_recent(t *testing.T) {
+func TestIMAPMailbox_recent(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
-	imapdDeliver(t, st, "one", "two")
+	u := imapLogin(t, st)
+	imapDeliver(t, st, "one", "two")
 	recent := func(ch *imap.Changes) []uint32 {
 		var out []uint32
 		for _, m := range ch.Messages {
@@ -469,27 +469,27 @@ func TestIMAPDMailbox_recent(t *testing.T) {
 		}
 		return out
 	}
-	ro := imapdOpen(t, u, "INBOX", true)
-	if got := recent(imapdPoll(t, ro)); !slices.Equal(got, []uint32{1, 2}) {
+	ro := imapOpen(t, u, "INBOX", true)
+	if got := recent(imapPoll(t, ro)); !slices.Equal(got, []uint32{1, 2}) {
 		t.Errorf("EXAMINE: recent %v; want [1 2]", got)
 	}
-	a := imapdOpen(t, u, "INBOX", false)
-	if got := recent(imapdPoll(t, a)); !slices.Equal(got, []uint32{1, 2}) {
+	a := imapOpen(t, u, "INBOX", false)
+	if got := recent(imapPoll(t, a)); !slices.Equal(got, []uint32{1, 2}) {
 		t.Errorf("first SELECT after EXAMINE: recent %v; want [1 2]", got)
 	}
-	b := imapdOpen(t, u, "INBOX", false)
-	if got := recent(imapdPoll(t, b)); len(got) != 0 {
+	b := imapOpen(t, u, "INBOX", false)
+	if got := recent(imapPoll(t, b)); len(got) != 0 {
 		t.Errorf("second SELECT: recent %v; want none", got)
 	}
-	imapdDeliver(t, st, "three")
-	if got := recent(imapdPoll(t, b)); !slices.Equal(got, []uint32{3}) {
+	imapDeliver(t, st, "three")
+	if got := recent(imapPoll(t, b)); !slices.Equal(got, []uint32{3}) {
 		t.Errorf("b polls a new message first: recent %v; want [3]", got)
 	}
-	ch := imapdPoll(t, a)
+	ch := imapPoll(t, a)
 	if got := uidsOf(ch.Messages); !slices.Equal(got, []uint32{3}) || len(recent(ch)) != 0 {
 		t.Errorf("a polls after b: %+v; want message 3, not recent", ch.Messages)
 	}
-	if got := recent(imapdPoll(t, ro)); len(got) != 0 {
+	if got := recent(imapPoll(t, ro)); len(got) != 0 {
 		t.Errorf("EXAMINE session polls message 3 taken by b: recent %v; want none", got)
 	}
 	// A flag change keeps the message recent for the session that has it.
@@ -501,20 +501,20 @@ func TestIMAPDMailbox_recent(t *testing.T) {
 
 // A delivery over the store's Deliver wakes the user's and the mailbox's
 // Changed channels.
-func TestIMAPD_deliveryWakes(t *testing.T) {
+func TestIMAPBackend_deliveryWakes(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
-	mb := imapdOpen(t, u, "INBOX", false)
-	imapdPoll(t, mb)
-	other := imapdOpen(t, u, "Sent", false)
-	imapdPoll(t, other)
+	u := imapLogin(t, st)
+	mb := imapOpen(t, u, "INBOX", false)
+	imapPoll(t, mb)
+	other := imapOpen(t, u, "Sent", false)
+	imapPoll(t, other)
 	// The first commit after Open may wake any watcher: settle first.
-	imapdDeliver(t, st, "settle")
+	imapDeliver(t, st, "settle")
 	drainChanged(u.Changed())
 	drainChanged(mb.Changed())
 	drainChanged(other.Changed())
-	imapdPoll(t, mb)
-	imapdDeliver(t, st, "hello")
+	imapPoll(t, mb)
+	imapDeliver(t, st, "hello")
 	waitChanged(t, mb.Changed(), "INBOX after a delivery")
 	waitChanged(t, u.Changed(), "user after a delivery")
 	select {
@@ -522,7 +522,7 @@ func TestIMAPD_deliveryWakes(t *testing.T) {
 		t.Error("Sent woken by a delivery to INBOX")
 	default:
 	}
-	ch := imapdPoll(t, mb)
+	ch := imapPoll(t, mb)
 	if len(ch.Messages) != 1 || ch.Messages[0].UID != 2 || ch.UIDNext != 3 {
 		t.Errorf("Poll after delivery = %+v; want message 2", ch)
 	}
@@ -535,14 +535,14 @@ func TestIMAPD_deliveryWakes(t *testing.T) {
 
 // A POP3 deletion is an expunge for IMAP: Poll reports it and Vanished
 // returns it.
-func TestIMAPD_pop3DeletionVanished(t *testing.T) {
+func TestIMAPBackend_pop3DeletionVanished(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
-	imapdDeliver(t, st, "one", "two")
-	mb := imapdOpen(t, u, "INBOX", true)
-	first := imapdPoll(t, mb)
+	u := imapLogin(t, st)
+	imapDeliver(t, st, "one", "two")
+	mb := imapOpen(t, u, "INBOX", true)
+	first := imapPoll(t, mb)
 	ctx := context.Background()
-	sess, err := st.POP3Backend().Login(ctx, imapdAlice, "secret")
+	sess, err := st.POP3Backend().Login(ctx, imapAlice, "secret")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +551,7 @@ func TestIMAPD_pop3DeletionVanished(t *testing.T) {
 	}
 	sess.Close()
 	waitChanged(t, mb.Changed(), "INBOX after a POP3 deletion")
-	ch := imapdPoll(t, mb)
+	ch := imapPoll(t, mb)
 	if !slices.Equal(ch.Expunged, []uint32{1}) || ch.HighestModSeq <= first.HighestModSeq {
 		t.Errorf("Poll after POP3 DELE: expunged %v, HIGHESTMODSEQ %d; want [1], above %d", ch.Expunged, ch.HighestModSeq, first.HighestModSeq)
 	}
@@ -561,27 +561,27 @@ func TestIMAPD_pop3DeletionVanished(t *testing.T) {
 }
 
 // A deletion from the console is an expunge too.
-func TestIMAPD_consoleDeletion(t *testing.T) {
+func TestIMAPBackend_consoleDeletion(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
-	imapdDeliver(t, st, "keep", "drop")
-	mb := imapdOpen(t, u, "INBOX", false)
-	imapdPoll(t, mb)
-	if n, err := st.DeleteMessages(context.Background(), store.MessageFilter{Address: imapdAlice, Subject: "drop"}); err != nil || n != 1 {
+	u := imapLogin(t, st)
+	imapDeliver(t, st, "keep", "drop")
+	mb := imapOpen(t, u, "INBOX", false)
+	imapPoll(t, mb)
+	if n, err := st.DeleteMessages(context.Background(), store.MessageFilter{Address: imapAlice, Subject: "drop"}); err != nil || n != 1 {
 		t.Fatalf("DeleteMessages = %d, %v", n, err)
 	}
 	waitChanged(t, mb.Changed(), "INBOX after a console deletion")
-	if ch := imapdPoll(t, mb); !slices.Equal(ch.Expunged, []uint32{2}) {
+	if ch := imapPoll(t, mb); !slices.Equal(ch.Expunged, []uint32{2}) {
 		t.Errorf("expunged %v; want [2]", ch.Expunged)
 	}
 }
 
-func TestIMAPDMailbox_Expunge(t *testing.T) {
+func TestIMAPMailbox_Expunge(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
-	imapdDeliver(t, st, "1", "2", "3", "4")
-	mb := imapdOpen(t, u, "INBOX", false)
-	imapdPoll(t, mb)
+	u := imapLogin(t, st)
+	imapDeliver(t, st, "1", "2", "3", "4")
+	mb := imapOpen(t, u, "INBOX", false)
+	imapPoll(t, mb)
 	ctx := context.Background()
 	if _, _, err := mb.Store(ctx, []uint32{1, 2, 4}, imap.StoreAdd, []string{`\Deleted`}, 0); err != nil {
 		t.Fatal(err)
@@ -594,23 +594,23 @@ func TestIMAPDMailbox_Expunge(t *testing.T) {
 	if err != nil || !slices.Equal(gone, []uint32{1}) {
 		t.Errorf("EXPUNGE = %v, %v; want [1]", gone, err)
 	}
-	if ch := imapdPoll(t, mb); !slices.Equal(ch.Expunged, []uint32{1, 2, 4}) {
+	if ch := imapPoll(t, mb); !slices.Equal(ch.Expunged, []uint32{1, 2, 4}) {
 		t.Errorf("Poll after own expunges: %v; want [1 2 4]", ch.Expunged)
 	}
 }
 
-func TestIMAPDMailbox_Copy(t *testing.T) {
+func TestIMAPMailbox_Copy(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
-	imapdDeliver(t, st, "1", "2", "3")
+	u := imapLogin(t, st)
+	imapDeliver(t, st, "1", "2", "3")
 	ctx := context.Background()
-	inbox := imapdOpen(t, u, "INBOX", false)
-	imapdPoll(t, inbox)
+	inbox := imapOpen(t, u, "INBOX", false)
+	imapPoll(t, inbox)
 	if _, _, err := inbox.Store(ctx, []uint32{2}, imap.StoreAdd, []string{`\Flagged`, "$K"}, 0); err != nil {
 		t.Fatal(err)
 	}
-	arch := imapdOpen(t, u, "Archive", false)
-	imapdPoll(t, arch)
+	arch := imapOpen(t, u, "Archive", false)
+	imapPoll(t, arch)
 	drainChanged(arch.Changed())
 	res, err := inbox.Copy(ctx, []uint32{2, 3, 9}, "Archive", false)
 	if err != nil {
@@ -621,7 +621,7 @@ func TestIMAPDMailbox_Copy(t *testing.T) {
 		t.Errorf("Copy = %+v; want 2,3 → 1,2 in Archive (UIDVALIDITY %d)", res, st2.UIDValidity)
 	}
 	waitChanged(t, arch.Changed(), "Archive after COPY")
-	ch := imapdPoll(t, arch)
+	ch := imapPoll(t, arch)
 	if len(ch.Messages) != 2 || !slices.Contains(ch.Messages[0].Flags, "$K") || !ch.Messages[0].Recent {
 		t.Fatalf("Archive after COPY: %+v; want two recent messages, the first with $K", ch.Messages)
 	}
@@ -632,7 +632,7 @@ func TestIMAPDMailbox_Copy(t *testing.T) {
 	if err != nil || !slices.Equal(res.Source, []uint32{1}) || !slices.Equal(res.Dest, []uint32{1}) {
 		t.Fatalf("MOVE = %+v, %v", res, err)
 	}
-	if ch := imapdPoll(t, inbox); !slices.Equal(ch.Expunged, []uint32{1}) {
+	if ch := imapPoll(t, inbox); !slices.Equal(ch.Expunged, []uint32{1}) {
 		t.Errorf("INBOX after MOVE: expunged %v; want [1]", ch.Expunged)
 	}
 	if _, err := inbox.Copy(ctx, []uint32{2}, "Nope", false); !errors.Is(err, imap.ErrNonExistent) {
@@ -646,9 +646,9 @@ func TestIMAPDMailbox_Copy(t *testing.T) {
 }
 
 // Fetch reads a body larger than a stored piece at any offset.
-func TestIMAPDMailbox_Fetch(t *testing.T) {
+func TestIMAPMailbox_Fetch(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	var b strings.Builder
 	b.WriteString("Subject: big\r\n\r\n")
 	for i := 0; b.Len() < 200<<10; i++ {
@@ -660,7 +660,7 @@ func TestIMAPDMailbox_Fetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb := imapdOpen(t, u, "INBOX", false)
+	mb := imapOpen(t, u, "INBOX", false)
 	want := map[uint32][]byte{res.Dest[0]: small, res.Dest[1]: big}
 	var seen []uint32
 	err = mb.Fetch(context.Background(), []uint32{1, 2, 7}, func(m *imap.Message) error {
@@ -693,10 +693,10 @@ func TestIMAPDMailbox_Fetch(t *testing.T) {
 
 // SortData is computed when a message is stored, delivered or appended,
 // and read back as NewSortData gave it.
-func TestIMAPDMailbox_SortData(t *testing.T) {
+func TestIMAPMailbox_SortData(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
-	imapdDeliver(t, st, "delivered")
+	u := imapLogin(t, st)
+	imapDeliver(t, st, "delivered")
 	msg := []byte("From: \"Zoe Z\" <zoe@example.org>\r\nTo: a@example.org\r\nCc: c@example.org\r\nSubject: Re: [list] Hello (fwd)\r\n" +
 		"Date: Tue, 03 Jan 2006 10:00:00 +0100\r\nMessage-ID: <m1@x>\r\nIn-Reply-To: <m0@x>\r\nReferences: <r1@x> <m0@x>\r\n\r\nbody\r\n")
 	if _, err := u.Append(context.Background(), "INBOX", []*imap.AppendMessage{{Body: msg}}); err != nil {
@@ -706,7 +706,7 @@ func TestIMAPDMailbox_SortData(t *testing.T) {
 	if err := st.DB().QueryRow(`SELECT count(*) FROM bodies WHERE sort_subject IS NOT NULL`).Scan(&stored); err != nil || stored != 2 {
 		t.Errorf("%d bodies with their SortData before any SORT (%v); want both, computed when stored", stored, err)
 	}
-	mb := imapdOpen(t, u, "INBOX", false)
+	mb := imapOpen(t, u, "INBOX", false)
 	for round := 0; round < 2; round++ {
 		got, err := mb.SortData(context.Background(), []uint32{1, 2, 5})
 		if err != nil {
@@ -725,9 +725,9 @@ func TestIMAPDMailbox_SortData(t *testing.T) {
 	}
 }
 
-func TestIMAPDMailbox_openMissing(t *testing.T) {
+func TestIMAPMailbox_openMissing(t *testing.T) {
 	st := openStore(t, "", nil)
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	if _, err := u.Open(context.Background(), "Nope", false); !errors.Is(err, imap.ErrNonExistent) {
 		t.Errorf("Open(Nope) = %v; want ErrNonExistent", err)
 	}
@@ -735,8 +735,8 @@ func TestIMAPDMailbox_openMissing(t *testing.T) {
 	if err := u.CreateMailbox(context.Background(), "Gone", nil); err != nil {
 		t.Fatal(err)
 	}
-	mb := imapdOpen(t, u, "Gone", false)
-	imapdPoll(t, mb)
+	mb := imapOpen(t, u, "Gone", false)
+	imapPoll(t, mb)
 	if err := u.DeleteMailbox(context.Background(), "Gone"); err != nil {
 		t.Fatal(err)
 	}
@@ -748,9 +748,9 @@ func TestIMAPDMailbox_openMissing(t *testing.T) {
 
 // APPEND with the disk fuller than Options.MinFreeBytes allows is
 // OVERQUOTA, and stores nothing.
-func TestIMAPDUser_Append_overQuota(t *testing.T) {
+func TestIMAPUser_Append_overQuota(t *testing.T) {
 	st := openStore(t, "", &store.Options{MinFreeBytes: 1 << 62})
-	u := imapdLogin(t, st)
+	u := imapLogin(t, st)
 	ctx := context.Background()
 	_, err := u.Append(ctx, "INBOX", []*imap.AppendMessage{{Body: testMessage("a")}})
 	if !errors.Is(err, imap.ErrOverQuota) {

@@ -16,35 +16,34 @@ import (
 // server. Users log in with [Store.Authenticate]; their mailboxes are those
 // of the store, with "/" as the hierarchy separator. Every change, whoever
 // makes it (a delivery over SMTP, a deletion over POP3 or from the console,
-// a session of either IMAP server), gets a mod-sequence (RFC 7162) from
-// triggers of the database, and wakes the sessions that watch the mailbox
-// after its commit.
-func (s *Store) IMAPBackend() imap.Backend { return imapdBackend{s} }
+// an IMAP session), gets a mod-sequence (RFC 7162) from triggers of the
+// database, and wakes the sessions that watch the mailbox after its commit.
+func (s *Store) IMAPBackend() imap.Backend { return imapBackend{s} }
 
-type imapdBackend struct{ s *Store }
+type imapBackend struct{ s *Store }
 
 var (
-	_ imap.Backend = imapdBackend{}
-	_ imap.User    = (*imapdUser)(nil)
-	_ imap.Mailbox = (*imapdMailbox)(nil)
+	_ imap.Backend = imapBackend{}
+	_ imap.User    = (*imapUser)(nil)
+	_ imap.Mailbox = (*imapMailbox)(nil)
 )
 
 // Login checks the credentials with Store.Authenticate (which, with
 // Options.AnyLogin, makes the user).
-func (be imapdBackend) Login(ctx context.Context, username, password string) (imap.User, error) {
+func (be imapBackend) Login(ctx context.Context, username, password string) (imap.User, error) {
 	id, err := be.s.Authenticate(ctx, username, password)
 	if errors.Is(err, ErrAuthFailed) {
 		return nil, imap.ErrAuthFailed
 	} else if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
-	u := &imapdUser{s: be.s, id: id, address: normAddress(username), changed: make(chan struct{}, 1)}
-	u.unwatch = be.s.imapd.watch(&be.s.imapd.users, id, u.changed)
+	u := &imapUser{s: be.s, id: id, address: normAddress(username), changed: make(chan struct{}, 1)}
+	u.unwatch = be.s.imap.watch(&be.s.imap.users, id, u.changed)
 	return u, nil
 }
 
-// imapdUser is one connection's access to a user's mailboxes.
-type imapdUser struct {
+// imapUser is one connection's access to a user's mailboxes.
+type imapUser struct {
 	s       *Store
 	id      int64
 	address string
@@ -52,18 +51,18 @@ type imapdUser struct {
 	unwatch func()
 }
 
-func (u *imapdUser) Changed() <-chan struct{} { return u.changed }
+func (u *imapUser) Changed() <-chan struct{} { return u.changed }
 
-func (u *imapdUser) Close() error {
+func (u *imapUser) Close() error {
 	u.unwatch()
 	return nil
 }
 
-// imapdErr turns an error of the store into the response the client gets:
+// imapErr turns an error of the store into the response the client gets:
 // the store's sentinels become their RFC 5530 codes, a busy database a
 // temporary NO, a full disk OVERQUOTA; other errors are returned as they
 // are, for the server to log.
-func imapdErr(err error) error {
+func imapErr(err error) error {
 	var ie *imap.Error
 	var se *sqlite.Error
 	switch {
@@ -83,11 +82,11 @@ func imapdErr(err error) error {
 	return err
 }
 
-// imapdName checks a mailbox name and returns it with its INBOX level in
+// imapName checks a mailbox name and returns it with its INBOX level in
 // upper case. It refuses, with ErrBadName, an empty level, a level of "."
 // or "..", a name that is not UTF-8 or holds a control character, and a
 // name too long.
-func imapdName(name string) (string, error) {
+func imapName(name string) (string, error) {
 	if name == "" || len(name) > maxMailboxNameBytes || !utf8.ValidString(name) {
 		return "", imap.ErrBadName
 	}
@@ -104,11 +103,11 @@ func imapdName(name string) (string, error) {
 	return normMailboxName(name), nil
 }
 
-// imapdNewName checks a name for a new mailbox: as imapdName does, and
+// imapNewName checks a name for a new mailbox: as imapName does, and
 // without the LIST wildcards, which would make it unlistable on its own.
-func imapdNewName(name string) (string, error) {
+func imapNewName(name string) (string, error) {
 	if strings.ContainsAny(name, "*%") {
 		return "", imap.ErrBadName
 	}
-	return imapdName(name)
+	return imapName(name)
 }

@@ -15,17 +15,17 @@ import (
 // Fetch calls fn with each message of uids that exists, its body read from
 // the stored pieces as fn asks for them: a message is never read whole
 // into memory (unless it fits in one piece).
-func (mb *imapdMailbox) Fetch(ctx context.Context, uids []uint32, fn func(*imap.Message) error) error {
-	rows, err := imapdRowsTx(ctx, mb.s.db, mb.id, uids)
+func (mb *imapMailbox) Fetch(ctx context.Context, uids []uint32, fn func(*imap.Message) error) error {
+	rows, err := imapRowsTx(ctx, mb.s.db, mb.id, uids)
 	if err != nil {
-		return imapdErr(err)
+		return imapErr(err)
 	}
 	for _, r := range rows {
 		b, err := openBody(ctx, mb.s.bodies, r.id, mb.id, r.uid, r.size)
 		if errors.Is(err, errBodyGone) {
 			continue // expunged since
 		} else if err != nil {
-			return imapdErr(err)
+			return imapErr(err)
 		}
 		if err := fn(&imap.Message{UID: r.uid, Size: b.size, Body: &bodyReaderAt{ctx: ctx, b: b}}); err != nil {
 			return err
@@ -96,23 +96,23 @@ func sortArgs(d *imap.SortData) []any {
 // once per body, when the body is stored (parseMessageMeta); the bodies
 // stored before the store kept it get it here, at their first SORT or
 // THREAD, and keep it.
-func (mb *imapdMailbox) SortData(ctx context.Context, uids []uint32) ([]imap.SortData, error) {
+func (mb *imapMailbox) SortData(ctx context.Context, uids []uint32) ([]imap.SortData, error) {
 	out, missing, err := mb.readSortData(ctx, uids)
 	if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	if len(missing) == 0 {
 		return out, nil
 	}
 	if err := mb.s.computeSortData(ctx, out, missing); err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	return out, nil
 }
 
 // readSortData reads the SortData of the messages of uids, and for those
 // whose body has none yet, the body ids, by index in the result.
-func (mb *imapdMailbox) readSortData(ctx context.Context, uids []uint32) ([]imap.SortData, map[int]int64, error) {
+func (mb *imapMailbox) readSortData(ctx context.Context, uids []uint32) ([]imap.SortData, map[int]int64, error) {
 	cond, args, keep := uidsCond(uids)
 	rows, err := mb.s.db.QueryContext(ctx, `SELECT m.uid, m.body_id, b.sort_subject IS NOT NULL, `+sortColumns+`
 		FROM messages m JOIN bodies b ON b.id = m.body_id

@@ -12,10 +12,10 @@ import (
 )
 
 // Mailboxes returns the user's mailboxes with their special-use attributes.
-func (u *imapdUser) Mailboxes(ctx context.Context) ([]inetimap.MailboxInfo, error) {
+func (u *imapUser) Mailboxes(ctx context.Context) ([]inetimap.MailboxInfo, error) {
 	rows, err := u.s.db.QueryContext(ctx, `SELECT name, special_use FROM mailboxes WHERE user_id = ?`, u.id)
 	if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	defer rows.Close()
 	var out []inetimap.MailboxInfo
@@ -32,8 +32,8 @@ func (u *imapdUser) Mailboxes(ctx context.Context) ([]inetimap.MailboxInfo, erro
 }
 
 // CreateMailbox creates name and its missing parents.
-func (u *imapdUser) CreateMailbox(ctx context.Context, name string, specialUse []string) error {
-	name, err := imapdNewName(name)
+func (u *imapUser) CreateMailbox(ctx context.Context, name string, specialUse []string) error {
+	name, err := imapNewName(name)
 	if err != nil {
 		return err
 	}
@@ -58,18 +58,18 @@ func (u *imapdUser) CreateMailbox(ctx context.Context, name string, specialUse [
 		_, err := u.s.createMailboxImapTx(ctx, tx, u.id, name, strings.Join(use, " "))
 		return err
 	})
-	return imapdErr(err)
+	return imapErr(err)
 }
 
 // nameTakenTx says whether the user has a mailbox named name.
-func (u *imapdUser) nameTakenTx(ctx context.Context, q querier, name string) (bool, error) {
+func (u *imapUser) nameTakenTx(ctx context.Context, q querier, name string) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT count(*) FROM mailboxes WHERE user_id = ? AND name = ?`, u.id, name).Scan(&n)
 	return n > 0, err
 }
 
 // createParentsTx makes the missing superiors of name (RFC 9051 §6.3.4).
-func (u *imapdUser) createParentsTx(ctx context.Context, tx *wtx, name string) error {
+func (u *imapUser) createParentsTx(ctx context.Context, tx *wtx, name string) error {
 	for i := 0; i < len(name); i++ {
 		if name[i] != mailboxDelim {
 			continue
@@ -88,7 +88,7 @@ func (u *imapdUser) createParentsTx(ctx context.Context, tx *wtx, name string) e
 }
 
 // mailboxTx looks up a mailbox of the user by name (checked already).
-func (u *imapdUser) mailboxTx(ctx context.Context, q querier, name string) (mailboxRow, error) {
+func (u *imapUser) mailboxTx(ctx context.Context, q querier, name string) (mailboxRow, error) {
 	mb, err := scanMailbox(q.QueryRowContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE user_id = ? AND name = ?`, u.id, name))
 	if errors.Is(err, ErrNotFound) {
 		return mb, inetimap.ErrNonExistent
@@ -99,8 +99,8 @@ func (u *imapdUser) mailboxTx(ctx context.Context, q querier, name string) (mail
 // DeleteMailbox deletes a mailbox other than INBOX with its messages: they
 // are expunged first, so that the triggers record their UIDs as expunged
 // and the sessions that have the mailbox selected see them go.
-func (u *imapdUser) DeleteMailbox(ctx context.Context, name string) error {
-	name, err := imapdName(name)
+func (u *imapUser) DeleteMailbox(ctx context.Context, name string) error {
+	name, err := imapName(name)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (u *imapdUser) DeleteMailbox(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		all, err := imapdRowsTx(ctx, tx, mb.id, nil)
+		all, err := imapRowsTx(ctx, tx, mb.id, nil)
 		if err != nil {
 			return err
 		}
@@ -122,17 +122,17 @@ func (u *imapdUser) DeleteMailbox(ctx context.Context, name string) error {
 		_, err = tx.ExecContext(ctx, `DELETE FROM mailboxes WHERE id = ?`, mb.id)
 		return err
 	})
-	return imapdErr(err)
+	return imapErr(err)
 }
 
 // RenameMailbox renames a mailbox and its inferiors; renaming INBOX moves
 // its messages to a new mailbox instead (RFC 9051 §6.3.6).
-func (u *imapdUser) RenameMailbox(ctx context.Context, from, to string) error {
-	from, err := imapdName(from)
+func (u *imapUser) RenameMailbox(ctx context.Context, from, to string) error {
+	from, err := imapName(from)
 	if err != nil {
 		return err
 	}
-	if to, err = imapdNewName(to); err != nil {
+	if to, err = imapNewName(to); err != nil {
 		return err
 	}
 	if from == to {
@@ -160,11 +160,11 @@ func (u *imapdUser) RenameMailbox(ctx context.Context, from, to string) error {
 		}
 		return u.renameTreeTx(ctx, tx, mb, to)
 	})
-	return imapdErr(err)
+	return imapErr(err)
 }
 
 // renameTreeTx renames mb and its inferiors, unless a new name is taken.
-func (u *imapdUser) renameTreeTx(ctx context.Context, tx *wtx, mb mailboxRow, to string) error {
+func (u *imapUser) renameTreeTx(ctx context.Context, tx *wtx, mb mailboxRow, to string) error {
 	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?`,
 		u.id, len(mb.name)+1, mb.name+"/")
 	if err != nil {
@@ -206,7 +206,7 @@ func (u *imapdUser) renameTreeTx(ctx context.Context, tx *wtx, mb mailboxRow, to
 // to (whose UIDNEXT is INBOX's); INBOX stays, empty, and keeps its
 // UIDVALIDITY and UIDNEXT. The triggers record the messages as expunged
 // from INBOX.
-func (u *imapdUser) renameInboxTx(ctx context.Context, tx *wtx, inbox mailboxRow, to string) error {
+func (u *imapUser) renameInboxTx(ctx context.Context, tx *wtx, inbox mailboxRow, to string) error {
 	id, err := u.s.createMailboxImapTx(ctx, tx, u.id, to, "")
 	if err != nil {
 		return err
@@ -223,10 +223,10 @@ func (u *imapdUser) renameInboxTx(ctx context.Context, tx *wtx, inbox mailboxRow
 }
 
 // Subscriptions returns the names the user subscribed to.
-func (u *imapdUser) Subscriptions(ctx context.Context) ([]string, error) {
+func (u *imapUser) Subscriptions(ctx context.Context) ([]string, error) {
 	rows, err := u.s.db.QueryContext(ctx, `SELECT name FROM subscriptions WHERE user_id = ?`, u.id)
 	if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	defer rows.Close()
 	var out []string
@@ -242,8 +242,8 @@ func (u *imapdUser) Subscriptions(ctx context.Context) ([]string, error) {
 
 // Subscribe adds or removes a subscription, and keeps the mailbox's
 // subscribed column in step.
-func (u *imapdUser) Subscribe(ctx context.Context, name string, subscribe bool) error {
-	name, err := imapdName(name)
+func (u *imapUser) Subscribe(ctx context.Context, name string, subscribe bool) error {
+	name, err := imapName(name)
 	if err != nil {
 		return err
 	}
@@ -258,18 +258,18 @@ func (u *imapdUser) Subscribe(ctx context.Context, name string, subscribe bool) 
 		_, err := tx.ExecContext(ctx, `UPDATE mailboxes SET subscribed = ? WHERE user_id = ? AND name = ?`, subscribe, u.id, name)
 		return err
 	})
-	return imapdErr(err)
+	return imapErr(err)
 }
 
 // Status returns a mailbox's counters, from one snapshot.
-func (u *imapdUser) Status(ctx context.Context, name string) (*inetimap.MailboxStatus, error) {
-	name, err := imapdName(name)
+func (u *imapUser) Status(ctx context.Context, name string) (*inetimap.MailboxStatus, error) {
+	name, err := imapName(name)
 	if err != nil {
 		return nil, err
 	}
 	tx, err := u.s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	defer tx.Rollback()
 	var st inetimap.MailboxStatus

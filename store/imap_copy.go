@@ -16,13 +16,13 @@ var errUIDsExhausted = &imap.Error{Code: "LIMIT", Text: "Mailbox has run out of 
 // their flags and internal dates; with move it expunges them here in the
 // same transaction, so that they are never in both mailboxes nor in
 // neither (RFC 6851 §3.3).
-func (mb *imapdMailbox) Copy(ctx context.Context, uids []uint32, dest string, move bool) (*imap.CopyResult, error) {
-	dest, err := imapdName(dest)
+func (mb *imapMailbox) Copy(ctx context.Context, uids []uint32, dest string, move bool) (*imap.CopyResult, error) {
+	dest, err := imapName(dest)
 	if err != nil {
 		return nil, err
 	}
 	if move && mb.readOnly {
-		return nil, errIMAPDReadOnly
+		return nil, errIMAPReadOnly
 	}
 	res := &imap.CopyResult{}
 	err = mb.s.write(ctx, func(tx *wtx) error {
@@ -35,7 +35,7 @@ func (mb *imapdMailbox) Copy(ctx context.Context, uids []uint32, dest string, mo
 			return err
 		}
 		res.UIDValidity, res.Source, res.Dest = dst.uidValidity, nil, nil
-		rows, err := imapdRowsTx(ctx, tx, mb.id, uids)
+		rows, err := imapRowsTx(ctx, tx, mb.id, uids)
 		if err != nil || len(rows) == 0 {
 			return err
 		}
@@ -51,14 +51,14 @@ func (mb *imapdMailbox) Copy(ctx context.Context, uids []uint32, dest string, mo
 		return nil
 	})
 	if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	return res, nil
 }
 
 // copyRowsTx copies the messages rows into mailbox dest and returns their
 // new UIDs.
-func (s *Store) copyRowsTx(ctx context.Context, tx *wtx, rows []imapdRow, dest int64) ([]uint32, error) {
+func (s *Store) copyRowsTx(ctx context.Context, tx *wtx, rows []imapRow, dest int64) ([]uint32, error) {
 	k := uint32(len(rows))
 	var first uint32
 	var modseq int64

@@ -10,10 +10,10 @@ import (
 	"github.com/inetkit/inetkit/imap"
 )
 
-// imapdMailbox is a mailbox a connection has selected. Poll remembers the
+// imapMailbox is a mailbox a connection has selected. Poll remembers the
 // highest mod-sequence it reported, so that the next Poll reads only what
 // changed after it.
-type imapdMailbox struct {
+type imapMailbox struct {
 	s           *Store
 	id          int64
 	readOnly    bool
@@ -41,29 +41,29 @@ type uidRecord struct {
 }
 
 // Open opens a mailbox and starts watching it; the first Poll reads it.
-func (u *imapdUser) Open(ctx context.Context, name string, readOnly bool) (imap.Mailbox, error) {
-	name, err := imapdName(name)
+func (u *imapUser) Open(ctx context.Context, name string, readOnly bool) (imap.Mailbox, error) {
+	name, err := imapName(name)
 	if err != nil {
 		return nil, err
 	}
-	mb := &imapdMailbox{s: u.s, readOnly: readOnly, changed: make(chan struct{}, 1)}
+	mb := &imapMailbox{s: u.s, readOnly: readOnly, changed: make(chan struct{}, 1)}
 	err = u.s.db.QueryRowContext(ctx, `SELECT id, uid_validity FROM mailboxes WHERE user_id = ? AND name = ?`, u.id, name).Scan(&mb.id, &mb.uidValidity)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, imap.ErrNonExistent
 	} else if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	// Watching from before the first Poll: a commit after it either is
 	// in the Poll or wakes the channel.
-	mb.unwatch = u.s.imapd.watch(&u.s.imapd.boxes, mb.id, mb.changed)
+	mb.unwatch = u.s.imap.watch(&u.s.imap.boxes, mb.id, mb.changed)
 	return mb, nil
 }
 
-func (mb *imapdMailbox) UIDValidity() uint32 { return mb.uidValidity }
+func (mb *imapMailbox) UIDValidity() uint32 { return mb.uidValidity }
 
-func (mb *imapdMailbox) Changed() <-chan struct{} { return mb.changed }
+func (mb *imapMailbox) Changed() <-chan struct{} { return mb.changed }
 
-func (mb *imapdMailbox) Close() error {
+func (mb *imapMailbox) Close() error {
 	mb.unwatch()
 	return nil
 }
@@ -72,7 +72,7 @@ func (mb *imapdMailbox) Close() error {
 // read-write session that finds messages no session has taken as \Recent
 // takes them, in a write transaction (RFC 3501 §2.3.2: one session only
 // gets a message as \Recent); otherwise Poll only reads.
-func (mb *imapdMailbox) Poll(ctx context.Context) (*imap.Changes, error) {
+func (mb *imapMailbox) Poll(ctx context.Context) (*imap.Changes, error) {
 	// A wake-up waiting is for changes this Poll reads: its snapshot
 	// starts after this, and a commit after it wakes the channel again.
 	select {
@@ -87,7 +87,7 @@ func (mb *imapdMailbox) Poll(ctx context.Context) (*imap.Changes, error) {
 			return err
 		})
 	}
-	return ch, imapdErr(err)
+	return ch, imapErr(err)
 }
 
 // errNeedClaim stops a read-only Poll of a read-write session that finds
@@ -95,7 +95,7 @@ func (mb *imapdMailbox) Poll(ctx context.Context) (*imap.Changes, error) {
 var errNeedClaim = errors.New("store: messages to take as recent")
 
 // pollRead is Poll in a read transaction.
-func (mb *imapdMailbox) pollRead(ctx context.Context) (*imap.Changes, error) {
+func (mb *imapMailbox) pollRead(ctx context.Context) (*imap.Changes, error) {
 	tx, err := mb.s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func (mb *imapdMailbox) pollRead(ctx context.Context) (*imap.Changes, error) {
 
 // pollTx is Poll in transaction q; with claim (q is a write transaction)
 // the session takes the messages not yet taken as \Recent.
-func (mb *imapdMailbox) pollTx(ctx context.Context, q querier, claim bool) (*imap.Changes, error) {
+func (mb *imapMailbox) pollTx(ctx context.Context, q querier, claim bool) (*imap.Changes, error) {
 	var validity, uidNext, recentUID uint32
 	var highest uint64
 	err := q.QueryRowContext(ctx, `SELECT uid_validity, uid_next, highest_modseq, recent_uid FROM mailboxes WHERE id = ?`, mb.id).
@@ -154,7 +154,7 @@ func (mb *imapdMailbox) pollTx(ctx context.Context, q querier, claim bool) (*ima
 
 // changedMessages reads the messages changed since the last Poll (all of
 // them at the first), in UID order.
-func (mb *imapdMailbox) changedMessages(ctx context.Context, q querier) ([]imap.MessageState, error) {
+func (mb *imapMailbox) changedMessages(ctx context.Context, q querier) ([]imap.MessageState, error) {
 	const cols = `SELECT uid, modseq, internal_date, size, coalesce((SELECT group_concat(flag, ' ') FROM flags WHERE message_id = m.id), '') FROM messages m`
 	var rows *sql.Rows
 	var err error
@@ -206,7 +206,7 @@ func splitFlags(s string) []string {
 }
 
 // isRecent says whether uid is \Recent for the session.
-func (mb *imapdMailbox) isRecent(uid uint32) bool {
+func (mb *imapMailbox) isRecent(uid uint32) bool {
 	for _, r := range mb.recent {
 		if uid >= r.lo && uid < r.hi {
 			return true
@@ -256,7 +256,7 @@ func mailboxKeywords(ctx context.Context, q querier, mbox int64) ([]string, erro
 // Vanished returns the UIDs expunged after since. The store keeps every
 // expunged UID as long as its mailbox, so it never has to answer with
 // more than that.
-func (mb *imapdMailbox) Vanished(ctx context.Context, since uint64) ([]uint32, error) {
+func (mb *imapMailbox) Vanished(ctx context.Context, since uint64) ([]uint32, error) {
 	uids, err := expungedSince(ctx, mb.s.db, mb.id, since)
-	return uids, imapdErr(err)
+	return uids, imapErr(err)
 }

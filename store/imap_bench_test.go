@@ -12,13 +12,13 @@ import (
 	"github.com/inetkit/inetkit/imap"
 )
 
-// imapdBenchMessages is the size of the mailbox of BenchmarkIMAPD100k.
-const imapdBenchMessages = 100_000
+// imapBenchMessages is the size of the mailbox of BenchmarkIMAPBackend100k.
+const imapBenchMessages = 100_000
 
-// imapdBenchStore makes a store with imapdBenchMessages messages in alice's INBOX:
+// imapBenchStore makes a store with imapBenchMessages messages in alice's INBOX:
 // distinct messages of about 400 octets, but every 1000th, of 10 KB. It
 // returns the store and the UIDs of the 10 KB messages.
-func imapdBenchStore(b *testing.B) (*Store, []uint32) {
+func imapBenchStore(b *testing.B) (*Store, []uint32) {
 	b.Helper()
 	ctx := context.Background()
 	st, err := Open(b.TempDir(), &Options{PasswordCost: 4})
@@ -31,7 +31,7 @@ func imapdBenchStore(b *testing.B) (*Store, []uint32) {
 	}
 	big := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n", 10<<10/78)
 	var bigUIDs []uint32
-	for start := 0; start < imapdBenchMessages; start += 10_000 {
+	for start := 0; start < imapBenchMessages; start += 10_000 {
 		err := st.write(ctx, func(tx *wtx) error {
 			var mbox int64
 			if err := tx.QueryRowContext(ctx, `SELECT id FROM mailboxes WHERE name = 'INBOX'`).Scan(&mbox); err != nil {
@@ -79,21 +79,21 @@ func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
-// BenchmarkIMAPD100k measures IMAPBackend on a mailbox of 100,000
+// BenchmarkIMAPBackend100k measures IMAPBackend on a mailbox of 100,000
 // messages: a SELECT (Open and the first Poll), a Poll with nothing new,
 // SortData of every message (SortDataFirst: computed, as for the bodies
 // stored before migration 009; SortData: read), a STORE of a flag on every
 // message, and a Fetch of 100 messages of 10 KB read whole. cpu-ms/op is
 // the process's CPU time, steadier than the wall clock on a busy machine.
-func BenchmarkIMAPD100k(b *testing.B) {
-	st, bigUIDs := imapdBenchStore(b)
+func BenchmarkIMAPBackend100k(b *testing.B) {
+	st, bigUIDs := imapBenchStore(b)
 	ctx := context.Background()
 	u, err := st.IMAPBackend().Login(ctx, "alice@example.org", "secret")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer u.Close()
-	all := make([]uint32, imapdBenchMessages)
+	all := make([]uint32, imapBenchMessages)
 	for i := range all {
 		all[i] = uint32(i + 1)
 	}
@@ -105,7 +105,7 @@ func BenchmarkIMAPD100k(b *testing.B) {
 				b.Fatal(err)
 			}
 			ch, err := mb.Poll(ctx)
-			if err != nil || len(ch.Messages) != imapdBenchMessages {
+			if err != nil || len(ch.Messages) != imapBenchMessages {
 				b.Fatalf("Poll: %v", err)
 			}
 			mb.Close()
@@ -135,7 +135,7 @@ func BenchmarkIMAPD100k(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			if d, err := mb.SortData(ctx, all); err != nil || len(d) != imapdBenchMessages {
+			if d, err := mb.SortData(ctx, all); err != nil || len(d) != imapBenchMessages {
 				b.Fatalf("SortData: %d, %v", len(d), err)
 			}
 		}
@@ -143,7 +143,7 @@ func BenchmarkIMAPD100k(b *testing.B) {
 	b.Run("SortData", func(b *testing.B) {
 		defer reportCPU(b, cpuTime())
 		for b.Loop() {
-			if d, err := mb.SortData(ctx, all); err != nil || len(d) != imapdBenchMessages {
+			if d, err := mb.SortData(ctx, all); err != nil || len(d) != imapBenchMessages {
 				b.Fatalf("SortData: %d, %v", len(d), err)
 			}
 		}
@@ -153,7 +153,7 @@ func BenchmarkIMAPD100k(b *testing.B) {
 		op := imap.StoreAdd
 		for b.Loop() {
 			changed, _, err := mb.Store(ctx, all, op, []string{`\Seen`}, 0)
-			if err != nil || len(changed) != imapdBenchMessages {
+			if err != nil || len(changed) != imapBenchMessages {
 				b.Fatalf("Store: %d changed, %v", len(changed), err)
 			}
 			op = imap.StoreAdd + imap.StoreRemove - op

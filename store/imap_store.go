@@ -12,11 +12,11 @@ import (
 	inetimap "github.com/inetkit/inetkit/imap"
 )
 
-// errIMAPDReadOnly answers a change to a mailbox opened with EXAMINE.
-var errIMAPDReadOnly = &inetimap.Error{Code: "CANNOT", Text: "Mailbox is read-only."}
+// errIMAPReadOnly answers a change to a mailbox opened with EXAMINE.
+var errIMAPReadOnly = &inetimap.Error{Code: "CANNOT", Text: "Mailbox is read-only."}
 
-// imapdRow is a message of a mailbox, as the writes of IMAPBackend read it.
-type imapdRow struct {
+// imapRow is a message of a mailbox, as the writes of IMAPBackend read it.
+type imapRow struct {
 	id     int64
 	uid    uint32
 	modseq uint64
@@ -48,9 +48,9 @@ func uidsCond(uids []uint32) (cond string, args []any, keep func(uint32) bool) {
 	return `m.uid BETWEEN ? AND ?`, []any{first, last}, keep
 }
 
-// imapdRowsTx returns the messages of mailbox mbox whose UIDs are in uids
+// imapRowsTx returns the messages of mailbox mbox whose UIDs are in uids
 // (ascending; nil means all), in UID order.
-func imapdRowsTx(ctx context.Context, q querier, mbox int64, uids []uint32) ([]imapdRow, error) {
+func imapRowsTx(ctx context.Context, q querier, mbox int64, uids []uint32) ([]imapRow, error) {
 	query := `SELECT m.id, m.uid, m.modseq, m.internal_date, m.size FROM messages m WHERE m.mailbox_id = ?`
 	args := []any{mbox}
 	var keep func(uint32) bool
@@ -64,9 +64,9 @@ func imapdRowsTx(ctx context.Context, q querier, mbox int64, uids []uint32) ([]i
 		return nil, err
 	}
 	defer rows.Close()
-	var out []imapdRow
+	var out []imapRow
 	for rows.Next() {
-		var r imapdRow
+		var r imapRow
 		if err := rows.Scan(&r.id, &r.uid, &r.modseq, &r.date, &r.size); err != nil {
 			return nil, err
 		}
@@ -79,7 +79,7 @@ func imapdRowsTx(ctx context.Context, q querier, mbox int64, uids []uint32) ([]i
 
 // expungeRowsTx deletes the messages rows, of one mailbox; the triggers
 // record their UIDs as expunged.
-func (s *Store) expungeRowsTx(ctx context.Context, tx *wtx, rows []imapdRow) error {
+func (s *Store) expungeRowsTx(ctx context.Context, tx *wtx, rows []imapRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -95,9 +95,9 @@ func (s *Store) expungeRowsTx(ctx context.Context, tx *wtx, rows []imapdRow) err
 }
 
 // Expunge removes the messages of uids (all if nil) flagged \Deleted.
-func (mb *imapdMailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, error) {
+func (mb *imapMailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, error) {
 	if mb.readOnly {
-		return nil, errIMAPDReadOnly
+		return nil, errIMAPReadOnly
 	}
 	var gone []uint32
 	err := mb.s.write(ctx, func(tx *wtx) error {
@@ -106,9 +106,9 @@ func (mb *imapdMailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, e
 		if err != nil {
 			return err
 		}
-		var del []imapdRow
+		var del []imapRow
 		for rows.Next() {
-			var r imapdRow
+			var r imapRow
 			if err := rows.Scan(&r.id, &r.uid); err != nil {
 				rows.Close()
 				return err
@@ -128,7 +128,7 @@ func (mb *imapdMailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, e
 		return mb.s.expungeRowsTx(ctx, tx, del)
 	})
 	if err != nil {
-		return nil, imapdErr(err)
+		return nil, imapErr(err)
 	}
 	return gone, nil
 }
@@ -136,9 +136,9 @@ func (mb *imapdMailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, e
 // Store changes the flags of the messages of uids, in one transaction.
 // Keywords are compared without regard to case, as IMAP compares flags; a
 // message keeps the spelling it has.
-func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op inetimap.StoreOp, flags []string, unchangedSince uint64) (changed []inetimap.MessageState, modified []uint32, err error) {
+func (mb *imapMailbox) Store(ctx context.Context, uids []uint32, op inetimap.StoreOp, flags []string, unchangedSince uint64) (changed []inetimap.MessageState, modified []uint32, err error) {
 	if mb.readOnly {
-		return nil, nil, errIMAPDReadOnly
+		return nil, nil, errIMAPReadOnly
 	}
 	flags = dedupFlags(flags)
 	err = mb.s.write(ctx, func(tx *wtx) error {
@@ -161,7 +161,7 @@ func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op inetimap.St
 		if err := tx.QueryRowContext(ctx, `SELECT highest_modseq FROM mailboxes WHERE id = ?`, mb.id).Scan(&before); err != nil {
 			return err
 		}
-		rows, err := imapdRowsTx(ctx, tx, mb.id, uids)
+		rows, err := imapRowsTx(ctx, tx, mb.id, uids)
 		if err != nil {
 			return err
 		}
@@ -188,7 +188,7 @@ func (mb *imapdMailbox) Store(ctx context.Context, uids []uint32, op inetimap.St
 		return nil
 	})
 	if err != nil {
-		return nil, nil, imapdErr(err)
+		return nil, nil, imapErr(err)
 	}
 	return changed, modified, nil
 }
@@ -252,7 +252,7 @@ func storeFlagsTx(ctx context.Context, tx *wtx, ids string, op inetimap.StoreOp,
 }
 
 // changedSinceTx returns the state of the messages changed after modseq.
-func (mb *imapdMailbox) changedSinceTx(ctx context.Context, tx *wtx, modseq uint64) ([]inetimap.MessageState, error) {
+func (mb *imapMailbox) changedSinceTx(ctx context.Context, tx *wtx, modseq uint64) ([]inetimap.MessageState, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT uid, modseq, internal_date, size,
 		coalesce((SELECT group_concat(flag, ' ') FROM flags WHERE message_id = m.id), '')
 		FROM messages m WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mb.id, modseq)
