@@ -11,9 +11,6 @@ import (
 	"github.com/inetkit/inetkit/lineproto"
 )
 
-// compressAvailable is whether COMPRESS=DEFLATE (RFC 4978) is offered.
-const compressAvailable = true
-
 func init() {
 	register("COMPRESS", stateLoggedIn, cmdCompress)
 }
@@ -38,6 +35,9 @@ func cmdCompress(c *conn, tag string) error {
 	}
 	if err := c.dec.End(); err != nil {
 		return err
+	}
+	if !c.srv.Compress {
+		return &Error{Type: "BAD", Text: "Unknown command."}
 	}
 	if c.compressed {
 		return &Error{Code: "COMPRESSIONACTIVE", Text: "Compression already enabled."}

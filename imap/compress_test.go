@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inetkit/inetkit/imap"
 	"github.com/inetkit/inetkit/internal/prototest"
 )
 
@@ -35,7 +36,7 @@ func (d *deflateConn) Write(p []byte) (int, error) {
 }
 
 func TestCompress_deflate(t *testing.T) {
-	s := newServer(t, nil)
+	s := newServer(t, func(s *imap.Server) { s.Compress = true })
 	if err := s.be.Deliver("alice", []byte("Subject: compressed\r\n\r\n"+strings.Repeat("hello ", 2000)+"\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ S: h OK Logout completed.`)
 }
 
 func TestCompress_notBeforeLogin(t *testing.T) {
-	s := newServer(t, nil)
+	s := newServer(t, func(s *imap.Server) { s.Compress = true })
 	c, r := s.greeted(t)
 	prototest.Run(t, c, r, `
 C: a COMPRESS DEFLATE
@@ -82,7 +83,7 @@ S: a BAD Error in IMAP command COMPRESS: Not logged in.`)
 }
 
 func TestCompress_corruptStream(t *testing.T) {
-	s := newServer(t, nil)
+	s := newServer(t, func(s *imap.Server) { s.Compress = true })
 	c, r := s.loggedIn(t)
 	prototest.Run(t, c, r, `
 C: a COMPRESS DEFLATE
@@ -93,5 +94,24 @@ S: a OK Begin compression.`)
 	readUntilEOF(t, c, r)
 	if log := s.log.String(); strings.Contains(log, "SERVERBUG") || strings.Contains(log, "backend error") {
 		t.Errorf("a corrupt stream was taken for a backend error: %s", log)
+	}
+}
+
+// TestCompress_offByDefault checks that a server without Compress neither
+// offers COMPRESS=DEFLATE nor accepts it.
+func TestCompress_offByDefault(t *testing.T) {
+	s := newServer(t, nil)
+	c, r := s.loggedIn(t)
+	prototest.Run(t, c, r, `
+C: b COMPRESS DEFLATE
+S: b BAD Unknown command.
+C: c NOOP
+S: c OK *`)
+	if _, err := io.WriteString(c, "d CAPABILITY\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := r.ReadString('\n')
+	if err != nil || strings.Contains(line, "COMPRESS") {
+		t.Errorf("CAPABILITY = %q, %v; want no COMPRESS", line, err)
 	}
 }

@@ -34,7 +34,7 @@ func (c *conn) capabilities() string {
 	b.WriteString(baseCaps)
 	b.WriteString(" APPENDLIMIT=")
 	b.WriteString(strconv.FormatInt(c.appendLimit(), 10))
-	if compressAvailable && !c.compressed {
+	if c.srv.Compress && !c.compressed {
 		b.WriteString(" COMPRESS=DEFLATE")
 	}
 	if c.state == stateNotAuth {

@@ -102,6 +102,13 @@ type Server struct {
 	// at APPEND.
 	Faults *fault.Set
 
+	// Compress offers COMPRESS=DEFLATE (RFC 4978). It is off by default:
+	// Go's compress/flate returns what it decoded only at an empty stored
+	// block (a sync flush) or when its window fills, so a client that ends
+	// each command with a partial flush, as zlib-based clients such as
+	// mbsync do, would wait for a reply forever.
+	Compress bool
+
 	mu  sync.Mutex
 	cfg *lineproto.Config
 	ss  *sockserver.Server
