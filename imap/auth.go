@@ -150,7 +150,7 @@ func (c *conn) login(tag, user, pass string) error {
 	if err := lim.Wait(c.ctx, remote, user); err != nil {
 		return errClose
 	}
-	u, err := c.srv.Backend.Login(c.ctx, user, pass)
+	u, err := c.backendLogin(user, pass)
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) || e.Code != "AUTHENTICATIONFAILED" {
@@ -233,4 +233,23 @@ func statusError(text string) *Error {
 		e.Text = "Failed"
 	}
 	return e
+}
+
+// backendLogin calls Backend.Login on a goroutine of its own: a backend's
+// login can be deep (a SQL engine written in Go grows a stack to tens of
+// KiB), and the connection's goroutine, which then waits idle for hours,
+// would keep a stack of that size (the runtime shrinks a stack only while
+// less than a quarter of it is in use).
+func (c *conn) backendLogin(user, pass string) (User, error) {
+	type result struct {
+		u   User
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		u, err := c.srv.Backend.Login(c.ctx, user, pass)
+		done <- result{u, err}
+	}()
+	r := <-done
+	return r.u, r.err
 }

@@ -130,6 +130,9 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) (err error) {
 	if c.lc, err = lineproto.NewConn(ctx, nc, cfg); err != nil {
 		return nil // a failed TLS handshake, logged
 	}
+	// IMAP sessions idle for hours (RFC 9051 §5.4): no read buffer is held
+	// while one waits for a command.
+	c.lc.Reader().SetIdleRelease(true)
 	c.enc = imapwire.NewEncoder(c.lc.Writer())
 	c.dec = imapwire.NewDecoder(c.lc.Reader(), &imapwire.Options{
 		MaxLineBytes:        s.maxLineBytes(),

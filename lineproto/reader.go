@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -44,7 +45,24 @@ type Reader struct {
 	lastFrom time.Time // cmdFrom of the line ReadLine returned last
 	cont     bool      // the next line continues the current command
 	deadline time.Time // for raw reads; zero means the idle timeout
+	release  bool      // SetIdleRelease: no buffer held while waiting between commands
 }
+
+// idleBufs holds the buffers that Readers with SetIdleRelease give back while
+// they wait between commands.
+var idleBufs = sync.Pool{New: func() any { b := make([]byte, DefaultReadBufferBytes); return &b }}
+
+// idleReadBytes is how much a Reader waiting between commands with
+// SetIdleRelease reads into a small buffer of its own: most commands fit, and
+// a longer one takes one more read.
+const idleReadBytes = 128
+
+// SetIdleRelease sets whether r gives its buffer back while it waits for a
+// command (a sync.Pool keeps it for the next reader that needs one) and waits
+// with a buffer of idleReadBytes instead: an idle connection then holds no
+// read buffer, for servers whose sessions stay idle for hours (IMAP). A
+// command that does not fit in that small read costs one more read.
+func (r *Reader) SetIdleRelease(on bool) { r.release = on }
 
 // NewReader returns a Reader of src, which reads from conn (conn itself, a
 // *tls.Conn over it, or an io.TeeReader of either), with a buffer of at most
@@ -221,6 +239,9 @@ func (r *Reader) readMore(raw bool) error {
 	if err := r.conn.SetReadDeadline(deadline); err != nil {
 		return err
 	}
+	if r.release && !raw && !inCommand && r.r == r.w && len(r.buf) == DefaultReadBufferBytes {
+		return r.readIdle()
+	}
 	for range 100 { // as bufio.Reader, tolerate empty reads
 		n, err := r.src.Read(r.buf[r.w:])
 		if n > 0 && !raw && !inCommand {
@@ -235,4 +256,31 @@ func (r *Reader) readMore(raw bool) error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// readIdle waits for the next command holding no buffer: it gives the
+// buffer back, reads into a small one, and takes a buffer again for what
+// arrived.
+func (r *Reader) readIdle() error {
+	b := r.buf[:DefaultReadBufferBytes]
+	idleBufs.Put(&b)
+	r.buf, r.r, r.w = nil, 0, 0
+	small := make([]byte, idleReadBytes)
+	var n int
+	var err error
+	for range 100 { // as bufio.Reader, tolerate empty reads
+		if n, err = r.src.Read(small); n > 0 || err != nil {
+			break
+		}
+	}
+	r.buf = *idleBufs.Get().(*[]byte)
+	r.w = copy(r.buf, small[:n])
+	if n > 0 {
+		r.cmdFrom = time.Now()
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
 }

@@ -216,3 +216,57 @@ func TestReader_grows(t *testing.T) {
 		t.Fatalf("a 60000-octet line with a 50 KiB Reader: err = %v; want ErrLineTooLong", err)
 	}
 }
+
+// TestReader_idleRelease checks that a Reader that gives its buffer back
+// between commands reads every line as one that keeps it: lines shorter
+// and longer than the small idle read, longer than the buffer, pipelined,
+// split across writes, and raw reads after a line.
+func TestReader_idleRelease(t *testing.T) {
+	r, cc := pipeSized(t, 64<<10, time.Minute, time.Minute)
+	r.SetIdleRelease(true)
+	long := strings.Repeat("y", 300)
+	huge := strings.Repeat("z", 10000)
+	writes := []string{
+		"a NOOP\r\n",
+		"b " + long + "\r\n",
+		"c " + huge + "\r\n",
+		"d ONE\r\ne TWO\r\nf THR",
+		"EE\r\n",
+		"DATA\r\nhello",
+	}
+	want := []string{"a NOOP", "b " + long, "c " + huge, "d ONE", "e TWO", "f THREE", "DATA"}
+	go func() {
+		for _, w := range writes {
+			io.WriteString(cc, w)
+			time.Sleep(5 * time.Millisecond) // the reader waits idle in between
+		}
+	}()
+	for _, w := range want {
+		line, err := r.ReadLine(64 << 10)
+		if err != nil || string(line) != w {
+			t.Fatalf("ReadLine() = %.40q (%d octets), %v; want %.40q (%d)", line, len(line), err, w, len(w))
+		}
+	}
+	var got []byte
+	for len(got) < len("hello") {
+		b, err := r.Peek()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b...)
+		r.Skip(len(b))
+	}
+	if string(got) != "hello" {
+		t.Errorf("raw read after the line = %q; want hello", got)
+	}
+}
+
+// TestReader_idleReleaseTimeout checks that the idle timeout holds while a
+// Reader waits without its buffer.
+func TestReader_idleReleaseTimeout(t *testing.T) {
+	r, _ := pipeSized(t, 64<<10, 50*time.Millisecond, time.Minute)
+	r.SetIdleRelease(true)
+	if _, err := r.ReadLine(64); lineproto.Classify(err, r.InCommand()) != lineproto.ReasonIdleTimeout {
+		t.Fatalf("ReadLine() with no input: %v; want the idle timeout", err)
+	}
+}
