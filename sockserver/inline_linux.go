@@ -147,7 +147,7 @@ func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, rem
 		s.handOff(ctx, fd, deferred)
 		return out
 	case err != nil:
-		unix.Close(fd)
+		rawClose(fd)
 		if err != unix.ECONNRESET { // a client that gave up is not worth a warning
 			s.stats.errors.Add(1)
 			s.logger().Warn("connection error", "remote", remote.String(), "err", os.NewSyscallError("read", err))
@@ -157,12 +157,12 @@ func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, rem
 	s.stats.bytesRead.Add(int64(n))
 	reply, ok := s.callInline(ctx, h, in[:n], remote, out)
 	if !ok {
-		unix.Close(fd)
+		rawClose(fd)
 		return out
 	}
 	w, err := rawWrite(fd, reply)
 	if err != nil && err != unix.EAGAIN {
-		unix.Close(fd)
+		rawClose(fd)
 		return reply
 	}
 	w = max(w, 0)
@@ -175,7 +175,7 @@ func (s *Server) serveAccepted(ctx context.Context, h InlineHandler, fd int, rem
 		return reply
 	}
 	// The request was read whole: a plain close sends FIN, not a reset.
-	unix.Close(fd)
+	rawClose(fd)
 	return reply
 }
 
