@@ -86,9 +86,13 @@ func TestInterop_dialTelnetd(t *testing.T) {
 	bins := peers.NeedAll(t, "socat", "/usr/sbin/telnetd")
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "dummy")
-	// The sleep at the end keeps the pty open until its output is sent:
-	// telnetd drops what is unread when the program exits.
-	os.WriteFile(prog, []byte("#!/bin/sh\necho \"size: $(stty size) term: $TERM\"\nprintf 'say: '\nread line\necho \"got: $line\"\nsleep 1\n"), 0o755)
+	// telnetd starts the program once it has the terminal type and sets
+	// the pty's size whenever NAWS arrives, which may be just after: the
+	// program waits up to 2 s for a size. The sleep at the end keeps the
+	// pty open until its output is sent: telnetd drops what is unread when
+	// the program exits.
+	os.WriteFile(prog, []byte("#!/bin/sh\ni=0\nwhile [ \"$(stty size)\" = \"0 0\" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done\n"+
+		"echo \"size: $(stty size) term: $TERM\"\nprintf 'say: '\nread line\necho \"got: $line\"\nsleep 1\n"), 0o755)
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	socat := exec.CommandContext(ctx, bins[0], "TCP-LISTEN:"+port+",bind=127.0.0.1,fork,reuseaddr",
