@@ -58,6 +58,9 @@ const (
 	// yieldEvery is how often a goroutine that waits blocked lets the
 	// scheduler run: see yield.
 	yieldEvery = 5 * time.Millisecond
+	// pollEvery is how many batches in a row a goroutine that waits in the
+	// poller serves before it waits there all the same: see recvmmsg.
+	pollEvery = 16
 )
 
 // blockedLoops counts the sockets whose goroutine waits blocked in recvmmsg.
@@ -121,7 +124,7 @@ type batchConn struct {
 	bufs    []byte
 	froms   []*net.UDPAddr // the handler's from, by slot
 	yielded time.Time      // when a blocked loop last let the scheduler run
-	batches int            // batches served since
+	batches int            // batches served since (polled: since the last wait)
 	known   fromCache
 	n       int           // datagrams read by the last recvmmsg
 	rerr    syscall.Errno // its error
@@ -330,12 +333,19 @@ func (b *batchConn) resetNames() {
 // when none is queued, and true only for an error, in rerr: rc.Read then
 // returns, and serveBatches sees to it.
 //
-// A batch that does not fill the buffers emptied the socket. Then it waits at
-// once, without the read that would only find the socket empty: the poller is
-// edge-triggered, and any datagram queued since wakes it. That is one system
-// call fewer each time the server goes idle, as the C reference does it.
-// rc.Read must not return meanwhile: its next call would reset the poller's
-// readiness, and a datagram that arrived in between would wait for the next.
+// It reads until the socket is empty, as a C server on a non-blocking socket
+// does, rather than waiting in the poller as soon as a batch does not fill the
+// buffers: under load a datagram has nearly always arrived while the last
+// batch was served, and a read that finds it costs less than a wait (the
+// scheduler's search for work, and epoll_pwait) that would at once find the
+// socket ready. Measured on one CPU (bench/run --cpus 1, 10 clients with one
+// datagram in flight each, 8 rounds): 5 % less CPU per datagram. The reads are made in
+// rc.Read's callback, so that rc.Read does not forget the poller's readiness
+// between them (the poller is edge-triggered: any datagram queued after a read
+// that found none wakes it). After pollEvery batches in a row it waits in the
+// poller all the same, which finds the socket ready at once if datagrams are
+// queued: with GOMAXPROCS 1, that is when the scheduler looks for the
+// program's other work, which a flood must not keep waiting.
 func (b *batchConn) recvmmsg(fd uintptr) bool {
 	for {
 		b.resetNames()
@@ -345,6 +355,7 @@ func (b *batchConn) recvmmsg(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			b.batches = 0
 			return false
 		default:
 			b.rerr = e
@@ -354,7 +365,8 @@ func (b *batchConn) recvmmsg(fd uintptr) bool {
 		b.used = b.n
 		b.served = true
 		b.serve()
-		if b.n < len(b.msgs) || b.s.closing.Load() {
+		if b.batches++; b.batches >= pollEvery || b.s.closing.Load() {
+			b.batches = 0
 			return false // after Shutdown, waiting returns at once: the deadline has passed
 		}
 	}
