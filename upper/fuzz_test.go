@@ -54,6 +54,9 @@ func FuzzAppend(f *testing.F) {
 		if len(whole) > upper.MaxExpansion*len(in) {
 			t.Errorf("len(Append(nil, %q)) = %d > %d*%d", in, len(whole), upper.MaxExpansion, len(in))
 		}
+		if got := upper.Append([]byte("pre"), in); string(got) != "pre"+string(whole) {
+			t.Errorf("Append(%q, %q) = %q; want the prefix, then %q", "pre", in, got, whole)
+		}
 		if got := upper.Bytes(in); !bytes.Equal(got, whole) {
 			t.Errorf("Bytes(%q) = %q; Append gives %q", in, got, whole)
 		}
