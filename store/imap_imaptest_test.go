@@ -14,7 +14,7 @@ import (
 // backend, checked over SQLite, with every writer's triggers.
 func TestIMAPBackend_imaptest(t *testing.T) {
 	if testing.Short() {
-		t.Skip("imaptest takes minutes over SQLite under -race")
+		t.Skip("imaptest takes half a minute over SQLite under -race")
 	}
 	imaptest.Imaptest(t, func(t *testing.T) (imap.Backend, func(user, pass string)) {
 		st := openStore(t, "", nil)
