@@ -13,9 +13,6 @@ import (
 // over a store of its own: what the server's tests check over the in-memory
 // backend, checked over SQLite, with every writer's triggers.
 func TestIMAPBackend_imaptest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("imaptest takes half a minute over SQLite under -race")
-	}
 	imaptest.Imaptest(t, func(t *testing.T) (imap.Backend, func(user, pass string)) {
 		st := openStore(t, "", nil)
 		return st.IMAPBackend(), func(user, pass string) {
